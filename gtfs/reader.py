@@ -1,0 +1,59 @@
+"""Read a GTFS zip (with gtfs-kit) into `GtfsTables` with ids in the operator's namespace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gtfs_kit as gk
+import pandas as pd
+
+from gtfs.tables import COLUMNS, GtfsTables, seconds_from_gtfs_time
+
+#: Which columns of each table hold ids that must be namespaced.
+ID_COLUMNS: dict[str, tuple[str, ...]] = {
+    "agency": ("agency_id",),
+    "stops": ("stop_id", "parent_station", "zone_id"),
+    "routes": ("route_id", "agency_id"),
+    "trips": ("trip_id", "route_id", "service_id", "block_id", "shape_id"),
+    "stop_times": ("trip_id", "stop_id"),
+    "calendar": ("service_id",),
+    "calendar_dates": ("service_id",),
+    "transfers": ("from_stop_id", "to_stop_id"),
+    "shapes": ("shape_id",),
+}
+
+
+def read_gtfs_kit_feed(path: Path) -> gk.Feed:
+    """Read a GTFS zip or folder with gtfs-kit (blocking: call it off the event loop)."""
+    return gk.read_feed(path, dist_units="km")
+
+
+def tables_from_feed(feed: gk.Feed, operator_id: str) -> GtfsTables:
+    """Convert a gtfs-kit feed into namespaced `GtfsTables` with times in seconds."""
+    out: dict[str, pd.DataFrame] = {}
+    for name, columns in COLUMNS.items():
+        raw = getattr(feed, name, None)
+        df = pd.DataFrame() if raw is None else raw.copy()
+        if name == "stop_times" and not df.empty:
+            df["arrival_s"] = seconds_from_gtfs_time(df["arrival_time"])
+            df["departure_s"] = seconds_from_gtfs_time(df["departure_time"])
+        if name == "agency" and "agency_id" not in df.columns and not df.empty:
+            df["agency_id"] = operator_id
+        if name == "routes" and "agency_id" not in df.columns and not df.empty:
+            df["agency_id"] = feed.agency["agency_id"].iloc[0] if "agency_id" in feed.agency else ""
+        for column in columns:
+            if column not in df.columns:
+                df[column] = pd.NA
+        df = df[list(columns)].reset_index(drop=True)
+        for column in ID_COLUMNS.get(name, ()):
+            ids = df[column].astype("string")
+            df[column] = (operator_id + ":" + ids).where(ids.notna() & (ids != ""), None)
+        if "operator_id" in columns:
+            df["operator_id"] = operator_id
+        out[name] = df
+    return GtfsTables(**out)
+
+
+def read_tables(path: Path, operator_id: str) -> GtfsTables:
+    """Read a GTFS zip straight into namespaced tables (no validation: see `gtfs.validate`)."""
+    return tables_from_feed(read_gtfs_kit_feed(path), operator_id)
