@@ -1,0 +1,191 @@
+"""Declared endpoints: one place says a route's roles, request and response models.
+
+The same declaration checks the caller's role, validates the query and body
+with pydantic (422 naming the field), serialises the response, and feeds the
+OpenAPI document, so the document can never drift from what handlers do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from gateway.apikeys import Principal, Role
+from gateway.problems import Problem
+
+Handler = Callable[..., Awaitable[web.StreamResponse | BaseModel]]
+PRINCIPAL = "principal"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One route of the public API and everything the OpenAPI document says of it."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    roles: frozenset[Role] | None = None
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    media_types: tuple[str, ...] = ()
+    idempotent_key: bool = False
+    errors: tuple[int, ...] = field(default=())
+
+
+class Api:
+    """A registry of endpoints that mounts them on an application."""
+
+    def __init__(self) -> None:
+        self.endpoints: list[Endpoint] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        tag: str,
+        roles: Iterable[Role] | None = None,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        status: int = 200,
+        media_types: tuple[str, ...] = (),
+        idempotent_key: bool = False,
+    ) -> Callable[[Handler], Handler]:
+        """Declare a handler for `method path`."""
+
+        def register(fn: Handler) -> Handler:
+            self.endpoints.append(
+                Endpoint(
+                    method,
+                    path,
+                    fn,
+                    summary,
+                    tag,
+                    frozenset(roles) if roles is not None else None,
+                    body,
+                    query,
+                    response,
+                    status,
+                    media_types,
+                    idempotent_key,
+                )
+            )
+            return fn
+
+        return register
+
+    def mount(self, app: web.Application) -> None:
+        """Add every declared endpoint to the application's router."""
+        for endpoint in self.endpoints:
+            app.router.add_route(endpoint.method, endpoint.path, _wrap(endpoint))
+
+
+def principal(request: web.Request) -> Principal:
+    """Return the authenticated caller (endpoints with roles always have one)."""
+    found: Principal | None = request.get(PRINCIPAL)
+    if found is None:
+        raise Problem(401, "unauthorized", "Unauthorized", "an API key is required")
+    return found
+
+
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """Serialise plain data or a pydantic model with orjson."""
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json", exclude_none=True)
+    return web.Response(
+        body=orjson.dumps(data), status=status, content_type="application/json", headers=headers
+    )
+
+
+def validation_problem(exc: ValidationError, where: str) -> Problem:
+    """Turn a pydantic error into a 422 problem that names each bad field."""
+    errors = []
+    for err in exc.errors(include_url=False):
+        path = where
+        for part in err["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        errors.append({"field": path, "message": err["msg"], "type": err["type"]})
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return Problem(422, "validation_failed", "Validation failed", detail, errors=errors)
+
+
+def _check_role(request: web.Request, endpoint: Endpoint) -> None:
+    if endpoint.roles is None:
+        return
+    caller = principal(request)
+    if caller.role not in endpoint.roles:
+        allowed = ", ".join(sorted(endpoint.roles))
+        raise Problem(403, "forbidden", "Forbidden", f"this endpoint needs a key of role {allowed}")
+
+
+async def _read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    if request.content_type != "application/json":
+        raise Problem(
+            415,
+            "unsupported_media_type",
+            "Unsupported media type",
+            f"send the body as application/json, not {request.content_type or 'nothing'}",
+        )
+    raw = await request.read()
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise Problem(400, "invalid_json", "Invalid JSON", f"the body is not JSON: {exc}") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_problem(exc, "body") from None
+
+
+def _read_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise validation_problem(exc, "query") from None
+
+
+def _wrap(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        _check_role(request, endpoint)
+        kwargs: dict[str, BaseModel] = {}
+        if endpoint.query is not None:
+            kwargs["query"] = _read_query(request, endpoint.query)
+        if endpoint.body is not None:
+            kwargs["body"] = await _read_body(request, endpoint.body)
+        result = await endpoint.handler(request, **kwargs)
+        if isinstance(result, web.StreamResponse):
+            return result
+        return json_response(result, endpoint.status)
+
+    handle.__name__ = endpoint.handler.__name__
+    return handle
+
+
+_PATH_PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)(?::[^}]*)?\}")
+
+
+def path_params(path: str) -> list[str]:
+    """Return the names of a route's path parameters."""
+    return _PATH_PARAM.findall(path)
+
+
+def openapi_path(path: str) -> str:
+    """Return the route with aiohttp's regex parts removed (`{id:...}` becomes `{id}`)."""
+    return _PATH_PARAM.sub(lambda m: "{" + m[1] + "}", path)
+
+
+api = Api()

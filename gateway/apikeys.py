@@ -1,0 +1,126 @@
+"""API keys: `mk_<role>_<prefix8>_<secret>`; the database keeps the prefix and a hash only."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import asyncpg
+
+Role = Literal["maas", "operator", "planner", "admin"]
+ROLES: tuple[Role, ...] = ("maas", "operator", "planner", "admin")
+_KEY = re.compile(r"^(mk_[a-z]+_[A-Za-z0-9]{8})_([A-Za-z0-9_-]{32,64})$")
+_ALPHANUM = string.ascii_letters + string.digits
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the role of the key and the tenant or operator it is bound to."""
+
+    key_id: int
+    prefix: str
+    role: Role
+    name: str
+    tenant_id: str | None
+    operator_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """A stored key as `maas keys list` shows it (never the secret)."""
+
+    prefix: str
+    role: Role
+    name: str
+    tenant_id: str | None
+    operator_id: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def _digest(key: str) -> bytes:
+    # Keys carry 256 bits of randomness, so a fast hash is enough (no password stretching).
+    return hashlib.sha256(key.encode()).digest()
+
+
+def slug(text: str) -> str:
+    """Return a lowercase id made of letters, digits and dashes."""
+    return _SLUG.sub("-", text.lower()).strip("-")[:63] or "tenant"
+
+
+async def create_key(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    role: Role,
+    name: str,
+    operator_id: str | None = None,
+    tenant_id: str | None = None,
+) -> str:
+    """Create a key and return it in full: the only time the secret is seen."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if (role == "operator") != (operator_id is not None):
+        raise ValueError("an operator key needs --operator, and only an operator key takes it")
+    if role == "maas":
+        tenant_id = tenant_id or slug(name)
+    prefix = f"mk_{role}_" + "".join(secrets.choice(_ALPHANUM) for _ in range(8))
+    key = f"{prefix}_{secrets.token_urlsafe(32)}"
+    await conn.execute(
+        """INSERT INTO api_keys (prefix, secret_hash, role, name, tenant_id, operator_id)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        prefix,
+        _digest(key),
+        role,
+        name,
+        tenant_id if role == "maas" else None,
+        operator_id,
+    )
+    return key
+
+
+def key_prefix(key: str) -> str:
+    """Return the visible prefix of a well-formed key."""
+    match = _KEY.match(key)
+    if not match:
+        raise ValueError("not an API key of this gateway")
+    return match[1]
+
+
+async def authenticate(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> Principal | None:
+    """Return the principal of a valid, unrevoked key, or None."""
+    match = _KEY.match(key)
+    if not match:
+        return None
+    row = await conn.fetchrow(
+        """SELECT id, prefix, secret_hash, role, name, tenant_id, operator_id
+           FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL""",
+        match[1],
+    )
+    if row is None or not hmac.compare_digest(bytes(row["secret_hash"]), _digest(key)):
+        return None
+    return Principal(
+        row["id"], row["prefix"], row["role"], row["name"], row["tenant_id"], row["operator_id"]
+    )
+
+
+async def list_keys(conn: asyncpg.Connection | asyncpg.Pool) -> list[KeyInfo]:
+    """Return every key, newest first."""
+    rows = await conn.fetch(
+        """SELECT prefix, role, name, tenant_id, operator_id, created_at, revoked_at
+           FROM api_keys ORDER BY created_at DESC, id DESC"""
+    )
+    return [KeyInfo(**dict(r)) for r in rows]
+
+
+async def revoke_key(conn: asyncpg.Connection | asyncpg.Pool, prefix: str) -> bool:
+    """Revoke the key with this prefix; return False when no active key has it."""
+    status: str = await conn.execute(
+        "UPDATE api_keys SET revoked_at = now() WHERE prefix = $1 AND revoked_at IS NULL", prefix
+    )
+    return status.endswith(" 1")

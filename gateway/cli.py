@@ -1,0 +1,140 @@
+"""The `maas` command: serve, migrate, and manage keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from gateway import apikeys, embedded
+from gateway.app import create_app
+from gateway.logs import AccessLogger, configure_logging
+from gateway.migrate import migrate
+from gateway.settings import Settings, SettingsError, load_settings
+
+
+@asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    """Open a small pool on the configured (or embedded) database, migrated."""
+    url = settings.database_url or await asyncio.to_thread(
+        embedded.start_postgres, settings.data_dir
+    )
+    async with asyncpg.create_pool(url, min_size=1, max_size=2) as pool:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        yield pool
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the gateway until SIGINT or SIGTERM; in-flight requests finish first."""
+    if args.demo:
+        settings = settings.model_copy(update={"demo": True})
+    app = create_app(settings)
+    print(f"MaaS Gateway on http://{settings.host}:{settings.port}", flush=True)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        shutdown_timeout=settings.shutdown_timeout_s,
+        access_log_class=AccessLogger,
+        print=None,
+    )
+    return 0
+
+
+async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    """Apply pending migrations and say which."""
+    url = settings.database_url or await asyncio.to_thread(
+        embedded.start_postgres, settings.data_dir
+    )
+    conn = await asyncpg.connect(url)
+    try:
+        applied = await migrate(conn)
+    finally:
+        await conn.close()
+    print(f"applied {len(applied)} migration(s): {applied}" if applied else "schema up to date")
+    return 0
+
+
+async def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
+    """Create a key and print it on the last line."""
+    async with database(settings) as pool:
+        key = await apikeys.create_key(pool, args.role, args.name, args.operator, args.tenant)
+    print(f"created {args.role} key {apikeys.key_prefix(key)} for {args.name!r}; keep it secret:")
+    print(key)
+    return 0
+
+
+async def cmd_keys_list(settings: Settings, args: argparse.Namespace) -> int:
+    """Print every key (prefixes, never secrets)."""
+    async with database(settings) as pool:
+        keys = await apikeys.list_keys(pool)
+    print(f"{'prefix':<22} {'role':<9} {'bound to':<24} {'created':<20} {'revoked':<20} name")
+    for k in keys:
+        bound = k.operator_id or k.tenant_id or "-"
+        revoked = k.revoked_at.strftime("%Y-%m-%d %H:%M") if k.revoked_at else "-"
+        created = k.created_at.strftime("%Y-%m-%d %H:%M")
+        print(f"{k.prefix:<22} {k.role:<9} {bound:<24} {created:<20} {revoked:<20} {k.name}")
+    return 0
+
+
+async def cmd_keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    """Revoke the key with the given prefix."""
+    async with database(settings) as pool:
+        done = await apikeys.revoke_key(pool, args.prefix)
+    if not done:
+        print(f"no active key with prefix {args.prefix!r}", file=sys.stderr)
+        return 1
+    print(f"revoked {args.prefix}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of every `maas` command."""
+    parser = argparse.ArgumentParser(prog="maas", description="MaaS Gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--demo", action="store_true", help="load the demo data and keys")
+    serve.set_defaults(run=cmd_serve)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
+        dest="action", required=True
+    )
+    create = keys.add_parser("create", help="issue a key (printed on the last line)")
+    create.add_argument("--role", required=True, choices=apikeys.ROLES)
+    create.add_argument("--name", required=True)
+    create.add_argument("--operator", help="operator id (role operator only)")
+    create.add_argument("--tenant", help="tenant id (role maas; default: from the name)")
+    create.set_defaults(run=cmd_keys_create)
+    keys.add_parser("list", help="list keys").set_defaults(run=cmd_keys_list)
+    revoke = keys.add_parser("revoke", help="revoke a key by prefix")
+    revoke.add_argument("prefix")
+    revoke.set_defaults(run=cmd_keys_revoke)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `maas` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_json)
+    run: Callable[[Settings, argparse.Namespace], Any] = args.run
+    result = run(settings, args)
+    if asyncio.iscoroutine(result):
+        coro: Coroutine[Any, Any, int] = result
+        return asyncio.run(coro)
+    return int(result)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

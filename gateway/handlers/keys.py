@@ -1,0 +1,128 @@
+"""Admin: issue, list and revoke API keys; anyone: see who their key says they are."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gateway import apikeys
+from gateway.api import api, principal
+from gateway.apikeys import Role
+from gateway.appkeys import db_key
+from gateway.problems import not_found
+
+
+class KeyCreate(BaseModel):
+    """A new key's role, a name for people, and the operator an operator key is bound to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    name: str = Field(min_length=1, max_length=200)
+    operator_id: str | None = None
+    tenant_id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+    @model_validator(mode="after")
+    def _operator_only_for_operator_keys(self) -> KeyCreate:
+        if (self.role == "operator") != (self.operator_id is not None):
+            raise ValueError("operator_id is required for role operator and only for it")
+        return self
+
+
+class KeyCreated(BaseModel):
+    """The new key: shown once, never again."""
+
+    key: str
+    prefix: str
+    role: Role
+
+
+class KeyOut(BaseModel):
+    """A key as listed: never its secret."""
+
+    prefix: str
+    role: Role
+    name: str
+    tenant_id: str | None = None
+    operator_id: str | None = None
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class KeyList(BaseModel):
+    """Every key, newest first."""
+
+    items: list[KeyOut]
+
+
+class Me(BaseModel):
+    """What the caller's key says about the caller."""
+
+    prefix: str
+    role: Role
+    name: str
+    tenant_id: str | None = None
+    operator_id: str | None = None
+
+
+@api.route(
+    "GET", "/v1/me", summary="The caller's key", tag="keys", roles=apikeys.ROLES, response=Me
+)
+async def get_me(request: web.Request) -> Me:
+    """Return the caller's role and binding."""
+    who = principal(request)
+    return Me(
+        prefix=who.prefix,
+        role=who.role,
+        name=who.name,
+        tenant_id=who.tenant_id,
+        operator_id=who.operator_id,
+    )
+
+
+@api.route(
+    "POST",
+    "/v1/keys",
+    summary="Issue an API key",
+    tag="keys",
+    roles=("admin",),
+    body=KeyCreate,
+    response=KeyCreated,
+    status=201,
+)
+async def create_key(request: web.Request, body: KeyCreate) -> KeyCreated:
+    """Create a key and return it once."""
+    pool = request.app[db_key]
+    if body.operator_id is not None:
+        exists = await pool.fetchval("SELECT 1 FROM operators WHERE id = $1", body.operator_id)
+        if not exists:
+            raise not_found("operator", body.operator_id)
+    key = await apikeys.create_key(pool, body.role, body.name, body.operator_id, body.tenant_id)
+    return KeyCreated(key=key, prefix=apikeys.key_prefix(key), role=body.role)
+
+
+@api.route(
+    "GET", "/v1/keys", summary="List API keys", tag="keys", roles=("admin",), response=KeyList
+)
+async def list_keys(request: web.Request) -> KeyList:
+    """List every key without secrets."""
+    keys = await apikeys.list_keys(request.app[db_key])
+    return KeyList(items=[KeyOut.model_validate(k, from_attributes=True) for k in keys])
+
+
+@api.route(
+    "DELETE",
+    "/v1/keys/{prefix}",
+    summary="Revoke an API key",
+    tag="keys",
+    roles=("admin",),
+    status=204,
+)
+async def revoke_key(request: web.Request) -> web.Response:
+    """Revoke a key by its prefix."""
+    prefix = request.match_info["prefix"]
+    if not await apikeys.revoke_key(request.app[db_key], prefix):
+        raise not_found("active key", prefix)
+    return web.Response(status=204)

@@ -1,0 +1,87 @@
+"""Probes, metrics, the OpenAPI document and its offline docs page."""
+
+from __future__ import annotations
+
+import asyncio
+from importlib.metadata import version
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from gateway.api import api, json_response
+from gateway.appkeys import db_key, metrics_key, redis_key
+from gateway.openapi import build_openapi
+
+
+class Health(BaseModel):
+    """The process is alive."""
+
+    status: str
+
+
+class Ready(BaseModel):
+    """Whether each dependency answers; `degraded` means serving without Redis."""
+
+    status: str
+    postgres: str
+    redis: str
+
+
+@api.route("GET", "/health", summary="The process is alive", tag="system", response=Health)
+async def health(request: web.Request) -> Health:
+    """Answer 200 while the process runs."""
+    return Health(status="ok")
+
+
+@api.route("GET", "/ready", summary="Dependencies answer", tag="system", response=Ready)
+async def ready(request: web.Request) -> web.Response:
+    """Answer 200 when PostgreSQL answers (Redis only degrades), else 503."""
+    try:
+        async with asyncio.timeout(2):
+            await request.app[db_key].fetchval("SELECT 1")
+        postgres = "ok"
+    except (OSError, TimeoutError, Exception):
+        postgres = "down"
+    redis = "ok" if await request.app[redis_key].ping() else "degraded"
+    status = "ok" if postgres == "ok" and redis == "ok" else "degraded"
+    if postgres != "ok":
+        status = "down"
+    body = Ready(status=status, postgres=postgres, redis=redis)
+    return json_response(body, status=200 if postgres == "ok" else 503)
+
+
+@api.route(
+    "GET",
+    "/metrics",
+    summary="Prometheus metrics",
+    tag="system",
+    media_types=("text/plain",),
+)
+async def metrics(request: web.Request) -> web.Response:
+    """Expose request counts and latency histograms in Prometheus text format."""
+    body = request.app[metrics_key].render()
+    return web.Response(body=body, content_type="text/plain", charset="utf-8")
+
+
+@api.route("GET", "/openapi.json", summary="This document", tag="system")
+async def openapi(request: web.Request) -> web.Response:
+    """Serve the OpenAPI 3.1 document generated from the endpoints' models."""
+    return json_response(build_openapi(api, version("maas-gateway")))
+
+
+_DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>MaaS Gateway API</title>
+<link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
+<body><div id="ui"></div>
+<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui", deepLinking: true});</script>
+</body></html>
+"""
+
+
+@api.route(
+    "GET", "/docs", summary="Readable API documentation", tag="system", media_types=("text/html",)
+)
+async def docs(request: web.Request) -> web.Response:
+    """Serve Swagger UI from the gateway's own assets, so it works offline."""
+    return web.Response(text=_DOCS_PAGE, content_type="text/html")

@@ -1,0 +1,91 @@
+"""RFC 9457 problem details: every error the gateway answers is one of these."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+PROBLEM_TYPE_BASE = "https://maas-gateway.example/problems/"
+CONTENT_TYPE = "application/problem+json"
+
+
+class Problem(Exception):
+    """An error with an HTTP status, a stable machine-readable code and a human detail."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+    def body(self, instance: str) -> dict[str, Any]:
+        """Return the problem document for the request at `instance`."""
+        doc: dict[str, Any] = {
+            "type": PROBLEM_TYPE_BASE + self.code,
+            "title": self.title,
+            "status": self.status,
+            "code": self.code,
+            "instance": instance,
+        }
+        if self.detail:
+            doc["detail"] = self.detail
+        doc.update(self.extra)
+        return doc
+
+
+def problem_response(problem: Problem, instance: str) -> web.Response:
+    """Render a problem as an `application/problem+json` response."""
+    return web.Response(
+        status=problem.status,
+        body=orjson.dumps(problem.body(instance)),
+        content_type=CONTENT_TYPE,
+        headers=problem.headers,
+    )
+
+
+def not_found(what: str, ident: str) -> Problem:
+    """Return the 404 problem for a missing (or someone else's) object."""
+    return Problem(404, "not_found", "Not found", f"{what} {ident!r} does not exist")
+
+
+def conflict(code: str, detail: str) -> Problem:
+    """Return a 409 problem for a state transition that is not allowed."""
+    return Problem(409, code, "Conflict", detail)
+
+
+#: aiohttp's own errors, as problems with stable codes.
+HTTP_CODES: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "Bad request"),
+    401: ("unauthorized", "Unauthorized"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    406: ("not_acceptable", "Not acceptable"),
+    409: ("conflict", "Conflict"),
+    413: ("payload_too_large", "Payload too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+    422: ("validation_failed", "Validation failed"),
+    429: ("rate_limited", "Too many requests"),
+}
+
+
+def from_http_exception(exc: web.HTTPException) -> Problem:
+    """Translate one of aiohttp's HTTP exceptions into a problem."""
+    code, title = HTTP_CODES.get(exc.status, ("http_error", exc.reason))
+    detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else None
+    headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+    return Problem(exc.status, code, title, detail, headers=headers)

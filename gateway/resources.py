@@ -1,0 +1,105 @@
+"""Cleanup contexts for the shared resources, in dependency order.
+
+The cleanup of one runs only if its start-up finished, so a gateway that
+fails half-way through start-up closes exactly what it opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+import asyncpg
+import orjson
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from gateway import embedded
+from gateway.appkeys import (
+    database_url_key,
+    db_key,
+    http_key,
+    redis_key,
+    redis_url_key,
+    settings_key,
+)
+from gateway.migrate import migrate
+from gateway.redisguard import RedisGuard
+
+log = logging.getLogger(__name__)
+
+
+async def embedded_servers(app: web.Application) -> AsyncIterator[None]:
+    """Start embedded PostgreSQL and Redis for whichever URL is not configured."""
+    settings = app[settings_key]
+    redis_server = None
+    if settings.database_url:
+        app[database_url_key] = settings.database_url
+    else:
+        app[database_url_key] = await asyncio.to_thread(embedded.start_postgres, settings.data_dir)
+    if settings.redis_url:
+        app[redis_url_key] = settings.redis_url
+    else:
+        redis_server = await asyncio.to_thread(embedded.start_redis, settings.data_dir)
+        app[redis_url_key] = redis_server.url
+    yield
+    if redis_server is not None:
+        await asyncio.to_thread(redis_server.stop)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name,
+            encoder=lambda v: orjson.dumps(v).decode(),
+            decoder=orjson.loads,
+            schema="pg_catalog",
+        )
+
+
+async def postgres(app: web.Application) -> AsyncIterator[None]:
+    """Open the PostgreSQL pool and bring the schema up to date."""
+    settings = app[settings_key]
+    async with asyncpg.create_pool(
+        app[database_url_key],
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        init=_init_connection,
+        command_timeout=60,
+    ) as pool:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        app[db_key] = pool
+        yield
+
+
+async def redis_client(app: web.Application) -> AsyncIterator[None]:
+    """Connect to Redis lazily: a Redis that is down at start-up only degrades the gateway."""
+    settings = app[settings_key]
+    client = aioredis.Redis.from_url(
+        app[redis_url_key],
+        socket_timeout=settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_timeout_s,
+        health_check_interval=30,
+    )
+    guard = RedisGuard(client, settings.redis_prefix, settings.redis_timeout_s)
+    app[redis_key] = guard
+    if not await guard.ping():
+        log.warning("redis is not answering at start-up; serving without it")
+    yield
+    await client.aclose()
+
+
+async def http_client(app: web.Application) -> AsyncIterator[None]:
+    """Open the one outgoing HTTP session that adapters and pollers share."""
+    timeout = aiohttp.ClientTimeout(total=30, connect=5)
+    async with aiohttp.ClientSession(
+        timeout=timeout, headers={"User-Agent": "maas-gateway"}
+    ) as session:
+        app[http_key] = session
+        yield
+
+
+CLEANUP_CONTEXTS = (embedded_servers, postgres, redis_client, http_client)

@@ -1,0 +1,53 @@
+"""Settings from `MAAS_*` environment variables, validated once at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the gateway reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="MAAS_", extra="ignore", frozen=True)
+
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL URL; unset starts an embedded server"
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis URL; unset starts an embedded one"
+    )
+    redis_prefix: str = Field(default="maas:", description="prefix of every Redis key")
+    data_dir: Path = Field(default=Path(".maas"), description="embedded servers and uploads")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="JSON request bodies")
+    max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1024, description="GTFS uploads")
+    rate_limit_per_minute: int = Field(default=600, ge=1, description="requests per key")
+    rate_limit_anonymous_per_minute: int = Field(default=300, ge=1, description="per client IP")
+    redis_timeout_s: float = Field(default=0.25, gt=0, description="a Redis call gives up after")
+    db_pool_min: int = Field(default=1, ge=0)
+    db_pool_max: int = Field(default=10, ge=1)
+    shutdown_timeout_s: float = Field(default=10.0, gt=0)
+    demo: bool = Field(default=False, description="load the Kuopio demo data on start")
+
+
+class SettingsError(Exception):
+    """The environment holds a setting that is not valid."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings, naming the bad variable when one is wrong."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = "MAAS_" + "_".join(str(p) for p in err["loc"]).upper()
+            lines.append(f"{name}: {err['msg']} (got {err.get('input')!r})")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,90 @@
+"""Footpaths of the compiled timetable: walking links between nearby stops of any operators.
+
+Stops are bucketed on a square grid whose cell is the walking radius, so each
+stop is compared only with the stops of its own and the eight neighbouring
+cells (numpy only, no KD-tree dependency).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+EARTH_RADIUS_M = 6_371_008.8
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class WalkingConfig:
+    """How far and how fast people walk between stops, and the slack a transfer needs."""
+
+    radius_m: float = 400.0
+    detour_factor: float = 1.3
+    walking_speed_mps: float = 1.3
+    min_transfer_s: int = 60
+
+
+def project_m(lat: FloatArray, lon: FloatArray, lat0: float) -> tuple[FloatArray, FloatArray]:
+    """Project coordinates to metres on a plane tangent at latitude `lat0` (equirectangular)."""
+    x = np.radians(lon) * EARTH_RADIUS_M * np.cos(np.radians(lat0))
+    y = np.radians(lat) * EARTH_RADIUS_M
+    return x, y
+
+
+def haversine_m(lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray) -> FloatArray:
+    """Return great-circle distances in metres, element-wise."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dlat, dlon = p2 - p1, np.radians(lon2) - np.radians(lon1)
+    a = np.sin(dlat / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
+    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0))), dtype=np.float64)
+
+
+def walk_duration_s(distance_m: FloatArray, config: WalkingConfig) -> IntArray:
+    """Return walking durations (whole seconds, rounded up) for straight-line distances."""
+    seconds = np.ceil(distance_m * config.detour_factor / config.walking_speed_mps)
+    return seconds.astype(np.int64)
+
+
+def _expand_ranges(starts: IntArray, counts: IntArray) -> tuple[IntArray, IntArray]:
+    """Return (owner row, flat index) for the concatenated ranges [start, start + count)."""
+    total = int(counts.sum())
+    owner = np.repeat(np.arange(len(starts), dtype=np.int64), counts)
+    offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owner, np.repeat(starts, counts) + offsets
+
+
+def neighbour_pairs(
+    lat: FloatArray, lon: FloatArray, radius_m: float
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Return every ordered pair (i, j), i != j, of points within `radius_m`, with distances."""
+    n = len(lat)
+    empty = np.zeros(0, dtype=np.int64)
+    if n < 2 or radius_m <= 0:
+        return empty, empty, np.zeros(0, dtype=np.float64)
+    x, y = project_m(lat, lon, float(np.mean(lat)))
+    cx = np.floor((x - x.min()) / radius_m).astype(np.int64)
+    cy = np.floor((y - y.min()) / radius_m).astype(np.int64)
+    width = int(cy.max()) + 3
+    cell = (cx + 1) * width + (cy + 1)
+    order = np.argsort(cell, kind="stable")
+    sorted_cells = cell[order]
+    froms: list[IntArray] = []
+    tos: list[IntArray] = []
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            target = cell + dx * width + dy
+            lo = np.searchsorted(sorted_cells, target, side="left")
+            hi = np.searchsorted(sorted_cells, target, side="right")
+            owner, flat = _expand_ranges(lo.astype(np.int64), (hi - lo).astype(np.int64))
+            froms.append(owner)
+            tos.append(order[flat])
+    i, j = np.concatenate(froms), np.concatenate(tos)
+    keep = i != j
+    i, j = i[keep], j[keep]
+    distance_m = haversine_m(lat[i], lon[i], lat[j], lon[j])
+    near = distance_m <= radius_m
+    return i[near], j[near], distance_m[near]

@@ -1,0 +1,175 @@
+"""Reading fares files: members of a zip, CSV rows with their line numbers, and collected issues."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from operators.fares.model import FareIssue, FaresValidationError
+
+#: The Fares v2 files, and the timetable files whose ids and settings the fares refer to.
+FARE_FILES = (
+    "fare_products.txt",
+    "fare_media.txt",
+    "rider_categories.txt",
+    "fare_leg_rules.txt",
+    "fare_leg_join_rules.txt",
+    "fare_transfer_rules.txt",
+    "areas.txt",
+    "stop_areas.txt",
+    "networks.txt",
+    "route_networks.txt",
+    "timeframes.txt",
+)
+CONTEXT_FILES = ("agency.txt", "stops.txt", "routes.txt", "calendar.txt", "calendar_dates.txt")
+MAX_MEMBER_BYTES = 64 * 1024 * 1024
+MAX_REPORTED_ERRORS = 100
+_TIME = re.compile(r"^(\d{1,2}):([0-5]\d):([0-5]\d)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A data line: its line number in the file and its non-empty, stripped values."""
+
+    line: int
+    values: dict[str, str]
+
+    def get(self, column: str) -> str | None:
+        """Return the value of a column, None when empty or absent."""
+        return self.values.get(column)
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A CSV file: its header and rows."""
+
+    name: str
+    columns: tuple[str, ...]
+    rows: tuple[Row, ...]
+
+
+@dataclass(slots=True)
+class Issues:
+    """Errors and warnings collected while loading; keeps the first errors and counts all."""
+
+    errors: list[FareIssue] = field(default_factory=list)
+    total: int = 0
+    warnings: list[FareIssue] = field(default_factory=list)
+
+    def error(self, file: str, row: int, field_name: str, message: str) -> None:
+        """Record an error (only the first `MAX_REPORTED_ERRORS` are kept)."""
+        self.total += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(FareIssue(file, row, field_name, message))
+
+    def warn(self, file: str, row: int, field_name: str, message: str) -> None:
+        """Record a warning."""
+        self.warnings.append(FareIssue(file, row, field_name, message))
+
+    def raise_if_any(self) -> None:
+        """Raise `FaresValidationError` when an error was recorded."""
+        if self.total:
+            raise FaresValidationError(self.errors, self.total, tuple(self.warnings))
+
+
+def read_zip_members(source: bytes | Path) -> dict[str, bytes]:
+    """Return the fares and timetable-context files found at the root of a zip."""
+    wanted = set(FARE_FILES) | set(CONTEXT_FILES)
+    handle = io.BytesIO(source) if isinstance(source, bytes) else source
+    issues = Issues()
+    try:
+        with zipfile.ZipFile(handle) as archive:
+            members = [i for i in archive.infolist() if i.filename in wanted]
+            for info in members:
+                if info.file_size > MAX_MEMBER_BYTES:
+                    issues.error(info.filename, 0, "", "file is larger than the limit")
+            issues.raise_if_any()
+            return {info.filename: archive.read(info) for info in members}
+    except zipfile.BadZipFile:
+        issues.error("", 0, "", "not a zip file")
+        issues.raise_if_any()
+        raise  # pragma: no cover - raise_if_any always raises here
+
+
+def parse_table(name: str, content: bytes, issues: Issues) -> Table:
+    """Parse a CSV file into rows numbered by their line in the file (header is line 1)."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        issues.error(name, 0, "", "file is not UTF-8")
+        return Table(name, (), ())
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        issues.error(name, 0, "", "file is empty (no header line)")
+        return Table(name, (), ())
+    columns = tuple(c.strip() for c in header)
+    rows: list[Row] = []
+    for record in reader:
+        if not any(value.strip() for value in record):
+            continue
+        if len(record) != len(columns):
+            issues.error(name, reader.line_num, "", f"{len(record)} fields, header has {len(columns)}")
+        values = {c: v.strip() for c, v in zip(columns, record, strict=False) if v.strip()}
+        rows.append(Row(reader.line_num, values))
+    return Table(name, columns, tuple(rows))
+
+
+def parse_tables(files: Mapping[str, bytes], issues: Issues) -> dict[str, Table]:
+    """Parse every known file present; unknown names are ignored."""
+    known = (*FARE_FILES, *CONTEXT_FILES)
+    return {name: parse_table(name, files[name], issues) for name in known if name in files}
+
+
+def check_columns(table: Table, required: tuple[str, ...], issues: Issues) -> bool:
+    """Report required columns missing from the header; return whether all are there."""
+    missing = [c for c in required if c not in table.columns]
+    for column in missing:
+        issues.error(table.name, 1, column, "required column is missing")
+    return not missing
+
+
+def require(table: Table, row: Row, column: str, issues: Issues) -> str | None:
+    """Return a required value, reporting it when empty."""
+    value = row.get(column)
+    if value is None:
+        issues.error(table.name, row.line, column, "required value is empty")
+    return value
+
+
+def parse_int(
+    table: Table, row: Row, column: str, issues: Issues, allowed: range | None = None
+) -> int | None:
+    """Return an optional integer value, reporting bad syntax or a value outside `allowed`."""
+    value = row.get(column)
+    if value is None:
+        return None
+    if not re.fullmatch(r"-?\d+", value):
+        issues.error(table.name, row.line, column, f"{value!r} is not an integer")
+        return None
+    number = int(value)
+    if allowed is not None and number not in allowed:
+        issues.error(table.name, row.line, column, f"{number} is not a valid value")
+        return None
+    return number
+
+
+def parse_local_time_s(table: Table, row: Row, column: str, issues: Issues) -> int | None:
+    """Return an optional HH:MM:SS local time (at most 24:00:00) as seconds since midnight."""
+    value = row.get(column)
+    if value is None:
+        return None
+    match = _TIME.match(value)
+    seconds = None
+    if match:
+        h, m, s = (int(g) for g in match.groups())
+        seconds = h * 3600 + m * 60 + s
+    if seconds is None or seconds > 24 * 3600:
+        issues.error(table.name, row.line, column, f"{value!r} is not a time from 00:00:00 to 24:00:00")
+        return None
+    return seconds
