@@ -1,4 +1,4 @@
-"""What the fares refer to in the operator's timetable: stops, routes, networks, services, time zone.
+"""What fares refer to in an operator's timetable: stops, routes, networks, services, time zone.
 
 Taken from the timetable files inside the zip (a full GTFS zip), or from the operator's
 stored `GtfsTables` when the fares come alone. Ids come out namespaced like the fares.
@@ -37,7 +37,10 @@ def _records(table: Table | None) -> list[dict[str, str]] | None:
 
 def _frame_records(frame: pd.DataFrame) -> list[dict[str, str]]:
     clean = frame.astype("string").fillna("")
-    return [{k: str(v).strip() for k, v in r.items() if str(v).strip()} for r in clean.to_dict("records")]
+    return [
+        {str(k): str(v).strip() for k, v in r.items() if str(v).strip()}
+        for r in clean.to_dict("records")
+    ]
 
 
 def service_dates_from(
@@ -53,9 +56,9 @@ def service_dates_from(
             continue
         flags = [rec.get(day, "0") in ("1", "1.0", "True") for day in _WEEKDAYS]
         for offset in range((end - start).days + 1):
-            day = start + timedelta(days=offset)
-            if flags[day.weekday()]:
-                active.add(day)
+            when = start + timedelta(days=offset)
+            if flags[when.weekday()]:
+                active.add(when)
     for rec in calendar_dates:
         sid, day = _ns(ns, rec.get("service_id", "")), _date(rec.get("date"))
         if day is None:
@@ -81,13 +84,20 @@ def _date(text: str | None) -> date | None:
 def context_from_tables(tables: Mapping[str, Table], operator_id: str) -> TimetableContext:
     """Build the context from the timetable files of a zip (ids get namespaced here)."""
     stops, routes = _records(tables.get("stops.txt")), _records(tables.get("routes.txt"))
-    calendar, dates = _records(tables.get("calendar.txt")), _records(tables.get("calendar_dates.txt"))
+    calendar, dates = (
+        _records(tables.get("calendar.txt")),
+        _records(tables.get("calendar_dates.txt")),
+    )
     agency = _records(tables.get("agency.txt")) or []
     ns = operator_id
     return TimetableContext(
-        stop_ids=None if stops is None else frozenset(_ns(ns, r["stop_id"]) for r in stops if "stop_id" in r),
+        stop_ids=None
+        if stops is None
+        else frozenset(_ns(ns, r["stop_id"]) for r in stops if "stop_id" in r),
         parent_stations=_parents(stops or [], ns),
-        route_ids=None if routes is None else frozenset(_ns(ns, r["route_id"]) for r in routes if "route_id" in r),
+        route_ids=None
+        if routes is None
+        else frozenset(_ns(ns, r["route_id"]) for r in routes if "route_id" in r),
         route_network_ids={
             _ns(ns, r["route_id"]): _ns(ns, r["network_id"])
             for r in routes or []
@@ -125,9 +135,7 @@ def context_from_timetable(timetable: GtfsTables) -> TimetableContext:
             for r in ([] if network is None else _frame_records(network))
             if "route_id" in r and "network_id" in r
         },
-        service_dates=service_dates_from(
-            calendar, _frame_records(timetable.calendar_dates), None
-        )
+        service_dates=service_dates_from(calendar, _frame_records(timetable.calendar_dates), None)
         if has_calendar
         else None,
         timezone=next((r["agency_timezone"] for r in agency if "agency_timezone" in r), None),
@@ -135,7 +143,7 @@ def context_from_timetable(timetable: GtfsTables) -> TimetableContext:
 
 
 def merge_contexts(own: TimetableContext, given: TimetableContext | None) -> TimetableContext:
-    """Prefer the stored timetable's ids; keep the zip's route networks and time zone as fallback."""
+    """Prefer the stored timetable's ids; the zip's route networks and time zone fill gaps."""
     if given is None:
         return own
     return TimetableContext(

@@ -114,7 +114,9 @@ def parse_table(name: str, content: bytes, issues: Issues) -> Table:
         if not any(value.strip() for value in record):
             continue
         if len(record) != len(columns):
-            issues.error(name, reader.line_num, "", f"{len(record)} fields, header has {len(columns)}")
+            issues.error(
+                name, reader.line_num, "", f"{len(record)} fields, header has {len(columns)}"
+            )
         values = {c: v.strip() for c, v in zip(columns, record, strict=False) if v.strip()}
         rows.append(Row(reader.line_num, values))
     return Table(name, columns, tuple(rows))
@@ -170,6 +172,8 @@ def parse_local_time_s(table: Table, row: Row, column: str, issues: Issues) -> i
         h, m, s = (int(g) for g in match.groups())
         seconds = h * 3600 + m * 60 + s
     if seconds is None or seconds > 24 * 3600:
-        issues.error(table.name, row.line, column, f"{value!r} is not a time from 00:00:00 to 24:00:00")
+        issues.error(
+            table.name, row.line, column, f"{value!r} is not a time from 00:00:00 to 24:00:00"
+        )
         return None
     return seconds

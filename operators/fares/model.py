@@ -22,14 +22,16 @@ class FareIssue:
 
 
 class FaresValidationError(ValueError):
-    """A fares upload that cannot be used: the first 100 errors, the total count and the warnings."""
+    """Unusable fares: the first 100 errors, the total count of errors, and the warnings."""
 
     def __init__(
         self, errors: list[FareIssue], total: int, warnings: tuple[FareIssue, ...] = ()
     ) -> None:
-        first = errors[0] if errors else None
-        where = f" (first: {first.file} row {first.row} {first.field}: {first.message})"
-        super().__init__(f"{total} fares validation error(s){where if first else ''}")
+        where = ""
+        if errors:
+            first = errors[0]
+            where = f" (first: {first.file} row {first.row} {first.field}: {first.message})"
+        super().__init__(f"{total} fares validation error(s){where}")
         self.errors = errors
         self.total = total
         self.warnings = warnings

@@ -1,4 +1,4 @@
-"""Money in GTFS fares: ISO 4217 currencies and exact conversion of decimal amounts to minor units."""
+"""Money in GTFS fares: ISO 4217 currencies, exact conversion of decimal amounts to minor units."""
 
 from __future__ import annotations
 

@@ -1,0 +1,217 @@
+"""Load and validate an operator's GTFS Fares v2 files into a `FareFeed`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from gtfs.tables import GtfsTables
+from operators.fares.context import (
+    TimetableContext,
+    context_from_tables,
+    context_from_timetable,
+    merge_contexts,
+)
+from operators.fares.csvfiles import Issues, Table, parse_tables, read_zip_members
+from operators.fares.model import FareFeed, Timeframe
+from operators.fares.records import (
+    Namer,
+    Parser,
+    parse_join_rule,
+    parse_leg_rule,
+    parse_media,
+    parse_product,
+    parse_rider_category,
+    parse_timeframe,
+    parse_transfer_rule,
+    usable_rows,
+)
+from operators.fares.references import (
+    KnownIds,
+    check_default_categories,
+    check_references,
+    check_timeframe_overlaps,
+)
+
+T = TypeVar("T")
+
+
+def load_fares(
+    source: bytes | Path,
+    operator_id: str,
+    *,
+    timetable: GtfsTables | None = None,
+    timezone: str | None = None,
+) -> FareFeed:
+    """Load the fares of a GTFS zip or a fares-only zip (raises `FaresValidationError`)."""
+    return load_fares_files(
+        read_zip_members(source), operator_id, timetable=timetable, timezone=timezone
+    )
+
+
+def load_fares_files(
+    files: Mapping[str, bytes],
+    operator_id: str,
+    *,
+    timetable: GtfsTables | None = None,
+    timezone: str | None = None,
+) -> FareFeed:
+    """Load fares from file contents by name (`fare_products.txt`...), validating everything."""
+    issues = Issues()
+    tables = parse_tables(files, issues)
+    given = None if timetable is None else context_from_timetable(timetable)
+    context = merge_contexts(context_from_tables(tables, operator_id), given)
+    feed = _build_feed(tables, context, Namer(operator_id), issues, timezone)
+    issues.raise_if_any()
+    return feed
+
+
+def _records(
+    tables: Mapping[str, Table], name: str, parser: Parser, issues: Issues, ns: Namer, kind: type[T]
+) -> list[tuple[int, T]]:
+    table = tables.get(name)
+    if table is None:
+        return []
+    parsed = [(row.line, parser(table, row, issues, ns)) for row in usable_rows(table, issues)]
+    return [(line, record) for line, record in parsed if isinstance(record, kind)]
+
+
+def _id_map(
+    tables: Mapping[str, Table], name: str, issues: Issues, ns: Namer
+) -> dict[str, str | None]:
+    table = tables.get(name)
+    if table is None:
+        return {}
+    column = name.removesuffix("s.txt") + "_id"
+    out: dict[str, str | None] = {}
+    for row in usable_rows(table, issues):
+        value = row.get(column)
+        if value is None:
+            issues.error(name, row.line, column, "required value is empty")
+        else:
+            out[ns.required(value)] = row.get(name.removesuffix("s.txt") + "_name")
+    return out
+
+
+def _pairs(
+    tables: Mapping[str, Table], name: str, key: str, value: str, issues: Issues, ns: Namer
+) -> list[tuple[str, str]]:
+    table = tables.get(name)
+    if table is None:
+        return []
+    out: list[tuple[str, str]] = []
+    for row in usable_rows(table, issues):
+        k, v = row.get(key), row.get(value)
+        for column, present in ((key, k), (value, v)):
+            if present is None:
+                issues.error(name, row.line, column, "required value is empty")
+        if k is not None and v is not None:
+            out.append((ns.required(k), ns.required(v)))
+    return out
+
+
+def _build_feed(
+    tables: Mapping[str, Table],
+    context: TimetableContext,
+    ns: Namer,
+    issues: Issues,
+    timezone: str | None,
+) -> FareFeed:
+    from operators.fares.model import (
+        FareLegJoinRule,
+        FareLegRule,
+        FareMedia,
+        FareProduct,
+        FareTransferRule,
+        RiderCategory,
+    )
+
+    products = _records(tables, "fare_products.txt", parse_product, issues, ns, FareProduct)
+    media = _records(tables, "fare_media.txt", parse_media, issues, ns, FareMedia)
+    categories = _records(
+        tables, "rider_categories.txt", parse_rider_category, issues, ns, RiderCategory
+    )
+    leg_rules = _records(tables, "fare_leg_rules.txt", parse_leg_rule, issues, ns, FareLegRule)
+    joins = _records(
+        tables, "fare_leg_join_rules.txt", parse_join_rule, issues, ns, FareLegJoinRule
+    )
+    transfers = _records(
+        tables, "fare_transfer_rules.txt", parse_transfer_rule, issues, ns, FareTransferRule
+    )
+    timeframes = _records(tables, "timeframes.txt", parse_timeframe, issues, ns, Timeframe)
+    check_timeframe_overlaps(timeframes, "timeframes.txt", issues)
+    areas = _id_map(tables, "areas.txt", issues, ns)
+    networks = _id_map(tables, "networks.txt", issues, ns)
+    stop_areas = _pairs(tables, "stop_areas.txt", "stop_id", "area_id", issues, ns)
+    route_networks = _pairs(tables, "route_networks.txt", "route_id", "network_id", issues, ns)
+    _check_network_sources(tables, context, issues)
+    category_map = {c.rider_category_id: c for _, c in categories}
+    known = KnownIds(
+        rider_categories=category_map.keys(),
+        fare_media={m.fare_media_id for _, m in media},
+        fare_products={p.fare_product_id for _, p in products},
+        areas=areas.keys(),
+        networks=set(networks) | set(context.route_network_ids.values()),
+        timeframe_groups={t.timeframe_group_id for _, t in timeframes},
+        leg_groups={r.leg_group_id for _, r in leg_rules if r.leg_group_id},
+        stops=context.stop_ids,
+        routes=context.route_ids,
+        services=None if context.service_dates is None else context.service_dates.keys(),
+    )
+    check_references(tables, known, ns, issues)
+    check_default_categories(tables.get("fare_products.txt"), category_map, ns, issues)
+    zone = _time_zone(timezone or context.timezone, bool(timeframes), issues)
+    grouped_areas: dict[str, set[str]] = {}
+    for stop_id, area_id in stop_areas:
+        grouped_areas.setdefault(stop_id, set()).add(area_id)
+    return FareFeed(
+        operator_id=ns.operator_id,
+        timezone=zone,
+        products=tuple(p for _, p in products),
+        rider_categories=category_map,
+        fare_media={m.fare_media_id: m for _, m in media},
+        leg_rules=tuple(r for _, r in leg_rules),
+        has_rule_priority="rule_priority" in _columns(tables, "fare_leg_rules.txt"),
+        leg_join_rules=tuple(j for _, j in joins),
+        transfer_rules=tuple(t for _, t in transfers),
+        areas=areas,
+        stop_areas={stop: frozenset(ids) for stop, ids in grouped_areas.items()},
+        parent_stations=context.parent_stations,
+        networks={**{n: None for n in context.route_network_ids.values()}, **networks},
+        route_networks={**context.route_network_ids, **dict(route_networks)},
+        timeframes=tuple(t for _, t in timeframes),
+        service_dates=context.service_dates,
+        warnings=tuple(issues.warnings),
+    )
+
+
+def _columns(tables: Mapping[str, Table], name: str) -> tuple[str, ...]:
+    table = tables.get(name)
+    return () if table is None else table.columns
+
+
+def _check_network_sources(
+    tables: Mapping[str, Table], context: TimetableContext, issues: Issues
+) -> None:
+    if not context.route_network_ids:
+        return
+    for name in ("networks.txt", "route_networks.txt"):
+        if name in tables:
+            message = "forbidden when routes.txt has network_id"
+            issues.error(name, 0, "", message)
+
+
+def _time_zone(zone: str | None, needed: bool, issues: Issues) -> str | None:
+    if zone is None:
+        if needed:
+            message = "time zone unknown: give agency.txt or the timezone to match timeframes"
+            issues.error("timeframes.txt", 0, "", message)
+        return None
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        issues.error("agency.txt", 0, "agency_timezone", f"{zone!r} is not a time zone")
+        return None
+    return zone
