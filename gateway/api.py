@@ -20,7 +20,7 @@ from gateway.apikeys import Principal, Role
 from gateway.problems import Problem
 
 Handler = Callable[..., Awaitable[web.StreamResponse | BaseModel]]
-PRINCIPAL = "principal"
+PRINCIPAL = web.RequestKey("principal", Principal)
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,14 @@ async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
     """Create a key and print it on the last line."""
     async with database(settings) as pool:
-        key = await apikeys.create_key(pool, args.role, args.name, args.operator, args.tenant)
+        try:
+            key = await apikeys.create_key(pool, args.role, args.name, args.operator, args.tenant)
+        except ValueError as exc:
+            print(f"maas keys create: {exc}", file=sys.stderr)
+            return 2
+        except asyncpg.ForeignKeyViolationError:
+            print(f"maas keys create: no operator {args.operator!r}", file=sys.stderr)
+            return 2
     print(f"created {args.role} key {apikeys.key_prefix(key)} for {args.name!r}; keep it secret:")
     print(key)
     return 0

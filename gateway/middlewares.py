@@ -111,7 +111,7 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
             429,
             "rate_limited",
             "Too many requests",
-            f"limit of {verdict.limit} requests a minute reached; "
+            f"limit of {verdict.limit} requests per {verdict.window_s} s reached; "
             f"retry in {verdict.retry_after_s} s",
             headers={"Retry-After": str(verdict.retry_after_s)},
         )

@@ -12,7 +12,6 @@ from gateway.api import PRINCIPAL
 from gateway.apikeys import Principal
 from gateway.appkeys import redis_key, settings_key
 
-WINDOW_S = 60
 #: Probes and metrics scrapes are never limited.
 _EXEMPT = frozenset({"/health", "/ready", "/metrics"})
 
@@ -23,6 +22,7 @@ class Verdict:
 
     allowed: bool
     limit: int
+    window_s: int
     remaining: int
     retry_after_s: int
 
@@ -34,23 +34,24 @@ async def check(request: web.Request) -> Verdict | None:
     settings = request.app[settings_key]
     caller: Principal | None = request.get(PRINCIPAL)
     if caller is not None:
-        subject, limit = f"key:{caller.prefix}", settings.rate_limit_per_minute
+        subject, limit = f"key:{caller.prefix}", settings.rate_limit_requests
     else:
-        subject, limit = f"ip:{request.remote}", settings.rate_limit_anonymous_per_minute
+        subject, limit = f"ip:{request.remote}", settings.rate_limit_anonymous_requests
+    window_s = settings.rate_limit_window_s
     now = time.time()
-    window = int(now // WINDOW_S)
+    window = int(now // window_s)
     guard = request.app[redis_key]
     key = guard.key("rl", subject, str(window))
 
     async def incr(client: aioredis.Redis) -> int:
         async with client.pipeline(transaction=True) as pipe:
             pipe.incr(key)
-            pipe.expire(key, WINDOW_S + 1)
+            pipe.expire(key, window_s + 1)
             count, _ = await pipe.execute()
         return int(count)
 
     count = await guard.call(incr, fallback=-1)
     if count < 0:
         return None
-    retry_after = max(1, int((window + 1) * WINDOW_S - now) + 1)
-    return Verdict(count <= limit, limit, max(0, limit - count), retry_after)
+    retry_after = max(1, int((window + 1) * window_s - now) + 1)
+    return Verdict(count <= limit, limit, window_s, max(0, limit - count), retry_after)

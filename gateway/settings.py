@@ -28,8 +28,9 @@ class Settings(BaseSettings):
     log_json: bool = True
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="JSON request bodies")
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1024, description="GTFS uploads")
-    rate_limit_per_minute: int = Field(default=600, ge=1, description="requests per key")
-    rate_limit_anonymous_per_minute: int = Field(default=300, ge=1, description="per client IP")
+    rate_limit_requests: int = Field(default=600, ge=1, description="per key and window")
+    rate_limit_anonymous_requests: int = Field(default=300, ge=1, description="per IP and window")
+    rate_limit_window_s: int = Field(default=60, ge=1, le=3600)
     redis_timeout_s: float = Field(default=0.25, gt=0, description="a Redis call gives up after")
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=10, ge=1)

@@ -26,12 +26,14 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
-async def _create(admin_url: str, name: str) -> None:
+async def _create(admin_url: str, name: str, migrated: bool) -> None:
     conn = await asyncpg.connect(admin_url)
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
+    if not migrated:
+        return
     conn = await asyncpg.connect(_with_database(admin_url, name))
     try:
         await migrate(conn)
@@ -48,11 +50,11 @@ async def _drop(admin_url: str, name: str) -> None:
 
 
 @contextmanager
-def fresh_database(workdir: Path) -> Iterator[str]:
-    """Yield the URL of a new, migrated database that is dropped afterwards."""
+def fresh_database(workdir: Path, migrated: bool = True) -> Iterator[str]:
+    """Yield the URL of a new (by default migrated) database that is dropped afterwards."""
     admin_url = os.environ.get("MAAS_TEST_DATABASE_URL") or embedded.start_postgres(workdir)
     name = f"maas_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_create(admin_url, name))
+    asyncio.run(_create(admin_url, name, migrated))
     try:
         yield _with_database(admin_url, name)
     finally:
