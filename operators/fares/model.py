@@ -150,3 +150,17 @@ class FareFeed:
     def find_default_rider_category(self) -> RiderCategory | None:
         """Return the rider category marked default, if any."""
         return next((c for c in self.rider_categories.values() if c.is_default), None)
+
+
+class FareError(ValueError):
+    """An itinerary that cannot be priced."""
+
+
+class NoFareError(FareError):
+    """A leg that no fare rule of its operator matches (the fare is unknown)."""
+
+    def __init__(self, leg_index: int, operator_id: str, reason: str) -> None:
+        super().__init__(f"leg {leg_index} ({operator_id}): {reason}")
+        self.leg_index = leg_index
+        self.operator_id = operator_id
+        self.reason = reason
