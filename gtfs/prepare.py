@@ -1,0 +1,72 @@
+"""From an uploaded zip to tables ready to store: hash, validate, read, split, interpolate.
+
+Everything here blocks (it parses CSV with pandas): call it off the event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gtfs.interpolate import interpolate_tables
+from gtfs.reader import read_gtfs_kit_feed, tables_from_feed
+from gtfs.split import restrict_to_agency
+from gtfs.tables import GtfsTables
+from gtfs.validate import ValidationReport, ZipLimits, validate_zip
+from gtfs.validate_issues import FeedIssue
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedFeed:
+    """A validated feed of one operator, with ids namespaced and every time set."""
+
+    operator_id: str
+    sha256: str
+    tables: GtfsTables
+    warnings: list[FeedIssue]
+    warning_total: int
+    interpolated_rows: int
+
+    def counts(self) -> dict[str, int]:
+        """Return the number of rows of each table."""
+        return {name: len(getattr(self.tables, name)) for name in self.tables.table_names()}
+
+    def warnings_json(self) -> dict[str, Any]:
+        """Return the warnings as stored with the feed version."""
+        return {"items": [w.as_dict() for w in self.warnings], "total": self.warning_total}
+
+
+def file_sha256(path: Path, agency_id: str | None = None) -> str:
+    """Return the SHA-256 that identifies a feed (of the zip, and of the agency taken from it)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    if agency_id is not None:
+        digest.update(b"\0agency:" + agency_id.encode())
+    return digest.hexdigest()
+
+
+def prepare_feed(
+    path: Path,
+    operator_id: str,
+    agency_id: str | None = None,
+    limits: ZipLimits | None = None,
+    report: ValidationReport | None = None,
+) -> PreparedFeed:
+    """Validate and read a GTFS zip into an operator's tables (raises `FeedInvalid`)."""
+    report = report or validate_zip(path, limits)
+    feed = read_gtfs_kit_feed(path)
+    if agency_id is not None:
+        feed = restrict_to_agency(feed, agency_id)
+    tables, filled = interpolate_tables(tables_from_feed(feed, operator_id))
+    return PreparedFeed(
+        operator_id=operator_id,
+        sha256=file_sha256(path, agency_id),
+        tables=tables,
+        warnings=report.warnings,
+        warning_total=report.warning_total,
+        interpolated_rows=filled,
+    )

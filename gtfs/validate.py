@@ -1,0 +1,182 @@
+"""Validate a GTFS zip before anything is stored: the archive itself, then every table.
+
+Errors reject the feed as one `FeedInvalid` listing `{file, row, field, message}`
+(the first `MAX_LISTED`, with the total count); warnings are returned and kept
+with the feed version. Row numbers are CSV line numbers (the header is line 1).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+import pandas as pd
+from pandas.api.types import union_categoricals
+
+from gtfs.validate_issues import MAX_LISTED, FeedInvalid, FeedIssue, Issues
+from gtfs.validate_rules import check_tables
+from gtfs.validate_times import check_stop_times
+
+__all__ = [
+    "MAX_LISTED",
+    "FeedInvalid",
+    "FeedIssue",
+    "Issues",
+    "ValidationReport",
+    "ZipLimits",
+    "validate_zip",
+]
+
+#: The files this gateway reads; anything else in the zip is ignored (with a warning).
+KNOWN_FILES = (
+    "agency",
+    "stops",
+    "routes",
+    "trips",
+    "stop_times",
+    "calendar",
+    "calendar_dates",
+    "transfers",
+    "shapes",
+)
+
+#: stop_times columns read as categories: few distinct values, millions of rows.
+_CATEGORICAL = {"trip_id", "stop_id", "arrival_time", "departure_time"}
+_CHUNK_ROWS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class ZipLimits:
+    """Limits that keep a hostile or broken zip from exhausting memory or disk."""
+
+    max_file_bytes: int = 512 * 1024 * 1024
+    max_total_bytes: int = 1024 * 1024 * 1024
+    max_ratio: float = 200.0
+    ratio_min_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationReport:
+    """A feed that passed: its warnings (the first `MAX_LISTED`) and their total."""
+
+    warnings: list[FeedIssue]
+    warning_total: int
+
+
+def check_zip(path: Path, limits: ZipLimits) -> dict[str, str]:
+    """Check the archive and return {table name: member name} of the GTFS files in it."""
+    if not zipfile.is_zipfile(path):
+        raise FeedInvalid([FeedIssue("", None, None, "the upload is not a zip archive")])
+    issues = Issues()
+    members: dict[str, str] = {}
+    total_bytes = 0
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            name = PurePosixPath(info.filename).name
+            total_bytes += info.file_size
+            _check_member(info, name, limits, issues)
+            stem = name.removesuffix(".txt")
+            if name.endswith(".txt") and stem in KNOWN_FILES:
+                if stem in members:
+                    issues.error(name, None, None, "the zip holds this file twice")
+                members[stem] = info.filename
+    if total_bytes > limits.max_total_bytes:
+        issues.error(
+            "",
+            None,
+            None,
+            f"the files unpack to {total_bytes} bytes, over the limit of {limits.max_total_bytes}",
+        )
+    issues.raise_if_any()
+    return members
+
+
+def _check_member(info: zipfile.ZipInfo, name: str, limits: ZipLimits, issues: Issues) -> None:
+    """Reject a member that is too large or compressed suspiciously well (a zip bomb)."""
+    # The sizes are the ones the zip declares; Python's reader stops at the declared
+    # size and fails the CRC check, so a lying header cannot unpack more than this.
+    if info.file_size > limits.max_file_bytes:
+        issues.error(
+            name,
+            None,
+            None,
+            f"the file unpacks to {info.file_size} bytes, over the limit of "
+            f"{limits.max_file_bytes}",
+        )
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size >= limits.ratio_min_bytes and ratio > limits.max_ratio:
+        issues.error(
+            name,
+            None,
+            None,
+            f"compression ratio {ratio:.0f}:1 is over {limits.max_ratio:.0f}:1 (a zip bomb?)",
+        )
+
+
+def read_raw_tables(path: Path, members: dict[str, str], issues: Issues) -> dict[str, pd.DataFrame]:
+    """Read every GTFS file as text (blank cells are ""), recording files that are not CSV."""
+    raw: dict[str, pd.DataFrame] = {}
+    with zipfile.ZipFile(path) as zf:
+        for table, member in members.items():
+            try:
+                with zf.open(member) as f:
+                    df = _read_csv(f, categorical=_CATEGORICAL if table == "stop_times" else set())
+            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+                issues.error(f"{table}.txt", None, None, f"not a readable CSV file: {exc}")
+                continue
+            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                issues.error(f"{table}.txt", None, None, f"the zip member is corrupt: {exc}")
+                continue
+            raw[table] = df
+    return raw
+
+
+def _read_csv(f: IO[bytes], categorical: set[str]) -> pd.DataFrame:
+    """Read a CSV as text in chunks, turning the `categorical` columns into categories."""
+    chunks = []
+    reader = pd.read_csv(
+        f,
+        dtype=str,
+        keep_default_na=False,
+        na_filter=False,
+        encoding="utf-8-sig",
+        chunksize=_CHUNK_ROWS,
+    )
+    for chunk in reader:
+        chunk.columns = [str(c).strip() for c in chunk.columns]
+        for column in categorical & set(chunk.columns):
+            chunk[column] = chunk[column].astype("category")
+        chunks.append(chunk)
+    if not chunks:
+        raise pd.errors.EmptyDataError("the file has no rows")
+    if len(chunks) == 1:
+        return chunks[0]
+    out = {}
+    for column in chunks[0].columns:
+        parts = [c[column] for c in chunks]
+        if column in categorical:
+            out[column] = pd.Series(union_categoricals(parts))
+        else:
+            out[column] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(out)
+
+
+def validate_zip(path: Path, limits: ZipLimits | None = None) -> ValidationReport:
+    """Validate a GTFS zip; raise `FeedInvalid` with every error, else return the warnings."""
+    members = check_zip(path, limits or ZipLimits())
+    issues = Issues()
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            name = PurePosixPath(info.filename).name
+            if not info.is_dir() and name.removesuffix(".txt") not in KNOWN_FILES:
+                issues.warning(name, None, None, "file not imported by the gateway")
+    raw = read_raw_tables(path, members, issues)
+    issues.raise_if_any()
+    if check_tables(raw, issues):
+        check_stop_times(raw, issues)
+    issues.raise_if_any()
+    return ValidationReport(issues.warnings, issues.warning_total)
