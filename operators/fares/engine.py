@@ -64,7 +64,7 @@ def price_itinerary(
         feed = fares.get(operator_id)
         if feed is None:
             raise NoFareError(own[0][0], operator_id, "the operator publishes no fares")
-        media = _namespaced_media(feed, fare_media_id)
+        media = feed.own_id(fare_media_id)
         for price in _price_operator_legs(feed, own, media):
             priced[price.leg_index] = price
     ordered = tuple(priced[i] for i in range(len(legs)))
@@ -72,12 +72,6 @@ def price_itinerary(
     if len(currencies) > 1:
         raise FareError(f"legs are priced in several currencies: {sorted(currencies)}")
     return ItineraryPrice(ordered, sum(p.price_minor for p in ordered), currencies.pop())
-
-
-def _namespaced_media(feed: FareFeed, fare_media_id: str | None) -> str | None:
-    if fare_media_id is None or fare_media_id.startswith(f"{feed.operator_id}:"):
-        return fare_media_id
-    return f"{feed.operator_id}:{fare_media_id}"
 
 
 def _price_operator_legs(

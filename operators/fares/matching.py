@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from gtfs.tables import namespaced
 from operators.fares.model import FareFeed, FareLegJoinRule, FareLegRule, FareProduct, NoFareError
 
 
@@ -64,10 +63,7 @@ def find_network(feed: FareFeed, leg: Leg) -> str | None:
 
 def rider_category_of(feed: FareFeed, leg: Leg) -> str | None:
     """Return the namespaced rider category of a leg (None: the default category)."""
-    category = leg.rider_category_id
-    if category is None or category.startswith(f"{feed.operator_id}:"):
-        return category
-    return namespaced(feed.operator_id, category)
+    return feed.own_id(leg.rider_category_id)
 
 
 def _same_station(feed: FareFeed, a: str, b: str) -> bool:

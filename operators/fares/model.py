@@ -147,6 +147,12 @@ class FareFeed:
         """Return every priced row (rider category x media) of one fare product."""
         return tuple(p for p in self.products if p.fare_product_id == fare_product_id)
 
+    def own_id(self, value: str | None) -> str | None:
+        """Return an id in this operator's namespace ("adult" and "op:adult" give "op:adult")."""
+        if value is None or value.startswith(f"{self.operator_id}:"):
+            return value
+        return f"{self.operator_id}:{value}"
+
     def find_default_rider_category(self) -> RiderCategory | None:
         """Return the rider category marked default, if any."""
         return next((c for c in self.rider_categories.values() if c.is_default), None)
