@@ -1,0 +1,109 @@
+"""The contract between the gateway and an operator's sales system.
+
+An adapter answers two kinds of calls, kept apart as pretix keeps
+`checkout_prepare` apart from `payment_perform`:
+
+* calls with no side effects (`describe`): safe to retry, cache or drop;
+* calls that move money (`reserve`, `confirm`, `release`, `cancel`): each takes an
+  idempotency key, and the adapter must make a repeated call with the same key
+  return the first call's result instead of acting twice.
+
+Two-phase booking: `reserve` holds a leg (the operator's PENDING); `confirm`
+commits it; `release` drops a reservation that was never confirmed; `cancel`
+undoes a confirmed leg (used both for a traveller's cancellation and to
+compensate when another operator of the same journey refuses).
+
+Adapters raise only the `OperatorError` family; the gateway maps them to
+problems and decides what to compensate. They receive the shared
+`aiohttp.ClientSession`; they never open their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterSpec:
+    """What an adapter is: its id (equal to its folder name) and what it supports."""
+
+    id: str
+    name: str
+    signs_tickets: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LegOrder:
+    """One leg of a booking as sent to its operator: what, for whom, when, at what price."""
+
+    leg_id: str
+    booking_id: str
+    operator_id: str
+    product_id: str | None
+    rider_categories: tuple[str | None, ...]
+    price_minor: int
+    currency: str
+    valid_from: datetime
+    valid_until: datetime
+    trip_id: str | None = None
+    from_stop_id: str | None = None
+    to_stop_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorResult:
+    """An operator's answer: its own reference for the leg and its state."""
+
+    operator_ref: str
+    state: str
+
+
+class OperatorError(Exception):
+    """An operator could not do what was asked."""
+
+    retryable = False
+
+
+class OperatorUnavailable(OperatorError):
+    """The operator did not answer (timeout, connection refused, 5xx, open circuit)."""
+
+    retryable = True
+
+
+class OperatorRefused(OperatorError):
+    """The operator answered and said no (sold out, unknown product, not cancellable)."""
+
+
+class OperatorAdapter(Protocol):
+    """What every adapter implements; see the module docstring for the rules."""
+
+    spec: AdapterSpec
+
+    def describe(self) -> dict[str, Any]:
+        """Return what the adapter knows about its operator (no side effects)."""
+        ...
+
+    async def reserve(self, order: LegOrder, idempotency_key: str) -> OperatorResult:
+        """Hold the leg; the operator's booking is PENDING until `confirm` or `release`."""
+        ...
+
+    async def confirm(
+        self, order: LegOrder, operator_ref: str, idempotency_key: str
+    ) -> OperatorResult:
+        """Commit a reserved leg; afterwards it is sold."""
+        ...
+
+    async def release(
+        self, order: LegOrder, operator_ref: str, idempotency_key: str
+    ) -> OperatorResult:
+        """Drop a reservation that was never confirmed."""
+        ...
+
+    async def cancel(
+        self, order: LegOrder, operator_ref: str, idempotency_key: str
+    ) -> OperatorResult:
+        """Undo a confirmed leg."""
+        ...

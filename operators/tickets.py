@@ -1,0 +1,140 @@
+"""Signed tickets: a compact JWS (Ed25519) an inspector verifies offline with the operator's key.
+
+The claims carry what an inspector checks and nothing personal: ticket id,
+operator, product, rider category, validity, zones or route, booking reference.
+The algorithm is `Ed25519` as RFC 9864 names it (the older `EdDSA` name is
+accepted on verification).
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import segno
+from joserfc import errors, jwt
+from joserfc.jwk import KeySet, OKPKey
+
+ALGORITHM = "Ed25519"
+_ACCEPTED = ["Ed25519", "EdDSA"]
+TICKET_TYPE = "maas-ticket+jwt"
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """An operator's Ed25519 key pair; the private half never leaves the gateway."""
+
+    kid: str
+    operator_id: str
+    private_pem: bytes
+    public_jwk: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketClaims:
+    """What a ticket says; times are aware datetimes."""
+
+    ticket_id: str
+    operator_id: str
+    product_id: str | None
+    rider_category: str | None
+    valid_from: datetime
+    valid_until: datetime
+    booking_ref: str
+    zones: tuple[str, ...] = ()
+    route_id: str | None = None
+
+    def to_jwt(self, issued_at: datetime) -> dict[str, Any]:
+        """Return the JWT claims set (short names keep the QR code small)."""
+        claims: dict[str, Any] = {
+            "jti": self.ticket_id,
+            "iss": self.operator_id,
+            "iat": int(issued_at.timestamp()),
+            "nbf": int(self.valid_from.timestamp()),
+            "exp": int(self.valid_until.timestamp()),
+            "bkg": self.booking_ref,
+        }
+        optional = {"prd": self.product_id, "cat": self.rider_category, "rte": self.route_id}
+        claims.update({k: v for k, v in optional.items() if v is not None})
+        if self.zones:
+            claims["zon"] = list(self.zones)
+        return claims
+
+    @classmethod
+    def from_jwt(cls, claims: dict[str, Any]) -> TicketClaims:
+        """Read the claims of a verified token."""
+        return cls(
+            ticket_id=str(claims["jti"]),
+            operator_id=str(claims["iss"]),
+            product_id=claims.get("prd"),
+            rider_category=claims.get("cat"),
+            valid_from=datetime.fromtimestamp(int(claims["nbf"]), UTC),
+            valid_until=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            booking_ref=str(claims["bkg"]),
+            zones=tuple(claims.get("zon", ())),
+            route_id=claims.get("rte"),
+        )
+
+
+class TicketInvalid(Exception):
+    """A ticket failed verification; `reason` is a stable word for the inspector's app."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def new_signing_key(operator_id: str) -> SigningKey:
+    """Generate a fresh Ed25519 key for an operator."""
+    kid = f"{operator_id}-{secrets.token_hex(4)}"
+    key = OKPKey.generate_key("Ed25519", parameters={"kid": kid, "use": "sig", "alg": ALGORITHM})
+    return SigningKey(kid, operator_id, key.as_pem(private=True), key.as_dict(private=False))
+
+
+def sign_ticket(claims: TicketClaims, key: SigningKey, issued_at: datetime) -> str:
+    """Return the compact JWS of a ticket."""
+    private = OKPKey.import_key(key.private_pem, parameters={"kid": key.kid})
+    header = {"alg": ALGORITHM, "kid": key.kid, "typ": TICKET_TYPE}
+    return jwt.encode(header, claims.to_jwt(issued_at), private, algorithms=[ALGORITHM])
+
+
+def verify_ticket(token: str, jwks: dict[str, Any], now: datetime) -> TicketClaims:
+    """Verify a ticket offline against a JWKS; raise `TicketInvalid` saying why it fails."""
+    try:
+        key_set = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+        decoded = jwt.decode(token.strip(), key_set, algorithms=_ACCEPTED)
+    except errors.InvalidKeyIdError as exc:
+        raise TicketInvalid("unknown_key", "no published key has this ticket's kid") from exc
+    except errors.BadSignatureError as exc:
+        raise TicketInvalid("bad_signature", "the signature does not match the ticket") from exc
+    except (errors.JoseError, ValueError, KeyError) as exc:
+        raise TicketInvalid("malformed", f"not a ticket token: {exc}") from exc
+    if decoded.header.get("typ") != TICKET_TYPE:
+        raise TicketInvalid("malformed", "the token is not a MaaS ticket")
+    try:
+        claims = TicketClaims.from_jwt(decoded.claims)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TicketInvalid("malformed", f"missing claim {exc}") from exc
+    if now >= claims.valid_until:
+        raise TicketInvalid("expired", f"valid until {claims.valid_until.isoformat()}")
+    if now < claims.valid_from:
+        raise TicketInvalid("not_yet_valid", f"valid from {claims.valid_from.isoformat()}")
+    return claims
+
+
+def qr_png(token: str, scale: int = 4) -> bytes:
+    """Return the ticket as a QR code PNG."""
+    buffer = io.BytesIO()
+    segno.make(token, error="m").save(buffer, kind="png", scale=scale, border=2)
+    return buffer.getvalue()
+
+
+def qr_svg(token: str) -> str:
+    """Return the ticket as a QR code SVG."""
+    buffer = io.BytesIO()
+    segno.make(token, error="m").save(buffer, kind="svg", scale=4, border=2, xmldecl=False)
+    return buffer.getvalue().decode()

@@ -1,0 +1,79 @@
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from operators.tickets import (
+    TicketClaims,
+    TicketInvalid,
+    new_signing_key,
+    qr_png,
+    qr_svg,
+    sign_ticket,
+    verify_ticket,
+)
+
+NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+
+
+def _claims(**changes: object) -> TicketClaims:
+    base = TicketClaims(
+        ticket_id="5b1c0f5e-1111-4222-8333-944455556666",
+        operator_id="kuopion-liikenne",
+        product_id="kuopion-liikenne:single_ab",
+        rider_category="kuopion-liikenne:adult",
+        valid_from=NOW,
+        valid_until=NOW + timedelta(minutes=90),
+        booking_ref="bk-1",
+        zones=("kuopion-liikenne:A", "kuopion-liikenne:B"),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_signed_ticket_verifies_offline_with_the_public_key() -> None:
+    key = new_signing_key("kuopion-liikenne")
+    token = sign_ticket(_claims(), key, NOW)
+    claims = verify_ticket(token, {"keys": [key.public_jwk]}, NOW + timedelta(minutes=5))
+    assert claims == _claims()
+    assert "d" not in key.public_jwk  # the private half is never published
+
+
+def test_tampered_ticket_fails_with_bad_signature() -> None:
+    key = new_signing_key("kuopion-liikenne")
+    header, _payload, signature = sign_ticket(_claims(), key, NOW).split(".")
+    other = sign_ticket(_claims(zones=("kuopion-liikenne:A", "kuopion-liikenne:C")), key, NOW)
+    forged = f"{header}.{other.split('.')[1]}.{signature}"
+    with pytest.raises(TicketInvalid) as err:
+        verify_ticket(forged, {"keys": [key.public_jwk]}, NOW)
+    assert err.value.reason == "bad_signature"
+
+
+def test_expired_ticket_fails_as_expired() -> None:
+    key = new_signing_key("kuopion-liikenne")
+    token = sign_ticket(_claims(), key, NOW)
+    with pytest.raises(TicketInvalid) as err:
+        verify_ticket(token, {"keys": [key.public_jwk]}, NOW + timedelta(hours=2))
+    assert err.value.reason == "expired"
+
+
+def test_ticket_of_an_unknown_key_fails_as_unknown_key() -> None:
+    token = sign_ticket(_claims(), new_signing_key("kuopion-liikenne"), NOW)
+    other = new_signing_key("kuopion-liikenne")
+    with pytest.raises(TicketInvalid) as err:
+        verify_ticket(token, {"keys": [other.public_jwk]}, NOW)
+    assert err.value.reason == "unknown_key"
+
+
+def test_garbage_fails_as_malformed() -> None:
+    key = new_signing_key("x-operator")
+    with pytest.raises(TicketInvalid) as err:
+        verify_ticket("not.a.token", {"keys": [key.public_jwk]}, NOW)
+    assert err.value.reason == "malformed"
+
+
+def test_qr_codes_carry_the_token() -> None:
+    token = sign_ticket(_claims(), new_signing_key("kuopion-liikenne"), NOW)
+    assert qr_png(token).startswith(b"\x89PNG")
+    svg = qr_svg(token)
+    assert svg.startswith("<svg")
+    assert "path" in svg
