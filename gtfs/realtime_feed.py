@@ -32,7 +32,7 @@ class FeedVersionError(RealtimeFeedError):
 
 
 def parse_feed_message(data: bytes) -> gtfs_realtime_pb2.FeedMessage:
-    """Decode FeedMessage bytes with the official bindings; raise a `RealtimeFeedError` if unusable."""
+    """Decode FeedMessage bytes with the official bindings; raise `RealtimeFeedError` if bad."""
     if not data:
         raise FeedDecodeError("empty body: a GTFS-Realtime FeedMessage has at least a header")
     message = gtfs_realtime_pb2.FeedMessage()

@@ -1,0 +1,128 @@
+"""Benchmark: GTFS-Realtime TripUpdates parse + apply, and vehicle positions ingest rate.
+
+Prints figures (median of several runs) next to the raw protobuf parse time of
+the same bytes, measured in the same run, as the reference. Never asserts.
+Run: .venv/bin/python bench/realtime.py
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from google.transit import gtfs_realtime_pb2
+
+from gtfs.reader import read_tables
+from gtfs.realtime import build_trip_schedules, read_trip_updates, read_vehicle_positions
+from gtfs.realtime_schedule import TripSchedules, service_day_start_s
+from gtfs.tables import original_id
+
+DATA = Path("/work/shared/data")
+UPDATES = 60_000
+RUNS = 9
+SERVICE_DATE = dt.date(2016, 1, 4)
+
+
+def synthesise_trip_updates(schedules: TripSchedules, n_updates: int, seed: int = 1) -> bytes:
+    """A FeedMessage updating every stop of random trips until n_updates stop-time updates."""
+    rng = np.random.default_rng(seed)
+    message = gtfs_realtime_pb2.FeedMessage()
+    message.header.gtfs_realtime_version = "2.0"
+    message.header.timestamp = int(time.time())
+    day_start_s = service_day_start_s(SERVICE_DATE, schedules.zones[0])
+    count = 0
+    for trip in rng.permutation(len(schedules.trip_ids)).tolist():
+        if count >= n_updates:
+            break
+        entity = message.entity.add()
+        entity.id = f"tu-{trip}"
+        trip_update = entity.trip_update
+        trip_update.trip.trip_id = original_id(schedules.trip_ids[trip])
+        trip_update.trip.start_date = SERVICE_DATE.strftime("%Y%m%d")
+        delay_s = int(rng.integers(-60, 600))
+        for row in range(int(schedules.row_start[trip]), int(schedules.row_end[trip])):
+            if count >= n_updates:
+                break
+            update = trip_update.stop_time_update.add()
+            update.stop_sequence = int(schedules.stop_sequence[row])
+            if row % 3 == 0:
+                update.arrival.time = day_start_s + int(schedules.arrival_s[row]) + delay_s
+                update.departure.time = day_start_s + int(schedules.departure_s[row]) + delay_s
+            else:
+                update.arrival.delay = delay_s
+            if row % 17 == 0:
+                update.schedule_relationship = update.SKIPPED
+            count += 1
+    return message.SerializeToString()
+
+
+def median_ms(action: Callable[[], object], runs: int = RUNS) -> float:
+    """Median wall time of `action` in milliseconds."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def raw_parse(data: bytes) -> None:
+    """The reference: decode the bytes with the bindings and nothing else."""
+    gtfs_realtime_pb2.FeedMessage().ParseFromString(data)
+
+
+def bench_trip_updates() -> None:
+    tables = read_tables(DATA / "gtfs" / "vilnius.zip", "vilnius")
+    start = time.perf_counter()
+    schedules = build_trip_schedules(tables)
+    build_ms = (time.perf_counter() - start) * 1000
+    data = synthesise_trip_updates(schedules, UPDATES)
+    now_s = int(time.time())
+    feed = read_trip_updates(data, "vilnius", schedules, now_s=now_s, with_entities=False)
+    print(f"TripUpdates: {UPDATES} stop-time updates, {len(feed.overlay)} trips, {len(data)} bytes")
+    print(f"  schedules index (once per snapshot): {build_ms:.0f} ms")
+    print(f"  raw protobuf parse (reference):      {median_ms(lambda: raw_parse(data)):.1f} ms")
+    overlay_ms = median_ms(
+        lambda: read_trip_updates(data, "vilnius", schedules, now_s=now_s, with_entities=False)
+    )
+    print(f"  parse + apply to overlay:            {overlay_ms:.1f} ms")
+    full_ms = median_ms(lambda: read_trip_updates(data, "vilnius", schedules, now_s=now_s))
+    print(f"  parse + apply + stored entities:     {full_ms:.1f} ms")
+
+
+def bench_vehicle_positions() -> None:
+    data = (DATA / "gtfs-rt" / "king-county-vehicle-positions.pb").read_bytes()
+    feed = read_vehicle_positions(
+        data, "kcm", known_trip_ids=frozenset(), known_stop_ids=frozenset(), now_s=0
+    )
+    n = len(feed.positions)
+    raw_ms = median_ms(lambda: raw_parse(data), runs=31)
+    ingest_ms = median_ms(
+        lambda: read_vehicle_positions(
+            data, "kcm", known_trip_ids=frozenset(), known_stop_ids=frozenset(), now_s=0
+        ),
+        runs=31,
+    )
+    print(f"VehiclePositions: King County sample, {n} vehicles, {len(data)} bytes")
+    print(
+        f"  raw protobuf parse (reference): {raw_ms:.2f} ms = {n / raw_ms * 1000:,.0f} entities/s"
+    )
+    print(f"  parse + map to dataclasses:     {ingest_ms:.2f} ms = {n / ingest_ms * 1000:,.0f} /s")
+
+
+def main() -> None:
+    machine = platform.processor() or platform.machine()
+    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine}")
+    print(f"{os.cpu_count()} cores, Python {platform.python_version()}")
+    bench_trip_updates()
+    bench_vehicle_positions()
+
+
+if __name__ == "__main__":
+    main()

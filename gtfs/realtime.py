@@ -1,0 +1,149 @@
+"""GTFS-Realtime in and out: what the HTTP layer, the poller and the planner call.
+
+Everything here is pure: bytes and a timetable in, dataclasses and an overlay
+out. A feed that does not decode raises a `RealtimeFeedError` before anything
+is returned, so the caller keeps its previous state. Ids become
+`operator:original_id`; updates for trips or stops the timetable lacks are
+counted in the feed's `FeedReport`, never fatal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from gtfs.overlay import TripRealtime
+from gtfs.realtime_alerts import Alert, alert_from_json, alert_to_json, alerts_from_feed
+from gtfs.realtime_feed import (
+    DEFAULT_MAX_AGE_S,
+    FeedDecodeError,
+    FeedReport,
+    FeedVersionError,
+    RealtimeFeedError,
+    make_report,
+    parse_feed_message,
+)
+from gtfs.realtime_out import feed_message_json, merged_feed_message
+from gtfs.realtime_records import trip_update_entities_from_feed
+from gtfs.realtime_schedule import TripSchedules, build_trip_schedules
+from gtfs.realtime_trip_updates import overlay_from_feed
+from gtfs.realtime_vehicles import (
+    VehiclePosition,
+    vehicle_position_from_json,
+    vehicle_position_to_json,
+    vehicle_positions_from_feed,
+)
+
+__all__ = [
+    "DEFAULT_MAX_AGE_S",
+    "Alert",
+    "AlertsFeed",
+    "FeedDecodeError",
+    "FeedReport",
+    "FeedVersionError",
+    "RealtimeFeedError",
+    "TripSchedules",
+    "TripUpdatesFeed",
+    "VehiclePosition",
+    "VehiclePositionsFeed",
+    "alert_from_json",
+    "alert_to_json",
+    "build_trip_schedules",
+    "feed_message_json",
+    "merged_feed_message",
+    "read_alerts",
+    "read_trip_updates",
+    "read_vehicle_positions",
+    "vehicle_position_from_json",
+    "vehicle_position_to_json",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class VehiclePositionsFeed:
+    """An operator's vehicle positions and the report of the feed they came in."""
+
+    positions: tuple[VehiclePosition, ...]
+    report: FeedReport
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsFeed:
+    """An operator's service alerts and the report of the feed they came in."""
+
+    alerts: tuple[Alert, ...]
+    report: FeedReport
+
+
+@dataclass(frozen=True, slots=True)
+class TripUpdatesFeed:
+    """An operator's trip updates: the overlay for the planner, entities for the merged feed.
+
+    `entities` maps namespaced trip ids to namespaced FeedEntity bytes (store them as they are
+    and pass them to `merged_feed_message`).
+    """
+
+    overlay: dict[str, TripRealtime]
+    entities: dict[str, bytes]
+    report: FeedReport
+
+
+def read_vehicle_positions(
+    data: bytes,
+    operator_id: str,
+    *,
+    known_trip_ids: Collection[str],
+    known_stop_ids: Collection[str],
+    now_s: int,
+    max_age_s: int = DEFAULT_MAX_AGE_S,
+) -> VehiclePositionsFeed:
+    """Decode a VehiclePositions feed into namespaced positions and its report."""
+    message = parse_feed_message(data)
+    positions, counts = vehicle_positions_from_feed(
+        message, operator_id, known_trip_ids=known_trip_ids, known_stop_ids=known_stop_ids
+    )
+    report = make_report(
+        message, operator_id, "vehicle-positions", counts, now_s=now_s, max_age_s=max_age_s
+    )
+    return VehiclePositionsFeed(tuple(positions), report)
+
+
+def read_alerts(
+    data: bytes,
+    operator_id: str,
+    *,
+    known_trip_ids: Collection[str],
+    known_stop_ids: Collection[str],
+    now_s: int,
+    max_age_s: int = DEFAULT_MAX_AGE_S,
+) -> AlertsFeed:
+    """Decode a service alerts feed into namespaced alerts and its report."""
+    message = parse_feed_message(data)
+    alerts, counts = alerts_from_feed(
+        message, operator_id, known_trip_ids=known_trip_ids, known_stop_ids=known_stop_ids
+    )
+    report = make_report(message, operator_id, "alerts", counts, now_s=now_s, max_age_s=max_age_s)
+    return AlertsFeed(tuple(alerts), report)
+
+
+def read_trip_updates(
+    data: bytes,
+    operator_id: str,
+    schedules: TripSchedules,
+    *,
+    now_s: int,
+    max_age_s: int = DEFAULT_MAX_AGE_S,
+    with_entities: bool = True,
+) -> TripUpdatesFeed:
+    """Decode a TripUpdates feed and apply it to the snapshot's schedules (overlay + entities)."""
+    message = parse_feed_message(data)
+    overlay, counts = overlay_from_feed(message, operator_id, schedules)
+    entities = (
+        trip_update_entities_from_feed(message, operator_id, schedules.trip_index)
+        if with_entities
+        else {}
+    )
+    report = make_report(
+        message, operator_id, "trip-updates", counts, now_s=now_s, max_age_s=max_age_s
+    )
+    return TripUpdatesFeed(overlay, entities, report)

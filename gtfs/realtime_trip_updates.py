@@ -1,0 +1,323 @@
+"""TripUpdates -> the realtime overlay, with delay propagation as the GTFS-RT reference says.
+
+For each updated trip, every stop gets expected arrival and departure seconds
+(service-day seconds, like `stop_times`):
+
+* a StopTimeUpdate (matched by stop_sequence, else by stop_id) sets its stop's
+  times from `time` (POSIX, converted with the trip's service day and agency
+  zone) or `delay`; if only one of arrival and departure is given, the other
+  takes the same delay;
+* stops without their own update take the departure delay of the nearest
+  earlier update; SKIPPED stops are flagged and do not stop that propagation;
+* NO_DATA (or an update with neither arrival nor departure) means scheduled
+  times from that stop on, until the next update with data;
+* stops before the first update take `TripUpdate.delay` if given, else run as
+  scheduled;
+* CANCELED and DELETED trips are flagged cancelled with every stop skipped;
+* departure is never before arrival at a stop.
+
+The message is walked once in Python to pull numbers out; matching and
+propagation are vectorised over all updates of the message at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from google.transit import gtfs_realtime_pb2
+
+from gtfs.overlay import TripRealtime
+from gtfs.realtime_feed import SAMPLE_SIZE, IdTally, ReportCounts
+from gtfs.realtime_schedule import BoolArray, Int64Array, TripSchedules
+
+_TripSR = gtfs_realtime_pb2.TripDescriptor.ScheduleRelationship
+_StopSR = gtfs_realtime_pb2.TripUpdate.StopTimeUpdate.ScheduleRelationship
+_CANCELLED = frozenset({_TripSR.CANCELED, _TripSR.DELETED})
+_APPLIED = frozenset({_TripSR.SCHEDULED, _TripSR.REPLACEMENT}) | _CANCELLED
+_SKIPPED = int(_StopSR.SKIPPED)
+_NO_DATA = int(_StopSR.NO_DATA)
+
+#: Event kinds in the extracted arrays.
+_NONE, _DELAY, _TIME = 0, 1, 2
+_NO_EVENT = (_NONE, 0)
+_UNKNOWN_STOP = -2
+_StopTimeEvent = gtfs_realtime_pb2.TripUpdate.StopTimeEvent
+
+
+@dataclass(slots=True)
+class _Extracted:
+    """The numbers pulled out of one message: one row per updated trip and per update."""
+
+    slot_trip: list[int]
+    slot_start_date: list[str]
+    slot_delay_s: list[int]
+    slot_cancelled: list[bool]
+    slot_reference_s: list[int]
+    updates: list[tuple[int, int, int, int, int, int, int, int]]
+    unknown_trips: IdTally
+    unknown_stop_samples: list[str]
+    unsupported_count: int = 0
+
+
+def _event(event: _StopTimeEvent) -> tuple[int, int]:
+    if event.HasField("time"):
+        return _TIME, event.time
+    if event.HasField("delay"):
+        return _DELAY, event.delay
+    return _NONE, 0
+
+
+def _extract_updates(
+    out: _Extracted,
+    slot: int,
+    trip_update: gtfs_realtime_pb2.TripUpdate,
+    prefix: str,
+    stop_codes: dict[str, int],
+) -> int:
+    """Append the stop-time updates of one trip; return the first absolute time, or 0."""
+    first_time_s = 0
+    append = out.updates.append
+    for update in trip_update.stop_time_update:
+        sequence = update.stop_sequence if update.HasField("stop_sequence") else -1
+        stop_id = update.stop_id
+        code = stop_codes.get(prefix + stop_id, _UNKNOWN_STOP) if stop_id else -1
+        if code == _UNKNOWN_STOP and len(out.unknown_stop_samples) < SAMPLE_SIZE:
+            out.unknown_stop_samples.append(prefix + stop_id)
+        arrival_kind, arrival = _event(update.arrival) if update.HasField("arrival") else _NO_EVENT
+        departure_kind, departure = (
+            _event(update.departure) if update.HasField("departure") else _NO_EVENT
+        )
+        if not first_time_s:
+            first_time_s = arrival if arrival_kind == _TIME else 0
+            first_time_s = first_time_s or (departure if departure_kind == _TIME else 0)
+        append(
+            (
+                slot,
+                sequence,
+                code,
+                update.schedule_relationship,
+                arrival_kind,
+                arrival,
+                departure_kind,
+                departure,
+            )
+        )
+    return first_time_s
+
+
+def _extract(
+    message: gtfs_realtime_pb2.FeedMessage, operator_id: str, schedules: TripSchedules
+) -> _Extracted:
+    out = _Extracted([], [], [], [], [], [], IdTally(), [])
+    prefix = operator_id + ":"
+    trip_index, stop_codes = schedules.trip_index, schedules.stop_codes
+    header_s = int(message.header.timestamp)
+    for entity in message.entity:
+        if not entity.HasField("trip_update"):
+            continue
+        trip_update = entity.trip_update
+        descriptor = trip_update.trip
+        relationship = descriptor.schedule_relationship
+        if relationship not in _APPLIED:
+            out.unsupported_count += 1
+            continue
+        trip = trip_index.get(prefix + descriptor.trip_id, -1) if descriptor.trip_id else -1
+        if trip < 0:
+            out.unknown_trips.add(prefix + (descriptor.trip_id or f"route={descriptor.route_id}"))
+            continue
+        slot = len(out.slot_trip)
+        out.slot_trip.append(trip)
+        out.slot_start_date.append(descriptor.start_date)
+        out.slot_delay_s.append(trip_update.delay)
+        out.slot_cancelled.append(relationship in _CANCELLED)
+        first_time_s = _extract_updates(out, slot, trip_update, prefix, stop_codes)
+        out.slot_reference_s.append(first_time_s or int(trip_update.timestamp) or header_s)
+    return out
+
+
+def _match_rows(
+    s: TripSchedules, slots: Int64Array, trips: Int64Array, sequence: Int64Array, code: Int64Array
+) -> Int64Array:
+    """Return the stop_times row each update refers to, or -1 when it is not on the trip."""
+    rows = np.full(len(trips), -1, dtype=np.int64)
+    if not len(s.seq_keys):
+        return rows
+    by_sequence = sequence >= 0
+    in_span = sequence[by_sequence] < s.seq_span
+    keys = trips[by_sequence] * s.seq_span + sequence[by_sequence]
+    found = np.minimum(np.searchsorted(s.seq_keys, keys), len(s.seq_keys) - 1)
+    rows[by_sequence] = np.where(in_span & (s.seq_keys[found] == keys), found, -1)
+    by_stop = np.flatnonzero(~by_sequence & (code >= 0))
+    stop_keys = trips[by_stop] * (len(s.stop_codes) + 1) + code[by_stop]
+    left = np.searchsorted(s.stop_keys, stop_keys, side="left")
+    right = np.searchsorted(s.stop_keys, stop_keys, side="right")
+    first = s.stop_key_rows[np.minimum(left, len(s.stop_key_rows) - 1)]
+    rows[by_stop] = np.where(right > left, first, -1)
+    for i in np.flatnonzero(right - left > 1):
+        _match_repeated_stop(s, rows, slots, int(by_stop[i]), int(left[i]), int(right[i]))
+    return rows
+
+
+def _match_repeated_stop(
+    s: TripSchedules, rows: Int64Array, slots: Int64Array, update: int, left: int, right: int
+) -> None:
+    """For a stop the trip visits twice, take the first visit after the previous update's."""
+    previous = int(rows[update - 1]) if update and slots[update - 1] == slots[update] else -1
+    visits = s.stop_key_rows[left:right]
+    later = visits[visits > previous]
+    rows[update] = int(later[0]) if len(later) else int(visits[0])
+
+
+def _day_starts(
+    s: TripSchedules, x: _Extracted, slots: Int64Array, absolute: BoolArray
+) -> Int64Array:
+    """Return the service day start (POSIX) of every trip instance that has absolute times."""
+    day_start_s = np.zeros(len(x.slot_trip), dtype=np.int64)
+    for slot in np.unique(slots[absolute]).tolist():
+        day_start_s[slot] = s.service_day_start_s(
+            x.slot_trip[slot], x.slot_start_date[slot], x.slot_reference_s[slot]
+        )
+    return day_start_s
+
+
+@dataclass(frozen=True, slots=True)
+class _Updates:
+    """Per stop-time update: its trip instance, stop_times row, relationship and delays."""
+
+    slots: Int64Array
+    rows: Int64Array
+    relationship: Int64Array
+    arrival_delay_s: Int64Array
+    departure_delay_s: Int64Array
+
+
+def _update_delays(s: TripSchedules, x: _Extracted) -> _Updates:
+    """Match every update to its stop and turn its arrival and departure into delays."""
+    table = np.array(x.updates, dtype=np.int64).reshape(-1, 8)
+    slots, sequence, code, relationship = table[:, 0], table[:, 1], table[:, 2], table[:, 3]
+    arrival_kind, arrival, departure_kind, departure = table[:, 4:8].T
+    rows = _match_rows(s, slots, np.array(x.slot_trip, dtype=np.int64)[slots], sequence, code)
+    safe_rows = np.maximum(rows, 0)
+    absolute = (arrival_kind == _TIME) | (departure_kind == _TIME)
+    day_start_s = _day_starts(s, x, slots, absolute)[slots]
+    arrival_delay = np.where(
+        arrival_kind == _TIME, arrival - day_start_s - s.arrival_s[safe_rows], arrival
+    )
+    departure_delay = np.where(
+        departure_kind == _TIME, departure - day_start_s - s.departure_s[safe_rows], departure
+    )
+    has_arrival, has_departure = arrival_kind != _NONE, departure_kind != _NONE
+    arrival_delay, departure_delay = (
+        np.where(has_arrival, arrival_delay, departure_delay),
+        np.where(has_departure, departure_delay, arrival_delay),
+    )
+    # A vehicle cannot leave before it arrives; the clamped delay is the one that propagates.
+    departure_delay = np.maximum(
+        departure_delay, arrival_delay + s.arrival_s[safe_rows] - s.departure_s[safe_rows]
+    )
+    no_data = ~(has_arrival | has_departure) | (relationship == _NO_DATA)
+    return _Updates(
+        slots=slots,
+        rows=rows,
+        relationship=relationship,
+        arrival_delay_s=np.where(no_data, 0, arrival_delay),
+        departure_delay_s=np.where(no_data, 0, departure_delay),
+    )
+
+
+def _take(values: Int64Array, index: Int64Array) -> Int64Array:
+    return values[index] if len(values) else np.zeros(len(index), dtype=np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class _Stops:
+    """Every stop of every updated trip instance, trip after trip (the overlay's rows)."""
+
+    rows: Int64Array
+    slot: Int64Array
+    segment_start: Int64Array
+    segment_offset: Int64Array
+    segment_end: Int64Array
+
+
+def _stops_of(s: TripSchedules, slot_trip: Int64Array) -> _Stops:
+    first_row = s.row_start[slot_trip]
+    lengths = s.row_end[slot_trip] - first_row
+    offsets = (np.cumsum(lengths) - lengths).astype(np.int64)
+    slot = np.repeat(np.arange(len(slot_trip), dtype=np.int64), lengths)
+    segment_start = offsets[slot]
+    rows = np.arange(len(slot), dtype=np.int64) - segment_start + first_row[slot]
+    return _Stops(rows, slot, segment_start, offsets, offsets + lengths)
+
+
+def _expected_times(
+    s: TripSchedules, x: _Extracted, u: _Updates, stops: _Stops
+) -> tuple[Int64Array, Int64Array, BoolArray]:
+    """Propagate each update's delays to the following stops; return arrival, departure, skipped."""
+    slot_trip = np.array(x.slot_trip, dtype=np.int64)
+    matched = u.rows >= 0
+    local = stops.segment_offset[u.slots] + u.rows - s.row_start[slot_trip[u.slots]]
+    governs = matched & (u.relationship != _SKIPPED)
+    n = len(stops.rows)
+    governing = np.full(n, -1, dtype=np.int64)
+    governing[local[governs]] = np.flatnonzero(governs)
+    own = governing >= 0
+    last = np.maximum.accumulate(np.where(own, np.arange(n), -1)) if n else governing
+    covered = last >= stops.segment_start
+    update = np.where(covered, governing[np.maximum(last, 0)], 0)
+    # An update's departure delay is what carries on to the stops after it.
+    departure_delay = _take(u.departure_delay_s, update)
+    arrival_delay = np.where(own, _take(u.arrival_delay_s, update), departure_delay)
+    cancelled = np.array(x.slot_cancelled, dtype=np.bool_)[stops.slot]
+    uncovered = np.where(cancelled, 0, np.array(x.slot_delay_s, dtype=np.int64)[stops.slot])
+    arrival_delay = np.where(covered & ~cancelled, arrival_delay, uncovered)
+    departure_delay = np.where(covered & ~cancelled, departure_delay, uncovered)
+    arrival = s.arrival_s[stops.rows] + arrival_delay
+    departure = np.maximum(s.departure_s[stops.rows] + departure_delay, arrival)
+    skipped = cancelled.copy()
+    skipped[local[matched & (u.relationship == _SKIPPED)]] = True
+    return arrival, departure, skipped
+
+
+_INT32_MIN, _INT32_MAX = np.iinfo(np.int32).min, np.iinfo(np.int32).max
+
+
+def overlay_from_feed(
+    message: gtfs_realtime_pb2.FeedMessage, operator_id: str, schedules: TripSchedules
+) -> tuple[dict[str, TripRealtime], ReportCounts]:
+    """Apply a TripUpdates message to the snapshot's schedules; count what did not match."""
+    x = _extract(message, operator_id, schedules)
+    slot_trip = np.array(x.slot_trip, dtype=np.int64)
+    updates = _update_delays(schedules, x)
+    stops = _stops_of(schedules, slot_trip)
+    arrival, departure, skipped = _expected_times(schedules, x, updates, stops)
+    arrival32 = np.clip(arrival, _INT32_MIN, _INT32_MAX).astype(np.int32)
+    departure32 = np.clip(departure, _INT32_MIN, _INT32_MAX).astype(np.int32)
+    overlay: dict[str, TripRealtime] = {}
+    trip_ids = schedules.trip_ids
+    bounds = zip(stops.segment_offset.tolist(), stops.segment_end.tolist(), strict=True)
+    for slot, (start, end) in enumerate(bounds):
+        overlay[trip_ids[x.slot_trip[slot]]] = TripRealtime(
+            arrival_s=arrival32[start:end],
+            departure_s=departure32[start:end],
+            skipped=skipped[start:end],
+            cancelled=x.slot_cancelled[slot],
+        )
+    return overlay, ReportCounts(
+        accepted_count=len(overlay),
+        unknown_trips=x.unknown_trips,
+        unknown_stops=_unknown_stops(schedules, x, updates),
+        unsupported_count=x.unsupported_count,
+    )
+
+
+def _unknown_stops(s: TripSchedules, x: _Extracted, u: _Updates) -> IdTally:
+    """Count updates whose stop is not on their trip, with samples to show the operator."""
+    unmatched = np.flatnonzero(u.rows < 0)
+    tally = IdTally(count=len(unmatched), samples=list(x.unknown_stop_samples))
+    for i in unmatched[: SAMPLE_SIZE - len(tally.samples)].tolist():
+        slot, sequence = x.updates[i][0], x.updates[i][1]
+        if sequence >= 0:
+            tally.samples.append(f"{s.trip_ids[x.slot_trip[slot]]}@stop_sequence={sequence}")
+    return tally
