@@ -27,6 +27,7 @@ from gateway.appkeys import (
 )
 from gateway.migrate import migrate
 from gateway.redisguard import RedisGuard
+from gateway.timetable import timetable_store
 
 log = logging.getLogger(__name__)
 
@@ -102,4 +103,4 @@ async def http_client(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-CLEANUP_CONTEXTS = (embedded_servers, postgres, redis_client, http_client)
+CLEANUP_CONTEXTS = (embedded_servers, postgres, timetable_store, redis_client, http_client)

@@ -26,7 +26,9 @@ def interpolate_tables(tables: GtfsTables) -> tuple[GtfsTables, int]:
     return replace(tables, stop_times=filled), count
 
 
-def interpolate_stop_times(stop_times: pd.DataFrame, stops: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+def interpolate_stop_times(
+    stop_times: pd.DataFrame, stops: pd.DataFrame
+) -> tuple[pd.DataFrame, int]:
     """Return stop_times sorted by trip and sequence with every time set, and the rows filled."""
     df = stop_times.sort_values(["trip_id", "stop_sequence"], kind="stable").reset_index(drop=True)
     arrival = pd.to_numeric(df["arrival_s"]).astype("float64").to_numpy()
@@ -53,7 +55,9 @@ def interpolate_stop_times(stop_times: pd.DataFrame, stops: pd.DataFrame) -> tup
     return df, int(ok.sum())
 
 
-def _neighbours(timed: npt.NDArray[np.bool_], trip: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _neighbours(
+    timed: npt.NDArray[np.bool_], trip: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Return, per row, the index of the previous and next timed row of the same trip (-1: none)."""
     index = pd.Series(np.where(timed, np.arange(len(timed)), np.nan))
     groups = pd.Series(trip)
@@ -74,7 +78,9 @@ def _position(df: pd.DataFrame, stops: pd.DataFrame, trip: npt.NDArray[np.int64]
 
 def _straight_line_m(df: pd.DataFrame, stops: pd.DataFrame, trip: npt.NDArray[np.int64]) -> F64:
     """Return the cumulative straight-line distance from each trip's first stop (NaN: unknown)."""
-    where = pd.Index(stops["stop_id"].astype("string")).get_indexer(df["stop_id"].astype("string"))
+    where = pd.Index(stops["stop_id"].astype("string")).get_indexer(
+        pd.Index(df["stop_id"].astype("string"))
+    )
     lat = pd.to_numeric(stops["stop_lat"]).astype("float64").to_numpy()
     lon = pd.to_numeric(stops["stop_lon"]).astype("float64").to_numpy()
     known = where >= 0
@@ -85,4 +91,6 @@ def _straight_line_m(df: pd.DataFrame, stops: pd.DataFrame, trip: npt.NDArray[np
     step = np.where(first, 0.0, haversine_m(prev_lat, prev_lon, row_lat, row_lon))
     # An unknown coordinate makes the whole trip fall back to even spacing (all zeros).
     unknown = pd.Series(np.isnan(step)).groupby(trip).transform("any").to_numpy()
-    return np.asarray(pd.Series(np.where(unknown, 0.0, step)).groupby(trip).cumsum(), dtype=np.float64)
+    return np.asarray(
+        pd.Series(np.where(unknown, 0.0, step)).groupby(trip).cumsum(), dtype=np.float64
+    )

@@ -32,13 +32,9 @@ class FeedInvalid(Exception):
     def __init__(self, errors: list[FeedIssue], total: int | None = None) -> None:
         self.errors = errors[:MAX_LISTED]
         self.total = total if total is not None else len(errors)
-        first = self.errors[0] if self.errors else None
-        where = f"{first.file}" + (f" line {first.row}" if first and first.row else "")
-        super().__init__(
-            f"{self.total} error(s) in the feed; first: {where}: {first.message}"
-            if first
-            else "the feed is invalid"
-        )
+        first = self.errors[0] if self.errors else FeedIssue("", None, None, "invalid")
+        where = first.file + (f" line {first.row}" if first.row else "")
+        super().__init__(f"{self.total} error(s) in the feed; first: {where}: {first.message}")
 
 
 @dataclass

@@ -80,7 +80,7 @@ def text(df: pd.DataFrame, column: str) -> pd.Series:
         return pd.Series("", index=df.index, dtype=object)
     series = df[column]
     if isinstance(series.dtype, pd.CategoricalDtype):
-        return series.cat.rename_categories(series.cat.categories.astype(str))
+        return series.cat.rename_categories([str(c) for c in series.cat.categories])
     return series.str.strip()
 
 

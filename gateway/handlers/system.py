@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from gateway.api import api, json_response
 from gateway.appkeys import db_key, metrics_key, redis_key
 from gateway.openapi import build_openapi
+from gateway.timetable import timetable_key
 
 
 class Health(BaseModel):
@@ -20,11 +21,12 @@ class Health(BaseModel):
 
 
 class Ready(BaseModel):
-    """Whether each dependency answers; `degraded` means serving without Redis."""
+    """Whether each dependency answers; `degraded` means serving without Redis or timetable."""
 
     status: str
     postgres: str
     redis: str
+    timetable: str
 
 
 @api.route("GET", "/health", summary="The process is alive", tag="system", response=Health)
@@ -43,10 +45,11 @@ async def ready(request: web.Request) -> web.Response:
     except (OSError, TimeoutError, Exception):
         postgres = "down"
     redis = "ok" if await request.app[redis_key].ping() else "degraded"
-    status = "ok" if postgres == "ok" and redis == "ok" else "degraded"
+    timetable = request.app[timetable_key].status()
+    status = "ok" if postgres == redis == timetable == "ok" else "degraded"
     if postgres != "ok":
         status = "down"
-    body = Ready(status=status, postgres=postgres, redis=redis)
+    body = Ready(status=status, postgres=postgres, redis=redis, timetable=timetable)
     return json_response(body, status=200 if postgres == "ok" else 503)
 
 

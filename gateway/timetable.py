@@ -1,0 +1,180 @@
+"""The timetable store: one immutable snapshot per process, rebuilt by one writer task.
+
+A feed change anywhere (this process or another) commits a PostgreSQL
+`NOTIFY maas_timetable`; every process LISTENs and wakes its writer, which reads
+the current feeds back, compiles a new snapshot off the event loop and swaps it
+in. Requests take `store.get()` once and read that timetable to the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from gateway.appkeys import database_url_key, db_key
+from gateway.problems import Problem
+from gtfs.export import gtfs_zip_bytes
+from gtfs.open_data import OpenDataIndex, build_index
+from gtfs.snapshot import Snapshot, build_snapshot
+from gtfs.store import TIMETABLE_CHANNEL, current_version_ids, load_current
+from gtfs.tables import GtfsTables
+
+log = logging.getLogger(__name__)
+
+#: A safety net for a lost LISTEN connection: the writer also checks this often.
+POLL_S = 60.0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Timetable:
+    """One immutable timetable: the stored tables, the compiled snapshot and its indexes."""
+
+    generation: int
+    version_ids: tuple[int, ...]
+    built_at: dt.datetime
+    build_s: float
+    tables: GtfsTables
+    snapshot: Snapshot
+    index: OpenDataIndex
+
+
+def compile_timetable(
+    generation: int, version_ids: tuple[int, ...], tables: GtfsTables
+) -> Timetable:
+    """Compile tables into a timetable (blocking: call it off the event loop)."""
+    started = time.perf_counter()
+    snapshot = build_snapshot(tables)
+    index = build_index(tables, snapshot)
+    return Timetable(
+        generation=generation,
+        version_ids=version_ids,
+        built_at=dt.datetime.now(dt.UTC),
+        build_s=time.perf_counter() - started,
+        tables=tables,
+        snapshot=snapshot,
+        index=index,
+    )
+
+
+class TimetableStore:
+    """Holds the current timetable; its writer task is the only one that replaces it."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._current: Timetable | None = None
+        self._wake = asyncio.Event()
+        self._swapped = asyncio.Event()
+        self._zip: tuple[int, bytes] | None = None
+        self._zip_lock = asyncio.Lock()
+        self.last_error: str | None = None
+
+    def find(self) -> Timetable | None:
+        """Return the current timetable, or None before the first one is built."""
+        return self._current
+
+    def status(self) -> str:
+        """Return "ok", "loading" (before the first build) or "failed" (the last build failed)."""
+        if self.last_error is not None:
+            return "failed"
+        return "ok" if self._current is not None else "loading"
+
+    def get(self) -> Timetable:
+        """Return the current timetable; 503 while the first one is being built."""
+        if self._current is None:
+            raise Problem(
+                503,
+                "timetable_loading",
+                "Timetable loading",
+                "the timetable is being built; try again in a few seconds",
+                headers={"Retry-After": "2"},
+            )
+        return self._current
+
+    def request_rebuild(self) -> None:
+        """Wake the writer: a feed may have changed."""
+        self._wake.set()
+
+    async def wait_for(self, predicate: Callable[[Timetable], bool], timeout_s: float) -> Timetable:
+        """Wait until the current timetable satisfies `predicate` (TimeoutError after timeout_s)."""
+        async with asyncio.timeout(timeout_s):
+            while self._current is None or not predicate(self._current):
+                swapped = self._swapped
+                await swapped.wait()
+        return self._current
+
+    async def run(self) -> None:
+        """Rebuild whenever woken (or every POLL_S) if the current feed versions changed."""
+        generation = 0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_S)
+            self._wake.clear()
+            try:
+                if self._current is not None:
+                    versions = await current_version_ids(self._pool)
+                    if versions == self._current.version_ids:
+                        continue
+                generation += 1
+                await self._rebuild(generation)
+            except Exception as exc:  # the writer must outlive any one bad build
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("timetable rebuild failed; retrying")
+                await asyncio.sleep(5)
+                self._wake.set()
+
+    async def _rebuild(self, generation: int) -> None:
+        """Read the current feeds, compile them off the event loop and swap the result in."""
+        versions, tables = await load_current(self._pool)
+        timetable = await asyncio.to_thread(compile_timetable, generation, versions, tables)
+        self._current = timetable
+        self.last_error = None
+        swapped, self._swapped = self._swapped, asyncio.Event()
+        swapped.set()
+        log.info(
+            "timetable swapped in",
+            extra={
+                "generation": generation,
+                "versions": list(versions),
+                "build_s": timetable.build_s,
+            },
+        )
+
+    async def merged_zip(self) -> tuple[Timetable, bytes]:
+        """Return the current timetable and its merged GTFS zip (built once per timetable)."""
+        timetable = self.get()
+        async with self._zip_lock:
+            if self._zip is None or self._zip[0] != timetable.generation:
+                data = await asyncio.to_thread(gtfs_zip_bytes, timetable.tables)
+                self._zip = (timetable.generation, data)
+            return timetable, self._zip[1]
+
+
+timetable_key = web.AppKey("timetable", TimetableStore)
+
+
+async def timetable_store(app: web.Application) -> AsyncIterator[None]:
+    """Run the writer task and LISTEN for feed changes of every gateway process."""
+    store = TimetableStore(app[db_key])
+    app[timetable_key] = store
+    listener = await asyncpg.connect(app[database_url_key])
+
+    def on_notify(*_: Any) -> None:
+        store.request_rebuild()
+
+    await listener.add_listener(TIMETABLE_CHANNEL, on_notify)
+    writer = asyncio.create_task(store.run(), name="timetable-writer")
+    store.request_rebuild()
+    yield
+    writer.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await writer
+    await listener.close()
