@@ -35,7 +35,9 @@ def project_m(lat: FloatArray, lon: FloatArray, lat0: float) -> tuple[FloatArray
     return x, y
 
 
-def haversine_m(lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray) -> FloatArray:
+def haversine_m(
+    lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray
+) -> FloatArray:
     """Return great-circle distances in metres, element-wise."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dlat, dlon = p2 - p1, np.radians(lon2) - np.radians(lon1)

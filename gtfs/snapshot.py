@@ -1,0 +1,367 @@
+"""The compiled timetable snapshot: immutable flat arrays that the journey planner reads.
+
+Built once from a merged `GtfsTables` by the one writer and then only read.
+Stops, routes and trips become dense integer indices; stop_times become flat
+arrays ordered by trip and stop_sequence; trips with the same stops (and the
+same pickup/drop-off rules) form a pattern whose trips are sorted by their
+first departure. Service days are a (service x day) matrix, footpaths a CSR
+adjacency list of walking links between stops of any operators.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from gtfs.snapshot_footpaths import WalkingConfig, neighbour_pairs, walk_duration_s
+from gtfs.snapshot_service import index_of, service_matrix
+from gtfs.tables import GtfsTables
+
+log = logging.getLogger(__name__)
+
+I32 = npt.NDArray[np.int32]
+I64 = npt.NDArray[np.int64]
+I8 = npt.NDArray[np.int8]
+F64 = npt.NDArray[np.float64]
+B = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Stops:
+    """Stops by dense index: ids, names, coordinates, operator, accessibility (0/1/2 as GTFS)."""
+
+    ids: tuple[str, ...]
+    index: dict[str, int]
+    names: tuple[str, ...]
+    lat: F64
+    lon: F64
+    operator_ids: tuple[str, ...]
+    wheelchair: I8
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Routes:
+    """Routes by dense index."""
+
+    ids: tuple[str, ...]
+    short_names: tuple[str, ...]
+    long_names: tuple[str, ...]
+    route_type: I32
+    operator_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Trips:
+    """Trips by dense index; `time_ptr[t]:time_ptr[t+1]` slices the flat stop_time arrays."""
+
+    ids: tuple[str, ...]
+    index: dict[str, int]
+    route: I32
+    service: I32
+    headsigns: tuple[str, ...]
+    shape: I32
+    block: I32
+    wheelchair: I8
+    timezone: I32
+    pattern: I32
+    time_ptr: I64
+    stop: I32
+    arrival_s: I32
+    departure_s: I32
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Patterns:
+    """Trip patterns: `stop_ptr` slices stops and their board/alight flags, `trip_ptr` trips."""
+
+    stop_ptr: I64
+    stops: I32
+    can_board: B
+    can_alight: B
+    trip_ptr: I64
+    trips: I32
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Footpaths:
+    """Walking links as CSR by origin stop, and the time a transfer at one stop needs."""
+
+    ptr: I64
+    to_stop: I32
+    duration_s: I32
+    distance_m: F64
+    transfer_s: I32
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Shapes:
+    """Shape points, `ptr` slicing `lat`/`lon` per shape index."""
+
+    ids: tuple[str, ...]
+    ptr: I64
+    lat: F64
+    lon: F64
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Snapshot:
+    """One immutable compiled timetable of every operator; readers never see it change."""
+
+    timezone: str
+    timezones: tuple[str, ...]
+    stops: Stops
+    routes: Routes
+    trips: Trips
+    patterns: Patterns
+    footpaths: Footpaths
+    shapes: Shapes
+    first_day: int
+    service_active: B
+    walking: WalkingConfig
+    warnings: tuple[str, ...]
+
+
+def _strings(series: pd.Series) -> tuple[str, ...]:
+    """Return a string column as a tuple with NA as ""."""
+    return tuple(series.astype("string").fillna("").tolist())
+
+
+def _codes(series: pd.Series, fill: int = 0) -> npt.NDArray[np.int64]:
+    """Return a nullable numeric column as int64 with NA as `fill`."""
+    values = pd.to_numeric(series, errors="coerce").fillna(fill)
+    return np.asarray(values, dtype=np.int64)
+
+
+def _build_stops(stops: pd.DataFrame) -> Stops:
+    """Index the stops; a stop with no wheelchair value inherits its parent station's."""
+    ids = _strings(stops["stop_id"])
+    own = _codes(stops["wheelchair_boarding"])
+    parent = index_of(pd.Index(ids), stops["parent_station"].astype("string").fillna(""))
+    inherited = np.where((own == 0) & (parent >= 0), own[np.maximum(parent, 0)], own)
+    return Stops(
+        ids=ids,
+        index={s: i for i, s in enumerate(ids)},
+        names=_strings(stops["stop_name"]),
+        lat=np.asarray(pd.to_numeric(stops["stop_lat"]), dtype=np.float64),
+        lon=np.asarray(pd.to_numeric(stops["stop_lon"]), dtype=np.float64),
+        operator_ids=_strings(stops["operator_id"]),
+        wheelchair=inherited.astype(np.int8),
+    )
+
+
+def _build_routes(routes: pd.DataFrame) -> Routes:
+    """Index the routes."""
+    return Routes(
+        ids=_strings(routes["route_id"]),
+        short_names=_strings(routes["route_short_name"]),
+        long_names=_strings(routes["route_long_name"]),
+        route_type=_codes(routes["route_type"], 3).astype(np.int32),
+        operator_ids=_strings(routes["operator_id"]),
+    )
+
+
+def _clean_stop_times(
+    tables: GtfsTables, trip_ids: pd.Index, stop_ids: pd.Index, warnings: list[str]
+) -> pd.DataFrame:
+    """Return stop_times with dense trip/stop codes, sorted, without unusable trips (counted)."""
+    st = tables.stop_times
+    df = pd.DataFrame(
+        {
+            "trip": index_of(trip_ids, st["trip_id"].astype("string")),
+            "stop": index_of(stop_ids, st["stop_id"].astype("string")),
+            "seq": _codes(st["stop_sequence"]),
+            "arr": pd.to_numeric(st["arrival_s"], errors="coerce"),
+            "dep": pd.to_numeric(st["departure_s"], errors="coerce"),
+            "pickup": _codes(st["pickup_type"]) != 1,
+            "dropoff": _codes(st["drop_off_type"]) != 1,
+        }
+    )
+    df["arr"] = df["arr"].fillna(df["dep"])
+    df["dep"] = df["dep"].fillna(df["arr"])
+    bad = df["arr"].isna() | (df["trip"] < 0) | (df["stop"] < 0) | (df["dep"] < df["arr"])
+    df = df.sort_values(["trip", "seq"], kind="stable")
+    prev_dep = df["dep"].shift(1)
+    same_trip = df["trip"].eq(df["trip"].shift(1))
+    bad |= same_trip & (df["arr"] < prev_dep)
+    bad_trips = set(df.loc[bad, "trip"].tolist())
+    size = df.groupby("trip", sort=False)["trip"].transform("size")
+    short = set(df.loc[size < 2, "trip"].tolist())
+    dropped = (bad_trips | short) - {-1}
+    if dropped or bad_trips:
+        warnings.append(f"dropped {len(dropped)} trips with missing, unknown or decreasing times")
+        log.warning("snapshot: %s", warnings[-1])
+    keep = ~df["trip"].isin(dropped | {-1})
+    return df.loc[keep].astype({"arr": "int32", "dep": "int32"}).reset_index(drop=True)
+
+
+def _build_patterns(df: pd.DataFrame, n_trips: int) -> tuple[Patterns, I32, I64]:
+    """Group trips by stops and pickup/drop-off rules; return (patterns, trip pattern, time_ptr)."""
+    trip = df["trip"].to_numpy()
+    stop = df["stop"].to_numpy().astype(np.int32)
+    flags = (df["pickup"].to_numpy().astype(np.int8) + 2 * df["dropoff"].to_numpy()).astype(np.int8)
+    counts = np.bincount(trip, minlength=n_trips)
+    time_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    trip_pattern = np.full(n_trips, -1, dtype=np.int32)
+    keys: dict[bytes, int] = {}
+    first_stop_rows: list[int] = []
+    for t in np.flatnonzero(counts):
+        a, b = int(time_ptr[t]), int(time_ptr[t + 1])
+        key = stop[a:b].tobytes() + flags[a:b].tobytes()
+        p = keys.setdefault(key, len(keys))
+        if p == len(first_stop_rows):
+            first_stop_rows.append(a)
+        trip_pattern[t] = p
+    rows = np.asarray(first_stop_rows, dtype=np.int64)
+    pat_len = counts[trip[rows]] if len(rows) else np.zeros(0, dtype=np.int64)
+    stop_ptr = np.concatenate([[0], np.cumsum(pat_len)]).astype(np.int64)
+    flat = np.repeat(rows, pat_len) + (
+        np.arange(int(stop_ptr[-1])) - np.repeat(stop_ptr[:-1], pat_len)
+    )
+    first_dep = df["dep"].to_numpy()[time_ptr[:-1].clip(max=max(len(df) - 1, 0))]
+    active = np.flatnonzero(trip_pattern >= 0)
+    order = active[np.lexsort((first_dep[active], trip_pattern[active]))]
+    trip_counts = np.bincount(trip_pattern[active], minlength=len(rows))
+    patterns = Patterns(
+        stop_ptr=stop_ptr,
+        stops=stop[flat],
+        can_board=(flags[flat] & 1).astype(np.bool_),
+        can_alight=(flags[flat] & 2).astype(np.bool_),
+        trip_ptr=np.concatenate([[0], np.cumsum(trip_counts)]).astype(np.int64),
+        trips=order.astype(np.int32),
+    )
+    return patterns, trip_pattern, time_ptr
+
+
+def _trip_timezones(tables: GtfsTables, route_index: pd.Index) -> tuple[str, tuple[str, ...], I32]:
+    """Return (network time zone, every time zone, per-route zone index) from the agencies."""
+    agency = tables.agency
+    tz_of_agency = dict(
+        zip(_strings(agency["agency_id"]), _strings(agency["agency_timezone"]), strict=True)
+    )
+    route_tz = [tz_of_agency.get(a) or "" for a in _strings(tables.routes["agency_id"])]
+    fallback = Counter(z for z in tz_of_agency.values() if z).most_common(1)
+    network = fallback[0][0] if fallback else "UTC"
+    route_tz = [z or network for z in route_tz]
+    zones = tuple(sorted(set(route_tz) | {network}))
+    if len(zones) > 1:
+        log.info("snapshot: several time zones %s; network time zone %s", zones, network)
+    del route_index
+    return network, zones, np.asarray([zones.index(z) for z in route_tz], dtype=np.int32)
+
+
+def _build_footpaths(stops: Stops, transfers: pd.DataFrame, walking: WalkingConfig) -> Footpaths:
+    """Link stops within the walking radius, then apply transfers.txt on top."""
+    n = len(stops.ids)
+    i, j, distance_m = neighbour_pairs(stops.lat, stops.lon, walking.radius_m)
+    duration = np.maximum(walk_duration_s(distance_m, walking), walking.min_transfer_s)
+    transfer_s = np.full(n, walking.min_transfer_s, dtype=np.int64)
+    index = pd.Index(stops.ids)
+    a = index_of(index, transfers["from_stop_id"].astype("string"))
+    b = index_of(index, transfers["to_stop_id"].astype("string"))
+    kind = _codes(transfers["transfer_type"])
+    minimum = _codes(transfers["min_transfer_time"], -1)
+    edge: dict[tuple[int, int], tuple[int, float]] = {
+        (int(x), int(y)): (int(d), float(m))
+        for x, y, d, m in zip(i, j, duration, distance_m, strict=True)
+    }
+    for x, y, k, m in zip(a, b, kind, minimum, strict=True):
+        if x < 0 or y < 0:
+            continue
+        seconds = 0 if k == 1 else (int(m) if k == 2 and m >= 0 else walking.min_transfer_s)
+        if x == y:
+            transfer_s[x] = seconds if k != 3 else 10**7
+        elif k == 3:
+            edge.pop((int(x), int(y)), None)
+        else:
+            dist = edge.get((int(x), int(y)), (0, 0.0))[1]
+            edge[(int(x), int(y))] = (seconds, dist)
+    return _csr_footpaths(n, edge, transfer_s)
+
+
+def _csr_footpaths(
+    n: int, edge: dict[tuple[int, int], tuple[int, float]], transfer_s: I64
+) -> Footpaths:
+    """Pack footpath edges into CSR arrays ordered by origin stop."""
+    keys = sorted(edge)
+    src = np.asarray([k[0] for k in keys], dtype=np.int64)
+    return Footpaths(
+        ptr=np.concatenate([[0], np.cumsum(np.bincount(src, minlength=n))]).astype(np.int64),
+        to_stop=np.asarray([k[1] for k in keys], dtype=np.int32),
+        duration_s=np.asarray([edge[k][0] for k in keys], dtype=np.int32),
+        distance_m=np.asarray([edge[k][1] for k in keys], dtype=np.float64),
+        transfer_s=transfer_s.astype(np.int32),
+    )
+
+
+def _build_shapes(shapes: pd.DataFrame) -> Shapes:
+    """Pack shape points, ordered by shape and sequence."""
+    df = shapes.assign(seq=_codes(shapes["shape_pt_sequence"])).sort_values(["shape_id", "seq"])
+    ids, codes = np.unique(
+        df["shape_id"].astype("string").fillna("").to_numpy(dtype=str), return_inverse=True
+    )
+    counts = np.bincount(codes, minlength=len(ids))
+    return Shapes(
+        ids=tuple(str(s) for s in ids),
+        ptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        lat=np.asarray(pd.to_numeric(df["shape_pt_lat"]), dtype=np.float64),
+        lon=np.asarray(pd.to_numeric(df["shape_pt_lon"]), dtype=np.float64),
+    )
+
+
+def build_snapshot(tables: GtfsTables, walking: WalkingConfig | None = None) -> Snapshot:
+    """Compile merged tables into an immutable snapshot for the journey planner."""
+    walking = walking or WalkingConfig()
+    warnings: list[str] = []
+    stops = _build_stops(tables.stops)
+    routes = _build_routes(tables.routes)
+    trips_df = tables.trips
+    trip_ids = pd.Index(trips_df["trip_id"].astype("string"))
+    df = _clean_stop_times(tables, trip_ids, pd.Index(stops.ids), warnings)
+    patterns, trip_pattern, time_ptr = _build_patterns(df, len(trip_ids))
+    route_index = pd.Index(routes.ids)
+    network_tz, zones, route_tz = _trip_timezones(tables, route_index)
+    trip_route = index_of(route_index, trips_df["route_id"].astype("string")).astype(np.int32)
+    service_index = pd.Index(pd.unique(trips_df["service_id"].astype("string")))
+    first_day, active = service_matrix(service_index, tables.calendar, tables.calendar_dates)
+    shapes = _build_shapes(tables.shapes)
+    blocks = trips_df["block_id"].astype("string")
+    block_codes = pd.factorize(blocks)[0].astype(np.int32)
+    trips = Trips(
+        ids=_strings(trips_df["trip_id"]),
+        index={t: i for i, t in enumerate(_strings(trips_df["trip_id"]))},
+        route=trip_route,
+        service=index_of(service_index, trips_df["service_id"].astype("string")).astype(np.int32),
+        headsigns=_strings(trips_df["trip_headsign"]),
+        shape=index_of(pd.Index(shapes.ids), trips_df["shape_id"]).astype(np.int32),
+        block=block_codes,
+        wheelchair=_codes(trips_df["wheelchair_accessible"]).astype(np.int8),
+        timezone=np.where(
+            trip_route >= 0,
+            route_tz[np.maximum(trip_route, 0)] if len(route_tz) else 0,
+            zones.index(network_tz),
+        ).astype(np.int32),
+        pattern=trip_pattern,
+        time_ptr=time_ptr,
+        stop=df["stop"].to_numpy().astype(np.int32),
+        arrival_s=df["arr"].to_numpy().astype(np.int32),
+        departure_s=df["dep"].to_numpy().astype(np.int32),
+    )
+    return Snapshot(
+        timezone=network_tz,
+        timezones=zones,
+        stops=stops,
+        routes=routes,
+        trips=trips,
+        patterns=patterns,
+        footpaths=_build_footpaths(stops, tables.transfers, walking),
+        shapes=shapes,
+        first_day=first_day,
+        service_active=active,
+        walking=walking,
+        warnings=tuple(warnings),
+    )

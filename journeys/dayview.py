@@ -1,0 +1,318 @@
+"""The timetable of one service date, compiled from a snapshot for RAPTOR's vectorised scans.
+
+Trips of the previous, the same and the next service day (times after midnight
+belong to the previous day) are put on one time axis: seconds since the query
+date's noon minus 12 h in the network's time zone. Each snapshot pattern
+becomes one or more "routes" whose trips never overtake each other. Times are
+stored column by column (all trips at position 0, then at position 1, ...) and
+a sorted key `position * KEY_SPAN + departure` lets one `np.searchsorted`
+find the earliest departing trip at every scanned position at once.
+
+A realtime overlay is applied here, on top of the unchanged snapshot:
+cancelled trips are dropped and each delayed trip becomes a route of its own
+with its expected times, its skipped stops neither boardable nor alightable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from gtfs.overlay import RealtimeOverlay
+from gtfs.snapshot import Snapshot
+from gtfs.snapshot_service import service_day_start
+
+I64 = npt.NDArray[np.int64]
+B = npt.NDArray[np.bool_]
+
+#: Added to every time so keys stay non-negative (trips of the previous day start before 0).
+TIME_OFFSET = 2 * 86400
+#: Width of one position's key range; larger than any offset time (up to five days).
+KEY_SPAN = 1 << 20
+INF = np.int64(1) << 40
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DayView:
+    """Routes, positions and column-major times of one service date, ready to scan."""
+
+    day: dt.date
+    base_epoch_s: int
+    n_stops: int
+    route_pp_start: I64
+    route_row_start: I64
+    pp_route: I64
+    pp_stop: I64
+    pp_index: I64
+    pp_board: B
+    pp_alight: B
+    pp_col: I64
+    pp_rows: I64
+    pp_last: B
+    col_key: I64
+    col_arrival_s: I64
+    col_departure_s: I64
+    row_trip: I64
+    row_realtime: B
+    row_next: I64
+    stop_pp_ptr: I64
+    stop_pp: I64
+
+
+@dataclass(slots=True)
+class _Route:
+    """A route under construction: trips that never overtake, with their times."""
+
+    pattern: int
+    trips: I64
+    arrival_s: I64
+    departure_s: I64
+    board: B
+    alight: B
+    realtime: bool
+
+
+def _instances(snap: Snapshot, day: dt.date, wheelchair: bool) -> tuple[I64, I64, I64]:
+    """Return (trip, shift in s) of every run on day-1, day and day+1, on day's time axis."""
+    base = service_day_start(day, snap.timezone)
+    trips_out: list[I64] = []
+    shifts: list[I64] = []
+    offsets: list[I64] = []
+    usable = snap.trips.pattern >= 0
+    if wheelchair:
+        usable &= snap.trips.wheelchair == 1
+    for offset in (-1, 0, 1):
+        run_day = day + dt.timedelta(days=offset)
+        column = run_day.toordinal() - snap.first_day
+        if not 0 <= column < snap.service_active.shape[1]:
+            continue
+        services = snap.trips.service
+        running = usable & (services >= 0) & snap.service_active[np.maximum(services, 0), column]
+        trips = np.flatnonzero(running).astype(np.int64)
+        zone_shift = np.asarray(
+            [service_day_start(run_day, z) - base for z in snap.timezones], dtype=np.int64
+        )
+        trips_out.append(trips)
+        shifts.append(zone_shift[snap.trips.timezone[trips]])
+        offsets.append(np.full(len(trips), offset + 1, dtype=np.int64))
+    if not trips_out:
+        return (np.zeros(0, dtype=np.int64),) * 3
+    return np.concatenate(trips_out), np.concatenate(shifts), np.concatenate(offsets)
+
+
+def _times(snap: Snapshot, trips: I64, shifts: I64, length: int) -> tuple[I64, I64]:
+    """Return (arrival, departure) matrices (trips x positions) on the day's axis."""
+    index = snap.trips.time_ptr[trips][:, None] + np.arange(length)[None, :]
+    arrival = snap.trips.arrival_s[index].astype(np.int64) + shifts[:, None]
+    departure = snap.trips.departure_s[index].astype(np.int64) + shifts[:, None]
+    return arrival, departure
+
+
+def _fifo_chains(arrival: I64, departure: I64) -> list[I64]:
+    """Split rows sorted by first departure into chains in which no trip overtakes another."""
+    if len(arrival) < 2 or (
+        (np.diff(arrival, axis=0) >= 0).all() and (np.diff(departure, axis=0) >= 0).all()
+    ):
+        return [np.arange(len(arrival), dtype=np.int64)]
+    chains: list[list[int]] = []
+    for row in range(len(arrival)):
+        for chain in chains:
+            last = chain[-1]
+            if (arrival[row] >= arrival[last]).all() and (departure[row] >= departure[last]).all():
+                chain.append(row)
+                break
+        else:
+            chains.append([row])
+    return [np.asarray(c, dtype=np.int64) for c in chains]
+
+
+def _scheduled_routes(snap: Snapshot, trips: I64, shifts: I64) -> tuple[list[_Route], list[I64]]:
+    """Group scheduled runs by pattern into overtaking-free routes; also return their run ids."""
+    pat = snap.trips.pattern[trips].astype(np.int64)
+    first_dep = snap.trips.departure_s[snap.trips.time_ptr[trips]].astype(np.int64) + shifts
+    order = np.lexsort((first_dep, pat))
+    bounds = np.flatnonzero(np.diff(pat[order])) + 1
+    routes: list[_Route] = []
+    run_ids: list[I64] = []
+    patterns = snap.patterns
+    for group in np.split(order, bounds) if len(order) else []:
+        p = int(pat[group[0]])
+        a, b = int(patterns.stop_ptr[p]), int(patterns.stop_ptr[p + 1])
+        arrival, departure = _times(snap, trips[group], shifts[group], b - a)
+        for chain in _fifo_chains(arrival, departure):
+            routes.append(
+                _Route(
+                    p,
+                    trips[group[chain]],
+                    arrival[chain],
+                    departure[chain],
+                    patterns.can_board[a:b],
+                    patterns.can_alight[a:b],
+                    False,
+                )
+            )
+            run_ids.append(group[chain])
+    return routes, run_ids
+
+
+def _realtime_route(
+    snap: Snapshot, trip: int, shift: int, rt_arr: I64, rt_dep: I64, skipped: B
+) -> _Route:
+    """Return a one-trip route with the overlay's expected times and skipped stops closed."""
+    p = int(snap.trips.pattern[trip])
+    a, b = int(snap.patterns.stop_ptr[p]), int(snap.patterns.stop_ptr[p + 1])
+    departure = np.maximum(rt_dep, rt_arr) + shift
+    return _Route(
+        p,
+        np.asarray([trip], dtype=np.int64),
+        (rt_arr + shift)[None, :],
+        departure[None, :],
+        snap.patterns.can_board[a:b] & ~skipped,
+        snap.patterns.can_alight[a:b] & ~skipped,
+        True,
+    )
+
+
+def _apply_overlay(
+    snap: Snapshot, trips: I64, shifts: I64, overlay: RealtimeOverlay
+) -> tuple[B, list[_Route], list[int]]:
+    """Return (runs that keep their schedule, realtime routes, their run ids) for the overlay."""
+    keep = np.ones(len(trips), dtype=np.bool_)
+    routes: list[_Route] = []
+    run_ids: list[int] = []
+    where: dict[int, list[int]] = {}
+    for run, trip in enumerate(trips.tolist()):
+        where.setdefault(trip, []).append(run)
+    for trip_id, rt in overlay.items():
+        trip = snap.trips.index.get(trip_id)
+        runs = where.get(trip, []) if trip is not None else []
+        if trip is None or not runs:
+            continue
+        # The overlay names no date: it applies to the run of the query's own service day.
+        run = min(runs, key=lambda r: abs(int(shifts[r])))
+        keep[run] = False
+        length = int(snap.trips.time_ptr[trip + 1] - snap.trips.time_ptr[trip])
+        if rt.cancelled or len(rt.arrival_s) != length:
+            continue
+        routes.append(
+            _realtime_route(
+                snap,
+                trip,
+                int(shifts[run]),
+                rt.arrival_s.astype(np.int64),
+                rt.departure_s.astype(np.int64),
+                rt.skipped.astype(np.bool_),
+            )
+        )
+        run_ids.append(run)
+    return keep, routes, run_ids
+
+
+def _block_successors(snap: Snapshot, trips: I64, shifts: I64, days: I64) -> I64:
+    """Return, per run, the run of the same block and day going on from its last stop (-1: none)."""
+    nxt = np.full(len(trips), -1, dtype=np.int64)
+    block = snap.trips.block[trips].astype(np.int64)
+    block = np.where(block >= 0, block * 4 + days, -1)
+    runs = np.flatnonzero(block >= 0)
+    if len(runs) < 2:
+        return nxt
+    ptr = snap.trips.time_ptr
+    first_dep = snap.trips.departure_s[ptr[trips[runs]]].astype(np.int64) + shifts[runs]
+    last_arr = snap.trips.arrival_s[ptr[trips[runs] + 1] - 1].astype(np.int64) + shifts[runs]
+    first_stop = snap.trips.stop[ptr[trips[runs]]]
+    last_stop = snap.trips.stop[ptr[trips[runs] + 1] - 1]
+    order = np.lexsort((first_dep, block[runs]))
+    a, b = order[:-1], order[1:]
+    ok = (block[runs][a] == block[runs][b]) & (last_stop[a] == first_stop[b])
+    ok &= (first_dep[b] >= last_arr[a]) & (first_dep[b] - last_arr[a] < 3 * 3600)
+    nxt[runs[a[ok]]] = runs[b[ok]]
+    return nxt
+
+
+def build_day_view(
+    snap: Snapshot, day: dt.date, overlay: RealtimeOverlay | None = None, wheelchair: bool = False
+) -> DayView:
+    """Compile the routes of `day` (with the overlay applied) into scan-ready flat arrays."""
+    trips, shifts, days = _instances(snap, day, wheelchair)
+    keep, rt_routes, rt_runs = _apply_overlay(snap, trips, shifts, overlay or {})
+    kept = np.flatnonzero(keep)
+    routes, run_groups = _scheduled_routes(snap, trips[kept], shifts[kept])
+    run_groups = [kept[g] for g in run_groups]
+    routes += rt_routes
+    run_groups += [np.asarray([r], dtype=np.int64) for r in rt_runs]
+    successor = _block_successors(snap, trips, shifts, days)
+    if wheelchair:
+        for route in routes:
+            a = int(snap.patterns.stop_ptr[route.pattern])
+            usable = snap.stops.wheelchair[snap.patterns.stops[a : a + len(route.board)]] != 2
+            route.board, route.alight = route.board & usable, route.alight & usable
+    return _pack(snap, day, routes, run_groups, successor)
+
+
+def _pack(
+    snap: Snapshot, day: dt.date, routes: list[_Route], run_groups: list[I64], successor: I64
+) -> DayView:
+    """Concatenate routes into the flat arrays of a `DayView`."""
+    lengths = np.asarray([r.arrival_s.shape[1] for r in routes], dtype=np.int64)
+    rows = np.asarray([r.arrival_s.shape[0] for r in routes], dtype=np.int64)
+    pp_start = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    row_start = np.concatenate([[0], np.cumsum(rows)]).astype(np.int64)
+    col_start = np.concatenate([[0], np.cumsum(lengths * rows)]).astype(np.int64)
+    n_pp = int(pp_start[-1])
+    pp_route = np.repeat(np.arange(len(routes), dtype=np.int64), lengths)
+    pp_index = np.arange(n_pp, dtype=np.int64) - pp_start[pp_route]
+    pp_rows = rows[pp_route]
+    pp_col = col_start[pp_route] + pp_index * pp_rows
+    cat = np.concatenate
+    pp_stop = (
+        cat(
+            [
+                snap.patterns.stops[snap.patterns.stop_ptr[r.pattern] :][: len(r.board)]
+                for r in routes
+            ]
+        )
+        if routes
+        else np.zeros(0)
+    )
+    col_arr = (
+        cat([r.arrival_s.T.ravel() for r in routes]) if routes else np.zeros(0, dtype=np.int64)
+    )
+    col_dep = (
+        cat([r.departure_s.T.ravel() for r in routes]) if routes else np.zeros(0, dtype=np.int64)
+    )
+    col_pp = np.repeat(np.arange(n_pp, dtype=np.int64), pp_rows)
+    # Rows whose realtime times make a column unsorted would break searchsorted; a realtime
+    # route has one row, so columns stay sorted by construction.
+    run_of_row = cat(run_groups) if run_groups else np.zeros(0, dtype=np.int64)
+    row_of_run = np.full(len(successor), -1, dtype=np.int64)
+    row_of_run[run_of_row] = np.arange(len(run_of_row), dtype=np.int64)
+    nxt_run = successor[run_of_row]
+    row_next = np.where(nxt_run >= 0, row_of_run[np.maximum(nxt_run, 0)], -1)
+    stop_pp_order = np.argsort(pp_stop, kind="stable")
+    counts = np.bincount(pp_stop.astype(np.int64), minlength=len(snap.stops.ids))
+    return DayView(
+        day=day,
+        base_epoch_s=service_day_start(day, snap.timezone),
+        n_stops=len(snap.stops.ids),
+        route_pp_start=pp_start,
+        route_row_start=row_start,
+        pp_route=pp_route,
+        pp_stop=pp_stop.astype(np.int64),
+        pp_index=pp_index,
+        pp_board=cat([r.board for r in routes]) if routes else np.zeros(0, dtype=np.bool_),
+        pp_alight=cat([r.alight for r in routes]) if routes else np.zeros(0, dtype=np.bool_),
+        pp_col=pp_col,
+        pp_rows=pp_rows,
+        pp_last=pp_index == lengths[pp_route] - 1,
+        col_key=col_pp * KEY_SPAN + col_dep + TIME_OFFSET,
+        col_arrival_s=col_arr.astype(np.int64),
+        col_departure_s=col_dep.astype(np.int64),
+        row_trip=cat([r.trips for r in routes]) if routes else np.zeros(0, dtype=np.int64),
+        row_realtime=np.repeat(np.asarray([r.realtime for r in routes], dtype=np.bool_), rows),
+        row_next=row_next,
+        stop_pp_ptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        stop_pp=stop_pp_order.astype(np.int64),
+    )

@@ -1,0 +1,223 @@
+"""The planner's entry point: resolve a query on one snapshot, return Pareto-optimal itineraries.
+
+`Planner` wraps one immutable snapshot and caches the compiled timetable of
+each service date (per wheelchair flag and realtime overlay object), so a
+query does no compilation work once its date is warm. Results are the Pareto
+set over (departure later, arrival earlier, fewer transfers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from gtfs.overlay import RealtimeOverlay
+from gtfs.snapshot import Snapshot
+from gtfs.snapshot_footpaths import haversine_m, walk_duration_s
+from gtfs.snapshot_service import service_day_start
+from journeys.dayview import DayView, build_day_view
+from journeys.errors import (
+    InvalidQueryError,
+    OutsideNetworkError,
+    OutsideServiceError,
+    UnknownStopError,
+)
+from journeys.itinerary import Itinerary, Place
+from journeys.raptor import Labels, Targets
+from journeys.reconstruct import Trace, to_itinerary, trace_steps
+from journeys.search import Access, Found, departures_in_window, row_routes, run_departure
+
+
+@dataclass(frozen=True, slots=True)
+class Coordinates:
+    """A point given by latitude and longitude (WGS 84 degrees)."""
+
+    lat: float
+    lon: float
+
+
+Endpoint = str | Coordinates
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyQuery:
+    """A journey request: exactly one of `depart_at` / `arrive_by`, an aware datetime."""
+
+    origin: Endpoint
+    destination: Endpoint
+    depart_at: dt.datetime | None = None
+    arrive_by: dt.datetime | None = None
+    window_s: int = 0
+    max_transfers: int = 5
+    wheelchair: bool = False
+    limit: int = 10
+    access_radius_m: float = 600.0
+
+
+#: How far before `arrive_by` an arrive-by query looks for departures when no window is given.
+ARRIVE_BY_WINDOW_S = 3 * 3600
+
+
+class Planner:
+    """Plans journeys on one snapshot; safe to share between concurrent requests."""
+
+    def __init__(self, snapshot: Snapshot, cached_days: int = 8) -> None:
+        """Bind the planner to a snapshot; day views are compiled on first use."""
+        self.snapshot = snapshot
+        self._cached_days = cached_days
+        self._views: OrderedDict[tuple[dt.date, bool, int], tuple[DayView, object]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def day_view(
+        self, day: dt.date, wheelchair: bool = False, overlay: RealtimeOverlay | None = None
+    ) -> DayView:
+        """Return the compiled timetable of a service date (cached per overlay object)."""
+        key = (day, wheelchair, id(overlay) if overlay else 0)
+        with self._lock:
+            hit = self._views.get(key)
+            if hit is not None and (not overlay or hit[1] is overlay):
+                self._views.move_to_end(key)
+                return hit[0]
+        view = build_day_view(self.snapshot, day, overlay if overlay else None, wheelchair)
+        with self._lock:
+            self._views[key] = (view, overlay)
+            while len(self._views) > self._cached_days:
+                self._views.popitem(last=False)
+        return view
+
+    def plan(self, query: JourneyQuery, overlay: RealtimeOverlay | None = None) -> list[Itinerary]:
+        """Return the Pareto-optimal itineraries for a query, earliest departure first."""
+        when = _query_time(query)
+        day, t0 = self._day_and_time(when)
+        view = self.day_view(day, query.wheelchair, overlay)
+        access, origin = self._access(query.origin, query)
+        targets, destination = self._targets(query.destination, query)
+        labels = Labels(query.max_transfers + 1, view.n_stops)
+        trace = Trace(self.snapshot, view, labels, targets, origin, destination)
+        if query.arrive_by is not None:
+            window = (t0 - (query.window_s or ARRIVE_BY_WINDOW_S), t0)
+        else:
+            window = (t0, t0 + query.window_s)
+        found = self._run(trace, access, window, query)
+        return _pareto(found, query)
+
+    def _run(
+        self, t: Trace, access: Access, window: tuple[int, int], q: JourneyQuery
+    ) -> list[Itinerary]:
+        """Run one departure, or every departure of the window latest first (rRAPTOR)."""
+        foot, row_route = self.snapshot.footpaths, row_routes(t.view)
+        if q.arrive_by is None and window[0] == window[1]:
+            departures = [window[0]]
+        else:
+            departures = departures_in_window(t.view, access, *window).tolist()
+        out: list[Itinerary] = []
+        for departure_s in departures:
+            new = run_departure(
+                t.view, foot, t.labels, access, int(departure_s), t.targets, row_route
+            )
+            out += [_itinerary(t, f) for f in new]
+            if q.arrive_by is not None and any(f.arrival_s <= window[1] for f in new):
+                break
+        return [i for i in out if q.arrive_by is None or i.arrival <= q.arrive_by]
+
+    def _day_and_time(self, when: dt.datetime) -> tuple[dt.date, int]:
+        """Return the service date of a moment and its seconds on that date's axis."""
+        snap = self.snapshot
+        local = when.astimezone(ZoneInfo(snap.timezone))
+        day = local.date()
+        n_days = snap.service_active.shape[1]
+        first = dt.date.fromordinal(snap.first_day) if n_days else day
+        last = first + dt.timedelta(days=max(n_days - 1, 0))
+        if n_days == 0 or not first - dt.timedelta(days=1) <= day <= last + dt.timedelta(days=1):
+            raise OutsideServiceError(day.isoformat(), first.isoformat(), last.isoformat())
+        return day, int(when.timestamp()) - service_day_start(day, snap.timezone)
+
+    def _stop(self, stop_id: str) -> int:
+        """Return a stop's index or raise `UnknownStopError`."""
+        index = self.snapshot.stops.index.get(stop_id)
+        if index is None:
+            raise UnknownStopError(stop_id)
+        return index
+
+    def _nearby(self, point: Coordinates, radius_m: float) -> tuple[np.ndarray, np.ndarray]:
+        """Return (stops, walking seconds) within the radius of a point, or raise if none."""
+        s = self.snapshot.stops
+        distance_m = haversine_m(
+            np.full(len(s.lat), point.lat), np.full(len(s.lon), point.lon), s.lat, s.lon
+        )
+        near = np.flatnonzero(distance_m <= radius_m)
+        if len(near) == 0:
+            raise OutsideNetworkError(point.lat, point.lon, radius_m)
+        return near.astype(np.int64), walk_duration_s(distance_m[near], self.snapshot.walking)
+
+    def _access(self, origin: Endpoint, q: JourneyQuery) -> tuple[Access, Place]:
+        """Return where the journey may start and the origin's place."""
+        if isinstance(origin, Coordinates):
+            stops, walk_s = self._nearby(origin, q.access_radius_m)
+            return Access(stops, walk_s), Place("origin", origin.lat, origin.lon)
+        stop = self._stop(origin)
+        foot = self.snapshot.footpaths
+        lo, hi = int(foot.ptr[stop]), int(foot.ptr[stop + 1])
+        stops = np.concatenate([[stop], foot.to_stop[lo:hi]]).astype(np.int64)
+        walk_s = np.concatenate([[0], foot.duration_s[lo:hi]]).astype(np.int64)
+        return Access(stops, walk_s), _stop_place(self.snapshot, stop)
+
+    def _targets(self, destination: Endpoint, q: JourneyQuery) -> tuple[Targets, Place]:
+        """Return where the journey may end and the destination's place."""
+        if isinstance(destination, Coordinates):
+            stops, walk_s = self._nearby(destination, q.access_radius_m)
+            return Targets(stops, walk_s, False), Place(
+                "destination", destination.lat, destination.lon
+            )
+        stop = self._stop(destination)
+        return Targets(
+            np.asarray([stop], dtype=np.int64), np.zeros(1, dtype=np.int64), True
+        ), _stop_place(self.snapshot, stop)
+
+
+def _stop_place(snap: Snapshot, stop: int) -> Place:
+    """Return the place of a stop index."""
+    s = snap.stops
+    return Place(
+        s.names[stop], float(s.lat[stop]), float(s.lon[stop]), s.ids[stop], s.operator_ids[stop]
+    )
+
+
+def _query_time(query: JourneyQuery) -> dt.datetime:
+    """Validate the query's time fields and return its reference moment."""
+    if (query.depart_at is None) == (query.arrive_by is None):
+        raise InvalidQueryError("give exactly one of depart_at and arrive_by")
+    when = query.depart_at or query.arrive_by
+    assert when is not None  # noqa: S101 - narrowed by the check above
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise InvalidQueryError("times must carry a UTC offset")
+    if query.window_s < 0 or not 0 <= query.max_transfers <= 10:
+        raise InvalidQueryError("window_s must be >= 0 and max_transfers in 0..10")
+    if query.origin == query.destination:
+        raise InvalidQueryError("origin and destination are the same")
+    return when
+
+
+def _itinerary(t: Trace, found: Found) -> Itinerary:
+    """Reconstruct the itinerary of an improved destination label."""
+    return to_itinerary(t, trace_steps(t, found.round, found.departure_s))
+
+
+def _dominates(a: Itinerary, b: Itinerary) -> bool:
+    """Return whether `a` leaves no earlier, arrives no later and changes no more often than `b`."""
+    no_worse = a.departure >= b.departure and a.arrival <= b.arrival and a.transfers <= b.transfers
+    better = a.departure > b.departure or a.arrival < b.arrival or a.transfers < b.transfers
+    return no_worse and better
+
+
+def _pareto(found: list[Itinerary], q: JourneyQuery) -> list[Itinerary]:
+    """Keep non-dominated distinct itineraries by departure (latest first for arrive-by)."""
+    unique = list({i.id: i for i in found}.values())
+    kept = [i for i in unique if not any(_dominates(o, i) for o in unique)]
+    kept.sort(key=lambda i: (i.departure, i.arrival, i.transfers), reverse=q.arrive_by is not None)
+    return kept[: q.limit]
