@@ -27,11 +27,10 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True, slots=True)
 class AdapterSpec:
-    """What an adapter is: its id (equal to its folder name) and what it supports."""
+    """What an adapter is: its id (equal to its folder name) and a name for people."""
 
     id: str
     name: str
-    signs_tickets: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,6 @@ CREATE TABLE offers (
     travellers   jsonb NOT NULL,
     total_minor  bigint NOT NULL CHECK (total_minor >= 0),
     currency     text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
-    conditions   jsonb NOT NULL,
     valid_from   timestamptz NOT NULL,
     valid_until  timestamptz NOT NULL,
     created_at   timestamptz NOT NULL DEFAULT now(),
@@ -141,3 +140,8 @@ CREATE TABLE booking_events (
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX booking_events_booking ON booking_events (booking_id, id);
+
+-- How long a ticket is valid and what a refund costs, per operator (its published conditions).
+ALTER TABLE operators
+    ADD COLUMN ticket_validity_min integer NOT NULL DEFAULT 90 CHECK (ticket_validity_min > 0),
+    ADD COLUMN refund_fee_minor integer NOT NULL DEFAULT 0 CHECK (refund_fee_minor >= 0);

@@ -1,0 +1,1 @@
+"""Selling tickets: fares, offers, two-phase bookings, tickets and their signing keys."""

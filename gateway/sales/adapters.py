@@ -1,0 +1,57 @@
+"""One guarded adapter per operator, built from the operator's row and rebuilt when it changes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import aiohttp
+import asyncpg
+
+from gateway.problems import Problem
+from operators.adapter import OperatorAdapter
+from operators.registry import OperatorConfig, build_adapter
+from operators.resilience import Guard, Policy
+
+T = TypeVar("T")
+
+
+class GuardedAdapter:
+    """An operator's adapter whose calls pass through that operator's guard."""
+
+    def __init__(self, adapter: OperatorAdapter, guard: Guard) -> None:
+        self.adapter = adapter
+        self.guard = guard
+
+    async def call(self, fn: Callable[[OperatorAdapter], Awaitable[T]], *, idempotent: bool) -> T:
+        """Run one adapter call under the operator's timeout, limits and breaker."""
+        return await self.guard.run(lambda: fn(self.adapter), idempotent=idempotent)
+
+
+class Adapters:
+    """Every operator's guarded adapter, keyed by operator id."""
+
+    def __init__(self, session: aiohttp.ClientSession, maas_id: str, policy: Policy) -> None:
+        self.session = session
+        self.maas_id = maas_id
+        self.policy = policy
+        self._built: dict[str, tuple[OperatorConfig, GuardedAdapter]] = {}
+
+    async def get(
+        self, conn: asyncpg.Connection | asyncpg.Pool, operator_id: str
+    ) -> GuardedAdapter:
+        """Return the operator's adapter (404 problem for an unknown operator)."""
+        row = await conn.fetchrow(
+            "SELECT id, sales_channel, tomp_url, tomp_token FROM operators WHERE id = $1",
+            operator_id,
+        )
+        if row is None:
+            raise Problem(404, "not_found", "Not found", f"operator {operator_id!r} does not exist")
+        config = OperatorConfig(row["id"], row["sales_channel"], row["tomp_url"], row["tomp_token"])
+        known = self._built.get(operator_id)
+        if known is not None and known[0] == config:
+            return known[1]
+        guard = known[1].guard if known is not None else Guard(operator_id, self.policy)
+        guarded = GuardedAdapter(build_adapter(config, self.session, self.maas_id), guard)
+        self._built[operator_id] = (config, guarded)
+        return guarded

@@ -1,0 +1,465 @@
+"""Two-phase bookings across operators: reserve all, confirm all or none, cancel, expire.
+
+Every state change and its event are written in one transaction; the booking
+row is locked while it changes, so two confirms of one booking never both act.
+Seats are counted in `capacities`, whose CHECK constraint makes overselling
+impossible whatever the number of gateway processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from gateway.problems import Problem, conflict, not_found
+from gateway.sales import capacity, tickets
+from gateway.sales.adapters import Adapters
+from gateway.sales.schemas import Booking, BookingCreate
+from gateway.sales.store import get_booking
+from operators.adapter import LegOrder, OperatorAdapter, OperatorError, OperatorResult
+
+
+@dataclass(frozen=True, slots=True)
+class Sales:
+    """What booking needs: the database, the operators' adapters, and how long holds last."""
+
+    pool: asyncpg.Pool
+    adapters: Adapters
+    hold: timedelta = timedelta(minutes=10)
+
+
+def _order(leg: asyncpg.Record) -> LegOrder:
+    d = leg["detail"]
+    return LegOrder(
+        leg_id=str(leg["id"]),
+        booking_id=str(leg["booking_id"]),
+        operator_id=leg["operator_id"],
+        product_id=d.get("product_id"),
+        rider_categories=tuple(d.get("rider_categories", ())),
+        price_minor=leg["price_minor"],
+        currency=leg["currency"],
+        valid_from=datetime.fromisoformat(d["valid_from"]),
+        valid_until=datetime.fromisoformat(d["valid_until"]),
+        trip_id=d.get("trip_id"),
+        from_stop_id=d.get("from_stop_id"),
+        to_stop_id=d.get("to_stop_id"),
+    )
+
+
+async def _event(
+    conn: asyncpg.Connection, booking_id: uuid.UUID, tenant_id: str, kind: str, **payload: Any
+) -> None:
+    await conn.execute(
+        "INSERT INTO booking_events (booking_id, tenant_id, type, payload) VALUES ($1, $2, $3, $4)",
+        booking_id,
+        tenant_id,
+        kind,
+        payload,
+    )
+
+
+async def _set_status(
+    conn: asyncpg.Connection,
+    booking_id: uuid.UUID,
+    status: str,
+    reason: str | None = None,
+    refund_minor: int | None = None,
+) -> None:
+    await conn.execute(
+        """UPDATE bookings SET status = $2, reason = coalesce($3, reason),
+                  refund_minor = coalesce($4, refund_minor), updated_at = now() WHERE id = $1""",
+        booking_id,
+        status,
+        reason,
+        refund_minor,
+    )
+
+
+Call = Callable[[OperatorAdapter], Awaitable[OperatorResult]]
+
+
+async def _each_leg(
+    sales: Sales, legs: list[asyncpg.Record], make: Callable[[asyncpg.Record, LegOrder], Call]
+) -> list[OperatorResult | OperatorError]:
+    """Call every leg's operator at once; a failure is returned, not raised."""
+
+    async def one(leg: asyncpg.Record) -> OperatorResult | OperatorError:
+        adapter = await sales.adapters.get(sales.pool, leg["operator_id"])
+        try:
+            return await adapter.call(make(leg, _order(leg)), idempotent=True)
+        except OperatorError as exc:
+            return exc
+
+    return list(await asyncio.gather(*(one(leg) for leg in legs)))
+
+
+def _reserve(leg: asyncpg.Record, order: LegOrder) -> Call:
+    return lambda a: a.reserve(order, f"{order.leg_id}:reserve")
+
+
+def _confirm(leg: asyncpg.Record, order: LegOrder) -> Call:
+    return lambda a: a.confirm(order, leg["operator_ref"], f"{order.leg_id}:confirm")
+
+
+def _release(leg: asyncpg.Record, order: LegOrder) -> Call:
+    return lambda a: a.release(order, leg["operator_ref"], f"{order.leg_id}:release")
+
+
+def _cancel(leg: asyncpg.Record, order: LegOrder) -> Call:
+    return lambda a: a.cancel(order, leg["operator_ref"], f"{order.leg_id}:cancel")
+
+
+async def _offers(
+    conn: asyncpg.Connection, tenant_id: str, body: BookingCreate, now: datetime
+) -> list[asyncpg.Record]:
+    rows = await conn.fetch(
+        "SELECT * FROM offers WHERE id = ANY($1) AND tenant_id = $2", body.offer_ids, tenant_id
+    )
+    found = {r["id"]: r for r in rows}
+    for i, offer_id in enumerate(body.offer_ids):
+        offer = found.get(offer_id)
+        if offer is None:
+            raise Problem(
+                404,
+                "not_found",
+                "Not found",
+                f"body.offer_ids[{i}]: offer {offer_id} does not exist",
+            )
+        if offer["valid_until"] <= now:
+            raise conflict(
+                "offer_expired",
+                f"body.offer_ids[{i}]: offer {offer_id} expired at "
+                f"{offer['valid_until'].isoformat()}",
+            )
+        wanted = [t.model_dump(mode="json") for t in body.travellers]
+        if [t.get("rider_category") for t in offer["travellers"]] != [
+            t["rider_category"] for t in wanted
+        ]:
+            raise Problem(
+                422,
+                "travellers_mismatch",
+                "Travellers do not match",
+                f"body.travellers must be the travellers offer {offer_id} was priced for",
+            )
+    if len(set(body.offer_ids)) != len(body.offer_ids):
+        raise Problem(
+            422,
+            "validation_failed",
+            "Validation failed",
+            "body.offer_ids: an offer is listed twice",
+        )
+    return [found[i] for i in body.offer_ids]
+
+
+async def _insert_booking(
+    conn: asyncpg.Connection,
+    sales: Sales,
+    tenant_id: str,
+    body: BookingCreate,
+    offers: list[asyncpg.Record],
+    now: datetime,
+) -> uuid.UUID:
+    booking_id = uuid.uuid4()
+    currencies = {o["currency"] for o in offers}
+    if len(currencies) != 1:
+        raise Problem(
+            422,
+            "mixed_currencies",
+            "Mixed currencies",
+            f"the offers are priced in {sorted(currencies)}",
+        )
+    await conn.execute(
+        """INSERT INTO bookings (id, tenant_id, status, traveller_ref, travellers, total_minor,
+                                 currency, expires_at)
+           VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7)""",
+        booking_id,
+        tenant_id,
+        body.traveller_ref,
+        [t.model_dump(mode="json") for t in body.travellers],
+        sum(o["total_minor"] for o in offers),
+        currencies.pop(),
+        now + sales.hold,
+    )
+    try:
+        await conn.executemany(
+            "INSERT INTO booking_offers (offer_id, booking_id) VALUES ($1, $2)",
+            [(o["id"], booking_id) for o in offers],
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise conflict(
+            "offer_already_booked", "an offer in body.offer_ids is already booked"
+        ) from exc
+    position = 0
+    for offer in offers:
+        for leg in offer["legs"]:
+            seats = len(body.travellers)
+            capacity_id = await capacity.take(conn, leg, seats)
+            await conn.execute(
+                """INSERT INTO booking_legs (id, booking_id, position, offer_id, operator_id,
+                                             status,
+                                             detail, price_minor, currency, capacity_id, seats)
+                   VALUES ($1, $2, $3, $4, $5, 'PENDING', $6, $7, $8, $9, $10)""",
+                uuid.uuid4(),
+                booking_id,
+                position,
+                offer["id"],
+                leg["operator_id"],
+                leg,
+                leg["price_minor"],
+                leg["currency"],
+                capacity_id,
+                seats if capacity_id else 0,
+            )
+            position += 1
+    await _event(
+        conn, booking_id, tenant_id, "booking.pending", offer_ids=[str(o["id"]) for o in offers]
+    )
+    return booking_id
+
+
+async def create_booking(sales: Sales, tenant_id: str, body: BookingCreate) -> Booking:
+    """Book offers: hold seats, reserve with every operator; PENDING, or REJECTED if one refuses."""
+    now = datetime.now(UTC)
+    async with sales.pool.acquire() as conn:
+        async with conn.transaction():
+            offers = await _offers(conn, tenant_id, body, now)
+            booking_id = await _insert_booking(conn, sales, tenant_id, body, offers, now)
+        legs = await conn.fetch(
+            "SELECT * FROM booking_legs WHERE booking_id = $1 ORDER BY position", booking_id
+        )
+        results = await _each_leg(sales, legs, _reserve)
+        async with conn.transaction():
+            await conn.execute("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE", booking_id)
+            for leg, result in zip(legs, results, strict=True):
+                if isinstance(result, OperatorResult):
+                    await conn.execute(
+                        "UPDATE booking_legs SET operator_ref = $2 WHERE id = $1",
+                        leg["id"],
+                        result.operator_ref,
+                    )
+                else:
+                    await conn.execute(
+                        "UPDATE booking_legs SET status = 'RESERVE_FAILED' WHERE id = $1", leg["id"]
+                    )
+        failures = [r for r in results if isinstance(r, OperatorError)]
+        if failures:
+            await _reject(sales, conn, tenant_id, booking_id, f"reservation failed: {failures[0]}")
+        return await get_booking(conn, tenant_id, booking_id)
+
+
+async def _reject(
+    sales: Sales, conn: asyncpg.Connection, tenant_id: str, booking_id: uuid.UUID, reason: str
+) -> None:
+    """Release what was reserved, undo what was confirmed, and mark the booking REJECTED."""
+    legs = await conn.fetch(
+        "SELECT * FROM booking_legs WHERE booking_id = $1 ORDER BY position", booking_id
+    )
+    await _undo_legs(sales, conn, tenant_id, legs)
+    async with conn.transaction():
+        await capacity.release(conn, booking_id)
+        await _set_status(conn, booking_id, "REJECTED", reason)
+        await _event(conn, booking_id, tenant_id, "booking.rejected", reason=reason)
+
+
+async def _undo_legs(
+    sales: Sales, conn: asyncpg.Connection, tenant_id: str, legs: list[asyncpg.Record]
+) -> None:
+    """Compensate: cancel confirmed legs, release pending ones (both idempotent at the operator)."""
+    confirmed = [leg for leg in legs if leg["status"] == "CONFIRMED"]
+    pending = [leg for leg in legs if leg["status"] == "PENDING" and leg["operator_ref"]]
+    for group, call, status in ((confirmed, _cancel, "CANCELLED"), (pending, _release, "RELEASED")):
+        results = await _each_leg(sales, group, call)
+        for leg, result in zip(group, results, strict=True):
+            if isinstance(result, OperatorError):
+                await _event(
+                    conn,
+                    leg["booking_id"],
+                    tenant_id,
+                    "leg.compensation_failed",
+                    leg=str(leg["id"]),
+                    error=str(result),
+                )
+            await conn.execute(
+                "UPDATE booking_legs SET status = $2 WHERE id = $1", leg["id"], status
+            )
+    await conn.execute(
+        "UPDATE booking_legs SET status = 'RELEASED' "
+        "WHERE booking_id = ANY($1) AND status = 'PENDING'",
+        list({leg["booking_id"] for leg in legs}),
+    )
+
+
+async def _locked(
+    conn: asyncpg.Connection, tenant_id: str, booking_id: uuid.UUID
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "SELECT * FROM bookings WHERE id = $1 AND tenant_id = $2 FOR UPDATE", booking_id, tenant_id
+    )
+    if row is None:
+        raise not_found("booking", str(booking_id))
+    return row
+
+
+async def confirm_booking(sales: Sales, tenant_id: str, booking_id: uuid.UUID) -> Booking:
+    """Commit every leg with its operator and issue tickets; or REJECTED, compensated."""
+    async with sales.pool.acquire() as conn:
+        outcome = await _confirm_locked(sales, conn, tenant_id, booking_id)
+        booking = await get_booking(conn, tenant_id, booking_id)
+    if outcome is not None:
+        raise outcome
+    return booking
+
+
+async def _confirm_locked(
+    sales: Sales, conn: asyncpg.Connection, tenant_id: str, booking_id: uuid.UUID
+) -> Problem | None:
+    async with conn.transaction():
+        booking = await _locked(conn, tenant_id, booking_id)
+        if booking["status"] == "CONFIRMED":
+            return None
+        if booking["status"] != "PENDING":
+            return conflict(
+                "booking_not_pending",
+                f"booking {booking_id} is {booking['status']}; "
+                "only a PENDING booking can be confirmed",
+            )
+        if booking["expires_at"] <= datetime.now(UTC):
+            await _expire(sales, conn, booking)
+            return conflict(
+                "booking_expired",
+                f"booking {booking_id} expired at {booking['expires_at'].isoformat()}",
+            )
+        legs = await conn.fetch(
+            "SELECT * FROM booking_legs WHERE booking_id = $1 ORDER BY position", booking_id
+        )
+        results = await _each_leg(sales, legs, _confirm)
+        for leg, result in zip(legs, results, strict=True):
+            if isinstance(result, OperatorResult):
+                await conn.execute(
+                    "UPDATE booking_legs SET status = 'CONFIRMED', operator_ref = $2 WHERE id = $1",
+                    leg["id"],
+                    result.operator_ref,
+                )
+        failures = [r for r in results if isinstance(r, OperatorError)]
+        if failures:
+            # Still under the row lock: nobody sees the booking half-confirmed.
+            await _reject(sales, conn, tenant_id, booking_id, f"confirmation failed: {failures[0]}")
+            return None
+        await tickets.issue(conn, booking_id)
+        await _set_status(conn, booking_id, "CONFIRMED")
+        await _event(conn, booking_id, tenant_id, "booking.confirmed")
+        return None
+
+
+async def _expire(sales: Sales, conn: asyncpg.Connection, booking: asyncpg.Record) -> None:
+    """Mark a locked PENDING booking EXPIRED and give its seats back (caller's transaction)."""
+    await capacity.release(conn, booking["id"])
+    await conn.execute(
+        "UPDATE booking_legs SET status = 'RELEASED' WHERE booking_id = $1 AND status = 'PENDING'",
+        booking["id"],
+    )
+    await _set_status(conn, booking["id"], "EXPIRED", "not confirmed before expires_at")
+    await _event(conn, booking["id"], booking["tenant_id"], "booking.expired")
+
+
+async def expire_due(sales: Sales, limit: int = 100) -> int:
+    """Expire PENDING bookings past `expires_at`, release their reservations; return how many."""
+    expired = 0
+    async with sales.pool.acquire() as conn:
+        ids = await conn.fetch(
+            "SELECT id FROM bookings WHERE status = 'PENDING' AND expires_at <= now() "
+            "ORDER BY expires_at LIMIT $1",
+            limit,
+        )
+        for row in ids:
+            async with conn.transaction():
+                booking = await conn.fetchrow(
+                    "SELECT * FROM bookings WHERE id = $1 AND status = 'PENDING' "
+                    "AND expires_at <= now() FOR UPDATE SKIP LOCKED",
+                    row["id"],
+                )
+                if booking is None:
+                    continue
+                legs = await conn.fetch(
+                    "SELECT * FROM booking_legs WHERE booking_id = $1 AND status = 'PENDING' "
+                    "AND operator_ref IS NOT NULL",
+                    row["id"],
+                )
+                await _each_leg(sales, legs, _release)
+                await _expire(sales, conn, booking)
+                expired += 1
+    return expired
+
+
+async def cancel_booking(sales: Sales, tenant_id: str, booking_id: uuid.UUID) -> Booking:
+    """Cancel a booking and refund what each leg's conditions allow."""
+    async with sales.pool.acquire() as conn:
+        problem = await _cancel_locked(sales, conn, tenant_id, booking_id)
+        if problem is not None:
+            raise problem
+        return await get_booking(conn, tenant_id, booking_id)
+
+
+async def _cancel_locked(
+    sales: Sales, conn: asyncpg.Connection, tenant_id: str, booking_id: uuid.UUID
+) -> Problem | None:
+    now = datetime.now(UTC)
+    async with conn.transaction():
+        booking = await _locked(conn, tenant_id, booking_id)
+        if booking["status"] not in ("PENDING", "CONFIRMED"):
+            return conflict(
+                "booking_not_cancellable",
+                f"booking {booking_id} is {booking['status']}; it cannot be cancelled",
+            )
+        legs = await conn.fetch(
+            "SELECT * FROM booking_legs WHERE booking_id = $1 ORDER BY position", booking_id
+        )
+        used = [
+            leg["position"]
+            for leg in legs
+            if datetime.fromisoformat(leg["detail"]["valid_until"]) <= now
+        ]
+        if booking["status"] == "CONFIRMED" and used:
+            return conflict(
+                "booking_not_cancellable",
+                f"legs {used} are no longer valid; a used ticket cannot be cancelled",
+            )
+        refund = _refund_minor(legs, now) if booking["status"] == "CONFIRMED" else 0
+        results = await _each_leg(
+            sales, legs, _cancel if booking["status"] == "CONFIRMED" else _release
+        )
+        failures = [r for r in results if isinstance(r, OperatorError)]
+        if failures:
+            return Problem(
+                502,
+                "operator_unavailable",
+                "Operator unavailable",
+                f"cancellation not possible now: {failures[0]}",
+            )
+        await conn.execute(
+            "UPDATE booking_legs SET status = 'CANCELLED' WHERE booking_id = $1", booking_id
+        )
+        await conn.execute(
+            "UPDATE tickets SET status = 'CANCELLED' WHERE booking_id = $1", booking_id
+        )
+        await capacity.release(conn, booking_id)
+        await _set_status(conn, booking_id, "CANCELLED", "cancelled by the MaaS app", refund)
+        await _event(conn, booking_id, tenant_id, "booking.cancelled", refund_minor=refund)
+    return None
+
+
+def _refund_minor(legs: list[asyncpg.Record], now: datetime) -> int:
+    """Sum what each leg's conditions give back: its price less the fee, before it starts."""
+    total = 0
+    for leg in legs:
+        conditions = leg["detail"]["conditions"]
+        until = conditions.get("refundable_until")
+        if conditions.get("cancellable") and until and now < datetime.fromisoformat(until):
+            total += max(0, leg["price_minor"] - int(conditions.get("refund_fee_minor", 0)))
+    return total

@@ -1,0 +1,134 @@
+"""Reading bookings back: one booking with its legs and tickets, or a tenant's page of them."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+
+import asyncpg
+
+from gateway.problems import Problem, not_found
+from gateway.sales.schemas import Booking, BookingLeg, BookingPage, Ticket, Traveller
+
+_LEGS = """
+SELECT l.booking_id, l.position, l.operator_id, l.status, l.price_minor, l.currency, l.detail,
+       t.id AS ticket_id, t.kid, t.token, t.valid_from AS t_from, t.valid_until AS t_until,
+       t.status AS ticket_status
+FROM booking_legs l LEFT JOIN tickets t ON t.booking_leg_id = l.id
+WHERE l.booking_id = ANY($1) ORDER BY l.booking_id, l.position
+"""
+
+
+def _ticket(row: asyncpg.Record) -> Ticket | None:
+    if row["ticket_id"] is None:
+        return None
+    base = f"/v1/tickets/{row['ticket_id']}"
+    return Ticket(
+        id=row["ticket_id"],
+        operator_id=row["operator_id"],
+        kid=row["kid"],
+        token=row["token"],
+        valid_from=row["t_from"],
+        valid_until=row["t_until"],
+        status=row["ticket_status"],
+        qr_png_url=f"{base}/qr.png",
+        qr_svg_url=f"{base}/qr.svg",
+    )
+
+
+def _leg(row: asyncpg.Record) -> BookingLeg:
+    detail = row["detail"]
+    return BookingLeg(
+        position=row["position"],
+        operator_id=row["operator_id"],
+        status=row["status"],
+        price_minor=row["price_minor"],
+        currency=row["currency"],
+        product_id=detail.get("product_id"),
+        valid_from=detail["valid_from"],
+        valid_until=detail["valid_until"],
+        ticket=_ticket(row),
+    )
+
+
+async def _assemble(
+    conn: asyncpg.Connection | asyncpg.Pool, rows: list[asyncpg.Record]
+) -> list[Booking]:
+    ids = [r["id"] for r in rows]
+    legs: dict[uuid.UUID, list[BookingLeg]] = {i: [] for i in ids}
+    for leg in await conn.fetch(_LEGS, ids):
+        legs[leg["booking_id"]].append(_leg(leg))
+    offers: dict[uuid.UUID, list[uuid.UUID]] = {i: [] for i in ids}
+    for link in await conn.fetch(
+        "SELECT booking_id, offer_id FROM booking_offers WHERE booking_id = ANY($1)", ids
+    ):
+        offers[link["booking_id"]].append(link["offer_id"])
+    return [
+        Booking(
+            id=r["id"],
+            status=r["status"],
+            offer_ids=offers[r["id"]],
+            legs=legs[r["id"]],
+            travellers=[Traveller.model_validate(t) for t in r["travellers"]],
+            traveller_ref=r["traveller_ref"],
+            total_minor=r["total_minor"],
+            refund_minor=r["refund_minor"],
+            currency=r["currency"],
+            expires_at=r["expires_at"],
+            reason=r["reason"],
+            created_at=r["created_at"],
+            updated_at=r["updated_at"],
+        )
+        for r in rows
+    ]
+
+
+async def get_booking(
+    conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, booking_id: uuid.UUID
+) -> Booking:
+    """Return a tenant's booking; another tenant's booking is reported as not existing."""
+    row = await conn.fetchrow(
+        "SELECT * FROM bookings WHERE id = $1 AND tenant_id = $2", booking_id, tenant_id
+    )
+    if row is None:
+        raise not_found("booking", str(booking_id))
+    return (await _assemble(conn, [row]))[0]
+
+
+def _encode_cursor(created_at: datetime, booking_id: uuid.UUID) -> str:
+    raw = f"{created_at.isoformat()}|{booking_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        created, ident = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(created), uuid.UUID(ident)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(
+            422, "invalid_cursor", "Invalid cursor", "query.cursor is not a cursor this API gave"
+        ) from exc
+
+
+async def list_bookings(
+    pool: asyncpg.Pool, tenant_id: str, status: str | None, cursor: str | None, limit: int
+) -> BookingPage:
+    """Return a page of a tenant's bookings, newest first."""
+    after = _decode_cursor(cursor) if cursor else None
+    rows = await pool.fetch(
+        """SELECT * FROM bookings
+           WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2)
+             AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+           ORDER BY created_at DESC, id DESC LIMIT $5""",
+        tenant_id,
+        status,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit + 1,
+    )
+    page = rows[:limit]
+    following = None
+    if len(rows) > limit:
+        following = _encode_cursor(page[-1]["created_at"], page[-1]["id"])
+    return BookingPage(items=await _assemble(pool, page), next_cursor=following)

@@ -1,0 +1,56 @@
+"""Issuing and verifying tickets against the stored signing keys."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+
+from gateway.sales.signing import get_active_key
+from operators.tickets import TicketClaims, sign_ticket
+
+
+def _claims(leg: asyncpg.Record, ticket_id: uuid.UUID) -> TicketClaims:
+    d = leg["detail"]
+    categories = [c for c in d.get("rider_categories", []) if c]
+    return TicketClaims(
+        ticket_id=str(ticket_id),
+        operator_id=leg["operator_id"],
+        product_id=d.get("product_id"),
+        rider_category=",".join(categories) or None,
+        valid_from=datetime.fromisoformat(d["valid_from"]),
+        valid_until=datetime.fromisoformat(d["valid_until"]),
+        booking_ref=str(leg["booking_id"]),
+        zones=tuple(d.get("zones", ())),
+        route_id=d.get("route_id"),
+    )
+
+
+async def issue(conn: asyncpg.Connection, booking_id: uuid.UUID) -> int:
+    """Sign a ticket for every confirmed leg of a booking that has none; return how many."""
+    legs = await conn.fetch(
+        """SELECT l.* FROM booking_legs l LEFT JOIN tickets t ON t.booking_leg_id = l.id
+           WHERE l.booking_id = $1 AND l.status = 'CONFIRMED' AND t.id IS NULL
+           ORDER BY l.position""",
+        booking_id,
+    )
+    now = datetime.now(UTC)
+    for leg in legs:
+        key = await get_active_key(conn, leg["operator_id"])
+        ticket_id = uuid.uuid4()
+        claims = _claims(leg, ticket_id)
+        await conn.execute(
+            """INSERT INTO tickets (id, booking_leg_id, booking_id, operator_id, kid, token,
+                                    valid_from, valid_until)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+            ticket_id,
+            leg["id"],
+            booking_id,
+            leg["operator_id"],
+            key.kid,
+            sign_ticket(claims, key, now),
+            claims.valid_from,
+            claims.valid_until,
+        )
+    return len(legs)
