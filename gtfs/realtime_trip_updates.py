@@ -40,9 +40,8 @@ _NO_DATA = int(_StopSR.NO_DATA)
 
 #: Event kinds in the extracted arrays.
 _NONE, _DELAY, _TIME = 0, 1, 2
-_NO_EVENT = (_NONE, 0)
+_FIELDS = 8
 _UNKNOWN_STOP = -2
-_StopTimeEvent = gtfs_realtime_pb2.TripUpdate.StopTimeEvent
 
 
 @dataclass(slots=True)
@@ -54,18 +53,10 @@ class _Extracted:
     slot_delay_s: list[int]
     slot_cancelled: list[bool]
     slot_reference_s: list[int]
-    updates: list[tuple[int, int, int, int, int, int, int, int]]
+    updates: list[int]
     unknown_trips: IdTally
     unknown_stop_samples: list[str]
     unsupported_count: int = 0
-
-
-def _event(event: _StopTimeEvent) -> tuple[int, int]:
-    if event.HasField("time"):
-        return _TIME, event.time
-    if event.HasField("delay"):
-        return _DELAY, event.delay
-    return _NONE, 0
 
 
 def _extract_updates(
@@ -74,27 +65,33 @@ def _extract_updates(
     trip_update: gtfs_realtime_pb2.TripUpdate,
     prefix: str,
     stop_codes: dict[str, int],
-) -> int:
-    """Append the stop-time updates of one trip; return the first absolute time, or 0."""
-    first_time_s = 0
-    append = out.updates.append
+) -> None:
+    """Append the stop-time updates of one trip, _FIELDS numbers each (the hot loop)."""
+    extend = out.updates.extend
     for update in trip_update.stop_time_update:
-        sequence = update.stop_sequence if update.HasField("stop_sequence") else -1
+        has = update.HasField
         stop_id = update.stop_id
         code = stop_codes.get(prefix + stop_id, _UNKNOWN_STOP) if stop_id else -1
         if code == _UNKNOWN_STOP and len(out.unknown_stop_samples) < SAMPLE_SIZE:
             out.unknown_stop_samples.append(prefix + stop_id)
-        arrival_kind, arrival = _event(update.arrival) if update.HasField("arrival") else _NO_EVENT
-        departure_kind, departure = (
-            _event(update.departure) if update.HasField("departure") else _NO_EVENT
-        )
-        if not first_time_s:
-            first_time_s = arrival if arrival_kind == _TIME else 0
-            first_time_s = first_time_s or (departure if departure_kind == _TIME else 0)
-        append(
+        arrival_kind = departure_kind = _NONE
+        arrival = departure = 0
+        if has("arrival"):
+            event = update.arrival
+            if event.HasField("time"):
+                arrival_kind, arrival = _TIME, event.time
+            elif event.HasField("delay"):
+                arrival_kind, arrival = _DELAY, event.delay
+        if has("departure"):
+            event = update.departure
+            if event.HasField("time"):
+                departure_kind, departure = _TIME, event.time
+            elif event.HasField("delay"):
+                departure_kind, departure = _DELAY, event.delay
+        extend(
             (
                 slot,
-                sequence,
+                update.stop_sequence if has("stop_sequence") else -1,
                 code,
                 update.schedule_relationship,
                 arrival_kind,
@@ -103,7 +100,6 @@ def _extract_updates(
                 departure,
             )
         )
-    return first_time_s
 
 
 def _extract(
@@ -131,8 +127,8 @@ def _extract(
         out.slot_start_date.append(descriptor.start_date)
         out.slot_delay_s.append(trip_update.delay)
         out.slot_cancelled.append(relationship in _CANCELLED)
-        first_time_s = _extract_updates(out, slot, trip_update, prefix, stop_codes)
-        out.slot_reference_s.append(first_time_s or int(trip_update.timestamp) or header_s)
+        _extract_updates(out, slot, trip_update, prefix, stop_codes)
+        out.slot_reference_s.append(int(trip_update.timestamp) or header_s)
     return out
 
 
@@ -170,13 +166,21 @@ def _match_repeated_stop(
 
 
 def _day_starts(
-    s: TripSchedules, x: _Extracted, slots: Int64Array, absolute: BoolArray
+    s: TripSchedules, x: _Extracted, slots: Int64Array, absolute_s: Int64Array
 ) -> Int64Array:
-    """Return the service day start (POSIX) of every trip instance that has absolute times."""
+    """Return the service day start (POSIX) of every trip instance that has absolute times.
+
+    `absolute_s` holds each update's absolute time, or 0; without a start_date, the first
+    absolute time of the trip picks the service day it fits.
+    """
     day_start_s = np.zeros(len(x.slot_trip), dtype=np.int64)
-    for slot in np.unique(slots[absolute]).tolist():
+    with_time = np.flatnonzero(absolute_s)
+    slot_list, first = np.unique(slots[with_time], return_index=True)
+    for slot, reference_s in zip(
+        slot_list.tolist(), absolute_s[with_time[first]].tolist(), strict=True
+    ):
         day_start_s[slot] = s.service_day_start_s(
-            x.slot_trip[slot], x.slot_start_date[slot], x.slot_reference_s[slot]
+            x.slot_trip[slot], x.slot_start_date[slot], reference_s or x.slot_reference_s[slot]
         )
     return day_start_s
 
@@ -194,13 +198,15 @@ class _Updates:
 
 def _update_delays(s: TripSchedules, x: _Extracted) -> _Updates:
     """Match every update to its stop and turn its arrival and departure into delays."""
-    table = np.array(x.updates, dtype=np.int64).reshape(-1, 8)
+    table = np.fromiter(x.updates, dtype=np.int64, count=len(x.updates)).reshape(-1, _FIELDS)
     slots, sequence, code, relationship = table[:, 0], table[:, 1], table[:, 2], table[:, 3]
     arrival_kind, arrival, departure_kind, departure = table[:, 4:8].T
     rows = _match_rows(s, slots, np.array(x.slot_trip, dtype=np.int64)[slots], sequence, code)
     safe_rows = np.maximum(rows, 0)
-    absolute = (arrival_kind == _TIME) | (departure_kind == _TIME)
-    day_start_s = _day_starts(s, x, slots, absolute)[slots]
+    absolute_s = np.where(
+        arrival_kind == _TIME, arrival, np.where(departure_kind == _TIME, departure, 0)
+    )
+    day_start_s = _day_starts(s, x, slots, absolute_s)[slots]
     arrival_delay = np.where(
         arrival_kind == _TIME, arrival - day_start_s - s.arrival_s[safe_rows], arrival
     )
@@ -317,7 +323,7 @@ def _unknown_stops(s: TripSchedules, x: _Extracted, u: _Updates) -> IdTally:
     unmatched = np.flatnonzero(u.rows < 0)
     tally = IdTally(count=len(unmatched), samples=list(x.unknown_stop_samples))
     for i in unmatched[: SAMPLE_SIZE - len(tally.samples)].tolist():
-        slot, sequence = x.updates[i][0], x.updates[i][1]
+        slot, sequence = x.updates[i * _FIELDS], x.updates[i * _FIELDS + 1]
         if sequence >= 0:
             tally.samples.append(f"{s.trip_ids[x.slot_trip[slot]]}@stop_sequence={sequence}")
     return tally

@@ -298,6 +298,39 @@ def test_septa_sample_is_read_and_its_trips_reported_unknown() -> None:
     assert result.entities == {}
 
 
+def test_septa_sample_applies_to_a_timetable_with_its_trips() -> None:
+    data = (DATA / "gtfs-rt" / "septa-trip-updates.pb").read_bytes()
+    message = gtfs_realtime_pb2.FeedMessage.FromString(data)
+    updates = {
+        e.trip_update.trip.trip_id: e.trip_update.stop_time_update[0] for e in message.entity
+    }
+    assert len(updates) == 35
+    # Every trip gets stops 1..n (n >= 40) with the feed's stop at the sequence it names.
+    trips = {
+        trip: [
+            u.stop_id if seq == u.stop_sequence else f"x{seq}"
+            for seq in range(1, max(40, u.stop_sequence + 5) + 1)
+        ]
+        for trip, u in updates.items()
+    }
+    schedules = build_trip_schedules(tiny_tables("septa", trips))
+    result = read_trip_updates(data, "septa", schedules, now_s=1680120572)
+    report = result.report
+    assert (report.entity_count, report.accepted_count, report.unknown_trip_count) == (35, 35, 0)
+    assert report.unknown_stop_count == 0
+    for trip, update in updates.items():
+        realtime = result.overlay[f"septa:{trip}"]
+        n, k = len(trips[trip]), update.stop_sequence - 1
+        delays = realtime.arrival_s - (36000 + 60 * np.arange(n))
+        assert delays.tolist() == [0] * k + [update.arrival.delay] * (n - k)
+    assert int(result.overlay["septa:AIR_8447_V55_M"].arrival_s[34]) == 36000 + 60 * 34 + 60
+    entity = gtfs_realtime_pb2.FeedEntity.FromString(result.entities["septa:AIR_8447_V55_M"])
+    assert entity.id == "septa:AIR_8447_V55_M"
+    assert entity.trip_update.stop_time_update[0].stop_id == "septa:90405"
+    assert entity.trip_update.stop_time_update[0].arrival.delay == 60
+    assert entity.trip_update.timestamp == 1680120480
+
+
 def test_trip_update_entities_are_namespaced_and_merge(schedules: TripSchedules) -> None:
     result = apply(schedules, trip_update(TRIP, stu(3, stop_id="201588", arrival_delay=60)))
     merged = merged_feed_message(
@@ -311,27 +344,37 @@ def test_trip_update_entities_are_namespaced_and_merge(schedules: TripSchedules)
     assert update.stop_time_update[0].arrival.delay == 60
 
 
-def loop_tables() -> GtfsTables:
-    """A one-trip timetable whose trip visits stop A twice (A B C A D)."""
+def tiny_tables(
+    operator_id: str, trips: dict[str, list[str]], timezone: str = "America/New_York"
+) -> GtfsTables:
+    """A timetable of the given trips (stop_sequence 1, 2...; a minute apart from 10:00)."""
     empty = GtfsTables.empty()
-    stops = ["t:A", "t:B", "t:C", "t:A", "t:D"]
+    rows = [
+        (f"{operator_id}:{trip}", i + 1, f"{operator_id}:{stop}", 36000 + 60 * i)
+        for trip, stops in trips.items()
+        for i, stop in enumerate(stops)
+    ]
+    trip_ids, sequences, stop_ids, times = (list(column) for column in zip(*rows, strict=True))
+    ns = f"{operator_id}:"
     return GtfsTables(
-        agency=pd.DataFrame({"agency_id": ["t:ag"], "agency_timezone": ["America/New_York"]}),
-        stops=pd.DataFrame({"stop_id": sorted(set(stops))}),
-        routes=pd.DataFrame({"route_id": ["t:r"], "agency_id": ["t:ag"]}),
-        trips=pd.DataFrame({"trip_id": ["t:loop"], "route_id": ["t:r"], "service_id": ["t:s"]}),
+        agency=pd.DataFrame({"agency_id": [ns + "ag"], "agency_timezone": [timezone]}),
+        stops=pd.DataFrame({"stop_id": sorted(set(stop_ids))}),
+        routes=pd.DataFrame({"route_id": [ns + "r"], "agency_id": [ns + "ag"]}),
+        trips=pd.DataFrame(
+            {"trip_id": [ns + t for t in trips], "route_id": ns + "r", "service_id": ns + "s"}
+        ),
         stop_times=pd.DataFrame(
             {
-                "trip_id": ["t:loop"] * 5,
-                "stop_sequence": [10, 20, 30, 40, 50],
-                "stop_id": stops,
-                "arrival_s": [36000, 36060, 36120, 36180, 36240],
-                "departure_s": [36000, 36060, 36120, 36180, 36240],
+                "trip_id": trip_ids,
+                "stop_sequence": sequences,
+                "stop_id": stop_ids,
+                "arrival_s": times,
+                "departure_s": times,
             }
         ),
         calendar=empty.calendar,
         calendar_dates=pd.DataFrame(
-            {"service_id": ["t:s"], "date": ["20240610"], "exception_type": [1]}
+            {"service_id": [ns + "s"], "date": ["20240610"], "exception_type": [1]}
         ),
         transfers=empty.transfers,
         shapes=empty.shapes,
@@ -339,7 +382,7 @@ def loop_tables() -> GtfsTables:
 
 
 def test_stop_visited_twice_matches_the_visit_after_the_previous_update() -> None:
-    schedules = build_trip_schedules(loop_tables())
+    schedules = build_trip_schedules(tiny_tables("t", {"loop": ["A", "B", "C", "A", "D"]}))
     start_s = int(dt.datetime(2024, 6, 10, tzinfo=ZoneInfo("America/New_York")).timestamp())
     result = read_trip_updates(
         feed(
