@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,7 +16,16 @@ from operators.fares.context import (
     merge_contexts,
 )
 from operators.fares.csvfiles import Issues, Table, parse_tables, read_zip_members
-from operators.fares.model import FareFeed, Timeframe
+from operators.fares.model import (
+    FareFeed,
+    FareLegJoinRule,
+    FareLegRule,
+    FareMedia,
+    FareProduct,
+    FareTransferRule,
+    RiderCategory,
+    Timeframe,
+)
 from operators.fares.records import (
     Namer,
     Parser,
@@ -112,6 +122,70 @@ def _pairs(
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """Every file's records (Fares v2 files, keyed ids, and (stop, area) and (route, network))."""
+
+    products: list[FareProduct]
+    media: dict[str, FareMedia]
+    categories: dict[str, RiderCategory]
+    leg_rules: list[FareLegRule]
+    joins: list[FareLegJoinRule]
+    transfers: list[FareTransferRule]
+    timeframes: list[Timeframe]
+    areas: dict[str, str | None]
+    networks: dict[str, str | None]
+    stop_areas: list[tuple[str, str]]
+    route_networks: list[tuple[str, str]]
+
+
+def _parse(tables: Mapping[str, Table], ns: Namer, issues: Issues) -> _Parsed:
+    def records(name: str, parser: Parser, kind: type[T]) -> list[T]:
+        return [record for _, record in _records(tables, name, parser, issues, ns, kind)]
+
+    timeframes = _records(tables, "timeframes.txt", parse_timeframe, issues, ns, Timeframe)
+    check_timeframe_overlaps(timeframes, "timeframes.txt", issues)
+    media = records("fare_media.txt", parse_media, FareMedia)
+    categories = records("rider_categories.txt", parse_rider_category, RiderCategory)
+    return _Parsed(
+        products=records("fare_products.txt", parse_product, FareProduct),
+        media={m.fare_media_id: m for m in media},
+        categories={c.rider_category_id: c for c in categories},
+        leg_rules=records("fare_leg_rules.txt", parse_leg_rule, FareLegRule),
+        joins=records("fare_leg_join_rules.txt", parse_join_rule, FareLegJoinRule),
+        transfers=records("fare_transfer_rules.txt", parse_transfer_rule, FareTransferRule),
+        timeframes=[t for _, t in timeframes],
+        areas=_id_map(tables, "areas.txt", issues, ns),
+        networks=_id_map(tables, "networks.txt", issues, ns),
+        stop_areas=_pairs(tables, "stop_areas.txt", "stop_id", "area_id", issues, ns),
+        route_networks=_pairs(tables, "route_networks.txt", "route_id", "network_id", issues, ns),
+    )
+
+
+def _check(
+    tables: Mapping[str, Table],
+    parsed: _Parsed,
+    context: TimetableContext,
+    ns: Namer,
+    issues: Issues,
+) -> None:
+    _check_network_sources(tables, context, issues)
+    known = KnownIds(
+        rider_categories=parsed.categories.keys(),
+        fare_media=parsed.media.keys(),
+        fare_products={p.fare_product_id for p in parsed.products},
+        areas=parsed.areas.keys(),
+        networks=set(parsed.networks) | set(context.route_network_ids.values()),
+        timeframe_groups={t.timeframe_group_id for t in parsed.timeframes},
+        leg_groups={r.leg_group_id for r in parsed.leg_rules if r.leg_group_id},
+        stops=context.stop_ids,
+        routes=context.route_ids,
+        services=None if context.service_dates is None else context.service_dates.keys(),
+    )
+    check_references(tables, known, ns, issues)
+    check_default_categories(tables.get("fare_products.txt"), parsed.categories, ns, issues)
+
+
 def _build_feed(
     tables: Mapping[str, Table],
     context: TimetableContext,
@@ -119,69 +193,28 @@ def _build_feed(
     issues: Issues,
     timezone: str | None,
 ) -> FareFeed:
-    from operators.fares.model import (
-        FareLegJoinRule,
-        FareLegRule,
-        FareMedia,
-        FareProduct,
-        FareTransferRule,
-        RiderCategory,
-    )
-
-    products = _records(tables, "fare_products.txt", parse_product, issues, ns, FareProduct)
-    media = _records(tables, "fare_media.txt", parse_media, issues, ns, FareMedia)
-    categories = _records(
-        tables, "rider_categories.txt", parse_rider_category, issues, ns, RiderCategory
-    )
-    leg_rules = _records(tables, "fare_leg_rules.txt", parse_leg_rule, issues, ns, FareLegRule)
-    joins = _records(
-        tables, "fare_leg_join_rules.txt", parse_join_rule, issues, ns, FareLegJoinRule
-    )
-    transfers = _records(
-        tables, "fare_transfer_rules.txt", parse_transfer_rule, issues, ns, FareTransferRule
-    )
-    timeframes = _records(tables, "timeframes.txt", parse_timeframe, issues, ns, Timeframe)
-    check_timeframe_overlaps(timeframes, "timeframes.txt", issues)
-    areas = _id_map(tables, "areas.txt", issues, ns)
-    networks = _id_map(tables, "networks.txt", issues, ns)
-    stop_areas = _pairs(tables, "stop_areas.txt", "stop_id", "area_id", issues, ns)
-    route_networks = _pairs(tables, "route_networks.txt", "route_id", "network_id", issues, ns)
-    _check_network_sources(tables, context, issues)
-    category_map = {c.rider_category_id: c for _, c in categories}
-    known = KnownIds(
-        rider_categories=category_map.keys(),
-        fare_media={m.fare_media_id for _, m in media},
-        fare_products={p.fare_product_id for _, p in products},
-        areas=areas.keys(),
-        networks=set(networks) | set(context.route_network_ids.values()),
-        timeframe_groups={t.timeframe_group_id for _, t in timeframes},
-        leg_groups={r.leg_group_id for _, r in leg_rules if r.leg_group_id},
-        stops=context.stop_ids,
-        routes=context.route_ids,
-        services=None if context.service_dates is None else context.service_dates.keys(),
-    )
-    check_references(tables, known, ns, issues)
-    check_default_categories(tables.get("fare_products.txt"), category_map, ns, issues)
-    zone = _time_zone(timezone or context.timezone, bool(timeframes), issues)
+    parsed = _parse(tables, ns, issues)
+    _check(tables, parsed, context, ns, issues)
+    zone = _time_zone(timezone or context.timezone, bool(parsed.timeframes), issues)
     grouped_areas: dict[str, set[str]] = {}
-    for stop_id, area_id in stop_areas:
+    for stop_id, area_id in parsed.stop_areas:
         grouped_areas.setdefault(stop_id, set()).add(area_id)
     return FareFeed(
         operator_id=ns.operator_id,
         timezone=zone,
-        products=tuple(p for _, p in products),
-        rider_categories=category_map,
-        fare_media={m.fare_media_id: m for _, m in media},
-        leg_rules=tuple(r for _, r in leg_rules),
+        products=tuple(parsed.products),
+        rider_categories=parsed.categories,
+        fare_media=parsed.media,
+        leg_rules=tuple(parsed.leg_rules),
         has_rule_priority="rule_priority" in _columns(tables, "fare_leg_rules.txt"),
-        leg_join_rules=tuple(j for _, j in joins),
-        transfer_rules=tuple(t for _, t in transfers),
-        areas=areas,
+        leg_join_rules=tuple(parsed.joins),
+        transfer_rules=tuple(parsed.transfers),
+        areas=parsed.areas,
         stop_areas={stop: frozenset(ids) for stop, ids in grouped_areas.items()},
         parent_stations=context.parent_stations,
-        networks={**{n: None for n in context.route_network_ids.values()}, **networks},
-        route_networks={**context.route_network_ids, **dict(route_networks)},
-        timeframes=tuple(t for _, t in timeframes),
+        networks={**dict.fromkeys(context.route_network_ids.values()), **parsed.networks},
+        route_networks={**context.route_network_ids, **dict(parsed.route_networks)},
+        timeframes=tuple(parsed.timeframes),
         service_dates=context.service_dates,
         warnings=tuple(issues.warnings),
     )

@@ -145,8 +145,10 @@ def in_timeframe_group(feed: FareFeed, group_id: str, when: datetime) -> bool:
     return False
 
 
-def _rule_matches(feed: FareFeed, rule: FareLegRule, leg: FareLeg, listed: _Listed) -> bool:
-    from_areas, to_areas = areas_of(feed, leg.from_stop_id), areas_of(feed, leg.to_stop_id)
+def _rule_matches(
+    feed: FareFeed, rule: FareLegRule, leg: FareLeg, listed: _Listed, areas: _LegAreas
+) -> bool:
+    from_areas, to_areas = areas
     if rule.network_id is not None:
         network_ok = rule.network_id == leg.network_id
     else:
@@ -169,6 +171,9 @@ def _timeframes_match(feed: FareFeed, rule: FareLegRule, leg: FareLeg) -> bool:
     )
 
 
+_LegAreas = tuple[frozenset[str], frozenset[str]]
+
+
 @dataclass(frozen=True, slots=True)
 class _Listed:
     networks: frozenset[str | None]
@@ -188,7 +193,8 @@ def _listed(feed: FareFeed) -> _Listed:
 def list_matching_leg_rules(feed: FareFeed, leg: FareLeg) -> list[FareLegRule]:
     """Return the leg rules a leg matches (with rule_priority: only the highest priority)."""
     listed = _listed(feed)
-    matching = [r for r in feed.leg_rules if _rule_matches(feed, r, leg, listed)]
+    areas = (areas_of(feed, leg.from_stop_id), areas_of(feed, leg.to_stop_id))
+    matching = [r for r in feed.leg_rules if _rule_matches(feed, r, leg, listed, areas)]
     if feed.has_rule_priority and matching:
         top = max(r.rule_priority for r in matching)
         matching = [r for r in matching if r.rule_priority == top]

@@ -55,16 +55,22 @@ def _within_limit(rule: FareTransferRule, first: FareLeg, last: FareLeg) -> bool
     return limit is None or limit_type is None or _elapsed_s(first, last, limit_type) <= limit
 
 
-def _groups_match(
-    rules: Sequence[FareTransferRule], rule: FareTransferRule, a: str, b: str
-) -> bool:
+def _groups_match(rule: FareTransferRule, groups: tuple[str, str], listed: _Listed) -> bool:
+    """Match leg groups; an empty group means every group that no rule lists on that side."""
+    a, b = groups
     if rule.from_leg_group_id is not None:
         from_ok = rule.from_leg_group_id == a
     else:
-        from_ok = all(r.from_leg_group_id != a for r in rules)
+        from_ok = a not in listed.from_groups
     if rule.to_leg_group_id is not None:
         return from_ok and rule.to_leg_group_id == b
-    return from_ok and all(r.to_leg_group_id != b for r in rules)
+    return from_ok and b not in listed.to_groups
+
+
+@dataclass(frozen=True, slots=True)
+class _Listed:
+    from_groups: frozenset[str | None]
+    to_groups: frozenset[str | None]
 
 
 def _count_rank(rule: FareTransferRule) -> float:
@@ -77,8 +83,12 @@ def _candidates(
 ) -> list[tuple[FareTransferRule, int, int]]:
     """Return (rule, transfer count, chain start) for rules applying to this transfer."""
     found: list[tuple[FareTransferRule, int, int]] = []
-    for rule in feed.transfer_rules:
-        if not _groups_match(feed.transfer_rules, rule, *groups):
+    rules = feed.transfer_rules
+    listed = _Listed(
+        frozenset(r.from_leg_group_id for r in rules), frozenset(r.to_leg_group_id for r in rules)
+    )
+    for rule in rules:
+        if not _groups_match(rule, groups, listed):
             continue
         pair = (rule.from_leg_group_id, rule.to_leg_group_id)
         count, start = (state.count + 1, state.start) if state.pair == pair else (1, position - 1)
@@ -112,14 +122,11 @@ def _transfers(
     if groups[0] is None or groups[1] is None:
         return []
     out: list[tuple[Step, _State, int]] = []
+    category = legs[position].rider_category_id
     for rule, count, start in _candidates(feed, legs, position, state, (groups[0], groups[1])):
-        product = None
-        if rule.fare_product_id is not None:
-            category = legs[position].rider_category_id
-            rows = list_product_rows(feed, rule.fare_product_id, category, media)
-            if not rows:
-                continue
-            product = rows[0]
+        sold, product = _transfer_product(feed, rule, category, media)
+        if not sold:
+            continue
         amount = 0 if product is None else product.amount_minor
         kind = rule.fare_transfer_type
         removes = kind == 2 and state.own_paid
@@ -129,6 +136,16 @@ def _transfers(
         pair = (rule.from_leg_group_id, rule.to_leg_group_id)
         out.append((step, _State(state.option, pair, count, start, kind == 1), cost))
     return out
+
+
+def _transfer_product(
+    feed: FareFeed, rule: FareTransferRule, category: str | None, media: str | None
+) -> tuple[bool, FareProduct | None]:
+    """Return whether the rider can have the transfer, and its product (None costs 0)."""
+    if rule.fare_product_id is None:
+        return True, None
+    rows = list_product_rows(feed, rule.fare_product_id, category, media)
+    return bool(rows), rows[0] if rows else None
 
 
 def cheapest_steps(
