@@ -5,7 +5,7 @@ from __future__ import annotations
 import swagger_ui_bundle
 from aiohttp import web
 
-from gateway import handlers
+from gateway import demo, handlers
 from gateway.api import api
 from gateway.appkeys import metrics_key, settings_key
 from gateway.metrics import Metrics
@@ -21,6 +21,8 @@ def create_app(settings: Settings) -> web.Application:
     app[settings_key] = settings
     app[metrics_key] = Metrics()
     app.cleanup_ctx.extend(CLEANUP_CONTEXTS)
+    if settings.demo:
+        app.on_startup.append(demo.on_startup)
     api.mount(app)
     app.router.add_static("/docs/static", swagger_ui_bundle.swagger_ui_path)
     return app

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from gateway import apikeys, embedded
+from gateway import apikeys, cli_timetable, embedded
 from gateway.app import create_app
 from gateway.logs import AccessLogger, configure_logging
 from gateway.migrate import migrate
@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = keys.add_parser("revoke", help="revoke a key by prefix")
     revoke.add_argument("prefix")
     revoke.set_defaults(run=cmd_keys_revoke)
+    cli_timetable.add_commands(sub)
     return parser
 
 

@@ -49,6 +49,29 @@ def file_sha256(path: Path, agency_id: str | None = None) -> str:
     return digest.hexdigest()
 
 
+def prepare_split(
+    path: Path, operators: dict[str, str], report: ValidationReport | None = None
+) -> list[PreparedFeed]:
+    """Validate a shared feed once and prepare {operator id: agency id} parts of it."""
+    report = report or validate_zip(path)
+    feed = read_gtfs_kit_feed(path)
+    prepared = []
+    for operator_id, agency_id in operators.items():
+        part = restrict_to_agency(feed, agency_id)
+        tables, filled = interpolate_tables(tables_from_feed(part, operator_id))
+        prepared.append(
+            PreparedFeed(
+                operator_id=operator_id,
+                sha256=file_sha256(path, agency_id),
+                tables=tables,
+                warnings=report.warnings,
+                warning_total=report.warning_total,
+                interpolated_rows=filled,
+            )
+        )
+    return prepared
+
+
 def prepare_feed(
     path: Path,
     operator_id: str,

@@ -1,0 +1,146 @@
+"""`maas operators create`, `maas import-gtfs` and `maas demo`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+from tqdm import tqdm
+
+from gateway import embedded, operator_store
+from gateway.demo import demo_feed_path, import_demo
+from gateway.migrate import migrate
+from gateway.settings import Settings
+from gtfs.interpolate import interpolate_tables
+from gtfs.prepare import PreparedFeed, file_sha256
+from gtfs.reader import read_gtfs_kit_feed, tables_from_feed
+from gtfs.split import restrict_to_agency
+from gtfs.store import store_feed
+from gtfs.validate import FeedInvalid, validate_zip
+
+
+@asynccontextmanager
+async def _pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    """Open a small pool on the configured (or embedded) database, migrated."""
+    url = settings.database_url or await asyncio.to_thread(
+        embedded.start_postgres, settings.data_dir
+    )
+    async with asyncpg.create_pool(url, min_size=1, max_size=2) as pool:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        yield pool
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+async def cmd_operators_create(settings: Settings, args: argparse.Namespace) -> int:
+    """Create an operator."""
+    async with _pool(settings) as pool:
+        created = await operator_store.create_operator(
+            pool,
+            args.id,
+            args.name,
+            business_id=args.business_id,
+            contact_email=args.contact_email,
+            timezone=args.timezone,
+            sales_channel=args.sales_channel,
+            terms_url=args.terms_url,
+        )
+    if created is None:
+        sys.stderr.write(f"operator {args.id!r} already exists\n")
+        return 1
+    _say(f"created operator {created.id} ({created.name})")
+    return 0
+
+
+def _prepare_with_progress(path: Path, operator_id: str, agency_id: str | None) -> PreparedFeed:
+    """Prepare a feed step by step under a progress bar."""
+    with tqdm(total=4, unit="step", desc="validate", file=sys.stderr) as bar:
+        report = validate_zip(path)
+        bar.update()
+        bar.set_description("read")
+        feed = read_gtfs_kit_feed(path)
+        if agency_id is not None:
+            feed = restrict_to_agency(feed, agency_id)
+        bar.update()
+        bar.set_description("interpolate")
+        tables, filled = interpolate_tables(tables_from_feed(feed, operator_id))
+        bar.update()
+        bar.set_description("store")
+        return PreparedFeed(
+            operator_id=operator_id,
+            sha256=file_sha256(path, agency_id),
+            tables=tables,
+            warnings=report.warnings,
+            warning_total=report.warning_total,
+            interpolated_rows=filled,
+        )
+
+
+async def cmd_import_gtfs(settings: Settings, args: argparse.Namespace) -> int:
+    """Validate and import a GTFS zip as an operator's current feed."""
+    try:
+        prepared = await asyncio.to_thread(
+            _prepare_with_progress, Path(args.file), args.operator, args.agency
+        )
+    except FeedInvalid as exc:
+        sys.stderr.write(f"\nthe feed is not valid: {exc.total} error(s)\n")
+        for e in exc.errors:
+            sys.stderr.write(f"  {e.file}:{e.row or '-'} {e.field or '-'}: {e.message}\n")
+        return 1
+    async with _pool(settings) as pool:
+        if await operator_store.find_operator(pool, args.operator) is None:
+            sys.stderr.write(f"no operator {args.operator!r}: create it first\n")
+            return 1
+        stored = await store_feed(pool, prepared)
+    counts = ", ".join(f"{k} {v}" for k, v in prepared.counts().items() if v)
+    state = "imported as version" if stored.changed else "unchanged: already current as version"
+    _say(f"{args.operator}: {state} {stored.version_id} ({counts})")
+    _say(
+        f"{prepared.interpolated_rows} stop times interpolated; {prepared.warning_total} warning(s)"
+    )
+    return 0
+
+
+async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    """Create the five Kuopio operators and import their feeds (idempotent)."""
+    feed = Path(args.feed) if args.feed else demo_feed_path()
+    if not feed.is_file():
+        sys.stderr.write(f"demo feed not found: {feed} (set MAAS_DEMO_FEED)\n")
+        return 1
+    async with _pool(settings) as pool:
+        result = await import_demo(pool, feed)
+    for operator_id, stored in result.items():
+        _say(f"{operator_id}: " + (f"version {stored.version_id}" if stored else "unchanged"))
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the timetable commands to the `maas` parser."""
+    ops = sub.add_parser("operators", help="manage operators").add_subparsers(
+        dest="action", required=True
+    )
+    create = ops.add_parser("create", help="create an operator")
+    create.add_argument("--id", required=True, help="a slug, e.g. kuopion-liikenne")
+    create.add_argument("--name", required=True)
+    create.add_argument("--business-id")
+    create.add_argument("--contact-email")
+    create.add_argument("--timezone", default="Europe/Helsinki")
+    create.add_argument("--sales-channel", default="hosted", choices=("hosted", "tomp"))
+    create.add_argument("--terms-url")
+    create.set_defaults(run=cmd_operators_create)
+    imp = sub.add_parser("import-gtfs", help="import a GTFS zip as an operator's feed")
+    imp.add_argument("--operator", required=True)
+    imp.add_argument("--agency", help="import only this agency_id of the feed")
+    imp.add_argument("file")
+    imp.set_defaults(run=cmd_import_gtfs)
+    demo = sub.add_parser("demo", help="load the Kuopio demo (five operators)")
+    demo.add_argument("--feed", help="path of kuopio.zip (default: MAAS_DEMO_FEED or ../shared)")
+    demo.set_defaults(run=cmd_demo)

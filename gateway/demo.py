@@ -1,0 +1,119 @@
+"""The Kuopio demo: five operators from `kuopio.zip`, demo API keys, copy-paste examples.
+
+`maas demo` and `maas serve --demo` (what `make run` starts) both run it; it is
+idempotent, and the demo keys are kept in `data_dir/demo-keys.json` so a
+second start prints the same ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import asyncpg
+import orjson
+from aiohttp import web
+
+from gateway import apikeys, operator_store
+from gateway.appkeys import db_key, settings_key
+from gtfs.prepare import file_sha256, prepare_split
+from gtfs.split import KUOPIO_OPERATORS
+from gtfs.store import StoredFeed, store_feed
+
+DEMO_FEED_ENV = "MAAS_DEMO_FEED"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_ROLES: tuple[apikeys.Role, ...] = ("admin", "maas", "operator", "planner")
+DEMO_TENANT = "demo-app"
+
+
+def demo_feed_path() -> Path:
+    """Return the Kuopio feed: `$MAAS_DEMO_FEED`, else `../shared/data/gtfs/kuopio.zip`."""
+    override = os.environ.get(DEMO_FEED_ENV)
+    if override:
+        return Path(override)
+    return REPO_ROOT.parent / "shared" / "data" / "gtfs" / "kuopio.zip"
+
+
+async def import_demo(pool: asyncpg.Pool, feed: Path) -> dict[str, StoredFeed | None]:
+    """Create the five Kuopio operators and import each one's part of the feed (idempotent)."""
+    for op in KUOPIO_OPERATORS:
+        await operator_store.create_operator(pool, op.operator_id, op.name)
+    current = {
+        r["operator_id"]: r["sha256"]
+        for r in await pool.fetch("SELECT operator_id, sha256 FROM feed_versions WHERE is_current")
+    }
+    todo = {}
+    for op in KUOPIO_OPERATORS:
+        sha = await asyncio.to_thread(file_sha256, feed, op.agency_id)
+        if current.get(op.operator_id) != sha:
+            todo[op.operator_id] = op.agency_id
+    result: dict[str, StoredFeed | None] = {op.operator_id: None for op in KUOPIO_OPERATORS}
+    if todo:
+        for prepared in await asyncio.to_thread(prepare_split, feed, todo):
+            result[prepared.operator_id] = await store_feed(pool, prepared)
+    return result
+
+
+async def ensure_demo_keys(pool: asyncpg.Pool, data_dir: Path) -> dict[str, str]:
+    """Return one demo key per role, reusing `demo-keys.json` while its keys still work."""
+    path = data_dir / "demo-keys.json"
+    saved: dict[str, str] = {}
+    if await asyncio.to_thread(path.exists):
+        saved = orjson.loads(await asyncio.to_thread(path.read_bytes))
+    keys: dict[str, str] = {}
+    for role in DEMO_ROLES:
+        key = saved.get(role)
+        if key is None or await apikeys.authenticate(pool, key) is None:
+            operator = KUOPIO_OPERATORS[0].operator_id if role == "operator" else None
+            tenant = DEMO_TENANT if role == "maas" else None
+            key = await apikeys.create_key(pool, role, f"demo {role}", operator, tenant)
+        keys[role] = key
+    if keys != saved:
+        await asyncio.to_thread(
+            _write_private, path, orjson.dumps(keys, option=orjson.OPT_INDENT_2)
+        )
+    return keys
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner may read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def demo_banner(keys: dict[str, str], base_url: str) -> str:
+    """Return the demo keys and a few copy-paste curl examples."""
+    stop = f"{KUOPIO_OPERATORS[0].operator_id}:201827"
+    lines = ["", "Demo API keys (kept in demo-keys.json):"]
+    lines += [f"  {role:<9} {key}" for role, key in keys.items()]
+    lines += [
+        "",
+        "Try:",
+        f"  curl {base_url}/v1/operators",
+        f"  curl '{base_url}/v1/stops?near=62.8925,27.6780&radius_m=300'",
+        f"  curl '{base_url}/v1/stops/{stop}/departures?at=2017-01-16T08:00:00%2B02:00'",
+        f"  curl -o merged.zip {base_url}/v1/gtfs/merged.zip",
+        f"  curl -H 'Authorization: Bearer {keys['admin']}' {base_url}/v1/keys",
+        f"  curl -X PUT -H 'Authorization: Bearer {keys['operator']}'"
+        " -H 'Content-Type: application/zip' --data-binary @feed.zip"
+        f" {base_url}/v1/operators/{KUOPIO_OPERATORS[0].operator_id}/feed",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+async def on_startup(app: web.Application) -> None:
+    """Load the demo (first start only does real work) and print keys and examples."""
+    settings, pool = app[settings_key], app[db_key]
+    feed = demo_feed_path()
+    if await asyncio.to_thread(feed.is_file):
+        await import_demo(pool, feed)
+    else:
+        sys.stderr.write(f"demo feed not found at {feed}; set {DEMO_FEED_ENV}\n")
+    keys = await ensure_demo_keys(pool, settings.data_dir)
+    sys.stdout.write(demo_banner(keys, f"http://{settings.host}:{settings.port}") + "\n")
+    sys.stdout.flush()

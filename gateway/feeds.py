@@ -1,0 +1,70 @@
+"""Publishing an operator's feed: prepare it off the event loop, store it, wake the timetable."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+
+import asyncpg
+from aiohttp import web
+
+from gateway.problems import Problem
+from gtfs.prepare import PreparedFeed, prepare_feed
+from gtfs.store import StoredFeed, store_feed
+from gtfs.validate import FeedInvalid, ZipLimits
+
+CHUNK_BYTES = 256 * 1024
+
+
+async def publish_feed(
+    pool: asyncpg.Pool,
+    path: Path,
+    operator_id: str,
+    agency_id: str | None = None,
+    limits: ZipLimits | None = None,
+) -> tuple[PreparedFeed, StoredFeed]:
+    """Validate, read and store a GTFS zip as the operator's current feed (raises FeedInvalid)."""
+    prepared = await asyncio.to_thread(prepare_feed, path, operator_id, agency_id, limits)
+    return prepared, await store_feed(pool, prepared)
+
+
+def feed_problem(exc: FeedInvalid) -> Problem:
+    """Return the 422 problem listing a feed's errors (the first 100 and the total)."""
+    return Problem(
+        422,
+        "feed_invalid",
+        "The GTFS feed is not valid",
+        str(exc),
+        errors=[e.as_dict() for e in exc.errors],
+        total=exc.total,
+    )
+
+
+def new_upload_path(data_dir: Path) -> Path:
+    """Create an empty temporary file for an upload under `data_dir/uploads`."""
+    uploads = data_dir / "uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=uploads, suffix=".zip")
+    os.close(fd)
+    return Path(name)
+
+
+async def receive_upload(request: web.Request, target: Path, max_bytes: int) -> int:
+    """Stream the request body to a file in chunks; 413 once it passes `max_bytes`."""
+    too_large = Problem(
+        413, "payload_too_large", "Payload too large", f"a feed may be at most {max_bytes} bytes"
+    )
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise too_large
+    size = 0
+    with target.open("wb") as out:
+        async for chunk in request.content.iter_chunked(CHUNK_BYTES):
+            size += len(chunk)
+            if size > max_bytes:
+                raise too_large
+            await asyncio.to_thread(out.write, chunk)
+    if size == 0:
+        raise Problem(400, "empty_body", "Empty body", "send the GTFS zip as the request body")
+    return size

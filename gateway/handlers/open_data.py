@@ -1,0 +1,303 @@
+"""Open essential data (no key, as the law wants): stops, departures, routes, the merged GTFS."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gateway.api import api
+from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_offset, encode_cursor
+from gateway.problems import not_found
+from gateway.timetable import Timetable, timetable_key
+from gtfs.open_data import list_departures, routes_at_stop, search_stops
+
+
+def _text(value: object) -> str | None:
+    """Return a table cell as text, None when empty."""
+    if value is None or value != value or str(value) in ("", "<NA>"):  # NaN != NaN
+        return None
+    return str(value)
+
+
+def _int(value: object) -> int | None:
+    """Return a table cell as an integer, None when empty."""
+    text = _text(value)
+    return int(float(text)) if text is not None else None
+
+
+class StopsQuery(BaseModel):
+    """Stops near a point (`near=lat,lon`, `radius_m`) and/or whose name contains `q`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    near: str | None = Field(default=None, pattern=r"^-?\d+(\.\d+)?,-?\d+(\.\d+)?$")
+    radius_m: float = Field(default=500.0, gt=0, le=5000)
+    q: str | None = Field(default=None, min_length=1, max_length=100)
+    operator: str | None = None
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    cursor: str | None = None
+
+    @field_validator("near")
+    @classmethod
+    def _in_range(cls, value: str | None) -> str | None:
+        if value is not None:
+            lat, lon = (float(x) for x in value.split(","))
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                raise ValueError("lat must be in [-90, 90] and lon in [-180, 180]")
+        return value
+
+
+class StopOut(BaseModel):
+    """A stop, platform or station."""
+
+    id: str
+    operator_id: str
+    name: str
+    code: str | None = None
+    lat: float
+    lon: float
+    zone_id: str | None = None
+    location_type: int | None = None
+    parent_station: str | None = None
+    wheelchair_boarding: int
+    platform_code: str | None = None
+    distance_m: float | None = None
+
+
+class StopDetail(StopOut):
+    """A stop and the routes that call at it."""
+
+    route_ids: list[str]
+
+
+class StopList(BaseModel):
+    """A page of stops (nearest first with `near`)."""
+
+    items: list[StopOut]
+    next_cursor: str | None = None
+
+
+class DeparturesQuery(BaseModel):
+    """From when (ISO 8601 with offset; default now) and how many departures."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: dt.datetime | None = None
+    limit: int = Field(default=20, ge=1, le=200)
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give the time with an offset, e.g. 2017-01-16T08:00:00+02:00")
+        return value
+
+
+class DepartureOut(BaseModel):
+    """One departure; `expected_at` is set once realtime data covers the trip."""
+
+    trip_id: str
+    route_id: str
+    route_short_name: str
+    headsign: str
+    operator_id: str
+    service_day: dt.date
+    scheduled_at: dt.datetime
+    expected_at: dt.datetime | None = None
+    realtime: bool = False
+    wheelchair_accessible: int
+
+
+class Departures(BaseModel):
+    """The next departures from a stop, soonest first."""
+
+    stop_id: str
+    items: list[DepartureOut]
+
+
+class RoutesQuery(BaseModel):
+    """Routes of one operator, or all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    operator: str | None = None
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    cursor: str | None = None
+
+
+class RouteOut(BaseModel):
+    """A route."""
+
+    id: str
+    operator_id: str
+    agency_id: str | None = None
+    short_name: str | None = None
+    long_name: str | None = None
+    route_type: int
+    color: str | None = None
+    text_color: str | None = None
+    trip_count: int
+
+
+class RouteList(BaseModel):
+    """A page of routes."""
+
+    items: list[RouteOut]
+    next_cursor: str | None = None
+
+
+def _stop_out(timetable: Timetable, i: int, distance_m: float | None = None) -> StopOut:
+    stops, row = timetable.snapshot.stops, timetable.index.stops.iloc[i]
+    return StopOut(
+        id=stops.ids[i],
+        operator_id=stops.operator_ids[i],
+        name=stops.names[i],
+        code=_text(row["stop_code"]),
+        lat=float(stops.lat[i]),
+        lon=float(stops.lon[i]),
+        zone_id=_text(row["zone_id"]),
+        location_type=_int(row["location_type"]),
+        parent_station=_text(row["parent_station"]),
+        wheelchair_boarding=int(stops.wheelchair[i]),
+        platform_code=_text(row["platform_code"]),
+        distance_m=round(distance_m, 1) if distance_m is not None else None,
+    )
+
+
+def _stop_index(timetable: Timetable, stop_id: str) -> int:
+    i = timetable.snapshot.stops.index.get(stop_id)
+    if i is None:
+        raise not_found("stop", stop_id)
+    return i
+
+
+@api.route(
+    "GET", "/v1/stops", summary="Find stops", tag="open data", query=StopsQuery, response=StopList
+)
+async def list_stops(request: web.Request, query: StopsQuery) -> StopList:
+    """List stops near a point and/or by name, a page at a time."""
+    timetable = request.app[timetable_key].get()
+    near = tuple(float(x) for x in query.near.split(",")) if query.near else None
+    found, distance = search_stops(timetable.index, near, query.radius_m, query.q)  # type: ignore[arg-type]
+    if query.operator:
+        keep = [timetable.snapshot.stops.operator_ids[i] == query.operator for i in found]
+        found = found[keep]
+        distance = distance[keep] if distance is not None else None
+    start = decode_offset(query.cursor)
+    end = start + query.limit
+    items = [
+        _stop_out(timetable, int(i), float(distance[start + k]) if distance is not None else None)
+        for k, i in enumerate(found[start:end])
+    ]
+    return StopList(items=items, next_cursor=encode_cursor(end) if end < len(found) else None)
+
+
+@api.route("GET", "/v1/stops/{id}", summary="A stop", tag="open data", response=StopDetail)
+async def get_stop(request: web.Request) -> StopDetail:
+    """Return one stop and the routes that serve it."""
+    timetable = request.app[timetable_key].get()
+    i = _stop_index(timetable, request.match_info["id"])
+    stop = _stop_out(timetable, i)
+    return StopDetail(**stop.model_dump(), route_ids=routes_at_stop(timetable.index, i))
+
+
+@api.route(
+    "GET",
+    "/v1/stops/{id}/departures",
+    summary="Scheduled departures from a stop",
+    tag="open data",
+    query=DeparturesQuery,
+    response=Departures,
+)
+async def get_departures(request: web.Request, query: DeparturesQuery) -> Departures:
+    """Return the next departures from a stop at or after `at`."""
+    timetable = request.app[timetable_key].get()
+    stop_id = request.match_info["id"]
+    i = _stop_index(timetable, stop_id)
+    at = query.at or dt.datetime.now(dt.UTC)
+    scheduled = list_departures(timetable.index, i, at, query.limit)
+    # Realtime goes here: look each trip_id up in the realtime overlay
+    # (gtfs.overlay.RealtimeOverlay) and set expected_at/realtime, dropping cancelled trips.
+    items = [
+        DepartureOut(
+            trip_id=d.trip_id,
+            route_id=d.route_id,
+            route_short_name=d.route_short_name,
+            headsign=d.headsign,
+            operator_id=d.operator_id,
+            service_day=d.service_day,
+            scheduled_at=d.departure_at,
+            wheelchair_accessible=d.wheelchair_accessible,
+        )
+        for d in scheduled
+    ]
+    return Departures(stop_id=stop_id, items=items)
+
+
+def _route_out(timetable: Timetable, i: int) -> RouteOut:
+    routes, row = timetable.snapshot.routes, timetable.index.routes.iloc[i]
+    return RouteOut(
+        id=routes.ids[i],
+        operator_id=routes.operator_ids[i],
+        agency_id=_text(row["agency_id"]),
+        short_name=routes.short_names[i] or None,
+        long_name=routes.long_names[i] or None,
+        route_type=int(routes.route_type[i]),
+        color=_text(row["route_color"]),
+        text_color=_text(row["route_text_color"]),
+        trip_count=int(timetable.index.route_trip_counts[i]),
+    )
+
+
+@api.route(
+    "GET",
+    "/v1/routes",
+    summary="List routes",
+    tag="open data",
+    query=RoutesQuery,
+    response=RouteList,
+)
+async def list_routes(request: web.Request, query: RoutesQuery) -> RouteList:
+    """List routes, of one operator or all, a page at a time."""
+    timetable = request.app[timetable_key].get()
+    routes = timetable.snapshot.routes
+    found = [i for i, op in enumerate(routes.operator_ids) if query.operator in (None, op)]
+    start = decode_offset(query.cursor)
+    end = start + query.limit
+    items = [_route_out(timetable, i) for i in found[start:end]]
+    return RouteList(items=items, next_cursor=encode_cursor(end) if end < len(found) else None)
+
+
+@api.route("GET", "/v1/routes/{id}", summary="A route", tag="open data", response=RouteOut)
+async def get_route(request: web.Request) -> RouteOut:
+    """Return one route."""
+    timetable = request.app[timetable_key].get()
+    route_id = request.match_info["id"]
+    try:
+        i = timetable.snapshot.routes.ids.index(route_id)
+    except ValueError:
+        raise not_found("route", route_id) from None
+    return _route_out(timetable, i)
+
+
+@api.route(
+    "GET",
+    "/v1/gtfs/merged.zip",
+    summary="Every operator's timetable as one GTFS feed",
+    tag="open data",
+    media_types=("application/zip",),
+)
+async def merged_zip(request: web.Request) -> web.Response:
+    """Serve the merged GTFS zip of the current timetable."""
+    timetable, data = await request.app[timetable_key].merged_zip()
+    versions = "-".join(map(str, timetable.version_ids))
+    return web.Response(
+        body=data,
+        content_type="application/zip",
+        headers={
+            "Content-Disposition": 'attachment; filename="merged-gtfs.zip"',
+            "ETag": f'"timetable-{timetable.generation}-{versions}"',
+        },
+    )

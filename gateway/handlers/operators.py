@@ -1,0 +1,253 @@
+"""Operators and their timetables: onboarding (admin), the open list, publishing a GTFS feed."""
+
+from __future__ import annotations
+
+import asyncio
+import zoneinfo
+from datetime import datetime
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gateway import operator_store
+from gateway.api import api, json_response, principal
+from gateway.appkeys import db_key, settings_key
+from gateway.feeds import feed_problem, new_upload_path, publish_feed, receive_upload
+from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from gateway.problems import Problem, conflict, not_found
+from gateway.timetable import timetable_key
+from gtfs.store import list_feed_versions
+from gtfs.validate import FeedInvalid
+
+OPERATOR_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
+
+
+class OperatorCreate(BaseModel):
+    """A new operator: a slug id, a name, and how its tickets are sold."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=OPERATOR_ID)
+    name: str = Field(min_length=1, max_length=200)
+    business_id: str | None = Field(default=None, max_length=40)
+    contact_email: str | None = Field(default=None, max_length=200)
+    timezone: str = "Europe/Helsinki"
+    sales_channel: Literal["hosted", "tomp"] = "hosted"
+    terms_url: str | None = Field(default=None, max_length=500)
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana(cls, value: str) -> str:
+        if value not in zoneinfo.available_timezones():
+            raise ValueError(f"{value!r} is not an IANA time zone")
+        return value
+
+
+class FeedSummary(BaseModel):
+    """One stored feed version."""
+
+    id: int
+    sha256: str
+    created_at: datetime
+    activated_at: datetime | None = None
+    status: str
+    is_current: bool
+    counts: dict[str, int]
+    warnings: list[dict[str, Any]]
+    warning_total: int
+
+
+class OperatorOut(BaseModel):
+    """An operator as published."""
+
+    id: str
+    name: str
+    business_id: str | None = None
+    contact_email: str | None = None
+    timezone: str
+    sales_channel: str
+    terms_url: str | None = None
+    created_at: datetime
+
+
+class OperatorList(BaseModel):
+    """A page of operators; pass `next_cursor` back as `cursor` for the next one."""
+
+    items: list[OperatorOut]
+    next_cursor: str | None = None
+
+
+class PageQuery(BaseModel):
+    """Paging of a list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    cursor: str | None = None
+
+
+class FeedQuery(BaseModel):
+    """Which agency of a shared feed this operator publishes (default: the whole feed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agency_id: str | None = Field(default=None, max_length=100)
+
+
+class FeedPublished(BaseModel):
+    """What publishing did: the version now current and whether anything changed."""
+
+    operator_id: str
+    version_id: int
+    changed: bool
+    created: bool
+    counts: dict[str, int]
+    interpolated_rows: int
+    warnings: list[dict[str, Any]]
+    warning_total: int
+
+
+class FeedVersions(BaseModel):
+    """An operator's feed versions, newest first."""
+
+    items: list[FeedSummary]
+
+
+def _operator_out(op: operator_store.Operator) -> OperatorOut:
+    return OperatorOut.model_validate(op, from_attributes=True)
+
+
+@api.route(
+    "POST",
+    "/v1/operators",
+    summary="Onboard an operator",
+    tag="operators",
+    roles=("admin",),
+    body=OperatorCreate,
+    response=OperatorOut,
+    status=201,
+)
+async def create_operator(request: web.Request, body: OperatorCreate) -> OperatorOut:
+    """Create an operator (409 if the id is taken)."""
+    fields = body.model_dump(exclude={"id", "name"})
+    created = await operator_store.create_operator(
+        request.app[db_key], body.id, body.name, **fields
+    )
+    if created is None:
+        raise conflict("operator_exists", f"operator {body.id!r} already exists")
+    return _operator_out(created)
+
+
+@api.route(
+    "GET",
+    "/v1/operators",
+    summary="List operators",
+    tag="operators",
+    query=PageQuery,
+    response=OperatorList,
+)
+async def list_operators(request: web.Request, query: PageQuery) -> OperatorList:
+    """List operators by id, a page at a time."""
+    after = decode_cursor(query.cursor, str)
+    found = await operator_store.list_operators(
+        request.app[db_key], str(after) if after else None, query.limit + 1
+    )
+    page = found[: query.limit]
+    more = len(found) > query.limit
+    return OperatorList(
+        items=[_operator_out(o) for o in page],
+        next_cursor=encode_cursor(page[-1].id) if more else None,
+    )
+
+
+@api.route(
+    "GET", "/v1/operators/{id}", summary="An operator", tag="operators", response=OperatorOut
+)
+async def get_operator(request: web.Request) -> OperatorOut:
+    """Return one operator."""
+    operator_id = request.match_info["id"]
+    found = await operator_store.find_operator(request.app[db_key], operator_id)
+    if found is None:
+        raise not_found("operator", operator_id)
+    return _operator_out(found)
+
+
+def _check_publisher(request: web.Request, operator_id: str) -> None:
+    """Only the operator itself (or an admin) publishes its feed."""
+    caller = principal(request)
+    if caller.role == "operator" and caller.operator_id != operator_id:
+        raise Problem(
+            403, "forbidden", "Forbidden", "an operator key publishes only its own operator's feed"
+        )
+
+
+@api.route(
+    "PUT",
+    "/v1/operators/{id}/feed",
+    summary="Publish the operator's GTFS feed (a zip body)",
+    tag="operators",
+    roles=("operator", "admin"),
+    query=FeedQuery,
+    response=FeedPublished,
+)
+async def put_feed(request: web.Request, query: FeedQuery) -> web.Response:
+    """Validate and store an uploaded GTFS zip; 422 lists every error of a bad feed."""
+    operator_id = request.match_info["id"]
+    _check_publisher(request, operator_id)
+    pool, settings = request.app[db_key], request.app[settings_key]
+    if await operator_store.find_operator(pool, operator_id) is None:
+        raise not_found("operator", operator_id)
+    path = await asyncio.to_thread(new_upload_path, settings.data_dir)
+    try:
+        await receive_upload(request, path, settings.max_upload_bytes)
+        prepared, stored = await publish_feed(pool, path, operator_id, query.agency_id)
+    except FeedInvalid as exc:
+        raise feed_problem(exc) from None
+    finally:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+    if stored.changed:
+        request.app[timetable_key].request_rebuild()
+    body = FeedPublished(
+        operator_id=operator_id,
+        version_id=stored.version_id,
+        changed=stored.changed,
+        created=stored.created,
+        counts=prepared.counts(),
+        interpolated_rows=prepared.interpolated_rows,
+        warnings=[w.as_dict() for w in prepared.warnings],
+        warning_total=prepared.warning_total,
+    )
+    return json_response(body, status=201 if stored.created else 200)
+
+
+@api.route(
+    "GET",
+    "/v1/operators/{id}/feed",
+    summary="The operator's feed versions and their warnings",
+    tag="operators",
+    response=FeedVersions,
+)
+async def get_feed_versions(request: web.Request) -> FeedVersions:
+    """List an operator's feed versions, newest first."""
+    operator_id = request.match_info["id"]
+    pool = request.app[db_key]
+    if await operator_store.find_operator(pool, operator_id) is None:
+        raise not_found("operator", operator_id)
+    versions = await list_feed_versions(pool, operator_id)
+    return FeedVersions(
+        items=[
+            FeedSummary(
+                id=v.id,
+                sha256=v.sha256,
+                created_at=v.created_at,
+                activated_at=v.activated_at,
+                status=v.status,
+                is_current=v.is_current,
+                counts=v.counts,
+                warnings=v.warnings.get("items", []),
+                warning_total=v.warnings.get("total", 0),
+            )
+            for v in versions
+        ]
+    )
