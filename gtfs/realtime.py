@@ -9,7 +9,7 @@ counted in the feed's `FeedReport`, never fatal.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from gtfs.overlay import TripRealtime
@@ -51,6 +51,7 @@ __all__ = [
     "build_trip_schedules",
     "feed_message_json",
     "merged_feed_message",
+    "merged_overlay",
     "read_alerts",
     "read_trip_updates",
     "read_vehicle_positions",
@@ -147,3 +148,11 @@ def read_trip_updates(
         message, operator_id, "trip-updates", counts, now_s=now_s, max_age_s=max_age_s
     )
     return TripUpdatesFeed(overlay, entities, report)
+
+
+def merged_overlay(overlays: Iterable[Mapping[str, TripRealtime]]) -> dict[str, TripRealtime]:
+    """Combine operators' overlays into the one the planner reads (ids never collide)."""
+    merged: dict[str, TripRealtime] = {}
+    for overlay in overlays:
+        merged.update(overlay)
+    return merged

@@ -104,7 +104,7 @@ def alerts_from_feed(
     alerts: list[Alert] = []
     unknown_trips, unknown_stops = IdTally(), IdTally()
     for entity in message.entity:
-        if not entity.HasField("alert"):
+        if entity.is_deleted or not entity.HasField("alert"):
             continue
         alert = alert_from_pb(operator_id, entity.id, entity.alert)
         for informed in alert.informed_entities:

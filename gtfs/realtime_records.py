@@ -39,7 +39,7 @@ def trip_update_entities_from_feed(
     prefix = operator_id + ":"
     entities: dict[str, bytes] = {}
     for entity in message.entity:
-        if not entity.HasField("trip_update"):
+        if entity.is_deleted or not entity.HasField("trip_update"):
             continue
         trip_id = prefix + entity.trip_update.trip.trip_id
         if trip_id not in known_trip_ids:

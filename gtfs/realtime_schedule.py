@@ -8,6 +8,7 @@ trip, and the service day an absolute POSIX time belongs to.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import KeysView
 from dataclasses import dataclass, field
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -115,13 +116,13 @@ class TripSchedules:
     def __repr__(self) -> str:
         return f"TripSchedules({len(self.trip_ids)} trips, {len(self.arrival_s)} stop times)"
 
-    def known_trip_ids(self) -> frozenset[str]:
-        """Return the namespaced ids of every trip in the snapshot."""
-        return frozenset(self.trip_index)
+    def known_trip_ids(self) -> KeysView[str]:
+        """Return the namespaced ids of every trip in the snapshot (a view: no copy)."""
+        return self.trip_index.keys()
 
-    def known_stop_ids(self) -> frozenset[str]:
-        """Return the namespaced ids of every stop in the snapshot."""
-        return frozenset(self.stop_codes)
+    def known_stop_ids(self) -> KeysView[str]:
+        """Return the namespaced ids of every stop in the snapshot (a view: no copy)."""
+        return self.stop_codes.keys()
 
     def service_day_start_s(self, trip: int, start_date: str, reference_s: int) -> int:
         """Return the service day start of a trip instance: its start_date, or the day that fits."""

@@ -14,7 +14,8 @@ For each updated trip, every stop gets expected arrival and departure seconds
 * stops before the first update take `TripUpdate.delay` if given, else run as
   scheduled;
 * CANCELED and DELETED trips are flagged cancelled with every stop skipped;
-* departure is never before arrival at a stop.
+* departure is never before arrival at a stop (the delay that propagates from
+  a stop is the departure delay after that correction).
 
 The message is walked once in Python to pull numbers out; matching and
 propagation are vectorised over all updates of the message at once.
@@ -105,12 +106,13 @@ def _extract_updates(
 def _extract(
     message: gtfs_realtime_pb2.FeedMessage, operator_id: str, schedules: TripSchedules
 ) -> _Extracted:
+    """Walk the message once: resolve trips, pull every stop-time update's numbers out."""
     out = _Extracted([], [], [], [], [], [], IdTally(), [])
     prefix = operator_id + ":"
     trip_index, stop_codes = schedules.trip_index, schedules.stop_codes
     header_s = int(message.header.timestamp)
     for entity in message.entity:
-        if not entity.HasField("trip_update"):
+        if entity.is_deleted or not entity.HasField("trip_update"):
             continue
         trip_update = entity.trip_update
         descriptor = trip_update.trip
@@ -120,7 +122,11 @@ def _extract(
             continue
         trip = trip_index.get(prefix + descriptor.trip_id, -1) if descriptor.trip_id else -1
         if trip < 0:
-            out.unknown_trips.add(prefix + (descriptor.trip_id or f"route={descriptor.route_id}"))
+            out.unknown_trips.add(
+                prefix + descriptor.trip_id
+                if descriptor.trip_id
+                else f"(no trip_id: route {prefix}{descriptor.route_id} {descriptor.start_time})"
+            )
             continue
         slot = len(out.slot_trip)
         out.slot_trip.append(trip)

@@ -140,7 +140,7 @@ def vehicle_positions_from_feed(
     positions: list[VehiclePosition] = []
     unknown_trips, unknown_stops = IdTally(), IdTally()
     for entity in message.entity:
-        if not entity.HasField("vehicle") or not entity.vehicle.HasField("position"):
+        if entity.is_deleted or not entity.vehicle.HasField("position"):
             continue
         position = vehicle_position_from_pb(operator_id, entity.id, entity.vehicle)
         if position.trip_id is not None and position.trip_id not in known_trip_ids:

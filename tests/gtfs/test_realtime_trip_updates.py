@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,10 +22,14 @@ from gtfs.realtime import (
     TripSchedules,
     TripUpdatesFeed,
     build_trip_schedules,
+    feed_message_json,
     merged_feed_message,
+    merged_overlay,
     read_trip_updates,
 )
+from gtfs.snapshot import build_snapshot
 from gtfs.tables import GtfsTables
+from journeys.planner import JourneyQuery, Planner
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -440,3 +445,57 @@ def test_any_updates_keep_departure_after_arrival_and_skip_only_skipped(
     assert (realtime.departure_s >= realtime.arrival_s).all()
     skipped = {seq - 1 for seq, rel, _, _ in updates if rel == StopTimeUpdate.SKIPPED}
     assert set(np.flatnonzero(realtime.skipped).tolist()) == skipped
+
+
+def test_planner_skips_a_cancelled_trip_and_rides_a_delayed_one_late(
+    kuopio: GtfsTables, schedules: TripSchedules
+) -> None:
+    # The contract with the planner: overlay entries line up with the snapshot's stop times.
+    planner = Planner(build_snapshot(kuopio))
+    _, _, stop_ids = scheduled(kuopio, TRIP)
+    query = JourneyQuery(
+        origin=f"kuopio:{stop_ids[0]}",
+        destination=f"kuopio:{stop_ids[15]}",
+        depart_at=dt.datetime(2016, 11, 7, 6, 19, tzinfo=HELSINKI),
+    )
+
+    def rides(overlay: dict[str, TripRealtime] | None) -> list[tuple[str, str, bool]]:
+        return [
+            (leg.trip_id, f"{leg.departure:%H:%M}", leg.realtime)
+            for itinerary in planner.plan(query, overlay)
+            for leg in itinerary.transit_legs()
+        ]
+
+    assert rides(None) == [(TRIP, "06:20", False)]
+    delayed = apply(schedules, trip_update(TRIP, stu(1, departure_delay=300))).overlay
+    assert rides(delayed) == [(TRIP, "06:25", True)]
+    cancelled = apply(schedules, trip_update(TRIP, relationship=TripSR.CANCELED)).overlay
+    assert TRIP not in {trip for trip, _, _ in rides(cancelled)}
+
+
+def test_operators_overlays_merge_and_known_ids_come_from_the_schedules(
+    schedules: TripSchedules,
+) -> None:
+    kuopio_overlay = apply(schedules, trip_update(TRIP, stu(1, arrival_delay=60))).overlay
+    loop = build_trip_schedules(tiny_tables("t", {"loop": ["A", "B"]}))
+    loop_overlay = read_trip_updates(
+        feed(trip_update("loop", stu(1, arrival_delay=5))), "t", loop, now_s=NOW_S
+    ).overlay
+    merged = merged_overlay([kuopio_overlay, loop_overlay])
+    assert set(merged) == {TRIP, "t:loop"}
+    assert merged["t:loop"].arrival_s.tolist() == [36005, 36065]
+    assert TRIP in schedules.known_trip_ids()
+    assert "kuopio:201481" in schedules.known_stop_ids()
+    assert set(loop.known_stop_ids()) == {"t:A", "t:B"}
+
+
+def test_merged_trip_updates_render_as_json(schedules: TripSchedules) -> None:
+    result = apply(schedules, trip_update(TRIP, stu(3, arrival_delay=60)))
+    rendered = json.loads(
+        feed_message_json(
+            merged_feed_message(timestamp_s=NOW_S, trip_update_entities=result.entities.values())
+        )
+    )
+    (entity,) = rendered["entity"]
+    assert entity["trip_update"]["trip"]["trip_id"] == TRIP
+    assert entity["trip_update"]["stop_time_update"][0]["arrival"]["delay"] == 60
