@@ -6,7 +6,7 @@ stored `GtfsTables` when the fares come alone. Ids come out namespaced like the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -21,12 +21,17 @@ Record = Mapping[str, str]
 
 @dataclass(frozen=True, slots=True)
 class TimetableContext:
-    """Timetable ids the fares may reference; a None set means "not given, not checked"."""
+    """Timetable ids the fares may reference; a None set means "not given, not checked".
+
+    `service_dates` holds the dates of the services that timeframes use.
+    """
 
     stop_ids: frozenset[str] | None = None
     parent_stations: Mapping[str, str] = field(default_factory=dict)
+    stop_timezones: Mapping[str, str] = field(default_factory=dict)
     route_ids: frozenset[str] | None = None
     route_network_ids: Mapping[str, str] = field(default_factory=dict)
+    service_ids: frozenset[str] | None = None
     service_dates: Mapping[str, frozenset[date]] | None = None
     timezone: str | None = None
 
@@ -44,34 +49,30 @@ def _frame_records(frame: pd.DataFrame) -> list[dict[str, str]]:
 
 
 def service_dates_from(
-    calendar: Iterable[Record], calendar_dates: Iterable[Record], ns: str | None
+    calendar: Iterable[Record], calendar_dates: Iterable[Record], wanted: Collection[str]
 ) -> dict[str, frozenset[date]]:
-    """Expand calendar and calendar_dates records into the dates of each service."""
+    """Expand calendar and calendar_dates records (ids already namespaced) for some services."""
     days: dict[str, set[date]] = {}
     for rec in calendar:
-        sid = _ns(ns, rec.get("service_id", ""))
+        sid = rec.get("service_id", "")
         start, end = _date(rec.get("start_date")), _date(rec.get("end_date"))
-        active = days.setdefault(sid, set())
-        if start is None or end is None:
+        if sid not in wanted or start is None or end is None:
             continue
+        active = days.setdefault(sid, set())
         flags = [rec.get(day, "0") in ("1", "1.0", "True") for day in _WEEKDAYS]
         for offset in range((end - start).days + 1):
             when = start + timedelta(days=offset)
             if flags[when.weekday()]:
                 active.add(when)
     for rec in calendar_dates:
-        sid, day = _ns(ns, rec.get("service_id", "")), _date(rec.get("date"))
-        if day is None:
+        sid, day = rec.get("service_id", ""), _date(rec.get("date"))
+        if sid not in wanted or day is None:
             continue
         if rec.get("exception_type") in ("1", "1.0"):
             days.setdefault(sid, set()).add(day)
         else:
             days.setdefault(sid, set()).discard(day)
     return {sid: frozenset(d) for sid, d in days.items()}
-
-
-def _ns(operator_id: str | None, value: str) -> str:
-    return value if operator_id is None else namespaced(operator_id, value)
 
 
 def _date(text: str | None) -> date | None:
@@ -81,63 +82,72 @@ def _date(text: str | None) -> date | None:
         return None
 
 
-def context_from_tables(tables: Mapping[str, Table], operator_id: str) -> TimetableContext:
+def _namespace(
+    records: list[dict[str, str]] | None, ns: str, *columns: str
+) -> list[dict[str, str]] | None:
+    if records is None:
+        return None
+    return [{k: namespaced(ns, v) if k in columns else v for k, v in r.items()} for r in records]
+
+
+def context_from_tables(
+    tables: Mapping[str, Table], operator_id: str, wanted_services: Collection[str]
+) -> TimetableContext:
     """Build the context from the timetable files of a zip (ids get namespaced here)."""
-    stops, routes = _records(tables.get("stops.txt")), _records(tables.get("routes.txt"))
-    calendar, dates = (
-        _records(tables.get("calendar.txt")),
-        _records(tables.get("calendar_dates.txt")),
-    )
-    agency = _records(tables.get("agency.txt")) or []
     ns = operator_id
-    return TimetableContext(
-        stop_ids=None
-        if stops is None
-        else frozenset(_ns(ns, r["stop_id"]) for r in stops if "stop_id" in r),
-        parent_stations=_parents(stops or [], ns),
-        route_ids=None
-        if routes is None
-        else frozenset(_ns(ns, r["route_id"]) for r in routes if "route_id" in r),
-        route_network_ids={
-            _ns(ns, r["route_id"]): _ns(ns, r["network_id"])
-            for r in routes or []
-            if "route_id" in r and "network_id" in r
-        },
-        service_dates=None
-        if calendar is None and dates is None
-        else service_dates_from(calendar or [], dates or [], ns),
-        timezone=next((r["agency_timezone"] for r in agency if "agency_timezone" in r), None),
+    stops = _namespace(_records(tables.get("stops.txt")), ns, "stop_id", "parent_station")
+    routes = _namespace(_records(tables.get("routes.txt")), ns, "route_id", "network_id")
+    calendar = _namespace(_records(tables.get("calendar.txt")), ns, "service_id")
+    dates = _namespace(_records(tables.get("calendar_dates.txt")), ns, "service_id")
+    agency = _records(tables.get("agency.txt")) or []
+    return _context(stops, routes, calendar, dates, agency, wanted_services)
+
+
+def context_from_timetable(
+    timetable: GtfsTables, wanted_services: Collection[str]
+) -> TimetableContext:
+    """Build the context from stored tables whose ids are already namespaced."""
+    has_calendar = not (timetable.calendar.empty and timetable.calendar_dates.empty)
+    return _context(
+        _frame_records(timetable.stops),
+        _frame_records(timetable.routes),
+        _frame_records(timetable.calendar) if has_calendar else None,
+        _frame_records(timetable.calendar_dates) if has_calendar else None,
+        _frame_records(timetable.agency),
+        wanted_services,
     )
 
 
-def _parents(stops: Iterable[Record], ns: str | None) -> dict[str, str]:
-    return {
-        _ns(ns, r["stop_id"]): _ns(ns, r["parent_station"])
-        for r in stops
-        if "stop_id" in r and "parent_station" in r
-    }
+def _ids(records: list[dict[str, str]] | None, column: str) -> frozenset[str] | None:
+    return None if records is None else frozenset(r[column] for r in records if column in r)
 
 
-def context_from_timetable(timetable: GtfsTables) -> TimetableContext:
-    """Build the context from stored tables whose ids are already namespaced."""
-    stops = _frame_records(timetable.stops[["stop_id", "parent_station"]])
-    routes = timetable.routes
-    network = routes[["route_id", "network_id"]] if "network_id" in routes else None
-    agency = _frame_records(timetable.agency[["agency_timezone"]])
-    calendar = _frame_records(timetable.calendar)
-    has_calendar = not (timetable.calendar.empty and timetable.calendar_dates.empty)
+def _pairs(records: Iterable[Record] | None, key: str, value: str) -> dict[str, str]:
+    return {r[key]: r[value] for r in records or [] if key in r and value in r}
+
+
+def _context(
+    stops: list[dict[str, str]] | None,
+    routes: list[dict[str, str]] | None,
+    calendar: list[dict[str, str]] | None,
+    dates: list[dict[str, str]] | None,
+    agency: list[dict[str, str]],
+    wanted_services: Collection[str],
+) -> TimetableContext:
+    no_calendar = calendar is None and dates is None
+    services = (_ids(calendar, "service_id") or frozenset()) | (
+        _ids(dates, "service_id") or frozenset()
+    )
     return TimetableContext(
-        stop_ids=frozenset(r["stop_id"] for r in stops if "stop_id" in r),
-        parent_stations=_parents(stops, None),
-        route_ids=frozenset(str(r) for r in routes["route_id"].dropna()),
-        route_network_ids={
-            r["route_id"]: r["network_id"]
-            for r in ([] if network is None else _frame_records(network))
-            if "route_id" in r and "network_id" in r
-        },
-        service_dates=service_dates_from(calendar, _frame_records(timetable.calendar_dates), None)
-        if has_calendar
-        else None,
+        stop_ids=_ids(stops, "stop_id"),
+        parent_stations=_pairs(stops, "stop_id", "parent_station"),
+        stop_timezones=_pairs(stops, "stop_id", "stop_timezone"),
+        route_ids=_ids(routes, "route_id"),
+        route_network_ids=_pairs(routes, "route_id", "network_id"),
+        service_ids=None if no_calendar else services,
+        service_dates=None
+        if no_calendar
+        else service_dates_from(calendar or [], dates or [], wanted_services),
         timezone=next((r["agency_timezone"] for r in agency if "agency_timezone" in r), None),
     )
 
@@ -146,11 +156,14 @@ def merge_contexts(own: TimetableContext, given: TimetableContext | None) -> Tim
     """Prefer the stored timetable's ids; the zip's route networks and time zone fill gaps."""
     if given is None:
         return own
+    with_calendar = given if given.service_ids is not None else own
     return TimetableContext(
         stop_ids=given.stop_ids,
         parent_stations=given.parent_stations,
+        stop_timezones={**own.stop_timezones, **given.stop_timezones},
         route_ids=given.route_ids,
         route_network_ids={**given.route_network_ids, **own.route_network_ids},
-        service_dates=given.service_dates if given.service_dates is not None else own.service_dates,
+        service_ids=with_calendar.service_ids,
+        service_dates=with_calendar.service_dates,
         timezone=given.timezone or own.timezone,
     )

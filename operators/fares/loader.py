@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from gtfs.tables import GtfsTables
+from gtfs.tables import GtfsTables, namespaced
 from operators.fares.context import (
     TimetableContext,
     context_from_tables,
     context_from_timetable,
     merge_contexts,
 )
-from operators.fares.csvfiles import Issues, Table, parse_tables, read_zip_members
+from operators.fares.csvfiles import FARE_FILES, Issues, Table, parse_tables, read_zip_members
 from operators.fares.model import (
     FareFeed,
     FareLegJoinRule,
@@ -71,11 +71,19 @@ def load_fares_files(
     """Load fares from file contents by name (`fare_products.txt`...), validating everything."""
     issues = Issues()
     tables = parse_tables(files, issues)
-    given = None if timetable is None else context_from_timetable(timetable)
-    context = merge_contexts(context_from_tables(tables, operator_id), given)
+    services = _timeframe_services(tables.get("timeframes.txt"), operator_id)
+    given = None if timetable is None else context_from_timetable(timetable, services)
+    context = merge_contexts(context_from_tables(tables, operator_id, services), given)
     feed = _build_feed(tables, context, Namer(operator_id), issues, timezone)
     issues.raise_if_any()
     return feed
+
+
+def _timeframe_services(table: Table | None, operator_id: str) -> frozenset[str]:
+    rows = () if table is None else table.rows
+    return frozenset(
+        namespaced(operator_id, service) for row in rows if (service := row.get("service_id"))
+    )
 
 
 def _records(
@@ -180,7 +188,7 @@ def _check(
         leg_groups={r.leg_group_id for r in parsed.leg_rules if r.leg_group_id},
         stops=context.stop_ids,
         routes=context.route_ids,
-        services=None if context.service_dates is None else context.service_dates.keys(),
+        services=context.service_ids,
     )
     check_references(tables, known, ns, issues)
     check_default_categories(tables.get("fare_products.txt"), parsed.categories, ns, issues)
@@ -193,6 +201,8 @@ def _build_feed(
     issues: Issues,
     timezone: str | None,
 ) -> FareFeed:
+    if not any(name in tables for name in FARE_FILES):
+        issues.warn("", 0, "", "no GTFS Fares v2 files found")
     parsed = _parse(tables, ns, issues)
     _check(tables, parsed, context, ns, issues)
     zone = _time_zone(timezone or context.timezone, bool(parsed.timeframes), issues)
@@ -212,12 +222,32 @@ def _build_feed(
         areas=parsed.areas,
         stop_areas={stop: frozenset(ids) for stop, ids in grouped_areas.items()},
         parent_stations=context.parent_stations,
+        stop_timezones=_valid_stop_zones(context.stop_timezones, issues),
         networks={**dict.fromkeys(context.route_network_ids.values()), **parsed.networks},
         route_networks={**context.route_network_ids, **dict(parsed.route_networks)},
         timeframes=tuple(parsed.timeframes),
         service_dates=context.service_dates,
         warnings=tuple(issues.warnings),
     )
+
+
+def _valid_stop_zones(zones: Mapping[str, str], issues: Issues) -> dict[str, str]:
+    valid: dict[str, str] = {}
+    for stop_id, zone in zones.items():
+        if zone in valid.values() or _is_zone(zone):
+            valid[stop_id] = zone
+        else:
+            message = f"{zone!r} is not a time zone: the agency's is used for {stop_id!r}"
+            issues.warn("stops.txt", 0, "stop_timezone", message)
+    return valid
+
+
+def _is_zone(zone: str) -> bool:
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _columns(tables: Mapping[str, Table], name: str) -> tuple[str, ...]:
@@ -242,9 +272,7 @@ def _time_zone(zone: str | None, needed: bool, issues: Issues) -> str | None:
             message = "time zone unknown: give agency.txt or the timezone to match timeframes"
             issues.error("timeframes.txt", 0, "", message)
         return None
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
+    if not _is_zone(zone):
         issues.error("agency.txt", 0, "agency_timezone", f"{zone!r} is not a time zone")
         return None
     return zone

@@ -133,9 +133,16 @@ def areas_of(feed: FareFeed, stop_id: str) -> frozenset[str]:
     return feed.stop_areas.get(parent, frozenset()) if parent else frozenset()
 
 
-def in_timeframe_group(feed: FareFeed, group_id: str, when: datetime) -> bool:
-    """Return whether a fare event time falls in a timeframe group (local day and time)."""
-    local = when.astimezone(ZoneInfo(feed.timezone)) if feed.timezone else when
+def find_event_timezone(feed: FareFeed, stop_id: str) -> str | None:
+    """Return the time zone of a fare event at a stop: the stop's, its station's, the feed's."""
+    parent = feed.parent_stations.get(stop_id, "")
+    return feed.stop_timezones.get(stop_id) or feed.stop_timezones.get(parent) or feed.timezone
+
+
+def in_timeframe_group(feed: FareFeed, group_id: str, when: datetime, stop_id: str) -> bool:
+    """Return whether a fare event at a stop falls in a timeframe group (local day and time)."""
+    zone = find_event_timezone(feed, stop_id)
+    local = when.astimezone(ZoneInfo(zone)) if zone else when
     day, time_s = local.date(), local.hour * 3600 + local.minute * 60 + local.second
     for frame in feed.timeframes:
         if frame.timeframe_group_id != group_id or not frame.start_s <= time_s < frame.end_s:
@@ -166,8 +173,8 @@ def _rule_matches(
 
 def _timeframes_match(feed: FareFeed, rule: FareLegRule, leg: FareLeg) -> bool:
     start, end = rule.from_timeframe_group_id, rule.to_timeframe_group_id
-    return (start is None or in_timeframe_group(feed, start, leg.departure)) and (
-        end is None or in_timeframe_group(feed, end, leg.arrival)
+    return (start is None or in_timeframe_group(feed, start, leg.departure, leg.from_stop_id)) and (
+        end is None or in_timeframe_group(feed, end, leg.arrival, leg.to_stop_id)
     )
 
 

@@ -121,8 +121,10 @@ class Timeframe:
 class FareFeed:
     """An operator's fares: every Fares v2 file, plus what matching needs from its timetable.
 
-    `service_dates` is None when no calendar was given (timeframes then apply every day);
-    `stop_areas` already includes platforms of stations assigned to an area.
+    `service_dates` (dates of the services timeframes use) is None when no calendar was
+    given: timeframes then apply every day. `stop_areas` is as in the file: a platform
+    without areas of its own takes its station's when matching. Timeframes are evaluated in
+    `stop_timezones` of the stop (or its station), else in `timezone` (the agency's).
     """
 
     operator_id: str
@@ -137,6 +139,7 @@ class FareFeed:
     areas: Mapping[str, str | None] = field(default_factory=dict)
     stop_areas: Mapping[str, frozenset[str]] = field(default_factory=dict)
     parent_stations: Mapping[str, str] = field(default_factory=dict)
+    stop_timezones: Mapping[str, str] = field(default_factory=dict)
     networks: Mapping[str, str | None] = field(default_factory=dict)
     route_networks: Mapping[str, str] = field(default_factory=dict)
     timeframes: tuple[Timeframe, ...] = ()
