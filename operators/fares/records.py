@@ -78,8 +78,43 @@ PRIMARY_KEYS: dict[str, tuple[str, ...] | None] = {
 }
 
 
+#: Optional columns of each file (with the required ones, every column the reference defines).
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "fare_products.txt": ("fare_product_name", "rider_category_id", "fare_media_id"),
+    "fare_media.txt": ("fare_media_name",),
+    "rider_categories.txt": ("eligibility_url",),
+    "fare_leg_rules.txt": (
+        "leg_group_id",
+        "network_id",
+        "from_area_id",
+        "to_area_id",
+        "from_timeframe_group_id",
+        "to_timeframe_group_id",
+        "rule_priority",
+    ),
+    "fare_leg_join_rules.txt": ("from_stop_id", "to_stop_id"),
+    "fare_transfer_rules.txt": (
+        "from_leg_group_id",
+        "to_leg_group_id",
+        "transfer_count",
+        "duration_limit",
+        "duration_limit_type",
+        "fare_product_id",
+    ),
+    "areas.txt": ("area_name",),
+    "stop_areas.txt": (),
+    "networks.txt": ("network_name",),
+    "route_networks.txt": (),
+    "timeframes.txt": ("start_time", "end_time"),
+}
+
+
 def usable_rows(table: Table, issues: Issues) -> tuple[Row, ...]:
     """Check columns and unique keys; return the rows (none when a required column is missing)."""
+    known = REQUIRED_COLUMNS[table.name] + OPTIONAL_COLUMNS[table.name]
+    for column in table.columns:
+        if column not in known:
+            issues.warn(table.name, 1, column, "unknown column, ignored")
     if not check_columns(table, REQUIRED_COLUMNS[table.name], issues):
         return ()
     key = PRIMARY_KEYS[table.name] or table.columns

@@ -325,10 +325,11 @@ def test_only_the_first_hundred_errors_are_kept_with_the_total() -> None:
 def test_warnings_are_kept_with_the_feed() -> None:
     files = {k: v for k, v in BASE.items() if k not in ("stops.txt", "routes.txt")}
     products = BASE["fare_products.txt"].replace("3.30,EUR", "3.3,EUR")
-    fares = load_fares_files(
-        {n: t.encode() for n, t in {**files, "fare_products.txt": products}.items()}, "op"
-    )
+    areas = "area_id,area_name,colour\nA,Zone A,red\nB,Zone B,blue\n"
+    changed = {**files, "fare_products.txt": products, "areas.txt": areas}
+    fares = load_fares_files({n: t.encode() for n, t in changed.items()}, "op")
     assert {(w.file, w.row, w.field) for w in fares.warnings} == {
+        ("areas.txt", 1, "colour"),
         ("fare_products.txt", 2, "amount"),
         ("stop_areas.txt", 0, ""),
         ("fare_leg_join_rules.txt", 0, ""),
