@@ -30,12 +30,13 @@ SERVICE_DATE = dt.date(2016, 1, 4)
 
 
 def synthesise_trip_updates(schedules: TripSchedules, n_updates: int, seed: int = 1) -> bytes:
-    """A FeedMessage updating every stop of random trips until n_updates stop-time updates."""
+    """A FeedMessage updating every stop (sequence and id) of random trips, n_updates in all."""
     rng = np.random.default_rng(seed)
     message = gtfs_realtime_pb2.FeedMessage()
     message.header.gtfs_realtime_version = "2.0"
     message.header.timestamp = int(time.time())
     day_start_s = service_day_start_s(SERVICE_DATE, schedules.zones[0])
+    stop_ids = [original_id(stop_id) for stop_id in schedules.stop_codes]
     count = 0
     for trip in rng.permutation(len(schedules.trip_ids)).tolist():
         if count >= n_updates:
@@ -51,6 +52,7 @@ def synthesise_trip_updates(schedules: TripSchedules, n_updates: int, seed: int 
                 break
             update = trip_update.stop_time_update.add()
             update.stop_sequence = int(schedules.stop_sequence[row])
+            update.stop_id = stop_ids[int(schedules.stop_code[row])]
             if row % 3 == 0:
                 update.arrival.time = day_start_s + int(schedules.arrival_s[row]) + delay_s
                 update.departure.time = day_start_s + int(schedules.departure_s[row]) + delay_s

@@ -71,10 +71,13 @@ def _extract_updates(
     extend = out.updates.extend
     for update in trip_update.stop_time_update:
         has = update.HasField
-        stop_id = update.stop_id
-        code = stop_codes.get(prefix + stop_id, _UNKNOWN_STOP) if stop_id else -1
-        if code == _UNKNOWN_STOP and len(out.unknown_stop_samples) < SAMPLE_SIZE:
-            out.unknown_stop_samples.append(prefix + stop_id)
+        sequence = update.stop_sequence if has("stop_sequence") else -1
+        # stop_sequence decides when given; the stop_id is looked up only without it.
+        code = -1
+        if sequence < 0 and update.stop_id:
+            code = stop_codes.get(prefix + update.stop_id, _UNKNOWN_STOP)
+            if code == _UNKNOWN_STOP and len(out.unknown_stop_samples) < SAMPLE_SIZE:
+                out.unknown_stop_samples.append(prefix + update.stop_id)
         arrival_kind = departure_kind = _NONE
         arrival = departure = 0
         if has("arrival"):
@@ -92,7 +95,7 @@ def _extract_updates(
         extend(
             (
                 slot,
-                update.stop_sequence if has("stop_sequence") else -1,
+                sequence,
                 code,
                 update.schedule_relationship,
                 arrival_kind,
