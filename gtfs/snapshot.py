@@ -120,6 +120,7 @@ class Snapshot:
     patterns: Patterns
     footpaths: Footpaths
     shapes: Shapes
+    service_ids: tuple[str, ...]
     first_day: int
     service_active: B
     walking: WalkingConfig
@@ -360,6 +361,7 @@ def build_snapshot(tables: GtfsTables, walking: WalkingConfig | None = None) -> 
         patterns=patterns,
         footpaths=_build_footpaths(stops, tables.transfers, walking),
         shapes=shapes,
+        service_ids=tuple(str(x) for x in service_index),
         first_day=first_day,
         service_active=active,
         walking=walking,

@@ -1,0 +1,177 @@
+"""A deliberately simple earliest-arrival oracle: Connection Scan straight from the GTFS tables.
+
+It shares nothing with the planner but the footpaths and per-stop transfer
+times of the snapshot (their own tests check those): service days, time
+shifts, trips, pickup/drop-off rules and block continuations are recomputed
+here the plain way, with datetime, dictionaries and one loop over connections.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from itertools import pairwise
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from gtfs.snapshot import Snapshot
+from gtfs.tables import GtfsTables
+
+INFINITY = 10**12
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def runs_on(tables: GtfsTables, day: dt.date) -> set[str]:
+    """Return the service ids that run on a date (calendar, then calendar_dates exceptions)."""
+    ymd = day.strftime("%Y%m%d")
+    running = set()
+    for row in tables.calendar.to_dict("records"):
+        if (
+            str(row["start_date"]) <= ymd <= str(row["end_date"])
+            and row[WEEKDAYS[day.weekday()]] == 1
+        ):
+            running.add(str(row["service_id"]))
+    for row in tables.calendar_dates.to_dict("records"):
+        if str(row["date"]) == ymd:
+            if int(row["exception_type"]) == 1:
+                running.add(str(row["service_id"]))
+            else:
+                running.discard(str(row["service_id"]))
+    return running
+
+
+def day_start(day: dt.date, tz: str) -> int:
+    """Return the epoch second of a service day's noon minus 12 hours."""
+    return (
+        int(dt.datetime(day.year, day.month, day.day, 12, tzinfo=ZoneInfo(tz)).timestamp()) - 43200
+    )
+
+
+class Connection(NamedTuple):
+    """A vehicle going from one stop to the next; `run` is (trip id, day offset)."""
+
+    departure_s: int
+    arrival_s: int
+    from_stop: int
+    to_stop: int
+    board: bool
+    alight: bool
+    last: bool
+    run: tuple[str, int]
+
+
+class ConnectionScan:
+    """Earliest arrival by Connection Scan over day-1, day and day+1 runs on day's time axis."""
+
+    def __init__(self, tables: GtfsTables, snap: Snapshot, day: dt.date) -> None:
+        """Build the sorted connections of the date from the tables."""
+        self.snap = snap
+        st = tables.stop_times.sort_values(["trip_id", "stop_sequence"])
+        complete = st.groupby("trip_id")["departure_s"].transform(lambda s: s.notna().all())
+        st = st[complete.astype(bool) & st["arrival_s"].notna()]
+        self.trip = st["trip_id"].astype(str).to_numpy()
+        self.stop = np.asarray([snap.stops.index[s] for s in st["stop_id"]], dtype=np.int64)
+        self.arr = st["arrival_s"].astype("int64").to_numpy()
+        self.dep = st["departure_s"].astype("int64").to_numpy()
+        self.board = (st["pickup_type"].fillna(0) != 1).to_numpy()
+        self.alight = (st["drop_off_type"].fillna(0) != 1).to_numpy()
+        trips = tables.trips
+        self.service = dict(
+            zip(trips["trip_id"].astype(str), trips["service_id"].astype(str), strict=True)
+        )
+        self.block = dict(
+            zip(trips["trip_id"].astype(str), trips["block_id"].astype(str), strict=True)
+        )
+        self.connections: list[Connection] = []
+        self.next_run: dict[tuple[str, int], tuple[str, int]] = {}
+        for offset in (-1, 0, 1):
+            run_day = day + dt.timedelta(days=offset)
+            shift = day_start(run_day, snap.timezone) - day_start(day, snap.timezone)
+            self._add_day(runs_on(tables, run_day), offset, shift)
+        self.connections.sort(key=lambda c: (c.departure_s, c.arrival_s))
+
+    def _add_day(self, services: set[str], offset: int, shift: int) -> None:
+        """Add the connections and block continuations of one day's runs."""
+        trip = self.trip
+        running = np.asarray([self.service[t] in services for t in trip], dtype=bool)
+        same_next = np.zeros(len(trip), dtype=bool)
+        same_next[:-1] = trip[:-1] == trip[1:]
+        ends: dict[str, list[tuple[int, str, int, int, int]]] = {}
+        for i in np.flatnonzero(running).tolist():
+            if same_next[i]:
+                last = i + 2 >= len(trip) or not same_next[i + 1]
+                self.connections.append(
+                    Connection(
+                        int(self.dep[i]) + shift,
+                        int(self.arr[i + 1]) + shift,
+                        int(self.stop[i]),
+                        int(self.stop[i + 1]),
+                        bool(self.board[i]),
+                        bool(self.alight[i + 1]),
+                        last,
+                        (trip[i], offset),
+                    )
+                )
+            first = i == 0 or trip[i - 1] != trip[i]
+            block = self.block[trip[i]]
+            if first and block not in ("<NA>", "nan", "None", ""):
+                j = i
+                while j + 1 < len(trip) and same_next[j]:
+                    j += 1
+                run = (
+                    int(self.dep[i]),
+                    trip[i],
+                    int(self.stop[i]),
+                    int(self.stop[j]),
+                    int(self.arr[j]),
+                )
+                ends.setdefault(block, []).append(run)
+        for runs in ends.values():
+            runs.sort()
+            for a, b in pairwise(runs):
+                if a[3] == b[2] and 0 <= b[0] - a[4] < 3 * 3600:
+                    self.next_run[(a[1], offset)] = (b[1], offset)
+
+    def _walks(self, stop: int) -> list[tuple[int, int]]:
+        """Return (to stop, seconds) of the footpaths out of a stop."""
+        f = self.snap.footpaths
+        lo, hi = int(f.ptr[stop]), int(f.ptr[stop + 1])
+        return list(zip(f.to_stop[lo:hi].tolist(), f.duration_s[lo:hi].tolist(), strict=True))
+
+    def _walk_on(self, stop: int, time_s: int, target: int, ready: dict[int, int]) -> int:
+        """Relax footpaths out of a stop reached at `time_s`; return the walk arrival at target."""
+        best = INFINITY
+        for to, seconds in self._walks(stop):
+            ready[to] = min(ready.get(to, INFINITY), time_s + seconds)
+            if to == target:
+                best = time_s + seconds
+        return best
+
+    def earliest_arrival(self, origin: str, target: str, departure_s: int) -> int:
+        """Return the earliest arrival at `target` from `origin` at `departure_s` (or INFINITY)."""
+        o, t = self.snap.stops.index[origin], self.snap.stops.index[target]
+        ready: dict[int, int] = {o: departure_s}
+        best = self._walk_on(o, departure_s, t, ready)
+        arrival: dict[int, int] = {}
+        on: set[tuple[str, int]] = set()
+        transfer_s = self.snap.footpaths.transfer_s
+        for c in self.connections:
+            if c.departure_s < departure_s:
+                continue
+            if c.departure_s >= best:
+                break
+            if c.run not in on:
+                if not (c.board and ready.get(c.from_stop, INFINITY) <= c.departure_s):
+                    continue
+                on.add(c.run)
+            if c.last and c.run in self.next_run:
+                on.add(self.next_run[c.run])
+            if not c.alight or c.arrival_s >= arrival.get(c.to_stop, INFINITY):
+                continue
+            arrival[c.to_stop] = c.arrival_s
+            best = min(best, c.arrival_s if c.to_stop == t else INFINITY)
+            boardable_s = c.arrival_s + int(transfer_s[c.to_stop])
+            ready[c.to_stop] = min(ready.get(c.to_stop, INFINITY), boardable_s)
+            best = min(best, self._walk_on(c.to_stop, c.arrival_s, t, ready))
+        return best

@@ -1,0 +1,198 @@
+"""Planner behaviour on a hand-made network and on Kuopio: queries, errors, realtime, access."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from gtfs.overlay import TripRealtime
+from gtfs.snapshot import build_snapshot
+from journeys.errors import (
+    InvalidQueryError,
+    OutsideNetworkError,
+    OutsideServiceError,
+    UnknownStopError,
+)
+from journeys.itinerary import TransitLeg, WalkLeg
+from journeys.planner import Coordinates, JourneyQuery, Planner
+from tests.journeys.conftest import KUOPIO_DAY
+from tests.journeys.synthetic import STOPS, TZ, Trip, hms, network
+
+TUESDAY = dt.date(2024, 3, 5)
+
+
+def at(hhmm: str, day: dt.date = TUESDAY) -> dt.datetime:
+    """Return an aware datetime in the synthetic network's zone."""
+    midnight = dt.datetime.combine(day, dt.time(0), ZoneInfo(TZ))
+    return midnight + dt.timedelta(seconds=hms(hhmm))
+
+
+def planner_for(*trips: Trip, wheelchair_stops: dict[str, int] | None = None) -> Planner:
+    """Return a planner over the synthetic stops and the given trips."""
+    return Planner(build_snapshot(network(list(trips), wheelchair_stops)))
+
+
+FAST = Trip("fast", (("A", "08:00"), ("B", "08:05"), ("C", "08:10")))
+SLOW = Trip("slow", (("A", "08:02"), ("B", "08:12"), ("C", "08:22")))
+ON_FROM_C = Trip("on", (("C", "08:14"), ("D", "08:20"), ("E", "08:26")))
+
+
+def rides(found: list, index: int = 0) -> list[str]:  # type: ignore[type-arg]
+    """Return the trip ids ridden by the found itinerary at `index`."""
+    return [leg.trip_id.split(":")[1] for leg in found[index].legs if isinstance(leg, TransitLeg)]
+
+
+def test_transfer_needs_the_minimum_transfer_time() -> None:
+    planner = planner_for(FAST, SLOW, ON_FROM_C, Trip("late", (("C", "08:40"), ("E", "08:50"))))
+    found = planner.plan(JourneyQuery("t:A", "t:E", depart_at=at("07:55")))
+    assert rides(found) == ["fast", "on"]
+    assert found[0].arrival == at("08:26")
+    assert found[0].transfers == 1
+
+
+def test_direct_trip_with_fewer_transfers_is_kept_beside_a_faster_one() -> None:
+    direct = Trip("direct", (("A", "08:03"), ("E", "08:40")))
+    found = planner_for(FAST, ON_FROM_C, direct).plan(
+        JourneyQuery("t:A", "t:E", depart_at=at("07:55"))
+    )
+    assert sorted((i.transfers, i.arrival) for i in found) == [(0, at("08:40")), (1, at("08:26"))]
+
+
+def test_staying_seated_on_a_block_is_not_a_transfer() -> None:
+    first = Trip("first", (("A", "08:00"), ("C", "08:10")), block_id="b1")
+    second = Trip("second", (("C", "08:10"), ("E", "08:20")), block_id="b1")
+    found = planner_for(first, second).plan(JourneyQuery("t:A", "t:E", depart_at=at("07:59")))
+    assert rides(found) == ["first", "second"]
+    assert found[0].transfers == 0
+    assert [leg.stay_seated for leg in found[0].transit_legs()] == [False, True]
+
+
+def test_footpath_connects_nearby_stops() -> None:
+    to_c2 = Trip("c2", (("C2", "08:14"), ("E", "08:30")))
+    found = planner_for(FAST, to_c2).plan(JourneyQuery("t:A", "t:E", depart_at=at("07:55")))
+    walks = [leg for leg in found[0].legs if isinstance(leg, WalkLeg)]
+    assert [(w.from_place.name, w.to_place.name) for w in walks] == [("C", "C2")]
+    assert 90 < walks[0].distance_m < 110
+
+
+def test_trip_after_midnight_belongs_to_the_previous_service_day() -> None:
+    night = Trip("night", (("A", "24:30"), ("E", "25:00")))
+    found = planner_for(night).plan(JourneyQuery("t:A", "t:E", depart_at=at("00:10", TUESDAY)))
+    assert found[0].departure == at("00:30", TUESDAY)  # Monday's run, after midnight
+
+
+def test_calendar_exception_removes_a_day() -> None:
+    planner = planner_for(FAST)
+    holiday = planner.plan(JourneyQuery("t:A", "t:C", depart_at=at("07:00", dt.date(2024, 5, 1))))
+    assert [i.departure for i in holiday] == [
+        at("08:00", dt.date(2024, 5, 2))
+    ]  # the next day's run
+    workday = planner.plan(JourneyQuery("t:A", "t:C", depart_at=at("07:00", dt.date(2024, 5, 2))))
+    assert [i.departure for i in workday] == [at("08:00", dt.date(2024, 5, 2))]
+
+
+def test_cancelled_trip_is_never_used() -> None:
+    planner = planner_for(FAST, SLOW)
+    n = 3
+    cancelled = {
+        "t:fast": TripRealtime(
+            np.zeros(n, np.int32), np.zeros(n, np.int32), np.zeros(n, np.bool_), True
+        )
+    }
+    found = planner.plan(JourneyQuery("t:A", "t:C", depart_at=at("07:55")), overlay=cancelled)
+    assert rides(found) == ["slow"]
+
+
+def test_delay_breaks_a_transfer_and_realtime_times_are_used() -> None:
+    planner = planner_for(FAST, ON_FROM_C, Trip("late", (("C", "08:40"), ("E", "08:50"))))
+    times = np.asarray([hms("08:00"), hms("08:08"), hms("08:14")], dtype=np.int32)
+    late = {"t:fast": TripRealtime(times, times, np.zeros(3, np.bool_))}
+    found = planner.plan(JourneyQuery("t:A", "t:E", depart_at=at("07:55")), overlay=late)
+    assert rides(found) == ["fast", "late"]
+    assert found[0].transit_legs()[0].arrival == at("08:14")
+    assert found[0].transit_legs()[0].realtime
+
+
+def test_skipped_stop_is_neither_boardable_nor_alightable() -> None:
+    planner = planner_for(FAST, SLOW)
+    times = np.asarray([hms("08:00"), hms("08:05"), hms("08:10")], dtype=np.int32)
+    skip_b = {"t:fast": TripRealtime(times, times, np.asarray([False, True, False]))}
+    found = planner.plan(JourneyQuery("t:A", "t:B", depart_at=at("07:55")), overlay=skip_b)
+    assert rides(found) == ["slow"]
+
+
+def test_wheelchair_uses_only_accessible_trips_and_stops() -> None:
+    planner = planner_for(FAST, SLOW)
+    plain = JourneyQuery("t:A", "t:C", depart_at=at("07:55"))
+    assert rides(planner.plan(plain)) == ["fast"]
+    inaccessible = planner_for(Trip("fast", FAST.calls, wheelchair=2), SLOW)
+    assert rides(
+        inaccessible.plan(JourneyQuery("t:A", "t:C", depart_at=at("07:55"), wheelchair=True))
+    ) == ["slow"]
+    no_ramp = planner_for(FAST, SLOW, wheelchair_stops={"C": 2})
+    assert no_ramp.plan(JourneyQuery("t:A", "t:C", depart_at=at("07:55"), wheelchair=True)) == []
+
+
+def test_range_query_returns_each_later_departure_that_still_pays() -> None:
+    planner = planner_for(FAST, SLOW, Trip("next", (("A", "08:30"), ("C", "08:40"))))
+    found = planner.plan(JourneyQuery("t:A", "t:C", depart_at=at("07:55"), window_s=3600))
+    assert [i.departure for i in found] == [at("08:00"), at("08:02"), at("08:30")]
+
+
+def test_arrive_by_returns_the_latest_departure_that_arrives_in_time() -> None:
+    planner = planner_for(FAST, SLOW, Trip("next", (("A", "08:30"), ("C", "08:40"))))
+    found = planner.plan(JourneyQuery("t:A", "t:C", arrive_by=at("08:25")))
+    assert [(i.departure, i.arrival) for i in found] == [(at("08:02"), at("08:22"))]
+
+
+def test_coordinates_get_walking_access_and_egress() -> None:
+    lat, lon = STOPS["A"]
+    found = planner_for(FAST).plan(
+        JourneyQuery(Coordinates(lat + 0.002, lon), Coordinates(*STOPS["C"]), depart_at=at("07:50"))
+    )
+    legs = found[0].legs
+    assert isinstance(legs[0], WalkLeg)
+    assert legs[0].from_place.stop_id is None
+    assert legs[0].departure == at("07:50")
+    assert isinstance(legs[-1], WalkLeg)
+    assert legs[-1].to_place.name == "destination"
+
+
+def test_errors_are_clear() -> None:
+    planner = planner_for(FAST)
+    with pytest.raises(UnknownStopError, match="nowhere"):
+        planner.plan(JourneyQuery("t:nowhere", "t:C", depart_at=at("08:00")))
+    with pytest.raises(OutsideNetworkError):
+        planner.plan(JourneyQuery(Coordinates(60.0, 24.0), "t:C", depart_at=at("08:00")))
+    with pytest.raises(OutsideServiceError):
+        planner.plan(JourneyQuery("t:A", "t:C", depart_at=at("08:00", dt.date(2030, 1, 1))))
+    with pytest.raises(InvalidQueryError):
+        planner.plan(JourneyQuery("t:A", "t:C", depart_at=dt.datetime(2024, 3, 5, 8)))  # noqa: DTZ001
+    with pytest.raises(InvalidQueryError):
+        planner.plan(JourneyQuery("t:A", "t:C"))
+
+
+def test_kuopio_journey_has_operator_route_and_intermediate_stops(kuopio_planner: Planner) -> None:
+    snap = kuopio_planner.snapshot
+    tz = ZoneInfo(snap.timezone)
+    trip = snap.patterns.trips[0]
+    lo, hi = int(snap.trips.time_ptr[trip]), int(snap.trips.time_ptr[trip + 1])
+    a, b = snap.stops.ids[snap.trips.stop[lo]], snap.stops.ids[snap.trips.stop[hi - 1]]
+    when = dt.datetime.combine(KUOPIO_DAY, dt.time(7), tz)
+    found = kuopio_planner.plan(JourneyQuery(a, b, depart_at=when, window_s=3 * 3600))
+    leg = found[0].transit_legs()[0]
+    assert leg.operator_id in {
+        "kuopion-liikenne",
+        "linja-karjala",
+        "jaaskelaisen-auto",
+        "e-ahonen",
+        "pohjolan-liikenne",
+    }
+    assert leg.route_id.startswith(leg.operator_id + ":")
+    assert leg.departure.tzinfo is not None
+    assert all(leg.departure <= s.arrival <= leg.arrival for s in leg.intermediate_stops)
+    assert found[0].id
+    assert len({i.id for i in found}) == len(found)
