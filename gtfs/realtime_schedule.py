@@ -160,7 +160,7 @@ def _trip_zones(tables: GtfsTables, trip_ids: pd.Index) -> tuple[Int64Array, tup
         str(route): names.index(zone_of_agency.get(str(agency_id), names[0]))
         for route, agency_id in tables.routes[["route_id", "agency_id"]].itertuples(index=False)
     }
-    route_of_trip = tables.trips.set_index("trip_id")["route_id"].astype(str)
+    route_of_trip = tables.trips.drop_duplicates("trip_id").set_index("trip_id")["route_id"]
     routes = route_of_trip.reindex(trip_ids).astype(str)
     codes = np.asarray(routes.map(zone_of_route).fillna(0), dtype=np.int64)
     return codes, zones
@@ -177,33 +177,37 @@ def _sorted_stop_times(tables: GtfsTables) -> pd.DataFrame:
     return st.sort_values(["trip_id", "stop_sequence"], kind="stable").reset_index(drop=True)
 
 
+def _unique_ids(*columns: pd.Series) -> pd.Index:
+    """Every distinct id of the columns, in order of first appearance."""
+    ids: pd.Index = pd.Index(pd.concat([c.dropna() for c in columns]).astype(str).unique())
+    return ids
+
+
+def _trip_services(tables: GtfsTables, trip_ids: pd.Index) -> tuple[dict[str, int], Int64Array]:
+    """Return the service codes and each trip's service code (-1: none)."""
+    service_ids = _unique_ids(tables.calendar["service_id"], tables.calendar_dates["service_id"])
+    codes = {service: i for i, service in enumerate(service_ids)}
+    trips = tables.trips.drop_duplicates("trip_id").set_index("trip_id")
+    services = trips["service_id"].astype(str).reindex(trip_ids)
+    return codes, np.asarray(services.map(codes).fillna(-1), dtype=np.int64)
+
+
 def build_trip_schedules(tables: GtfsTables) -> TripSchedules:
     """Index a snapshot's stop times for TripUpdates (once per snapshot, not per message)."""
     st = _sorted_stop_times(tables)
-    trip_ids = pd.Index(
-        pd.concat([st["trip_id"], tables.trips["trip_id"].dropna()]).astype(str).unique()
-    )
-    trip_of_row = trip_ids.get_indexer(st["trip_id"].astype(str)).astype(np.int64)
-    n_trips = len(trip_ids)
-    counts = np.bincount(trip_of_row, minlength=n_trips)
+    # Sorted stop times first, so trip codes rise with the rows; trips without times follow.
+    trip_ids = _unique_ids(st["trip_id"], tables.trips["trip_id"])
+    trip_of_row = trip_ids.get_indexer(pd.Index(st["trip_id"].astype(str))).astype(np.int64)
+    counts = np.bincount(trip_of_row, minlength=len(trip_ids))
     row_end = np.cumsum(counts).astype(np.int64)
-    stop_ids = pd.Index(
-        pd.concat([tables.stops["stop_id"].dropna(), st["stop_id"].dropna()]).astype(str).unique()
-    )
-    stop_code = stop_ids.get_indexer(st["stop_id"].astype(str)).astype(np.int64)
+    stop_ids = _unique_ids(tables.stops["stop_id"], st["stop_id"])
+    stop_code = stop_ids.get_indexer(pd.Index(st["stop_id"].astype(str))).astype(np.int64)
     stop_sequence = st["stop_sequence"].to_numpy(dtype=np.int64)
     seq_span = int(stop_sequence.max()) + 1 if len(st) else 1
     stop_keys = trip_of_row * (len(stop_ids) + 1) + stop_code
     order = np.lexsort((np.arange(len(st)), stop_keys))
-    service_ids = pd.Index(
-        pd.concat([tables.calendar["service_id"], tables.calendar_dates["service_id"]])
-        .dropna()
-        .astype(str)
-        .unique()
-    )
-    services = tables.trips.set_index("trip_id")["service_id"].astype(str).reindex(trip_ids)
+    service_codes, trip_service = _trip_services(tables, trip_ids)
     zone_codes, zones = _trip_zones(tables, trip_ids)
-    service_codes = {s: i for i, s in enumerate(service_ids)}
     return TripSchedules(
         trip_ids=tuple(trip_ids),
         trip_index={t: i for i, t in enumerate(trip_ids)},
@@ -218,7 +222,7 @@ def build_trip_schedules(tables: GtfsTables) -> TripSchedules:
         stop_keys=stop_keys[order],
         stop_key_rows=order.astype(np.int64),
         stop_codes={s: i for i, s in enumerate(stop_ids)},
-        trip_service=services.map(service_codes).fillna(-1).to_numpy(dtype=np.int64),
+        trip_service=trip_service,
         trip_zone=zone_codes,
         zones=zones,
         calendar=build_service_calendar(tables, service_codes),
