@@ -51,6 +51,7 @@ class Table:
     name: str
     columns: tuple[str, ...]
     rows: tuple[Row, ...]
+    readable: bool = True
 
 
 @dataclass(slots=True)
@@ -102,12 +103,12 @@ def parse_table(name: str, content: bytes, issues: Issues) -> Table:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         issues.error(name, 0, "", "file is not UTF-8")
-        return Table(name, (), ())
+        return Table(name, (), (), readable=False)
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if header is None:
         issues.error(name, 0, "", "file is empty (no header line)")
-        return Table(name, (), ())
+        return Table(name, (), (), readable=False)
     columns = tuple(c.strip() for c in header)
     rows: list[Row] = []
     for record in reader:

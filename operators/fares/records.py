@@ -111,6 +111,8 @@ OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
 
 def usable_rows(table: Table, issues: Issues) -> tuple[Row, ...]:
     """Check columns and unique keys; return the rows (none when a required column is missing)."""
+    if not table.readable:
+        return ()
     known = REQUIRED_COLUMNS[table.name] + OPTIONAL_COLUMNS[table.name]
     for column in table.columns:
         if column not in known:
