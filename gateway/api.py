@@ -100,6 +100,15 @@ def principal(request: web.Request) -> Principal:
     return found
 
 
+def require_own_operator(request: web.Request, operator_id: str) -> None:
+    """Let an operator key act only on its own operator (admins act on any)."""
+    caller = principal(request)
+    if caller.role == "operator" and caller.operator_id != operator_id:
+        raise Problem(
+            403, "forbidden", "Forbidden", "an operator key acts only on its own operator"
+        )
+
+
 def json_response(
     data: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:

@@ -27,6 +27,7 @@ from gateway.appkeys import (
 )
 from gateway.migrate import migrate
 from gateway.redisguard import RedisGuard
+from gateway.sales.resources import sales_context
 from gateway.timetable import timetable_store
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,8 @@ async def embedded_servers(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(redis_server.stop)
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Decode json/jsonb columns to Python objects (and encode them back) with orjson."""
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(
             type_name,
@@ -67,7 +69,7 @@ async def postgres(app: web.Application) -> AsyncIterator[None]:
         app[database_url_key],
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
-        init=_init_connection,
+        init=init_connection,
         command_timeout=60,
     ) as pool:
         async with pool.acquire() as conn:
@@ -103,4 +105,11 @@ async def http_client(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-CLEANUP_CONTEXTS = (embedded_servers, postgres, timetable_store, redis_client, http_client)
+CLEANUP_CONTEXTS = (
+    embedded_servers,
+    postgres,
+    timetable_store,
+    redis_client,
+    http_client,
+    sales_context,
+)

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     db_pool_max: int = Field(default=10, ge=1)
     shutdown_timeout_s: float = Field(default=10.0, gt=0)
     demo: bool = Field(default=False, description="load the Kuopio demo data on start")
+    booking_hold_s: int = Field(default=600, ge=10, description="PENDING bookings expire after")
+    expiry_interval_s: float = Field(default=5.0, gt=0, description="how often expiry runs")
+    operator_timeout_s: float = Field(default=5.0, gt=0, description="one call to an operator")
+    operator_attempts: int = Field(default=3, ge=1, le=10, description="tries of a safe call")
+    operator_concurrency: int = Field(default=16, ge=1, description="calls at once per operator")
+    maas_id: str = Field(default="maas-gateway", description="our id towards TOMP back-ends")
 
 
 class SettingsError(Exception):

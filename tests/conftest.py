@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from gateway import apikeys
 from gateway.app import create_app
+from gateway.resources import init_connection
 from gateway.settings import Settings
 from tests.servers import fresh_database, redis_server
 
@@ -56,7 +57,9 @@ def settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """Return a small pool on the test database."""
-    async with asyncpg.create_pool(database_url, min_size=1, max_size=4) as pool:
+    async with asyncpg.create_pool(
+        database_url, min_size=1, max_size=4, init=init_connection
+    ) as pool:
         yield pool
 
 

@@ -1,0 +1,371 @@
+"""The ticket-sales API: catalogue, offers, bookings, tickets and the operators' public keys."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+import asyncpg
+from aiohttp import web
+from pydantic import BaseModel, Field, model_validator
+
+from gateway.api import api, json_response, principal, require_own_operator
+from gateway.appkeys import db_key
+from gateway.problems import Problem, not_found
+from gateway.sales import capacity, idempotency
+from gateway.sales.bookings import cancel_booking, confirm_booking, create_booking
+from gateway.sales.fares import store_fares
+from gateway.sales.offers import create_offer, operator_terms, product_validity
+from gateway.sales.resources import fares_key, sales_key
+from gateway.sales.schemas import (
+    Booking,
+    BookingCreate,
+    BookingPage,
+    BookingQuery,
+    Offer,
+    OfferCreate,
+    Product,
+    ProductList,
+    ProductPrice,
+    ProductQuery,
+    Strict,
+)
+from gateway.sales.signing import published_keys
+from gateway.sales.store import get_booking, list_bookings
+from operators.fares.catalogue import list_catalogue
+from operators.fares.model import FaresValidationError
+from operators.tickets import qr_png, qr_svg
+
+MAX_FARES_BYTES = 10 * 1024 * 1024
+
+
+def _tenant(request: web.Request) -> str:
+    tenant = principal(request).tenant_id
+    if tenant is None:  # the maas role always has a tenant (a database CHECK)
+        raise Problem(403, "forbidden", "Forbidden", "this key has no tenant")
+    return tenant
+
+
+@api.route(
+    "GET",
+    "/v1/products",
+    summary="The operators' products and prices",
+    tag="sales",
+    query=ProductQuery,
+    response=ProductList,
+)
+async def list_products(request: web.Request, query: ProductQuery) -> ProductList:
+    """List every product with rider categories, prices, media, validity and conditions."""
+    pool = request.app[db_key]
+    fares = await request.app[fares_key].current(pool)
+    if query.operator is not None:
+        fares = {k: v for k, v in fares.items() if k == query.operator}
+    terms = await operator_terms(pool, set(fares))
+    now = datetime.now(UTC)
+    items = []
+    for operator_id in sorted(fares):
+        for product in list_catalogue(fares[operator_id]):
+            items.append(
+                Product(
+                    operator_id=operator_id,
+                    product_id=product.fare_product_id,
+                    name=product.fare_product_name,
+                    prices=[
+                        ProductPrice.model_validate(p, from_attributes=True) for p in product.prices
+                    ],
+                    has_origin_destination=product.has_origin_destination,
+                    sold_alone=not product.is_leg_product and not product.is_transfer_product,
+                    validity_min=int(
+                        product_validity(product, terms[operator_id]).total_seconds() // 60
+                    ),
+                    conditions=terms[operator_id].conditions(now),
+                    areas=[list(pair) for pair in product.area_pairs],
+                    networks=list(product.network_ids),
+                )
+            )
+    return ProductList(items=items)
+
+
+@api.route(
+    "POST",
+    "/v1/offers",
+    summary="Price a product or an itinerary",
+    tag="sales",
+    roles=("maas",),
+    body=OfferCreate,
+    response=Offer,
+    status=201,
+)
+async def post_offer(request: web.Request, body: OfferCreate) -> Offer:
+    """Price with the operators' fares and store the offer for 15 minutes."""
+    pool = request.app[db_key]
+    fares = await request.app[fares_key].current(pool)
+    return await create_offer(pool, _tenant(request), body, fares)
+
+
+def _idempotency_key(request: web.Request) -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        raise Problem(
+            400,
+            "idempotency_key_required",
+            "Idempotency-Key required",
+            "send an Idempotency-Key header (a fresh UUID per purchase)",
+        )
+    if len(key) > 255:
+        raise Problem(
+            400,
+            "idempotency_key_invalid",
+            "Idempotency-Key invalid",
+            "the Idempotency-Key may be at most 255 characters",
+        )
+    return key
+
+
+@api.route(
+    "POST",
+    "/v1/bookings",
+    summary="Book offers (PENDING until confirmed)",
+    tag="sales",
+    roles=("maas",),
+    body=BookingCreate,
+    response=Booking,
+    status=201,
+    idempotent_key=True,
+)
+async def post_booking(request: web.Request, body: BookingCreate) -> web.Response:
+    """Reserve every leg with its operator; replay the first answer for a repeated key."""
+    tenant, key = _tenant(request), _idempotency_key(request)
+    sales = request.app[sales_key]
+    fingerprint = idempotency.request_hash("POST", "/v1/bookings", body.model_dump(mode="json"))
+
+    async def book() -> tuple[int, object]:
+        booking = await create_booking(sales, tenant, body)
+        return 201, booking.model_dump(mode="json", exclude_none=True)
+
+    status, payload = await idempotency.run_once(sales.pool, tenant, key, fingerprint, book)
+    return json_response(payload, status=status)
+
+
+def _booking_id(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["id"])
+    except ValueError:
+        raise not_found("booking", request.match_info["id"]) from None
+
+
+@api.route(
+    "GET",
+    "/v1/bookings",
+    summary="The tenant's bookings",
+    tag="sales",
+    roles=("maas",),
+    query=BookingQuery,
+    response=BookingPage,
+)
+async def get_bookings(request: web.Request, query: BookingQuery) -> BookingPage:
+    """List the caller's bookings, newest first, by cursor."""
+    return await list_bookings(
+        request.app[db_key], _tenant(request), query.status, query.cursor, query.limit
+    )
+
+
+@api.route(
+    "GET",
+    "/v1/bookings/{id}",
+    summary="One booking",
+    tag="sales",
+    roles=("maas",),
+    response=Booking,
+)
+async def get_one_booking(request: web.Request) -> Booking:
+    """Return one of the caller's bookings."""
+    return await get_booking(request.app[db_key], _tenant(request), _booking_id(request))
+
+
+@api.route(
+    "POST",
+    "/v1/bookings/{id}/confirm",
+    summary="Confirm with every operator; tickets",
+    tag="sales",
+    roles=("maas",),
+    response=Booking,
+)
+async def post_confirm(request: web.Request) -> Booking:
+    """Commit all legs (CONFIRMED with tickets) or none (REJECTED, compensated)."""
+    return await confirm_booking(request.app[sales_key], _tenant(request), _booking_id(request))
+
+
+@api.route(
+    "POST",
+    "/v1/bookings/{id}/cancel",
+    summary="Cancel and refund per conditions",
+    tag="sales",
+    roles=("maas",),
+    response=Booking,
+)
+async def post_cancel(request: web.Request) -> Booking:
+    """Cancel every leg; the refund follows each leg's conditions."""
+    return await cancel_booking(request.app[sales_key], _tenant(request), _booking_id(request))
+
+
+async def _ticket_token(request: web.Request) -> str:
+    try:
+        ticket_id = uuid.UUID(request.match_info["id"])
+    except ValueError:
+        raise not_found("ticket", request.match_info["id"]) from None
+    token = await request.app[db_key].fetchval(
+        "SELECT t.token FROM tickets t JOIN bookings b ON b.id = t.booking_id "
+        "WHERE t.id = $1 AND b.tenant_id = $2",
+        ticket_id,
+        _tenant(request),
+    )
+    if token is None:
+        raise not_found("ticket", str(ticket_id))
+    return str(token)
+
+
+@api.route(
+    "GET",
+    "/v1/tickets/{id}/qr.png",
+    summary="A ticket's QR code (PNG)",
+    tag="sales",
+    roles=("maas",),
+    media_types=("image/png",),
+)
+async def ticket_png(request: web.Request) -> web.Response:
+    """Return the QR code of a ticket's signed token as PNG."""
+    return web.Response(body=qr_png(await _ticket_token(request)), content_type="image/png")
+
+
+@api.route(
+    "GET",
+    "/v1/tickets/{id}/qr.svg",
+    summary="A ticket's QR code (SVG)",
+    tag="sales",
+    roles=("maas",),
+    media_types=("image/svg+xml",),
+)
+async def ticket_svg(request: web.Request) -> web.Response:
+    """Return the QR code of a ticket's signed token as SVG."""
+    return web.Response(text=qr_svg(await _ticket_token(request)), content_type="image/svg+xml")
+
+
+@api.route(
+    "GET", "/.well-known/jwks.json", summary="Public keys that verify tickets offline", tag="sales"
+)
+async def jwks(request: web.Request) -> web.Response:
+    """Serve every operator's ticket-verification keys, retired ones until their tickets expire."""
+    keys = await published_keys(request.app[db_key], datetime.now(UTC))
+    return json_response(keys, headers={"Cache-Control": "public, max-age=300"})
+
+
+class FaresPublished(BaseModel):
+    """The stored fares version."""
+
+    operator_id: str
+    version_id: int
+    sha256: str
+    product_count: int
+    changed: bool
+
+
+@api.route(
+    "PUT",
+    "/v1/operators/{id}/fares",
+    summary="Publish Fares v2 files (a zip body)",
+    tag="operators",
+    roles=("operator", "admin"),
+    response=FaresPublished,
+    media_types=("application/zip",),
+)
+async def put_fares(request: web.Request) -> web.Response:
+    """Validate and store the operator's Fares v2 files; 422 lists every error by file and row."""
+    operator_id = request.match_info["id"]
+    require_own_operator(request, operator_id)
+    pool = request.app[db_key]
+    terms = await operator_terms(pool, {operator_id})
+    archive = await request.content.read(MAX_FARES_BYTES + 1)
+    if len(archive) > MAX_FARES_BYTES:
+        raise Problem(
+            413,
+            "payload_too_large",
+            "Payload too large",
+            f"fares may be at most {MAX_FARES_BYTES} bytes",
+        )
+    try:
+        version = await store_fares(pool, operator_id, archive, terms[operator_id].timezone.key)
+    except FaresValidationError as exc:
+        raise Problem(
+            422,
+            "invalid_fares",
+            "Invalid fares",
+            str(exc),
+            errors=[e.as_dict() for e in exc.errors],
+            total=exc.total,
+        ) from None
+    body = FaresPublished(
+        operator_id=operator_id,
+        version_id=version.id,
+        sha256=version.sha256,
+        product_count=version.product_count,
+        changed=version.created,
+    )
+    return json_response(body, status=201 if version.created else 200)
+
+
+class CapacitySet(Strict):
+    """Limit the seats of a product or of one departure."""
+
+    seats_total: int = Field(ge=0, le=100_000)
+    product_id: str | None = None
+    trip_id: str | None = None
+    service_date: date | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> CapacitySet:
+        if (self.product_id is None) == (self.trip_id is None and self.service_date is None):
+            raise ValueError("give product_id, or trip_id with service_date")
+        if (self.trip_id is None) != (self.service_date is None):
+            raise ValueError("trip_id and service_date go together")
+        return self
+
+
+class CapacityOut(BaseModel):
+    """A limited product or departure."""
+
+    id: int
+    seats_total: int
+
+
+@api.route(
+    "PUT",
+    "/v1/operators/{id}/capacities",
+    summary="Limit seats of a product or departure",
+    tag="operators",
+    roles=("operator", "admin"),
+    body=CapacitySet,
+    response=CapacityOut,
+)
+async def put_capacity(request: web.Request, body: CapacitySet) -> CapacityOut:
+    """Create or resize a seat limit (never below the seats already taken)."""
+    operator_id = request.match_info["id"]
+    require_own_operator(request, operator_id)
+    await operator_terms(request.app[db_key], {operator_id})
+    try:
+        capacity_id = await capacity.set_capacity(
+            request.app[db_key],
+            operator_id,
+            body.seats_total,
+            product_id=body.product_id,
+            trip_id=body.trip_id,
+            service_date=body.service_date,
+        )
+    except asyncpg.CheckViolationError as exc:
+        raise Problem(
+            409,
+            "capacity_below_taken",
+            "Conflict",
+            "more seats are already sold than the new total",
+        ) from exc
+    return CapacityOut(id=capacity_id, seats_total=body.seats_total)

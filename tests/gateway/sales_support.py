@@ -1,0 +1,65 @@
+"""Helpers of the sales tests: operators with the demo Kuopio fares, and a maas client."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+from aiohttp.test_utils import TestClient
+
+from gateway.sales.fares import store_fares, zip_files
+from operators.fares.demo import read_demo_fare_files
+from tests.conftest import bearer
+
+
+async def operator_with_demo_fares(
+    pool: asyncpg.Pool,
+    operator_id: str | None = None,
+    fares_of: str = "kuopion-liikenne",
+    **columns: Any,
+) -> str:
+    """Create an operator (a fresh id unless given) selling the demo fares of `fares_of`."""
+    operator_id = operator_id or f"op-{uuid.uuid4().hex[:8]}"
+    names = ["id", "name", *columns]
+    values = [operator_id, f"Operator {operator_id}", *columns.values()]
+    placeholders = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+    await pool.execute(
+        f"INSERT INTO operators ({', '.join(names)}) VALUES ({placeholders}) "
+        "ON CONFLICT DO NOTHING",
+        *values,
+    )
+    await store_fares(
+        pool, operator_id, zip_files(read_demo_fare_files(fares_of)), "Europe/Helsinki"
+    )
+    return operator_id
+
+
+def day_ticket_offer(operator_id: str, travellers: int = 1) -> dict[str, Any]:
+    """Return the body of an offer request for the demo day ticket."""
+    return {
+        "product": {"operator_id": operator_id, "product_id": "day"},
+        "travellers": [{"rider_category": "adult"}] * travellers,
+    }
+
+
+async def offer(client: TestClient, key: str, body: dict[str, Any]) -> dict[str, Any]:  # type: ignore[type-arg]
+    """Create an offer and return it."""
+    resp = await client.post("/v1/offers", json=body, headers=bearer(key))
+    assert resp.status == 201, await resp.text()
+    created: dict[str, Any] = await resp.json()
+    return created
+
+
+async def book(
+    client: TestClient,  # type: ignore[type-arg]
+    key: str,
+    offer_ids: list[str],
+    idempotency_key: str | None = None,
+    travellers: int = 1,
+) -> tuple[int, dict[str, Any]]:
+    """Book offers; return the status and the body."""
+    headers = bearer(key) | {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+    body = {"offer_ids": offer_ids, "travellers": [{"rider_category": "adult"}] * travellers}
+    resp = await client.post("/v1/bookings", json=body, headers=headers)
+    return resp.status, await resp.json(content_type=None)

@@ -1,0 +1,116 @@
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from gateway.app import create_app
+from gateway.settings import Settings
+from tests.conftest import ClientFactory, bearer
+from tests.gateway.sales_support import book, day_ticket_offer, offer, operator_with_demo_fares
+from tests.operators.fake_tomp import FakeTomp
+
+MakeKey = Callable[..., Awaitable[str]]
+ServerFactory = Callable[..., Awaitable[TestServer]]
+
+
+@pytest.fixture
+async def tomp(aiohttp_server: ServerFactory) -> tuple[FakeTomp, str]:
+    fake = FakeTomp(hang_s=2.0)
+    server = await aiohttp_server(fake.app())
+    return fake, str(server.make_url(""))
+
+
+async def _two_operator_booking(
+    client: TestClient,  # type: ignore[type-arg]
+    db: asyncpg.Pool,
+    key: str,
+    tomp_url: str,
+) -> tuple[int, dict[str, Any]]:
+    hosted = await operator_with_demo_fares(db)
+    remote = await operator_with_demo_fares(db, sales_channel="tomp", tomp_url=tomp_url)
+    offers = [await offer(client, key, day_ticket_offer(op)) for op in (hosted, remote)]
+    return await book(client, key, [o["id"] for o in offers])
+
+
+@pytest.fixture
+async def client(aiohttp_client: ClientFactory, settings: Settings) -> TestClient:  # type: ignore[type-arg]
+    quick = settings.model_copy(update={"operator_timeout_s": 0.5, "operator_attempts": 2})
+    return await aiohttp_client(create_app(quick))
+
+
+async def test_booking_across_hosted_and_tomp_operators_confirms_both(
+    client: TestClient,  # type: ignore[type-arg]
+    db: asyncpg.Pool,
+    make_key: MakeKey,
+    tomp: tuple[FakeTomp, str],
+) -> None:
+    fake, url = tomp
+    key = await make_key("maas")
+    status, booking = await _two_operator_booking(client, db, key, url)
+    assert status == 201, booking
+    assert booking["status"] == "PENDING"
+    assert fake.bookings == {"tomp-1": "PENDING"}
+    resp = await client.post(f"/v1/bookings/{booking['id']}/confirm", headers=bearer(key))
+    confirmed = await resp.json()
+    assert confirmed["status"] == "CONFIRMED"
+    assert [leg["status"] for leg in confirmed["legs"]] == ["CONFIRMED", "CONFIRMED"]
+    assert all(leg["ticket"] for leg in confirmed["legs"])
+    assert fake.bookings == {"tomp-1": "CONFIRMED"}
+    reserve = fake.calls[0]
+    assert reserve[2]["extraInfo"]["productId"] == "day"
+    assert reserve[3] is not None  # every money-moving call carries an idempotency key
+
+
+async def test_operator_timing_out_on_confirm_rejects_and_compensates(
+    client: TestClient,  # type: ignore[type-arg]
+    db: asyncpg.Pool,
+    make_key: MakeKey,
+    tomp: tuple[FakeTomp, str],
+) -> None:
+    fake, url = tomp
+    fake.hang_on = {"COMMIT"}
+    key = await make_key("maas")
+    _, booking = await _two_operator_booking(client, db, key, url)
+    resp = await client.post(f"/v1/bookings/{booking['id']}/confirm", headers=bearer(key))
+    assert resp.status == 200
+    rejected = await resp.json()
+    assert rejected["status"] == "REJECTED"
+    assert "confirmation failed" in rejected["reason"]
+    hosted_leg, tomp_leg = rejected["legs"]
+    assert hosted_leg["status"] == "CANCELLED"  # it had committed: compensated
+    assert tomp_leg["status"] == "RELEASED"
+    assert all("ticket" not in leg for leg in rejected["legs"])
+    assert "DENY" in fake.operations()
+    events = await db.fetch(
+        "SELECT type FROM booking_events WHERE booking_id = $1::uuid ORDER BY id", booking["id"]
+    )
+    assert [e["type"] for e in events] == ["booking.pending", "booking.rejected"]
+
+
+async def test_operator_refusing_the_reservation_rejects_the_booking(
+    client: TestClient,  # type: ignore[type-arg]
+    db: asyncpg.Pool,
+    make_key: MakeKey,
+    tomp: tuple[FakeTomp, str],
+) -> None:
+    fake, url = tomp
+    fake.refuse_reserve = True
+    key = await make_key("maas")
+    status, booking = await _two_operator_booking(client, db, key, url)
+    assert status == 201
+    assert booking["status"] == "REJECTED"
+    assert "reservation failed" in booking["reason"]
+    assert [leg["status"] for leg in booking["legs"]] == ["RELEASED", "RESERVE_FAILED"]
+
+
+async def test_unreachable_operator_rejects_quickly(
+    client: TestClient,  # type: ignore[type-arg]
+    db: asyncpg.Pool,
+    make_key: MakeKey,
+) -> None:
+    key = await make_key("maas")
+    status, booking = await _two_operator_booking(client, db, key, "http://127.0.0.1:9")
+    assert status == 201
+    assert booking["status"] == "REJECTED"
