@@ -85,7 +85,27 @@ def _price_operator_legs(
         removed = position + 1 < len(steps) and steps[position + 1].removes_previous_leg_fare
         previous = fare_legs[position - 1].leg_indices[-1] if step.transfer else None
         out.extend(_leg_prices(feed, fare_leg, step, removed, previous))
-    return out
+    return _settle_discounts(out)
+
+
+def _settle_discounts(prices: list[LegPrice]) -> list[LegPrice]:
+    """Move a leg's negative amount (a discount larger than its fare) onto earlier legs.
+
+    The operator's total stays what the rules give, unless that is negative: then it is 0.
+    """
+    settled = list(prices)
+    for index, price in enumerate(prices):
+        deficit = -price.price_minor
+        if deficit <= 0:
+            continue
+        settled[index] = replace(settled[index], price_minor=0)
+        for earlier in range(index - 1, -1, -1):
+            taken = min(deficit, settled[earlier].price_minor)
+            settled[earlier] = replace(
+                settled[earlier], price_minor=settled[earlier].price_minor - taken
+            )
+            deficit -= taken
+    return settled
 
 
 def _leg_prices(
@@ -100,7 +120,7 @@ def _leg_prices(
     first = LegPrice(
         leg_index=fare_leg.leg_indices[0],
         operator_id=feed.operator_id,
-        price_minor=max(0, sum(c.amount_minor for c in charges)),
+        price_minor=sum(c.amount_minor for c in charges),
         currency=currency,
         charges=tuple(charges),
         leg_group_id=step.option.rule.leg_group_id,

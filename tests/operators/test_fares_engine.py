@@ -335,14 +335,17 @@ def test_legs_in_different_currencies_cannot_be_added() -> None:
         price_itinerary(legs, {"one": euro, "two": krona})
 
 
-def test_a_discount_never_makes_a_leg_negative() -> None:
-    products = PRODUCTS + "big,-5.00,EUR\n"
-    fares = transfers("gA,gB,,,,1,big\n", products)
+@pytest.mark.parametrize(("discount", "expected_minor"), [("-3.00", [150, 0]), ("-5.00", [0, 0])])
+def test_a_discount_larger_than_its_leg_is_taken_from_earlier_legs_down_to_zero(
+    discount: str, expected_minor: list[int]
+) -> None:
+    # A + AB + B = 2.00 + discount + 2.50
+    fares = transfers("gA,gB,,,,1,big\n", PRODUCTS + f"big,{discount},EUR\n")
     price: ItineraryPrice = price_itinerary(
         [leg("x1", "x2", 0), leg("y1", "y1", 30)], {"op": fares}
     )
-    assert [p.price_minor for p in price.legs] == [200, 0]
-    assert price.total_minor == 200
+    assert [p.price_minor for p in price.legs] == expected_minor
+    assert price.total_minor == sum(expected_minor)
 
 
 def test_naive_times_are_refused() -> None:
