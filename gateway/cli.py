@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from gateway import apikeys, cli_timetable, embedded
+from gateway import apikeys, cli_sales, cli_timetable, embedded
 from gateway.app import create_app
 from gateway.logs import AccessLogger, configure_logging
 from gateway.migrate import migrate
@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("prefix")
     revoke.set_defaults(run=cmd_keys_revoke)
     cli_timetable.add_commands(sub)
+    cli_sales.add_commands(sub)
     return parser
 
 

@@ -107,7 +107,7 @@ def verify_ticket(token: str, jwks: dict[str, Any], now: datetime) -> TicketClai
     try:
         key_set = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
         decoded = jwt.decode(token.strip(), key_set, algorithms=_ACCEPTED)
-    except errors.InvalidKeyIdError as exc:
+    except (errors.InvalidKeyIdError, errors.MissingKeyError) as exc:
         raise TicketInvalid("unknown_key", "no published key has this ticket's kid") from exc
     except errors.BadSignatureError as exc:
         raise TicketInvalid("bad_signature", "the signature does not match the ticket") from exc

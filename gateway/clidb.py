@@ -1,0 +1,26 @@
+"""The database a `maas` command works on: the configured one, or the embedded one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+
+from gateway import embedded
+from gateway.migrate import migrate
+from gateway.resources import init_connection
+from gateway.settings import Settings
+
+
+@asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    """Open a small pool on the configured (or embedded) database, migrated."""
+    url = settings.database_url or await asyncio.to_thread(
+        embedded.start_postgres, settings.data_dir
+    )
+    async with asyncpg.create_pool(url, min_size=1, max_size=2, init=init_connection) as pool:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        yield pool
