@@ -18,7 +18,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from gtfs.snapshot_footpaths import WalkingConfig, neighbour_pairs, walk_duration_s
+from gtfs.snapshot_footpaths import (
+    WalkingConfig,
+    close_chains,
+    neighbour_pairs,
+    walk_duration_s,
+)
 from gtfs.snapshot_service import index_of, service_matrix
 from gtfs.tables import GtfsTables
 
@@ -259,6 +264,8 @@ def _build_footpaths(stops: Stops, transfers: pd.DataFrame, walking: WalkingConf
     """Link stops within the walking radius, then apply transfers.txt on top."""
     n = len(stops.ids)
     i, j, distance_m = neighbour_pairs(stops.lat, stops.lon, walking.radius_m)
+    if walking.chain_max_m > walking.radius_m:
+        i, j, distance_m = close_chains(i, j, distance_m, n, walking.chain_max_m)
     duration = np.maximum(walk_duration_s(distance_m, walking), walking.min_transfer_s)
     transfer_s = np.full(n, walking.min_transfer_s, dtype=np.int64)
     index = pd.Index(stops.ids)

@@ -26,6 +26,9 @@ class WalkingConfig:
     detour_factor: float = 1.3
     walking_speed_mps: float = 1.3
     min_transfer_s: int = 60
+    #: Chains of links are closed into direct footpaths up to this length (0: no chains),
+    #: as RAPTOR walks at most one footpath between two rides.
+    chain_max_m: float = 800.0
 
 
 def project_m(lat: FloatArray, lon: FloatArray, lat0: float) -> tuple[FloatArray, FloatArray]:
@@ -90,3 +93,38 @@ def neighbour_pairs(
     distance_m = haversine_m(lat[i], lon[i], lat[j], lon[j])
     near = distance_m <= radius_m
     return i[near], j[near], distance_m[near]
+
+
+def _shortest_per_pair(
+    i: IntArray, j: IntArray, d: FloatArray, n: int
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Keep the shortest distance of each (i, j) pair."""
+    key = i * n + j
+    order = np.lexsort((d, key))
+    first = np.ones(len(order), dtype=np.bool_)
+    first[1:] = key[order][1:] != key[order][:-1]
+    keep = order[first]
+    return i[keep], j[keep], d[keep]
+
+
+def close_chains(
+    i: IntArray, j: IntArray, distance_m: FloatArray, n: int, max_m: float
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Add a direct link for every chain of links up to `max_m` long (transitive closure)."""
+    while len(i):
+        order = np.argsort(i, kind="stable")
+        i, j, distance_m = i[order], j[order], distance_m[order]
+        ptr = np.concatenate([[0], np.cumsum(np.bincount(i, minlength=n))]).astype(np.int64)
+        first, second = _expand_ranges(ptr[j], ptr[j + 1] - ptr[j])
+        via_m = distance_m[first] + distance_m[second]
+        ok = (i[first] != j[second]) & (via_m <= max_m)
+        size, total = len(i), float(distance_m.sum())
+        i, j, distance_m = _shortest_per_pair(
+            np.concatenate([i, i[first][ok]]),
+            np.concatenate([j, j[second][ok]]),
+            np.concatenate([distance_m, via_m[ok]]),
+            n,
+        )
+        if len(i) == size and float(distance_m.sum()) == total:
+            break
+    return i, j, distance_m

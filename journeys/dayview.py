@@ -33,6 +33,8 @@ TIME_OFFSET = 2 * 86400
 #: Width of one position's key range; larger than any offset time (up to five days).
 KEY_SPAN = 1 << 20
 INF = np.int64(1) << 40
+#: A query's time on its date's axis is never earlier than this before 0 (a DST change).
+EARLIEST_QUERY_S = 2 * 3600
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -95,8 +97,15 @@ def _instances(snap: Snapshot, day: dt.date, wheelchair: bool) -> tuple[I64, I64
         zone_shift = np.asarray(
             [service_day_start(run_day, z) - base for z in snap.timezones], dtype=np.int64
         )
+        shift = zone_shift[snap.trips.timezone[trips]]
+        if offset < 0:  # of the previous day only the runs still going after midnight matter
+            last_arrival = snap.trips.arrival_s[snap.trips.time_ptr[trips + 1] - 1] + shift
+            trips, shift = (
+                trips[last_arrival >= -EARLIEST_QUERY_S],
+                shift[last_arrival >= -EARLIEST_QUERY_S],
+            )
         trips_out.append(trips)
-        shifts.append(zone_shift[snap.trips.timezone[trips]])
+        shifts.append(shift)
         offsets.append(np.full(len(trips), offset + 1, dtype=np.int64))
     if not trips_out:
         return (np.zeros(0, dtype=np.int64),) * 3

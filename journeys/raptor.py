@@ -88,34 +88,44 @@ class Targets:
     exact: bool
 
 
-def _routes_from(view: DayView, marked: I64) -> tuple[I64, I64]:
-    """Return (first position, end position) of every route serving a marked stop."""
+def _marked_positions(view: DayView, marked: I64) -> npt.NDArray[np.bool_]:
+    """Return a mask over every position, true where the stop is marked."""
     counts = view.stop_pp_ptr[marked + 1] - view.stop_pp_ptr[marked]
     _, flat = expand_ranges(view.stop_pp_ptr[marked], counts)
-    pps = np.sort(view.stop_pp[flat])
-    route = view.pp_route[pps]
-    first = np.ones(len(pps), dtype=np.bool_)
-    first[1:] = route[1:] != route[:-1]
-    return pps[first], view.route_pp_start[route[first] + 1]
+    mask = np.zeros(len(view.pp_stop), dtype=np.bool_)
+    mask[view.stop_pp[flat]] = True
+    return mask
 
 
 def scan_routes(view: DayView, ready: I64, marked: I64) -> Candidates | None:
-    """Scan the routes of the marked stops; return every alighting arrival found."""
+    """Scan the routes of the marked stops; return every alighting arrival found.
+
+    Boarding is tried only at marked stops: at any other stop the same trips were
+    already tried, with the same boarding time, in an earlier round.
+    """
     if len(marked) == 0:
         return None
-    starts, ends = _routes_from(view, marked)
-    seg, pp = expand_ranges(starts, ends - starts)
-    ready_at = ready[view.pp_stop[pp]]
-    wanted = np.where(view.pp_board[pp] & (ready_at < INF), ready_at + TIME_OFFSET, KEY_SPAN - 1)
-    found = np.searchsorted(view.col_key, pp * KEY_SPAN + np.minimum(wanted, KEY_SPAN - 1))
-    row = found - view.pp_col[pp]
-    key = np.where(row < view.pp_rows[pp], row * _POS + view.pp_index[pp], _SENT)
+    mask = _marked_positions(view, marked)
+    pps = np.flatnonzero(mask)
+    route = view.pp_route[pps]
+    first = np.ones(len(pps), dtype=np.bool_)
+    first[1:] = route[1:] != route[:-1]
+    starts = pps[first]
+    lengths = view.route_pp_start[route[first] + 1] - starts
+    seg, pp = expand_ranges(starts, lengths)
+    board = np.flatnonzero(mask[pp] & view.pp_board[pp])
+    at = pp[board]
+    wanted = np.minimum(ready[view.pp_stop[at]] + TIME_OFFSET, KEY_SPAN - 1)
+    row = np.searchsorted(view.col_key, at * KEY_SPAN + wanted) - view.pp_col[at]
+    ok = row < view.pp_rows[at]
+    key = np.full(len(pp), _SENT, dtype=np.int64)
+    key[board[ok]] = row[ok] * _POS + view.pp_index[at[ok]]
     offset = (len(starts) - seg) * _SEG
     running = np.minimum.accumulate(key + offset) - offset
     held = np.empty_like(running)
     held[0] = _SENT
     held[1:] = running[:-1]
-    held[view.pp_index[pp] == view.pp_index[starts][seg]] = _SENT
+    held[np.cumsum(lengths) - lengths] = _SENT
     return _candidates(view, pp, held)
 
 
@@ -140,7 +150,7 @@ def seated_continuations(view: DayView, found: Candidates, row_route: I64) -> li
     """Follow block continuations from trips reaching their last stop, staying on board."""
     out: list[Candidates] = []
     current = found
-    for _ in range(4):
+    for _ in range(1):
         last = np.flatnonzero(view.pp_last[current.alight_pp])
         nxt = view.row_next[current.row[last]]
         ok = nxt >= 0

@@ -107,7 +107,15 @@ def departures_in_window(view: DayView, access: Access, first_s: int, last_s: in
     hi = np.searchsorted(view.col_key, pp * KEY_SPAN + hi_t, side="right")
     who, col = expand_ranges(lo, hi - lo)
     times = view.col_departure_s[col] - walk_s[who]
-    return np.unique(times)[::-1]
+    # A run reachable from several access stops only matters at the latest time one can
+    # leave and still catch it: earlier times add no trip that was not catchable already.
+    at = pp[who]
+    row = view.route_row_start[view.pp_route[at]] + col - view.pp_col[at]
+    order = np.lexsort((-times, row))
+    first = np.ones(len(order), dtype=np.bool_)
+    first[1:] = row[order][1:] != row[order][:-1]
+    latest: I64 = np.unique(times[order][first])[::-1]
+    return latest
 
 
 def run_range(

@@ -62,15 +62,35 @@ def test_patterns_hold_trips_with_the_same_stops_sorted_by_first_departure(
     assert len(p.trips) == len(kuopio_snapshot.trips.ids)
 
 
-def test_footpaths_equal_brute_force_neighbours(kuopio_snapshot: Snapshot) -> None:
-    s, f = kuopio_snapshot.stops, kuopio_snapshot.footpaths
-    radius_m = kuopio_snapshot.walking.radius_m
+def test_direct_footpaths_equal_brute_force_neighbours() -> None:
+    snap = build_snapshot(feeds.kuopio_five_operators(), WalkingConfig(chain_max_m=0))
+    s, f = snap.stops, snap.footpaths
     for i in range(0, len(s.ids), 37):
-        distance_m = haversine_m(
-            np.full(len(s.lat), s.lat[i]), np.full(len(s.lon), s.lon[i]), s.lat, s.lon
-        )
-        expected = set(np.flatnonzero(distance_m <= radius_m).tolist()) - {i}
+        lat, lon = np.full(len(s.lat), s.lat[i]), np.full(len(s.lon), s.lon[i])
+        distance_m = haversine_m(lat, lon, s.lat, s.lon)
+        expected = set(np.flatnonzero(distance_m <= snap.walking.radius_m).tolist()) - {i}
         assert set(f.to_stop[f.ptr[i] : f.ptr[i + 1]].tolist()) == expected
+
+
+def test_chains_of_footpaths_are_closed_up_to_the_chain_length(kuopio_snapshot: Snapshot) -> None:
+    f, walking = kuopio_snapshot.footpaths, kuopio_snapshot.walking
+    out = [
+        dict(
+            zip(
+                f.to_stop[f.ptr[a] : f.ptr[a + 1]].tolist(),
+                f.distance_m[f.ptr[a] : f.ptr[a + 1]].tolist(),
+                strict=True,
+            )
+        )
+        for a in range(len(f.ptr) - 1)
+    ]
+    assert max(f.distance_m) <= walking.chain_max_m
+    assert max(f.distance_m) > walking.radius_m
+    for a in range(0, len(out), 13):
+        for b, ab_m in out[a].items():
+            for c, bc_m in out[b].items():
+                if c != a and ab_m + bc_m <= walking.chain_max_m:
+                    assert out[a][c] <= ab_m + bc_m + 1e-6
 
 
 def test_footpaths_link_the_five_kuopio_operators(kuopio_snapshot: Snapshot) -> None:
@@ -93,8 +113,8 @@ def test_porto_alegre_buses_and_metro_are_linked() -> None:
         for a, b, d in zip(origin, f.to_stop, f.distance_m, strict=True)
         if operator_of(s.ids[a]) == "trensurb" and operator_of(s.ids[b]) == "eptc"
     ]
-    assert len({a for a, _, _ in metro_to_bus}) >= 5  # 7 of the 22 stations, at 400 m
-    assert all(d <= snap.walking.radius_m for _, _, d in metro_to_bus)
+    assert len({a for a, _, _ in metro_to_bus}) >= 5  # of the 22 stations
+    assert all(d <= snap.walking.chain_max_m for _, _, d in metro_to_bus)
 
 
 def test_trip_with_a_missing_time_is_dropped_with_a_counted_warning() -> None:

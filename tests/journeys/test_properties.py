@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
@@ -115,3 +116,17 @@ def test_arrive_by_answers_arrive_in_time(
         assert itinerary.arrival <= query.arrive_by
         _check_chain(kuopio_planner.snapshot, itinerary)
     assert not any(_dominated(a, b) for a in found for b in found)
+
+
+@settings(max_examples=30, deadline=None)
+@given(queries)
+def test_range_answers_match_single_departures(
+    kuopio_planner: Planner, raw: tuple[int, int, int, int]
+) -> None:
+    single = _query(kuopio_planner, raw)
+    ranged = replace(single, window_s=3600, limit=1000)
+    profile = kuopio_planner.plan(ranged)
+    for itinerary in profile:
+        at_departure = kuopio_planner.plan(replace(single, depart_at=itinerary.departure))
+        expected = min(i.arrival for i in profile if i.departure >= itinerary.departure)
+        assert min(i.arrival for i in at_departure) == expected
