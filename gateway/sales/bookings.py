@@ -19,7 +19,7 @@ import asyncpg
 
 from gateway.problems import Problem, conflict, not_found
 from gateway.sales import capacity, tickets
-from gateway.sales.adapters import Adapters
+from gateway.sales.adapters import Adapters, GuardedAdapter
 from gateway.sales.schemas import Booking, BookingCreate
 from gateway.sales.store import get_booking
 from operators.adapter import LegOrder, OperatorAdapter, OperatorError, OperatorResult
@@ -85,18 +85,23 @@ Call = Callable[[OperatorAdapter], Awaitable[OperatorResult]]
 
 
 async def _each_leg(
-    sales: Sales, legs: list[asyncpg.Record], make: Callable[[asyncpg.Record, LegOrder], Call]
+    sales: Sales,
+    conn: asyncpg.Connection,
+    legs: list[asyncpg.Record],
+    make: Callable[[asyncpg.Record, LegOrder], Call],
 ) -> list[OperatorResult | OperatorError]:
     """Call every leg's operator at once; a failure is returned, not raised."""
+    # Adapters are looked up on the caller's connection, one after the other: taking a
+    # second pooled connection while holding one would starve the pool under load.
+    adapters = [await sales.adapters.get(conn, leg["operator_id"]) for leg in legs]
 
-    async def one(leg: asyncpg.Record) -> OperatorResult | OperatorError:
-        adapter = await sales.adapters.get(sales.pool, leg["operator_id"])
+    async def one(adapter: GuardedAdapter, leg: asyncpg.Record) -> OperatorResult | OperatorError:
         try:
             return await adapter.call(make(leg, _order(leg)), idempotent=True)
         except OperatorError as exc:
             return exc
 
-    return list(await asyncio.gather(*(one(leg) for leg in legs)))
+    return list(await asyncio.gather(*(one(a, leg) for a, leg in zip(adapters, legs, strict=True))))
 
 
 def _reserve(leg: asyncpg.Record, order: LegOrder) -> Call:
@@ -233,7 +238,7 @@ async def create_booking(sales: Sales, tenant_id: str, body: BookingCreate) -> B
         legs = await conn.fetch(
             "SELECT * FROM booking_legs WHERE booking_id = $1 ORDER BY position", booking_id
         )
-        results = await _each_leg(sales, legs, _reserve)
+        results = await _each_leg(sales, conn, legs, _reserve)
         async with conn.transaction():
             await conn.execute("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE", booking_id)
             for leg, result in zip(legs, results, strict=True):
@@ -274,7 +279,7 @@ async def _undo_legs(
     confirmed = [leg for leg in legs if leg["status"] == "CONFIRMED"]
     pending = [leg for leg in legs if leg["status"] == "PENDING" and leg["operator_ref"]]
     for group, call, status in ((confirmed, _cancel, "CANCELLED"), (pending, _release, "RELEASED")):
-        results = await _each_leg(sales, group, call)
+        results = await _each_leg(sales, conn, group, call)
         for leg, result in zip(group, results, strict=True):
             if isinstance(result, OperatorError):
                 await _event(
@@ -338,7 +343,7 @@ async def _confirm_locked(
         legs = await conn.fetch(
             "SELECT * FROM booking_legs WHERE booking_id = $1 ORDER BY position", booking_id
         )
-        results = await _each_leg(sales, legs, _confirm)
+        results = await _each_leg(sales, conn, legs, _confirm)
         for leg, result in zip(legs, results, strict=True):
             if isinstance(result, OperatorResult):
                 await conn.execute(
@@ -391,7 +396,7 @@ async def expire_due(sales: Sales, limit: int = 100) -> int:
                     "AND operator_ref IS NOT NULL",
                     row["id"],
                 )
-                await _each_leg(sales, legs, _release)
+                await _each_leg(sales, conn, legs, _release)
                 await _expire(sales, conn, booking)
                 expired += 1
     return expired
@@ -431,9 +436,8 @@ async def _cancel_locked(
                 f"legs {used} are no longer valid; a used ticket cannot be cancelled",
             )
         refund = _refund_minor(legs, now) if booking["status"] == "CONFIRMED" else 0
-        results = await _each_leg(
-            sales, legs, _cancel if booking["status"] == "CONFIRMED" else _release
-        )
+        undo = _cancel if booking["status"] == "CONFIRMED" else _release
+        results = await _each_leg(sales, conn, legs, undo)
         failures = [r for r in results if isinstance(r, OperatorError)]
         if failures:
             return Problem(
