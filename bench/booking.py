@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -123,8 +124,11 @@ def _start_gateway(url: str, port: int, workdir: Path) -> subprocess.Popen[bytes
         "MAAS_RATE_LIMIT_REQUESTS": "10000000",
         "MAAS_DB_POOL_MAX": "20",
     }
-    maas = Path(sys.executable).with_name("maas")
-    return subprocess.Popen([str(maas), "serve"], env=env, stdout=subprocess.DEVNULL)  # noqa: S603
+    command = [str(Path(sys.executable).with_name("maas")), "serve"]
+    if os.environ.get("BENCH_PROFILE"):  # a flame graph of the gateway under this load
+        spy = Path(sys.executable).with_name("py-spy")
+        command = [str(spy), "record", "-f", "raw", "-o", os.environ["BENCH_PROFILE"], "--", *command]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
 
 
 async def _wait_ready(base: str) -> None:
@@ -157,7 +161,7 @@ async def main() -> None:
         reference = await _reference(url)
     finally:
         if gateway is not None:
-            gateway.terminate()
+            gateway.send_signal(signal.SIGINT)
             gateway.wait()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
