@@ -29,7 +29,7 @@ from journeys.errors import (
 )
 from journeys.itinerary import Itinerary, Place
 from journeys.raptor import Labels, Targets
-from journeys.reconstruct import Trace, to_itinerary, trace_steps
+from journeys.reconstruct import Places, Trace, to_itinerary, trace_steps
 from journeys.search import Access, Found, departures_in_window, row_routes, run_departure
 
 
@@ -72,6 +72,7 @@ class Planner:
         self._cached_days = cached_days
         self._views: OrderedDict[tuple[dt.date, bool, int], tuple[DayView, object]] = OrderedDict()
         self._lock = threading.Lock()
+        self._places = Places(snapshot)
 
     def day_view(
         self, day: dt.date, wheelchair: bool = False, overlay: RealtimeOverlay | None = None
@@ -98,7 +99,7 @@ class Planner:
         access, origin = self._access(query.origin, query)
         targets, destination = self._targets(query.destination, query)
         labels = Labels(query.max_transfers + 1, view.n_stops)
-        trace = Trace(self.snapshot, view, labels, targets, origin, destination)
+        trace = Trace(self.snapshot, view, labels, targets, origin, destination, self._places)
         if query.arrive_by is not None:
             window = (t0 - (query.window_s or ARRIVE_BY_WINDOW_S), t0)
         else:
@@ -112,14 +113,18 @@ class Planner:
         """Run one departure, or every departure of the window latest first (rRAPTOR)."""
         foot, row_route = self.snapshot.footpaths, row_routes(t.view)
         if q.arrive_by is None and window[0] == window[1]:
-            departures = [window[0]]
+            departures: list[tuple[int, np.ndarray | None]] = [(window[0], None)]
         else:
-            departures = departures_in_window(t.view, access, *window).tolist()
+            departures = list(departures_in_window(t.view, access, *window))
         out: list[Itinerary] = []
-        for departure_s in departures:
+        for i, (departure_s, stops) in enumerate(departures):
+            # The first (latest) run marks every access stop: trips after the window count too.
+            marked = None if i == 0 else stops
             new = run_departure(
-                t.view, foot, t.labels, access, int(departure_s), t.targets, row_route
+                t.view, foot, t.labels, access, departure_s, t.targets, row_route, marked
             )
+            if q.arrive_by is None and i < len(departures) - 1:
+                new = [f for f in new if f.round > 0]  # walking alone: once, from the start
             out += [_itinerary(t, f) for f in new]
             if q.arrive_by is not None and any(f.arrival_s <= window[1] for f in new):
                 break
@@ -165,7 +170,7 @@ class Planner:
         lo, hi = int(foot.ptr[stop]), int(foot.ptr[stop + 1])
         stops = np.concatenate([[stop], foot.to_stop[lo:hi]]).astype(np.int64)
         walk_s = np.concatenate([[0], foot.duration_s[lo:hi]]).astype(np.int64)
-        return Access(stops, walk_s), _stop_place(self.snapshot, stop)
+        return Access(stops, walk_s), self._places.get(stop)
 
     def _targets(self, destination: Endpoint, q: JourneyQuery) -> tuple[Targets, Place]:
         """Return where the journey may end and the destination's place."""
@@ -175,17 +180,8 @@ class Planner:
                 "destination", destination.lat, destination.lon
             )
         stop = self._stop(destination)
-        return Targets(
-            np.asarray([stop], dtype=np.int64), np.zeros(1, dtype=np.int64), True
-        ), _stop_place(self.snapshot, stop)
-
-
-def _stop_place(snap: Snapshot, stop: int) -> Place:
-    """Return the place of a stop index."""
-    s = snap.stops
-    return Place(
-        s.names[stop], float(s.lat[stop]), float(s.lon[stop]), s.ids[stop], s.operator_ids[stop]
-    )
+        targets = Targets(np.asarray([stop], dtype=np.int64), np.zeros(1, dtype=np.int64), True)
+        return targets, self._places.get(stop)
 
 
 def _query_time(query: JourneyQuery) -> dt.datetime:

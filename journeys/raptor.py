@@ -113,6 +113,8 @@ def scan_routes(view: DayView, ready: I64, marked: I64) -> Candidates | None:
     starts = pps[first]
     lengths = view.route_pp_start[route[first] + 1] - starts
     seg, pp = expand_ranges(starts, lengths)
+    if len(pp) == 0:
+        return None
     board = np.flatnonzero(mask[pp] & view.pp_board[pp])
     at = pp[board]
     wanted = np.minimum(ready[view.pp_stop[at]] + TIME_OFFSET, KEY_SPAN - 1)

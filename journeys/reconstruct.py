@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from gtfs.snapshot import Snapshot
+from gtfs.snapshot_footpaths import EARTH_RADIUS_M
 from journeys.dayview import DayView
 from journeys.itinerary import Itinerary, Leg, Place, StopCall, TransitLeg, WalkLeg, make_itinerary
 from journeys.raptor import Labels, Targets
@@ -47,6 +49,7 @@ class Trace:
     targets: Targets
     origin: Place
     destination: Place
+    places: Places
 
 
 def _rides(view: DayView, board_row: int, row: int, board_pp: int, alight_pp: int) -> list[Ride]:
@@ -112,12 +115,28 @@ def trace_steps(t: Trace, k: int, departure_s: int) -> list[Step]:
     return list(reversed(steps))
 
 
-def _place(snap: Snapshot, stop: int) -> Place:
-    """Return the place of a stop."""
-    s = snap.stops
-    return Place(
-        s.names[stop], float(s.lat[stop]), float(s.lon[stop]), s.ids[stop], s.operator_ids[stop]
-    )
+class Places:
+    """The `Place` of each stop, made once per stop and reused by every query of a snapshot."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        """Bind to a snapshot's stops."""
+        self._stops = snap.stops
+        self._made: dict[int, Place] = {}
+
+    def get(self, stop: int) -> Place:
+        """Return the place of a stop index."""
+        place = self._made.get(stop)
+        if place is None:
+            s = self._stops
+            place = Place(
+                s.names[stop],
+                float(s.lat[stop]),
+                float(s.lon[stop]),
+                s.ids[stop],
+                s.operator_ids[stop],
+            )
+            self._made[stop] = place
+        return place
 
 
 def _geometry(snap: Snapshot, trip: int, a: Place, b: Place) -> tuple[tuple[float, float], ...]:
@@ -133,22 +152,19 @@ def _geometry(snap: Snapshot, trip: int, a: Place, b: Place) -> tuple[tuple[floa
     return tuple(zip(lat[i : j + 1].tolist(), lon[i : j + 1].tolist(), strict=True))
 
 
-def _transit_leg(t: Trace, ride: Ride, when: dt.datetime, tz: ZoneInfo) -> TransitLeg:
+def _transit_leg(t: Trace, ride: Ride, clock: _Clock) -> TransitLeg:
     """Build the leg of one ride."""
     snap, view = t.snap, t.view
     trip = int(view.row_trip[ride.row])
     route = int(snap.trips.route[trip])
-
-    def at(pp: int, departure: bool) -> dt.datetime:
-        return when + dt.timedelta(seconds=time_at(view, ride.row, pp, departure))
-
+    pp = np.arange(ride.from_pp, ride.to_pp + 1)
+    cols = view.pp_col[pp] + ride.row - int(view.route_row_start[view.pp_route[ride.from_pp]])
+    arrival = view.col_arrival_s[cols].tolist()
+    departure = view.col_departure_s[cols].tolist()
+    stops = [t.places.get(s) for s in view.pp_stop[pp].tolist()]
     calls = tuple(
-        StopCall(_place(snap, int(view.pp_stop[pp])), at(pp, False), at(pp, True))
-        for pp in range(ride.from_pp + 1, ride.to_pp)
-    )
-    a, b = (
-        _place(snap, int(view.pp_stop[ride.from_pp])),
-        _place(snap, int(view.pp_stop[ride.to_pp])),
+        StopCall(stops[i], clock.at(arrival[i]), clock.at(departure[i]))
+        for i in range(1, len(stops) - 1)
     )
     r = snap.routes
     return TransitLeg(
@@ -159,46 +175,51 @@ def _transit_leg(t: Trace, ride: Ride, when: dt.datetime, tz: ZoneInfo) -> Trans
         route_type=int(r.route_type[route]),
         trip_id=snap.trips.ids[trip],
         headsign=snap.trips.headsigns[trip],
-        from_place=a,
-        to_place=b,
-        departure=at(ride.from_pp, True).astimezone(tz),
-        arrival=at(ride.to_pp, False).astimezone(tz),
+        from_place=stops[0],
+        to_place=stops[-1],
+        departure=clock.at(departure[0]),
+        arrival=clock.at(arrival[-1]),
         intermediate_stops=calls,
-        geometry=_geometry(snap, trip, a, b),
+        geometry=_geometry(snap, trip, stops[0], stops[-1]),
         stay_seated=ride.stay_seated,
         realtime=bool(view.row_realtime[ride.row]),
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Clock:
+    """Turns seconds on the day axis into aware datetimes in the network's zone."""
+
+    base_epoch_s: int
+    tz: ZoneInfo
+
+    def at(self, seconds: int) -> dt.datetime:
+        """Return the moment `seconds` after the day axis' zero."""
+        return dt.datetime.fromtimestamp(self.base_epoch_s + seconds, self.tz)
+
+
 def to_itinerary(t: Trace, steps: list[Step]) -> Itinerary:
     """Turn traced steps into an itinerary with places and aware datetimes."""
-    tz = ZoneInfo(t.snap.timezone)
-    base = dt.datetime.fromtimestamp(t.view.base_epoch_s, tz=dt.UTC)
+    clock = _Clock(t.view.base_epoch_s, ZoneInfo(t.snap.timezone))
     legs: list[Leg] = []
     for step in steps:
         if isinstance(step, Ride):
-            legs.append(_transit_leg(t, step, base, tz))
+            legs.append(_transit_leg(t, step, clock))
             continue
-        a = t.origin if step.from_stop < 0 else _place(t.snap, step.from_stop)
-        b = t.destination if step.to_stop < 0 else _place(t.snap, step.to_stop)
+        a = t.origin if step.from_stop < 0 else t.places.get(step.from_stop)
+        b = t.destination if step.to_stop < 0 else t.places.get(step.to_stop)
         if a.stop_id is not None and a.stop_id == b.stop_id:
             continue
-        distance_m = _distance_m(a, b)
-        legs.append(
-            WalkLeg(
-                a,
-                b,
-                (base + dt.timedelta(seconds=step.departure_s)).astimezone(tz),
-                (base + dt.timedelta(seconds=step.arrival_s)).astimezone(tz),
-                distance_m,
-            )
-        )
+        when = clock.at(step.departure_s), clock.at(step.arrival_s)
+        legs.append(WalkLeg(a, b, *when, distance_m=round(_distance_m(a, b), 1)))
     return make_itinerary(tuple(legs))
 
 
 def _distance_m(a: Place, b: Place) -> float:
-    """Return the straight-line distance between two places."""
-    from gtfs.snapshot_footpaths import haversine_m
-
-    d = haversine_m(np.array([a.lat]), np.array([a.lon]), np.array([b.lat]), np.array([b.lon]))
-    return round(float(d[0]), 1)
+    """Return the great-circle distance between two places."""
+    p1, p2 = math.radians(a.lat), math.radians(b.lat)
+    h = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(b.lon - a.lon) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(h, 1.0)))

@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gtfs.snapshot import Footpaths
-from journeys.dayview import INF, KEY_SPAN, TIME_OFFSET, DayView
+from journeys.dayview import KEY_SPAN, TIME_OFFSET, DayView
 from journeys.raptor import (
     Labels,
     Targets,
@@ -68,12 +68,16 @@ def run_departure(
     departure_s: int,
     targets: Targets,
     row_route: I64,
+    marked: I64 | None = None,
 ) -> list[Found]:
-    """Run RAPTOR rounds for one departure on top of the labels; return improved destinations."""
+    """Run RAPTOR rounds for one departure on top of the labels; return improved destinations.
+
+    `marked` restricts the first round to some access stops (default: all of them).
+    """
     found = _start(labels, access, departure_s, targets)
     ready_best = labels.ready[0].copy()
     arrival_bound = labels.arrival[0].copy()
-    marked = np.unique(access.stops)
+    marked = np.unique(access.stops) if marked is None else marked
     for k in range(1, labels.rounds + 1):
         scanned = scan_routes(view, ready_best, marked)
         if scanned is None:
@@ -88,19 +92,29 @@ def run_departure(
         marked = relax_transfers(labels, k, stops, foot, np.minimum(ready_best, labels.ready[k]))
         np.minimum(ready_best, labels.ready[k], out=ready_best)
         arrival, stop = target_arrival(labels, k, targets)
-        if arrival < labels.target[: k + 1].min():
+        best = int(labels.target[: k + 1].min())
+        if arrival < best:
             labels.target[k], labels.target_stop[k] = arrival, stop
             found.append(Found(departure_s, k, arrival))
+            best = arrival
+        # Boarding at or after the best arrival cannot lead anywhere earlier.
+        marked = marked[ready_best[marked] < best]
     return found
 
 
-def departures_in_window(view: DayView, access: Access, first_s: int, last_s: int) -> I64:
-    """Return the distinct times to leave the origin so as to catch a vehicle, latest first."""
+def departures_in_window(
+    view: DayView, access: Access, first_s: int, last_s: int
+) -> list[tuple[int, I64]]:
+    """Return the distinct times to leave the origin and catch a vehicle, latest first.
+
+    Each time comes with the access stops where a vehicle is caught by leaving then: in a
+    range query, only those stops offer a trip the later departures did not.
+    """
     counts = view.stop_pp_ptr[access.stops + 1] - view.stop_pp_ptr[access.stops]
     owner, flat = expand_ranges(view.stop_pp_ptr[access.stops], counts)
     pp = view.stop_pp[flat]
     board = view.pp_board[pp]
-    pp, walk_s = pp[board], access.access_s[owner[board]]
+    pp, walk_s, stop = pp[board], access.access_s[owner[board]], access.stops[owner[board]]
     lo_t = np.clip(first_s + walk_s + TIME_OFFSET, 0, KEY_SPAN - 1)
     hi_t = np.clip(last_s + walk_s + TIME_OFFSET, 0, KEY_SPAN - 1)
     lo = np.searchsorted(view.col_key, pp * KEY_SPAN + lo_t, side="left")
@@ -114,39 +128,18 @@ def departures_in_window(view: DayView, access: Access, first_s: int, last_s: in
     order = np.lexsort((-times, row))
     first = np.ones(len(order), dtype=np.bool_)
     first[1:] = row[order][1:] != row[order][:-1]
-    latest: I64 = np.unique(times[order][first])[::-1]
-    return latest
-
-
-def run_range(
-    view: DayView,
-    foot: Footpaths,
-    labels: Labels,
-    access: Access,
-    window: tuple[int, int],
-    targets: Targets,
-    stop_by_s: int | None = None,
-) -> list[Found]:
-    """rRAPTOR: run every departure of the window, latest first, keeping labels between runs.
-
-    With `stop_by_s` (arrive-by), stop after the first departure that arrives by then.
-    """
-    row_route = row_routes(view)
-    found: list[Found] = []
-    for departure_s in departures_in_window(view, access, *window).tolist():
-        new = run_departure(view, foot, labels, access, int(departure_s), targets, row_route)
-        found += new
-        if stop_by_s is not None and any(f.arrival_s <= stop_by_s for f in new):
-            break
-    return found
-
-
-__all__ = [
-    "INF",
-    "Access",
-    "Found",
-    "departures_in_window",
-    "row_routes",
-    "run_departure",
-    "run_range",
-]
+    keep = order[first]
+    times, stops = times[keep], stop[who[keep]]
+    by_time = np.lexsort((stops, -times))
+    times, stops = times[by_time], stops[by_time]
+    cuts = np.flatnonzero(np.diff(times)) + 1
+    out = [
+        (int(group_times[0]), np.unique(group_stops))
+        for group_times, group_stops in zip(
+            np.split(times, cuts), np.split(stops, cuts), strict=True
+        )
+        if len(group_times)
+    ]
+    if not out or out[-1][0] > first_s:  # the window's start itself: walking may be best
+        out.append((first_s, np.zeros(0, dtype=np.int64)))
+    return out
