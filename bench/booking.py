@@ -127,7 +127,8 @@ def _start_gateway(url: str, port: int, workdir: Path) -> subprocess.Popen[bytes
     command = [str(Path(sys.executable).with_name("maas")), "serve"]
     if os.environ.get("BENCH_PROFILE"):  # a flame graph of the gateway under this load
         spy = Path(sys.executable).with_name("py-spy")
-        command = [str(spy), "record", "-f", "raw", "-o", os.environ["BENCH_PROFILE"], "--", *command]
+        profile = os.environ["BENCH_PROFILE"]
+        command = [str(spy), "record", "-f", "raw", "-o", profile, "--", *command]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
 
 
