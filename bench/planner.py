@@ -31,7 +31,7 @@ import numpy as np
 from gtfs.reader import read_tables
 from gtfs.snapshot import Snapshot, build_snapshot
 from gtfs.tables import original_id
-from journeys.planner import JourneyQuery, Planner
+from journeys.planner import Coordinates, JourneyQuery, Planner
 
 FEED = Path("/work/shared/data/gtfs/vilnius.zip")
 DAY = dt.date(2015, 9, 15)  # a Tuesday
@@ -47,6 +47,15 @@ class BenchQuery:
     origin: str
     destination: str
     depart_at: dt.datetime
+
+
+def query_coordinates(snap: Snapshot, q: BenchQuery) -> tuple[Coordinates, Coordinates]:
+    """Return the coordinates of a query's stops (for coordinate queries, e.g. over HTTP)."""
+    a, b = snap.stops.index[q.origin], snap.stops.index[q.destination]
+    s = snap.stops
+    return Coordinates(float(s.lat[a]), float(s.lon[a])), Coordinates(
+        float(s.lat[b]), float(s.lon[b])
+    )
 
 
 def percentile_ms(seconds: Sequence[float], q: float) -> float:

@@ -30,9 +30,11 @@ _SEG = _SENT << 1
 
 def expand_ranges(starts: I64, counts: I64) -> tuple[I64, I64]:
     """Return (owner, index) of the concatenated ranges [start, start + count)."""
-    owner = np.repeat(np.arange(len(starts), dtype=np.int64), counts)
-    first = np.repeat(np.cumsum(counts) - counts, counts)
-    return owner, np.repeat(starts, counts) + np.arange(len(owner), dtype=np.int64) - first
+    ends = counts.cumsum()
+    owner = np.arange(len(starts), dtype=np.int64).repeat(counts)
+    return owner, (starts - ends + counts).repeat(counts) + np.arange(
+        int(ends[-1]) if len(ends) else 0
+    )
 
 
 @dataclass(slots=True)
@@ -106,7 +108,7 @@ def scan_routes(view: DayView, ready: I64, marked: I64) -> Candidates | None:
     if len(marked) == 0:
         return None
     mask = _marked_positions(view, marked)
-    pps = np.flatnonzero(mask)
+    pps = mask.nonzero()[0]
     route = view.pp_route[pps]
     first = np.ones(len(pps), dtype=np.bool_)
     first[1:] = route[1:] != route[:-1]
@@ -115,7 +117,7 @@ def scan_routes(view: DayView, ready: I64, marked: I64) -> Candidates | None:
     seg, pp = expand_ranges(starts, lengths)
     if len(pp) == 0:
         return None
-    board = np.flatnonzero(mask[pp] & view.pp_board[pp])
+    board = (mask[pp] & view.pp_board[pp]).nonzero()[0]
     at = pp[board]
     wanted = np.minimum(ready[view.pp_stop[at]] + TIME_OFFSET, KEY_SPAN - 1)
     row = np.searchsorted(view.col_key, at * KEY_SPAN + wanted) - view.pp_col[at]
@@ -133,7 +135,7 @@ def scan_routes(view: DayView, ready: I64, marked: I64) -> Candidates | None:
 
 def _candidates(view: DayView, pp: I64, held: I64) -> Candidates:
     """Turn held (row, boarding position) keys into arrivals where alighting is allowed."""
-    valid = np.flatnonzero((held < _SENT) & view.pp_alight[pp])
+    valid = ((held < _SENT) & view.pp_alight[pp]).nonzero()[0]
     at = pp[valid]
     local_row = held[valid] // _POS
     route = view.pp_route[at]
@@ -153,7 +155,7 @@ def seated_continuations(view: DayView, found: Candidates, row_route: I64) -> li
     out: list[Candidates] = []
     current = found
     for _ in range(1):
-        last = np.flatnonzero(view.pp_last[current.alight_pp])
+        last = view.pp_last[current.alight_pp].nonzero()[0]
         nxt = view.row_next[current.row[last]]
         ok = nxt >= 0
         if not ok.any():
@@ -188,7 +190,7 @@ def improve_arrivals(
     labels: Labels, k: int, found: Candidates, bound: I64, target_bound: int
 ) -> I64:
     """Write the candidates that beat the bounds into round k; return the improved stops."""
-    idx = np.flatnonzero(found.arrival_s < np.minimum(bound[found.stop], target_bound))
+    idx = (found.arrival_s < np.minimum(bound[found.stop], target_bound)).nonzero()[0]
     if len(idx) == 0:
         return idx
     stop, arrival = found.stop[idx], found.arrival_s[idx]
@@ -207,7 +209,7 @@ def unique_stops(stops: I64, n_stops: int) -> I64:
     """Return the distinct stops, sorted (a mask is faster than np.unique on small arrays)."""
     mask = np.zeros(n_stops, dtype=np.bool_)
     mask[stops] = True
-    return np.flatnonzero(mask)
+    return mask.nonzero()[0]
 
 
 def relax_transfers(labels: Labels, k: int, stops: I64, foot: Footpaths, ready_bound: I64) -> I64:
@@ -218,7 +220,7 @@ def relax_transfers(labels: Labels, k: int, stops: I64, foot: Footpaths, ready_b
     to = foot.to_stop[edge].astype(np.int64)
     walked = arrival[owner] + foot.duration_s[edge]
     walk = labels.walk[k]
-    better = np.flatnonzero(walked < walk[to])
+    better = (walked < walk[to]).nonzero()[0]
     if len(better):
         to_b, walked_b = to[better], walked[better]
         np.minimum.at(walk, to_b, walked_b)

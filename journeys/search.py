@@ -82,7 +82,8 @@ def run_departure(
         scanned = scan_routes(view, ready_best, marked)
         if scanned is None:
             break
-        candidates = concat_candidates([scanned, *seated_continuations(view, scanned, row_route)])
+        seated = seated_continuations(view, scanned, row_route)
+        candidates = concat_candidates([scanned, *seated]) if seated else scanned
         np.minimum(arrival_bound, labels.arrival[k], out=arrival_bound)
         stops = improve_arrivals(
             labels, k, candidates, arrival_bound, int(labels.target[: k + 1].min())
