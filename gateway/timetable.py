@@ -27,6 +27,7 @@ from gtfs.open_data import OpenDataIndex, build_index
 from gtfs.snapshot import Snapshot, build_snapshot
 from gtfs.store import TIMETABLE_CHANNEL, current_version_ids, load_current
 from gtfs.tables import GtfsTables
+from journeys.planner import Planner
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ POLL_S = 60.0
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Timetable:
-    """One immutable timetable: the stored tables, the compiled snapshot and its indexes."""
+    """One immutable timetable: the stored tables, the compiled snapshot, indexes, planner."""
 
     generation: int
     version_ids: tuple[int, ...]
@@ -45,6 +46,7 @@ class Timetable:
     tables: GtfsTables
     snapshot: Snapshot
     index: OpenDataIndex
+    planner: Planner
 
 
 def compile_timetable(
@@ -62,6 +64,7 @@ def compile_timetable(
         tables=tables,
         snapshot=snapshot,
         index=index,
+        planner=Planner(snapshot),
     )
 
 
@@ -126,6 +129,8 @@ class TimetableStore:
                 generation += 1
                 await self._rebuild(generation)
             except Exception as exc:  # the writer must outlive any one bad build
+                if (task := asyncio.current_task()) is not None and task.cancelling():
+                    raise
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("timetable rebuild failed; retrying")
                 await asyncio.sleep(5)
@@ -133,7 +138,9 @@ class TimetableStore:
 
     async def _rebuild(self, generation: int) -> None:
         """Read the current feeds, compile them off the event loop and swap the result in."""
-        versions, tables = await load_current(self._pool)
+        # Shielded: asyncpg cannot cancel a COPY cleanly (the connection is left unusable
+        # and the pool's close waits for it); at shutdown the read finishes on its own.
+        versions, tables = await asyncio.shield(load_current(self._pool))
         timetable = await asyncio.to_thread(compile_timetable, generation, versions, tables)
         self._current = timetable
         self.last_error = None

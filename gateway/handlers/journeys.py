@@ -1,0 +1,215 @@
+"""`GET /v1/journeys`: the merged network's journeys, each with a priced offer for MaaS apps."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
+
+from gateway.api import PRINCIPAL, api
+from gateway.appkeys import db_key
+from gateway.problems import Problem
+from gateway.sales.offers import create_offer
+from gateway.sales.resources import fares_key
+from gateway.sales.schemas import (
+    ItineraryLegRequest,
+    ItineraryOfferRequest,
+    Offer,
+    OfferCreate,
+    Strict,
+    Traveller,
+)
+from gateway.timetable import timetable_key
+from journeys.errors import JourneyError
+from journeys.itinerary import Itinerary, TransitLeg
+from journeys.planner import Coordinates, Endpoint, JourneyQuery
+
+_COORDINATES = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+class JourneyParams(Strict):
+    """Where from and to (a stop id, or `lat,lon`), and when."""
+
+    from_: str = Field(alias="from", min_length=1, max_length=200)
+    to: str = Field(min_length=1, max_length=200)
+    depart_at: AwareDatetime | None = None
+    arrive_by: AwareDatetime | None = None
+    window_min: int = Field(default=0, ge=0, le=180, description="range query over this window")
+    max_transfers: int = Field(default=4, ge=0, le=8)
+    wheelchair: bool = False
+    limit: int = Field(default=5, ge=1, le=20)
+    rider_category: str | None = Field(default=None, pattern=r"^[A-Za-z0-9:._-]{1,100}$")
+    offers: bool = Field(default=True, description="attach a priced offer (maas keys)")
+
+    @model_validator(mode="after")
+    def _one_time(self) -> JourneyParams:
+        if self.depart_at is not None and self.arrive_by is not None:
+            raise ValueError("give depart_at or arrive_by, not both")
+        return self
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        match = _COORDINATES.match(value)
+        if match and not (-90 <= float(match[1]) <= 90 and -180 <= float(match[2]) <= 180):
+            raise ValueError("coordinates must be lat,lon within -90..90, -180..180")
+        return value
+
+
+def endpoint(value: str) -> Endpoint:
+    """Read a stop id or `lat,lon`."""
+    match = _COORDINATES.match(value)
+    return Coordinates(float(match[1]), float(match[2])) if match else value
+
+
+class PlaceOut(BaseModel):
+    """A stop or a coordinate."""
+
+    name: str
+    lat: float
+    lon: float
+    stop_id: str | None = None
+    operator_id: str | None = None
+
+
+class StopCallOut(BaseModel):
+    """A call at an intermediate stop."""
+
+    stop: PlaceOut
+    arrival: dt.datetime
+    departure: dt.datetime
+
+
+class WalkLegOut(BaseModel):
+    """Walking between two places."""
+
+    mode: Literal["walk"]
+    from_place: PlaceOut
+    to_place: PlaceOut
+    departure: dt.datetime
+    arrival: dt.datetime
+    duration_s: int
+    distance_m: float
+
+
+class TransitLegOut(BaseModel):
+    """A ride on one trip of one operator."""
+
+    mode: Literal["transit"]
+    operator_id: str
+    route_id: str
+    route_short_name: str
+    route_long_name: str
+    route_type: int
+    trip_id: str
+    headsign: str
+    from_place: PlaceOut
+    to_place: PlaceOut
+    departure: dt.datetime
+    arrival: dt.datetime
+    duration_s: int
+    intermediate_stops: list[StopCallOut]
+    geometry: list[tuple[float, float]] = Field(description="[lat, lon] points of the ride")
+    stay_seated: bool
+    realtime: bool
+
+
+class ItineraryOut(BaseModel):
+    """A journey; `offer` is its price, bookable by id with `POST /v1/bookings`."""
+
+    id: str
+    departure: dt.datetime
+    arrival: dt.datetime
+    duration_s: int
+    transfers: int
+    legs: list[Annotated[WalkLegOut | TransitLegOut, Field(discriminator="mode")]]
+    offer: Offer | None = None
+    offer_problem: str | None = None
+
+
+class JourneyList(BaseModel):
+    """Pareto-optimal journeys (departure, arrival, transfers), earliest departure first."""
+
+    items: list[ItineraryOut]
+
+
+def _query(params: JourneyParams) -> JourneyQuery:
+    depart_at = params.depart_at
+    if depart_at is None and params.arrive_by is None:
+        depart_at = dt.datetime.now(dt.UTC)
+    return JourneyQuery(
+        origin=endpoint(params.from_),
+        destination=endpoint(params.to),
+        depart_at=depart_at,
+        arrive_by=params.arrive_by,
+        window_s=params.window_min * 60,
+        max_transfers=params.max_transfers,
+        wheelchair=params.wheelchair,
+        limit=params.limit,
+    )
+
+
+def offer_request(itinerary: Itinerary, rider_category: str | None) -> OfferCreate | None:
+    """Return the offer request of an itinerary's transit legs (None for a walk-only one)."""
+    legs = [
+        ItineraryLegRequest(
+            operator_id=leg.operator_id,
+            route_id=leg.route_id,
+            trip_id=leg.trip_id,
+            from_stop_id=leg.from_place.stop_id or "",
+            to_stop_id=leg.to_place.stop_id or "",
+            departure=leg.departure,
+            arrival=leg.arrival,
+        )
+        for leg in itinerary.legs
+        if isinstance(leg, TransitLeg)
+    ]
+    if not legs:
+        return None
+    return OfferCreate(
+        itinerary=ItineraryOfferRequest(legs=legs),
+        travellers=[Traveller(rider_category=rider_category)],
+    )
+
+
+async def _with_offer(
+    request: web.Request, itinerary: Itinerary, params: JourneyParams, tenant_id: str | None
+) -> ItineraryOut:
+    out = ItineraryOut.model_validate(itinerary, from_attributes=True)
+    wanted = offer_request(itinerary, params.rider_category)
+    if tenant_id is None or not params.offers or wanted is None:
+        return out
+    pool = request.app[db_key]
+    try:
+        out.offer = await create_offer(
+            pool, tenant_id, wanted, await request.app[fares_key].current(pool)
+        )
+    except Problem as problem:
+        out.offer_problem = problem.detail
+    return out
+
+
+@api.route(
+    "GET",
+    "/v1/journeys",
+    summary="Plan journeys across every operator (with offers for maas keys)",
+    tag="journeys",
+    query=JourneyParams,
+    response=JourneyList,
+)
+async def get_journeys(request: web.Request, query: JourneyParams) -> JourneyList:
+    """Plan with RAPTOR on the current snapshot; a maas caller gets a stored offer per journey."""
+    timetable = request.app[timetable_key].get()
+    try:
+        found = await asyncio.to_thread(timetable.planner.plan, _query(query))
+    except JourneyError as exc:
+        status = 404 if exc.code == "unknown_stop" else 422
+        raise Problem(status, exc.code, "No journey can be planned", str(exc)) from None
+    caller = request.get(PRINCIPAL)
+    tenant = caller.tenant_id if caller is not None else None
+    items = [await _with_offer(request, it, query, tenant) for it in found[: query.limit]]
+    return JourneyList(items=items)
