@@ -87,7 +87,7 @@ def _write_private(path: Path, data: bytes) -> None:
 
 def demo_banner(keys: dict[str, str], base_url: str) -> str:
     """Return the demo keys and a few copy-paste curl examples."""
-    stop = f"{KUOPIO_OPERATORS[0].operator_id}:201827"
+    stop = f"{KUOPIO_OPERATORS[0].operator_id}:201804"
     lines = ["", "Demo API keys (kept in demo-keys.json):"]
     lines += [f"  {role:<9} {key}" for role, key in keys.items()]
     lines += [

@@ -81,11 +81,10 @@ def _straight_line_m(df: pd.DataFrame, stops: pd.DataFrame, trip: npt.NDArray[np
     where = pd.Index(stops["stop_id"].astype("string")).get_indexer(
         pd.Index(df["stop_id"].astype("string"))
     )
-    lat = pd.to_numeric(stops["stop_lat"]).astype("float64").to_numpy()
-    lon = pd.to_numeric(stops["stop_lon"]).astype("float64").to_numpy()
-    known = where >= 0
-    row_lat = np.where(known, lat[np.maximum(where, 0)], np.nan)
-    row_lon = np.where(known, lon[np.maximum(where, 0)], np.nan)
+    # A NaN sentinel at the end: index -1 (a stop not in stops) reads it.
+    lat = np.append(pd.to_numeric(stops["stop_lat"]).astype("float64").to_numpy(), np.nan)
+    lon = np.append(pd.to_numeric(stops["stop_lon"]).astype("float64").to_numpy(), np.nan)
+    row_lat, row_lon = lat[where], lon[where]
     first = np.r_[True, trip[1:] != trip[:-1]]
     prev_lat, prev_lon = np.r_[np.nan, row_lat[:-1]], np.r_[np.nan, row_lon[:-1]]
     step = np.where(first, 0.0, haversine_m(prev_lat, prev_lon, row_lat, row_lon))

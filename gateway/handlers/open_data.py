@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -16,7 +17,7 @@ from gtfs.open_data import list_departures, routes_at_stop, search_stops
 
 def _text(value: object) -> str | None:
     """Return a table cell as text, None when empty."""
-    if value is None or value != value or str(value) in ("", "<NA>"):  # NaN != NaN
+    if value is None or pd.isna(value) or str(value) == "":  # type: ignore[call-overload]
         return None
     return str(value)
 

@@ -1,0 +1,145 @@
+"""Open essential data over the Kuopio demo: stops, departures, routes and the merged GTFS."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from pathlib import Path
+
+import gtfs_kit as gk
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from gateway.timetable import Timetable, timetable_key
+from gtfs.split import KUOPIO_OPERATORS
+
+Client = TestClient[web.Request, web.Application]
+TORIKULMA = "kuopion-liikenne:201827"  # Torikulma I, by the market square: where lines end
+TEATTERIKULMA = "kuopion-liikenne:201804"  # Teatterikulma I: many lines pass
+
+
+async def _timetable(client: Client) -> Timetable:
+    """Wait until the timetable holds the five Kuopio operators' feeds."""
+    return await client.app[timetable_key].wait_for(
+        lambda t: {op.operator_id for op in KUOPIO_OPERATORS} <= set(t.snapshot.stops.operator_ids),
+        timeout_s=30,
+    )
+
+
+@pytest.fixture
+async def kuopio(kuopio_demo: str, client: Client) -> Client:
+    await _timetable(client)
+    return client
+
+
+async def test_stops_near_a_point_are_nearest_first(kuopio: Client) -> None:
+    resp = await kuopio.get("/v1/stops", params={"near": "62.893025,27.6761", "radius_m": "300"})
+    assert resp.status == 200
+    items = (await resp.json())["items"]
+    assert items[0]["id"] == TORIKULMA or items[0]["distance_m"] == 0
+    distances = [s["distance_m"] for s in items]
+    assert distances == sorted(distances)
+    assert all(d <= 300 for d in distances)
+    # The same physical stop, published by several operators, appears once per operator.
+    assert len({s["operator_id"] for s in items}) > 1
+
+
+async def test_stops_by_name_and_pages(kuopio: Client) -> None:
+    seen: list[str] = []
+    params = {"q": "TORI", "limit": "2"}
+    while True:
+        body = await (await kuopio.get("/v1/stops", params=params)).json()
+        assert len(body["items"]) <= 2
+        assert all("tori" in s["name"].casefold() for s in body["items"])
+        seen += [s["id"] for s in body["items"]]
+        if "next_cursor" not in body:
+            break
+        params["cursor"] = body["next_cursor"]
+    assert len(seen) > 2
+    assert len(seen) == len(set(seen))
+    assert TORIKULMA in seen
+
+
+async def test_stop_detail_names_its_routes(kuopio: Client) -> None:
+    resp = await kuopio.get(f"/v1/stops/{TORIKULMA}")
+    assert resp.status == 200
+    stop = await resp.json()
+    assert stop["name"] == "Torikulma I"
+    assert stop["zone_id"] == "kuopion-liikenne:A"
+    assert stop["route_ids"]
+    assert all(r.startswith("kuopion-liikenne:") for r in stop["route_ids"])
+    assert (await kuopio.get("/v1/stops/kuopion-liikenne:nope")).status == 404
+
+
+async def test_departures_are_scheduled_after_the_time_asked(kuopio: Client) -> None:
+    at = "2017-01-16T08:00:00+02:00"  # a Monday of the winter timetable
+    resp = await kuopio.get(
+        f"/v1/stops/{TEATTERIKULMA}/departures", params={"at": at, "limit": "10"}
+    )
+    assert resp.status == 200
+    items = (await resp.json())["items"]
+    assert len(items) == 10
+    times = [dt.datetime.fromisoformat(d["scheduled_at"]) for d in items]
+    assert times == sorted(times)
+    assert times[0] >= dt.datetime.fromisoformat(at)
+    assert times[-1] - times[0] < dt.timedelta(hours=2)
+    assert all(d["realtime"] is False and d["service_day"] == "2017-01-16" for d in items)
+
+
+async def test_no_departures_where_every_trip_ends(kuopio: Client) -> None:
+    at = "2017-01-16T08:00:00+02:00"
+    resp = await kuopio.get(f"/v1/stops/{TORIKULMA}/departures", params={"at": at})
+    assert (await resp.json())["items"] == []
+
+
+async def test_departures_need_an_offset(kuopio: Client) -> None:
+    resp = await kuopio.get(
+        f"/v1/stops/{TORIKULMA}/departures", params={"at": "2017-01-16T08:00:00"}
+    )
+    assert resp.status == 422
+
+
+async def test_no_departures_outside_the_feed_dates(kuopio: Client) -> None:
+    resp = await kuopio.get(
+        f"/v1/stops/{TEATTERIKULMA}/departures", params={"at": "2030-01-01T08:00:00+02:00"}
+    )
+    assert (await resp.json())["items"] == []
+
+
+async def test_routes_by_operator(kuopio: Client) -> None:
+    body = await (
+        await kuopio.get("/v1/routes", params={"operator": "linja-karjala", "limit": "500"})
+    ).json()
+    assert len(body["items"]) == 8
+    assert {r["operator_id"] for r in body["items"]} == {"linja-karjala"}
+    route = body["items"][0]
+    detail = await (await kuopio.get(f"/v1/routes/{route['id']}")).json()
+    assert detail == route
+    assert detail["trip_count"] > 0
+    assert (await kuopio.get("/v1/routes/linja-karjala:none")).status == 404
+
+
+async def test_merged_zip_is_one_feed_with_every_operator(kuopio: Client, tmp_path: Path) -> None:
+    timetable = await _timetable(kuopio)
+    resp = await kuopio.get("/v1/gtfs/merged.zip")
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == "application/zip"
+    data = await resp.read()
+    assert zipfile.ZipFile(io.BytesIO(data)).testzip() is None
+    path = tmp_path / "merged.zip"
+    path.write_bytes(data)
+    feed = gk.read_feed(path, dist_units="km")
+    assert len(feed.stops) == len(timetable.tables.stops)
+    assert len(feed.trips) == len(timetable.tables.trips)
+    assert len(feed.stop_times) == len(timetable.tables.stop_times)
+    assert {op.operator_id for op in KUOPIO_OPERATORS} <= {
+        a.split(":")[0] for a in feed.agency["agency_id"]
+    }
+
+
+async def test_open_data_needs_no_key_and_ready_reports_the_timetable(kuopio: Client) -> None:
+    assert (await kuopio.get("/v1/routes")).status == 200
+    ready = await (await kuopio.get("/ready")).json()
+    assert ready["timetable"] == "ok"

@@ -1,0 +1,58 @@
+"""Timetable test data: real feeds from ../shared/data/gtfs, the Kuopio demo imported once per run,
+and broken variants of a real feed built in a temporary folder."""
+
+from __future__ import annotations
+
+import asyncio
+import zipfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from gateway.demo import import_demo
+
+
+def gtfs_path(shared_data: Path, name: str) -> Path:
+    """Return a real feed of ../shared/data/gtfs."""
+    return shared_data / "gtfs" / name
+
+
+def rewrite_zip(
+    source: Path, target: Path, changes: Mapping[str, Callable[[str], str] | str | None]
+) -> Path:
+    """Copy a GTFS zip, replacing (str), editing (callable) or dropping (None) some files."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            change = changes.get(info.filename, "keep")
+            text = src.read(info).decode("utf-8-sig")
+            if change is None:
+                continue
+            if callable(change):
+                text = change(text)
+            elif change != "keep":
+                text = change
+            out.writestr(info.filename, text)
+        for name, change in changes.items():
+            if name not in src.namelist() and isinstance(change, str):
+                out.writestr(name, change)
+    return target
+
+
+async def _import_kuopio(database_url: str, feed: Path) -> None:
+    async with asyncpg.create_pool(database_url, min_size=1, max_size=2) as pool:
+        await import_demo(pool, feed)
+
+
+@pytest.fixture(scope="session")
+def kuopio_zip(shared_data: Path) -> Path:
+    """Return the Kuopio feed (five agencies)."""
+    return gtfs_path(shared_data, "kuopio.zip")
+
+
+@pytest.fixture(scope="session")
+def kuopio_demo(database_url: str, kuopio_zip: Path) -> str:
+    """Import the five Kuopio operators into this run's database once; return its URL."""
+    asyncio.run(_import_kuopio(database_url, kuopio_zip))
+    return database_url
