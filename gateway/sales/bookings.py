@@ -8,48 +8,25 @@ impossible whatever the number of gateway processes.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from gateway.problems import Problem, conflict, not_found
 from gateway.sales import capacity, tickets
-from gateway.sales.adapters import Adapters, GuardedAdapter
+from gateway.sales.legs import (
+    Sales,
+    cancel_call,
+    confirm_call,
+    each_leg,
+    release_call,
+    reserve_call,
+)
 from gateway.sales.schemas import Booking, BookingCreate
 from gateway.sales.store import get_booking
-from operators.adapter import LegOrder, OperatorAdapter, OperatorError, OperatorResult
-
-
-@dataclass(frozen=True, slots=True)
-class Sales:
-    """What booking needs: the database, the operators' adapters, and how long holds last."""
-
-    pool: asyncpg.Pool
-    adapters: Adapters
-    hold: timedelta = timedelta(minutes=10)
-
-
-def _order(leg: asyncpg.Record) -> LegOrder:
-    d = leg["detail"]
-    return LegOrder(
-        leg_id=str(leg["id"]),
-        booking_id=str(leg["booking_id"]),
-        operator_id=leg["operator_id"],
-        product_id=d.get("product_id"),
-        rider_categories=tuple(d.get("rider_categories", ())),
-        price_minor=leg["price_minor"],
-        currency=leg["currency"],
-        valid_from=datetime.fromisoformat(d["valid_from"]),
-        valid_until=datetime.fromisoformat(d["valid_until"]),
-        trip_id=d.get("trip_id"),
-        from_stop_id=d.get("from_stop_id"),
-        to_stop_id=d.get("to_stop_id"),
-    )
+from operators.adapter import OperatorError, OperatorResult
 
 
 async def _event(
@@ -79,45 +56,6 @@ async def _set_status(
         reason,
         refund_minor,
     )
-
-
-Call = Callable[[OperatorAdapter], Awaitable[OperatorResult]]
-
-
-async def _each_leg(
-    sales: Sales,
-    conn: asyncpg.Connection,
-    legs: list[asyncpg.Record],
-    make: Callable[[asyncpg.Record, LegOrder], Call],
-) -> list[OperatorResult | OperatorError]:
-    """Call every leg's operator at once; a failure is returned, not raised."""
-    # Adapters are looked up on the caller's connection, one after the other: taking a
-    # second pooled connection while holding one would starve the pool under load.
-    adapters = [await sales.adapters.get(conn, leg["operator_id"]) for leg in legs]
-
-    async def one(adapter: GuardedAdapter, leg: asyncpg.Record) -> OperatorResult | OperatorError:
-        try:
-            return await adapter.call(make(leg, _order(leg)), idempotent=True)
-        except OperatorError as exc:
-            return exc
-
-    return list(await asyncio.gather(*(one(a, leg) for a, leg in zip(adapters, legs, strict=True))))
-
-
-def _reserve(leg: asyncpg.Record, order: LegOrder) -> Call:
-    return lambda a: a.reserve(order, f"{order.leg_id}:reserve")
-
-
-def _confirm(leg: asyncpg.Record, order: LegOrder) -> Call:
-    return lambda a: a.confirm(order, leg["operator_ref"], f"{order.leg_id}:confirm")
-
-
-def _release(leg: asyncpg.Record, order: LegOrder) -> Call:
-    return lambda a: a.release(order, leg["operator_ref"], f"{order.leg_id}:release")
-
-
-def _cancel(leg: asyncpg.Record, order: LegOrder) -> Call:
-    return lambda a: a.cancel(order, leg["operator_ref"], f"{order.leg_id}:cancel")
 
 
 async def _offers(
@@ -238,7 +176,7 @@ async def create_booking(sales: Sales, tenant_id: str, body: BookingCreate) -> B
         legs = await conn.fetch(
             "SELECT * FROM booking_legs WHERE booking_id = $1 ORDER BY position", booking_id
         )
-        results = await _each_leg(sales, conn, legs, _reserve)
+        results = await each_leg(sales, conn, legs, reserve_call)
         async with conn.transaction():
             await conn.execute("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE", booking_id)
             for leg, result in zip(legs, results, strict=True):
@@ -278,8 +216,11 @@ async def _undo_legs(
     """Compensate: cancel confirmed legs, release pending ones (both idempotent at the operator)."""
     confirmed = [leg for leg in legs if leg["status"] == "CONFIRMED"]
     pending = [leg for leg in legs if leg["status"] == "PENDING" and leg["operator_ref"]]
-    for group, call, status in ((confirmed, _cancel, "CANCELLED"), (pending, _release, "RELEASED")):
-        results = await _each_leg(sales, conn, group, call)
+    for group, call, status in (
+        (confirmed, cancel_call, "CANCELLED"),
+        (pending, release_call, "RELEASED"),
+    ):
+        results = await each_leg(sales, conn, group, call)
         for leg, result in zip(group, results, strict=True):
             if isinstance(result, OperatorError):
                 await _event(
@@ -343,7 +284,7 @@ async def _confirm_locked(
         legs = await conn.fetch(
             "SELECT * FROM booking_legs WHERE booking_id = $1 ORDER BY position", booking_id
         )
-        results = await _each_leg(sales, conn, legs, _confirm)
+        results = await each_leg(sales, conn, legs, confirm_call)
         for leg, result in zip(legs, results, strict=True):
             if isinstance(result, OperatorResult):
                 await conn.execute(
@@ -396,7 +337,7 @@ async def expire_due(sales: Sales, limit: int = 100) -> int:
                     "AND operator_ref IS NOT NULL",
                     row["id"],
                 )
-                await _each_leg(sales, conn, legs, _release)
+                await each_leg(sales, conn, legs, release_call)
                 await _expire(sales, conn, booking)
                 expired += 1
     return expired
@@ -436,8 +377,8 @@ async def _cancel_locked(
                 f"legs {used} are no longer valid; a used ticket cannot be cancelled",
             )
         refund = _refund_minor(legs, now) if booking["status"] == "CONFIRMED" else 0
-        undo = _cancel if booking["status"] == "CONFIRMED" else _release
-        results = await _each_leg(sales, conn, legs, undo)
+        undo = cancel_call if booking["status"] == "CONFIRMED" else release_call
+        results = await each_leg(sales, conn, legs, undo)
         failures = [r for r in results if isinstance(r, OperatorError)]
         if failures:
             return Problem(

@@ -13,8 +13,9 @@ from aiohttp import web
 from gateway.appkeys import db_key, http_key, settings_key
 from gateway.sales import idempotency
 from gateway.sales.adapters import Adapters
-from gateway.sales.bookings import Sales, expire_due
+from gateway.sales.bookings import expire_due
 from gateway.sales.fares import FaresCache
+from gateway.sales.legs import Sales
 from operators.resilience import Policy
 
 log = logging.getLogger(__name__)
