@@ -29,6 +29,9 @@ from gtfs.tables import GtfsTables
 
 log = logging.getLogger(__name__)
 
+#: The transfer time of a stop where transfers.txt forbids changing (type 3).
+NEVER_S = 10**7
+
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
 I8 = npt.NDArray[np.int8]
@@ -261,47 +264,58 @@ def _trip_timezones(tables: GtfsTables, route_index: pd.Index) -> tuple[str, tup
 
 
 def _build_footpaths(stops: Stops, transfers: pd.DataFrame, walking: WalkingConfig) -> Footpaths:
-    """Link stops within the walking radius, then apply transfers.txt on top."""
+    """Link stops within the walking radius (chains closed), then apply transfers.txt on top."""
     n = len(stops.ids)
     i, j, distance_m = neighbour_pairs(stops.lat, stops.lon, walking.radius_m)
     if walking.chain_max_m > walking.radius_m:
         i, j, distance_m = close_chains(i, j, distance_m, n, walking.chain_max_m)
     duration = np.maximum(walk_duration_s(distance_m, walking), walking.min_transfer_s)
-    transfer_s = np.full(n, walking.min_transfer_s, dtype=np.int64)
     index = pd.Index(stops.ids)
-    a = index_of(index, transfers["from_stop_id"].astype("string"))
-    b = index_of(index, transfers["to_stop_id"].astype("string"))
+    a = index_of(index, transfers["from_stop_id"])
+    b = index_of(index, transfers["to_stop_id"])
     kind = _codes(transfers["transfer_type"])
-    minimum = _codes(transfers["min_transfer_time"], -1)
-    edge: dict[tuple[int, int], tuple[int, float]] = {
-        (int(x), int(y)): (int(d), float(m))
-        for x, y, d, m in zip(i, j, duration, distance_m, strict=True)
-    }
-    for x, y, k, m in zip(a, b, kind, minimum, strict=True):
-        if x < 0 or y < 0:
-            continue
-        seconds = 0 if k == 1 else (int(m) if k == 2 and m >= 0 else walking.min_transfer_s)
-        if x == y:
-            transfer_s[x] = seconds if k != 3 else 10**7
-        elif k == 3:
-            edge.pop((int(x), int(y)), None)
-        else:
-            dist = edge.get((int(x), int(y)), (0, 0.0))[1]
-            edge[(int(x), int(y))] = (seconds, dist)
-    return _csr_footpaths(n, edge, transfer_s)
+    given = _codes(transfers["min_transfer_time"], -1)
+    known = (a >= 0) & (b >= 0)
+    a, b, kind, given = a[known], b[known], kind[known], given[known]
+    seconds = np.where(
+        kind == 1, 0, np.where((kind == 2) & (given >= 0), given, walking.min_transfer_s)
+    )
+    transfer_s = np.full(n, walking.min_transfer_s, dtype=np.int64)
+    same = a == b
+    transfer_s[a[same]] = np.where(kind[same] == 3, NEVER_S, seconds[same])
+    rules = ~same
+    a, b, kind, seconds = a[rules], b[rules], kind[rules], seconds[rules]
+    # A rule replaces the generated link of its pair; type 3 leaves none.
+    replaced = np.isin(i * n + j, a * n + b)
+    distance_of = dict(
+        zip((i * n + j)[replaced].tolist(), distance_m[replaced].tolist(), strict=True)
+    )
+    add = kind != 3
+    added_m = np.asarray(
+        [distance_of.get(k, 0.0) for k in (a * n + b)[add].tolist()], dtype=np.float64
+    )
+    i = np.concatenate([i[~replaced], a[add]])
+    j = np.concatenate([j[~replaced], b[add]])
+    return _csr_footpaths(
+        n,
+        i,
+        j,
+        np.concatenate([duration[~replaced], seconds[add]]),
+        np.concatenate([distance_m[~replaced], added_m]),
+        transfer_s,
+    )
 
 
 def _csr_footpaths(
-    n: int, edge: dict[tuple[int, int], tuple[int, float]], transfer_s: I64
+    n: int, i: I64, j: I64, duration_s: I64, distance_m: F64, transfer_s: I64
 ) -> Footpaths:
     """Pack footpath edges into CSR arrays ordered by origin stop."""
-    keys = sorted(edge)
-    src = np.asarray([k[0] for k in keys], dtype=np.int64)
+    order = np.lexsort((j, i))
     return Footpaths(
-        ptr=np.concatenate([[0], np.cumsum(np.bincount(src, minlength=n))]).astype(np.int64),
-        to_stop=np.asarray([k[1] for k in keys], dtype=np.int32),
-        duration_s=np.asarray([edge[k][0] for k in keys], dtype=np.int32),
-        distance_m=np.asarray([edge[k][1] for k in keys], dtype=np.float64),
+        ptr=np.concatenate([[0], np.cumsum(np.bincount(i, minlength=n))]).astype(np.int64),
+        to_stop=j[order].astype(np.int32),
+        duration_s=duration_s[order].astype(np.int32),
+        distance_m=distance_m[order].astype(np.float64),
         transfer_s=transfer_s.astype(np.int32),
     )
 
