@@ -77,3 +77,34 @@ async def test_operator_key_sets_only_its_own_capacity(
     assert (
         await client.put(f"/v1/operators/{mine}/capacities", json=body, headers=key)
     ).status == 200
+
+
+async def test_a_departure_with_limited_seats_sells_out(
+    aiohttp_client: ClientFactory, settings: Settings, db: asyncpg.Pool, make_key: MakeKey
+) -> None:
+    ferry = await operator_with_demo_fares(db)
+    client = await aiohttp_client(create_app(settings))
+    admin = bearer(await make_key("admin"))
+    departure = {"trip_id": f"{ferry}:0800", "service_date": "2026-12-01"}
+    resp = await client.put(
+        f"/v1/operators/{ferry}/capacities", json=departure | {"seats_total": 3}, headers=admin
+    )
+    assert resp.status == 200
+    leg = {
+        "operator_id": ferry,
+        "route_id": f"{ferry}:19",
+        "trip_id": departure["trip_id"],
+        "service_date": departure["service_date"],
+        "from_stop_id": f"{ferry}:156210",
+        "to_stop_id": f"{ferry}:176719",
+        "departure": "2026-12-01T08:00:00+02:00",
+        "arrival": "2026-12-01T08:40:00+02:00",
+    }
+    key = await make_key("maas")
+    two = {"itinerary": {"legs": [leg]}, "travellers": [{"rider_category": "adult"}] * 2}
+    first, second = await offer(client, key, two), await offer(client, key, two)
+    assert (await book(client, key, [first["id"]], travellers=2))[0] == 201
+    status, problem = await book(client, key, [second["id"]], travellers=2)
+    assert status == 409
+    assert problem["code"] == "sold_out"
+    assert "2 traveller(s)" in problem["detail"]
