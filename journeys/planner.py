@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -20,7 +20,6 @@ from gtfs.overlay import RealtimeOverlay
 from gtfs.snapshot import Snapshot
 from gtfs.snapshot_footpaths import haversine_m, walk_duration_s
 from gtfs.snapshot_service import service_day_start
-from journeys.bounds import BoundGraph, build_bound_graph, lower_bounds
 from journeys.dayview import DayView, build_day_view
 from journeys.errors import (
     InvalidQueryError,
@@ -72,21 +71,8 @@ class Planner:
         self.snapshot = snapshot
         self._cached_days = cached_days
         self._views: OrderedDict[tuple[dt.date, bool, int], tuple[DayView, object]] = OrderedDict()
-        self._bounds: dict[int, tuple[DayView, BoundGraph]] = {}
         self._lock = threading.Lock()
         self._places = Places(snapshot)
-
-    def _bound_graph(self, view: DayView) -> BoundGraph:
-        """Return the lower-bound graph of a day view (built once per view)."""
-        hit = self._bounds.get(id(view))
-        if hit is not None and hit[0] is view:
-            return hit[1]
-        graph = build_bound_graph(view, self.snapshot.footpaths)
-        with self._lock:
-            live = {id(v) for v, _ in self._views.values()}
-            self._bounds = {k: v for k, v in self._bounds.items() if k in live}
-            self._bounds[id(view)] = (view, graph)
-        return graph
 
     def day_view(
         self, day: dt.date, wheelchair: bool = False, overlay: RealtimeOverlay | None = None
@@ -112,10 +98,6 @@ class Planner:
         view = self.day_view(day, query.wheelchair, overlay)
         access, origin = self._access(query.origin, query)
         targets, destination = self._targets(query.destination, query)
-        if query.window_s or query.arrive_by is not None:
-            # Many departures: a bound to the destination pays for itself by pruning.
-            bounds = lower_bounds(self._bound_graph(view), targets)
-            targets = replace(targets, lower_bound_s=bounds)
         labels = Labels(query.max_transfers + 1, view.n_stops)
         trace = Trace(self.snapshot, view, labels, targets, origin, destination, self._places)
         if query.arrive_by is not None:

@@ -88,8 +88,6 @@ class Targets:
     stops: I64
     egress_s: I64
     exact: bool
-    #: Per stop, a lower bound on the seconds still needed to the destination (optional).
-    lower_bound_s: I64 | None = None
 
 
 def _marked_positions(view: DayView, marked: I64) -> npt.NDArray[np.bool_]:
@@ -189,15 +187,10 @@ def concat_candidates(parts: list[Candidates]) -> Candidates:
 
 
 def improve_arrivals(
-    labels: Labels, k: int, found: Candidates, bound: I64, target_bound: int, targets: Targets
+    labels: Labels, k: int, found: Candidates, bound: I64, target_bound: int
 ) -> I64:
     """Write the candidates that beat the bounds into round k; return the improved stops."""
-    limit = bound[found.stop]
-    if targets.lower_bound_s is None:
-        np.minimum(limit, target_bound, out=limit)
-    else:
-        np.minimum(limit, target_bound - targets.lower_bound_s[found.stop], out=limit)
-    idx = (found.arrival_s < limit).nonzero()[0]
+    idx = (found.arrival_s < np.minimum(bound[found.stop], target_bound)).nonzero()[0]
     if len(idx) == 0:
         return idx
     stop, arrival = found.stop[idx], found.arrival_s[idx]

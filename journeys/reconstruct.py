@@ -73,15 +73,50 @@ def time_at(view: DayView, row: int, pp: int, departure: bool) -> int:
     return int(view.col_departure_s[col] if departure else view.col_arrival_s[col])
 
 
-def _boarded_from(t: Trace, k: int, stop: int, departure_s: int) -> tuple[int, bool]:
-    """Return (round, by transit?) of the label that let one board at `stop` by `departure_s`."""
+def _boarded_from(t: Trace, k: int, stop: int, departure_s: int) -> tuple[int, bool] | None:
+    """Return (round, by transit?) of the first-round label that lets one board by `departure_s`."""
     labels, transfer_s = t.labels, int(t.snap.footpaths.transfer_s[stop])
     for j in range(k):
         if j > 0 and labels.arrival[j, stop] + transfer_s <= departure_s:
             return j, True
         if labels.walk[j, stop] <= departure_s:
             return j, False
-    raise AssertionError("RAPTOR labels are inconsistent")
+    return None
+
+
+def _walk_in_s(t: Trace, j: int, stop: int, departure_s: int) -> int:
+    """Return how long the walk into a stop's walking label of round j took."""
+    labels = t.labels
+    if j == 0:
+        return int(labels.walk[0, stop]) - departure_s
+    return int(labels.walk[j, stop] - labels.arrival[j, labels.walk_from[j, stop]])
+
+
+def _choose_boarding(
+    t: Trace, k: int, row: int, first_pp: int, end_pp: int, departure_s: int
+) -> tuple[int, int, bool]:
+    """Return (position, round, by transit?) to board a row: fewest rides, least walking, latest.
+
+    The scan boards a trip at the first position it can; any later position where the
+    trip is also catchable gives the same arrival, often with less walking.
+    """
+    view = t.view
+    best: tuple[tuple[int, int, int], int, int, bool] | None = None
+    for pp in range(first_pp, end_pp):
+        if not view.pp_board[pp]:
+            continue
+        stop = int(view.pp_stop[pp])
+        found = _boarded_from(t, k, stop, time_at(view, row, pp, True))
+        if found is None:
+            continue
+        j, by_transit = found
+        walk_s = 0 if by_transit else _walk_in_s(t, j, stop, departure_s)
+        cost = (j, walk_s, -pp)
+        if best is None or cost < best[0]:
+            best = (cost, pp, j, by_transit)
+    if best is None:
+        raise AssertionError("RAPTOR labels are inconsistent")
+    return best[1], best[2], best[3]
 
 
 def trace_steps(t: Trace, k: int, departure_s: int) -> list[Step]:
@@ -104,15 +139,27 @@ def trace_steps(t: Trace, k: int, departure_s: int) -> list[Step]:
             steps.append(Walk(came, stop, int(labels.arrival[k, came]), int(labels.walk[k, stop])))
             stop, by_transit = came, True
             continue
-        board_pp = int(labels.board_pp[k, stop])
-        board_row = int(labels.board_row[k, stop])
-        rides = _rides(
-            view, board_row, int(labels.row[k, stop]), board_pp, int(labels.alight_pp[k, stop])
+        row, board_row = int(labels.row[k, stop]), int(labels.board_row[k, stop])
+        alight_pp = int(labels.alight_pp[k, stop])
+        route_end = int(view.route_pp_start[view.pp_route[int(labels.board_pp[k, stop])] + 1])
+        end_pp = alight_pp if row == board_row else route_end - 1
+        board_pp, k, by_transit = _choose_boarding(
+            t, k, board_row, int(labels.board_pp[k, stop]), end_pp, departure_s
         )
-        steps += reversed(rides)
+        steps += reversed(_rides(view, board_row, row, board_pp, alight_pp))
         stop = int(view.pp_stop[board_pp])
-        k, by_transit = _boarded_from(t, k, stop, time_at(view, board_row, board_pp, True))
-    return list(reversed(steps))
+    steps.reverse()
+    return _leave_late(view, steps)
+
+
+def _leave_late(view: DayView, steps: list[Step]) -> list[Step]:
+    """Start the walk to the first vehicle as late as still catches it (no waiting at the stop)."""
+    if len(steps) > 1 and isinstance(steps[0], Walk) and isinstance(steps[1], Ride):
+        walk, ride = steps[0], steps[1]
+        board_s = time_at(view, ride.row, ride.from_pp, True)
+        walk_s = walk.arrival_s - walk.departure_s
+        steps[0] = Walk(walk.from_stop, walk.to_stop, board_s - walk_s, board_s)
+    return steps
 
 
 class Places:

@@ -86,7 +86,7 @@ def run_departure(
         candidates = concat_candidates([scanned, *seated]) if seated else scanned
         np.minimum(arrival_bound, labels.arrival[k], out=arrival_bound)
         stops = improve_arrivals(
-            labels, k, candidates, arrival_bound, int(labels.target[: k + 1].min()), targets
+            labels, k, candidates, arrival_bound, int(labels.target[: k + 1].min())
         )
         if len(stops) == 0:
             break
@@ -99,10 +99,7 @@ def run_departure(
             found.append(Found(departure_s, k, arrival))
             best = arrival
         # Boarding at or after the best arrival cannot lead anywhere earlier.
-        if targets.lower_bound_s is None:
-            marked = marked[ready_best[marked] < best]
-        else:
-            marked = marked[ready_best[marked] + targets.lower_bound_s[marked] < best]
+        marked = marked[ready_best[marked] < best]
     return found
 
 
