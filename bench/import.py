@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import multiprocessing
 import os
 import resource
 import statistics
@@ -33,7 +34,7 @@ from gateway.migrate import migrate
 from gateway.timetable import compile_timetable
 from gtfs.prepare import PreparedFeed, prepare_feed
 from gtfs.snapshot import build_snapshot
-from gtfs.store import load_current, store_feed
+from gtfs.store import load_current, load_current_tables, store_feed
 from gtfs.validate import validate_zip
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +85,29 @@ async def _store_once(pool: asyncpg.Pool, prepared: PreparedFeed) -> float:
     return seconds
 
 
+def _one_import(database_url: str, feed: Path, queue: Any) -> None:
+    """In a fresh process: import once, build the snapshot, report the peak RSS (MiB)."""
+
+    async def run() -> None:
+        async with asyncpg.create_pool(database_url, min_size=1, max_size=1) as pool:
+            await pool.execute("INSERT INTO operators (id, name) VALUES ('vilnius-rss', 'V')")
+            await store_feed(pool, prepare_feed(feed, "vilnius-rss"))
+            build_snapshot(await load_current_tables(pool))
+
+    asyncio.run(run())
+    queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def _rss_of_one_import(database_url: str, feed: Path) -> float:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_one_import, args=(database_url, feed, queue))
+    child.start()
+    rss: float = queue.get(timeout=300)
+    child.join()
+    return rss
+
+
 async def bench(database_url: str, feed: Path, runs: int) -> dict[str, float]:
     """Measure every phase `runs` times; return medians (seconds) and peaks (MiB)."""
     out: dict[str, list[float]] = {}
@@ -119,9 +143,9 @@ async def bench(database_url: str, feed: Path, runs: int) -> dict[str, float]:
             note("snapshot_and_index_s", time.perf_counter() - start)
         note("peak_prepare_mib", _peak_mib(lambda: prepare_feed(feed, "vilnius")))
         note("peak_snapshot_mib", _peak_mib(lambda: build_snapshot(tables)))
+    note("peak_rss_one_import_mib", await asyncio.to_thread(_rss_of_one_import, database_url, feed))
     result = {k: statistics.median(v) for k, v in out.items()}
     result["validate_and_store_s"] = result["validate_read_interpolate_s"] + result["store_copy_s"]
-    result["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
 
 

@@ -49,6 +49,7 @@ class Departure:
     departure_s: int
     departure_at: dt.datetime
     wheelchair_accessible: int
+    stop_index: int = 0  # position of the stop in its trip, as realtime overlays count
 
 
 def build_index(tables: GtfsTables, snapshot: Snapshot) -> OpenDataIndex:
@@ -155,4 +156,5 @@ def _departure(snap: Snapshot, when: int, row: int, trip: int, day: dt.date) -> 
         departure_s=int(snap.trips.departure_s[row]),
         departure_at=dt.datetime.fromtimestamp(when, tz=zone),
         wheelchair_accessible=int(snap.trips.wheelchair[trip]),
+        stop_index=int(row - snap.trips.time_ptr[trip]),
     )

@@ -41,7 +41,7 @@ def tables_from_feed(feed: gk.Feed, operator_id: str) -> GtfsTables:
     out: dict[str, pd.DataFrame] = {}
     for name, columns in COLUMNS.items():
         raw = getattr(feed, name, None)
-        df = pd.DataFrame() if raw is None else raw.copy()
+        df = pd.DataFrame() if raw is None else raw.copy(deep=False)  # copy-on-write
         if name == "stop_times" and not df.empty:
             df["arrival_s"] = _seconds(df["arrival_time"])
             df["departure_s"] = _seconds(df["departure_time"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from gtfs.tables import COLUMNS, GtfsTables
 TIMETABLE_CHANNEL = "maas_timetable"
 #: Versions whose tables are kept per operator (the current one and the one before).
 KEEP_VERSIONS = 2
+COPY_CHUNK_ROWS = 50_000
 
 #: SQL kinds of the columns that are not text.
 _KINDS: dict[str, str] = {
@@ -112,6 +114,14 @@ def table_records(version_id: int, table: str, df: pd.DataFrame) -> list[tuple[A
     return list(zip(itertools.repeat(version_id, len(df)), *columns, strict=False))
 
 
+def iter_table_records(
+    version_id: int, table: str, df: pd.DataFrame, chunk_rows: int = COPY_CHUNK_ROWS
+) -> Iterator[tuple[Any, ...]]:
+    """Yield a table's rows as tuples a chunk at a time (COPY streams; memory stays flat)."""
+    for start in range(0, len(df), chunk_rows):
+        yield from table_records(version_id, table, df.iloc[start : start + chunk_rows])
+
+
 async def store_feed(pool: asyncpg.Pool, feed: PreparedFeed) -> StoredFeed:
     """Store a prepared feed and make it current (or do nothing if it already is)."""
     async with pool.acquire() as conn, conn.transaction():
@@ -149,7 +159,7 @@ async def _copy_in(conn: asyncpg.Connection, feed: PreparedFeed) -> int:
         if len(df):
             await conn.copy_records_to_table(
                 f"gtfs_{table}",
-                records=table_records(version_id, table, df),
+                records=iter_table_records(version_id, table, df),
                 columns=["feed_version_id", *COLUMNS[table]],
             )
     return version_id

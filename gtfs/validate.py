@@ -42,8 +42,8 @@ KNOWN_FILES = (
     "shapes",
 )
 
-#: stop_times columns read as categories: few distinct values, millions of rows.
-_CATEGORICAL = {"trip_id", "stop_id", "arrival_time", "departure_time"}
+#: Tables whose every column is read as categories: few distinct values, millions of rows.
+_CATEGORICAL_TABLES = {"stop_times"}
 _CHUNK_ROWS = 100_000
 
 
@@ -124,7 +124,7 @@ def read_raw_tables(path: Path, members: dict[str, str], issues: Issues) -> dict
         for table, member in members.items():
             try:
                 with zf.open(member) as f:
-                    df = _read_csv(f, categorical=_CATEGORICAL if table == "stop_times" else set())
+                    df = _read_csv(f, categorical=table in _CATEGORICAL_TABLES)
             except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
                 issues.error(f"{table}.txt", None, None, f"not a readable CSV file: {exc}")
                 continue
@@ -135,8 +135,8 @@ def read_raw_tables(path: Path, members: dict[str, str], issues: Issues) -> dict
     return raw
 
 
-def _read_csv(f: IO[bytes], categorical: set[str]) -> pd.DataFrame:
-    """Read a CSV as text in chunks, turning the `categorical` columns into categories."""
+def _read_csv(f: IO[bytes], categorical: bool) -> pd.DataFrame:
+    """Read a CSV as text in chunks, as categories when `categorical` (text otherwise)."""
     chunks = []
     reader = pd.read_csv(
         f,
@@ -148,8 +148,8 @@ def _read_csv(f: IO[bytes], categorical: set[str]) -> pd.DataFrame:
     )
     for chunk in reader:
         chunk.columns = [str(c).strip() for c in chunk.columns]
-        for column in categorical & set(chunk.columns):
-            chunk[column] = chunk[column].astype("category")
+        if categorical:
+            chunk = chunk.astype("category")
         chunks.append(chunk)
     if not chunks:
         raise pd.errors.EmptyDataError("the file has no rows")
@@ -158,7 +158,7 @@ def _read_csv(f: IO[bytes], categorical: set[str]) -> pd.DataFrame:
     out = {}
     for column in chunks[0].columns:
         parts = [c[column] for c in chunks]
-        if column in categorical:
+        if categorical:
             out[column] = pd.Series(union_categoricals(parts))
         else:
             out[column] = pd.concat(parts, ignore_index=True)

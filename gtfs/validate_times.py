@@ -35,6 +35,13 @@ def seconds_of(series: pd.Series) -> F64:
     return np.where(codes >= 0, out, np.nan)
 
 
+def numbers_of(series: pd.Series) -> F64:
+    """Parse a categorical column of numbers once per category (NaN where not a number)."""
+    categories = pd.to_numeric(pd.Series([str(c) for c in series.cat.categories]), errors="coerce")
+    per_category = np.append(categories.to_numpy(dtype=np.float64), np.nan)
+    return np.asarray(per_category[series.cat.codes.to_numpy()], dtype=np.float64)
+
+
 def check_stop_times(raw: dict[str, pd.DataFrame], issues: Issues) -> None:
     """Check stop_times and the trips and stops they serve."""
     df = raw["stop_times"]
@@ -70,7 +77,7 @@ def _check_order(df: pd.DataFrame, issues: Issues) -> None:
         "{value} is before arrival_time",
     )
     trip = df["trip_id"].cat.codes.to_numpy()
-    order = np.lexsort((pd.to_numeric(df["stop_sequence"]).to_numpy(), trip))
+    order = np.lexsort((numbers_of(df["stop_sequence"]), trip))
     t, arr, dep = trip[order], arrival[order], departure[order]
     starts = np.r_[True, t[1:] != t[:-1]]
     ends = np.r_[t[1:] != t[:-1], True]

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from gateway.api import api
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_offset, encode_cursor
 from gateway.problems import not_found
+from gateway.realtime.departures import expected_departures
+from gateway.realtime.service import realtime_key
 from gateway.timetable import Timetable, timetable_key
 from gtfs.open_data import list_departures, routes_at_stop, search_stops
 
@@ -97,7 +99,7 @@ class DeparturesQuery(BaseModel):
 
 
 class DepartureOut(BaseModel):
-    """One departure; `expected_at` is set once realtime data covers the trip."""
+    """One departure; `expected_at` and `delay_s` are set once realtime data covers the trip."""
 
     trip_id: str
     route_id: str
@@ -107,6 +109,8 @@ class DepartureOut(BaseModel):
     service_day: dt.date
     scheduled_at: dt.datetime
     expected_at: dt.datetime | None = None
+    delay_s: int | None = None
+    cancelled: bool = False
     realtime: bool = False
     wheelchair_accessible: int
 
@@ -219,8 +223,8 @@ async def get_departures(request: web.Request, query: DeparturesQuery) -> Depart
     i = _stop_index(timetable, stop_id)
     at = query.at or dt.datetime.now(dt.UTC)
     scheduled = list_departures(timetable.index, i, at, query.limit)
-    # Realtime goes here: look each trip_id up in the realtime overlay
-    # (gtfs.overlay.RealtimeOverlay) and set expected_at/realtime, dropping cancelled trips.
+    overlay = request.app[realtime_key].state.overlay(timetable.generation)
+    expected = expected_departures(scheduled, overlay)
     items = [
         DepartureOut(
             trip_id=d.trip_id,
@@ -230,9 +234,13 @@ async def get_departures(request: web.Request, query: DeparturesQuery) -> Depart
             operator_id=d.operator_id,
             service_day=d.service_day,
             scheduled_at=d.departure_at,
+            expected_at=e.expected_at,
+            delay_s=e.delay_s,
+            cancelled=e.cancelled,
+            realtime=e.realtime,
             wheelchair_accessible=d.wheelchair_accessible,
         )
-        for d in scheduled
+        for d, e in zip(scheduled, expected, strict=True)
     ]
     return Departures(stop_id=stop_id, items=items)
 
