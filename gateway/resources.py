@@ -26,6 +26,7 @@ from gateway.appkeys import (
     settings_key,
 )
 from gateway.migrate import migrate
+from gateway.realtime.service import realtime_context
 from gateway.redisguard import RedisGuard
 from gateway.sales.resources import sales_context
 from gateway.timetable import timetable_store
@@ -112,4 +113,5 @@ CLEANUP_CONTEXTS = (
     redis_client,
     http_client,
     sales_context,
+    realtime_context,
 )

@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_val
 from gateway.api import PRINCIPAL, api
 from gateway.appkeys import db_key
 from gateway.problems import Problem
+from gateway.realtime.service import realtime_key
 from gateway.sales.offers import create_offer
 from gateway.sales.resources import fares_key
 from gateway.sales.schemas import (
@@ -204,8 +205,9 @@ async def _with_offer(
 async def get_journeys(request: web.Request, query: JourneyParams) -> JourneyList:
     """Plan with RAPTOR on the current snapshot; a maas caller gets a stored offer per journey."""
     timetable = request.app[timetable_key].get()
+    overlay = request.app[realtime_key].state.overlay(timetable.generation)
     try:
-        found = await asyncio.to_thread(timetable.planner.plan, _query(query))
+        found = await asyncio.to_thread(timetable.planner.plan, _query(query), overlay)
     except JourneyError as exc:
         status = 404 if exc.code == "unknown_stop" else 422
         raise Problem(status, exc.code, "No journey can be planned", str(exc)) from None

@@ -1,0 +1,230 @@
+"""GTFS-Realtime out (open data): live vehicles, a Server-Sent Events stream, merged feeds."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Iterable
+from typing import Literal
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gateway.api import api
+from gateway.problems import Problem
+from gateway.realtime.service import realtime_key
+from gateway.realtime.state import RealtimeState
+from gtfs.realtime import (
+    VehiclePosition,
+    feed_message_json,
+    merged_feed_message,
+    vehicle_position_to_json,
+)
+
+_COORDS = r"^-?\d+(\.\d+)?,-?\d+(\.\d+)?"
+#: Streams one process serves at once; more get 503 (clients should poll /v1/vehicles then).
+MAX_STREAMS = 200
+#: A comment line this often keeps proxies from closing a quiet stream.
+HEARTBEAT_S = 15.0
+
+
+class VehiclesQuery(BaseModel):
+    """Vehicles in a box (`bbox=minlat,minlon,maxlat,maxlon`) or a circle, of a route/operator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bbox: str | None = Field(default=None, pattern=_COORDS + r",-?\d+(\.\d+)?,-?\d+(\.\d+)?$")
+    near: str | None = Field(default=None, pattern=_COORDS + "$")
+    radius_m: float = Field(default=1000.0, gt=0, le=50_000)
+    route: str | None = None
+    operator: str | None = None
+    limit: int = Field(default=1000, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _one_area(self) -> VehiclesQuery:
+        if self.bbox and self.near:
+            raise ValueError("give bbox or near, not both")
+        return self
+
+    def matches(self, v: VehiclePosition) -> bool:
+        """Tell whether a vehicle passes every filter given."""
+        if self.operator is not None and v.operator_id != self.operator:
+            return False
+        if self.route is not None and v.route_id != self.route:
+            return False
+        if self.bbox:
+            min_lat, min_lon, max_lat, max_lon = (float(x) for x in self.bbox.split(","))
+            return min_lat <= v.lat <= max_lat and min_lon <= v.lon <= max_lon
+        if self.near:
+            lat, lon = (float(x) for x in self.near.split(","))
+            return _distance_m(lat, lon, v.lat, v.lon) <= self.radius_m
+        return True
+
+
+class StreamQuery(VehiclesQuery):
+    """The filters of `/v1/vehicles`, and how long the stream stays open."""
+
+    max_s: float = Field(default=300.0, gt=0, le=3600)
+
+
+class VehicleOut(BaseModel):
+    """Where one vehicle is (ids namespaced by operator)."""
+
+    operator_id: str
+    entity_id: str
+    lat: float
+    lon: float
+    vehicle_id: str | None = None
+    vehicle_label: str | None = None
+    license_plate: str | None = None
+    trip_id: str | None = None
+    route_id: str | None = None
+    direction_id: int | None = None
+    start_date: str | None = None
+    start_time: str | None = None
+    trip_schedule_relationship: str | None = None
+    stop_id: str | None = None
+    current_stop_sequence: int | None = None
+    current_status: str | None = None
+    bearing_deg: float | None = None
+    speed_m_s: float | None = None
+    odometer_m: float | None = None
+    timestamp_s: int | None = None
+    congestion_level: str | None = None
+    occupancy_status: str | None = None
+    occupancy_percentage: int | None = None
+
+
+class VehicleList(BaseModel):
+    """Live vehicles that match the query."""
+
+    items: list[VehicleOut]
+    total: int
+
+
+def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6_371_000 * math.asin(min(1.0, math.sqrt(a)))
+
+
+def _matching(
+    query: VehiclesQuery, positions: Iterable[VehiclePosition]
+) -> list[dict[str, object]]:
+    return [vehicle_position_to_json(v) for v in positions if query.matches(v)]
+
+
+@api.route(
+    "GET",
+    "/v1/vehicles",
+    summary="Live vehicle positions",
+    tag="realtime",
+    query=VehiclesQuery,
+    response=VehicleList,
+)
+async def list_vehicles(request: web.Request, query: VehiclesQuery) -> VehicleList:
+    """Return live vehicles in an area, of a route or an operator."""
+    found = _matching(query, request.app[realtime_key].state.positions())
+    items = [VehicleOut.model_validate(v) for v in found[: query.limit]]
+    return VehicleList(items=items, total=len(found))
+
+
+def _event(name: str, data: object) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+@api.route(
+    "GET",
+    "/v1/vehicles/stream",
+    summary="Live vehicle positions as Server-Sent Events",
+    tag="realtime",
+    query=StreamQuery,
+    media_types=("text/event-stream",),
+)
+async def stream_vehicles(request: web.Request, query: StreamQuery) -> web.StreamResponse:
+    """Send the matching vehicles now, then each update, until `max_s` or the client leaves."""
+    state = request.app[realtime_key].state
+    if state.listener_count >= MAX_STREAMS:
+        raise Problem(
+            503,
+            "too_many_streams",
+            "Too many streams",
+            "poll /v1/vehicles instead",
+            headers={"Retry-After": "30"},
+        )
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
+    with state.listen() as queue:
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionResetError):
+            await response.write(_event("vehicles", _matching(query, state.positions())))
+            await _follow(request, response, queue, query)
+    return response
+
+
+async def _follow(
+    request: web.Request,
+    response: web.StreamResponse,
+    queue: asyncio.Queue[tuple[VehiclePosition, ...]],
+    query: StreamQuery,
+) -> None:
+    deadline = time.monotonic() + query.max_s
+    while (left_s := deadline - time.monotonic()) > 0:
+        if request.transport is None or request.transport.is_closing():
+            return
+        try:
+            batch = await asyncio.wait_for(queue.get(), min(left_s, HEARTBEAT_S))
+        except TimeoutError:
+            await response.write(b": keep-alive\n\n")
+            continue
+        found = _matching(query, batch)
+        if found:
+            await response.write(_event("vehicles", found))
+    await response.write(_event("end", {"reason": "max_s reached; reconnect to go on"}))
+
+
+class FeedQuery(BaseModel):
+    """`format=json` renders the FeedMessage for people."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["pb", "json"] = "pb"
+
+
+def _feed_response(state: RealtimeState, kind: str, query: FeedQuery) -> web.Response:
+    message = merged_feed_message(
+        timestamp_s=int(time.time()),
+        vehicle_positions=state.positions() if kind == "vehicle-positions" else (),
+        trip_update_entities=state.trip_update_entities() if kind == "trip-updates" else (),
+        alerts=state.alerts() if kind == "alerts" else (),
+    )
+    if query.format == "json":
+        return web.Response(text=feed_message_json(message), content_type="application/json")
+    return web.Response(body=message.SerializeToString(), content_type="application/x-protobuf")
+
+
+def _merged_feed_route(kind: str) -> None:
+    async def handler(request: web.Request, query: FeedQuery) -> web.Response:
+        return _feed_response(request.app[realtime_key].state, kind, query)
+
+    handler.__name__ = f"merged_{kind.replace('-', '_')}"
+    handler.__doc__ = f"Serve every operator's {kind} as one FeedMessage."
+    api.route(
+        "GET",
+        f"/v1/gtfs-rt/{kind}.pb",
+        summary=f"Every operator's GTFS-Realtime {kind.replace('-', ' ')} as one FeedMessage",
+        tag="open data",
+        query=FeedQuery,
+        media_types=("application/x-protobuf",),
+    )(handler)
+
+
+for _kind in ("vehicle-positions", "trip-updates", "alerts"):
+    _merged_feed_route(_kind)

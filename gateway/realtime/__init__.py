@@ -1,0 +1,1 @@
+"""GTFS-Realtime in the gateway: per-process state, sharing through Redis, polling operators."""
