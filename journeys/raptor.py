@@ -99,11 +99,14 @@ def _marked_positions(view: DayView, marked: I64) -> npt.NDArray[np.bool_]:
     return mask
 
 
-def scan_routes(view: DayView, ready: I64, marked: I64) -> Candidates | None:
-    """Scan the routes of the marked stops; return every alighting arrival found.
+def scan_routes(
+    view: DayView, ready: I64, marked: I64, limit: I64
+) -> tuple[Candidates, Candidates] | None:
+    """Scan the routes of the marked stops; return (arrivals under `limit`, trips at route ends).
 
     Boarding is tried only at marked stops: at any other stop the same trips were
-    already tried, with the same boarding time, in an earlier round.
+    already tried, with the same boarding time, in an earlier round. The trips held
+    at the last stop of each route are returned for stay-seated continuations.
     """
     if len(marked) == 0:
         return None
@@ -130,19 +133,32 @@ def scan_routes(view: DayView, ready: I64, marked: I64) -> Candidates | None:
     held[0] = _SENT
     held[1:] = running[:-1]
     held[np.cumsum(lengths) - lengths] = _SENT
-    return _candidates(view, pp, held)
+    riding = held < _SENT
+    arrivals = _candidates(view, pp, held, (riding & view.pp_alight[pp]).nonzero()[0], limit)
+    ends = _candidates(view, pp, held, (riding & view.pp_last[pp]).nonzero()[0], None)
+    return arrivals, ends
 
 
-def _candidates(view: DayView, pp: I64, held: I64) -> Candidates:
-    """Turn held (row, boarding position) keys into arrivals where alighting is allowed."""
-    valid = ((held < _SENT) & view.pp_alight[pp]).nonzero()[0]
+def _candidates(view: DayView, pp: I64, held: I64, valid: I64, limit: I64 | None) -> Candidates:
+    """Turn held (row, boarding position) keys at some positions into arrivals (under `limit`)."""
     at = pp[valid]
     local_row = held[valid] // _POS
+    arrival = view.col_arrival_s[view.pp_col[at] + local_row]
+    stop = view.pp_stop[at]
+    if limit is not None:
+        good = (arrival < limit[stop]).nonzero()[0]
+        at, local_row, arrival, stop, valid = (
+            at[good],
+            local_row[good],
+            arrival[good],
+            stop[good],
+            valid[good],
+        )
     route = view.pp_route[at]
     row = view.route_row_start[route] + local_row
     return Candidates(
-        stop=view.pp_stop[at],
-        arrival_s=view.col_arrival_s[view.pp_col[at] + local_row],
+        stop=stop,
+        arrival_s=arrival,
         row=row,
         board_pp=view.route_pp_start[route] + held[valid] % _POS,
         board_row=row,
@@ -150,33 +166,32 @@ def _candidates(view: DayView, pp: I64, held: I64) -> Candidates:
     )
 
 
-def seated_continuations(view: DayView, found: Candidates, row_route: I64) -> list[Candidates]:
-    """Follow block continuations from trips reaching their last stop, staying on board."""
-    out: list[Candidates] = []
-    current = found
-    for _ in range(1):
-        last = view.pp_last[current.alight_pp].nonzero()[0]
-        nxt = view.row_next[current.row[last]]
-        ok = nxt >= 0
-        if not ok.any():
-            break
-        rows, src = nxt[ok], last[ok]
-        route = row_route[rows]
-        start = view.route_pp_start[route] + 1
-        owner, pp = expand_ranges(start, view.route_pp_start[route + 1] - start)
-        local = rows[owner] - view.route_row_start[route[owner]]
-        keep = view.pp_alight[pp]
-        owner, pp, local = owner[keep], pp[keep], local[keep]
-        current = Candidates(
-            stop=view.pp_stop[pp],
-            arrival_s=view.col_arrival_s[view.pp_col[pp] + local],
-            row=rows[owner],
-            board_pp=current.board_pp[src][owner],
-            board_row=current.board_row[src][owner],
-            alight_pp=pp,
-        )
-        out.append(current)
-    return out
+def seated_continuations(
+    view: DayView, ends: Candidates, row_route: I64, limit: I64
+) -> Candidates | None:
+    """Follow block continuations from trips held at their last stop, staying on board."""
+    nxt = view.row_next[ends.row]
+    ok = (nxt >= 0).nonzero()[0]
+    if len(ok) == 0:
+        return None
+    rows = nxt[ok]
+    route = row_route[rows]
+    start = view.route_pp_start[route] + 1
+    owner, pp = expand_ranges(start, view.route_pp_start[route + 1] - start)
+    local = rows[owner] - view.route_row_start[route[owner]]
+    arrival = view.col_arrival_s[view.pp_col[pp] + local]
+    stop = view.pp_stop[pp]
+    keep = (view.pp_alight[pp] & (arrival < limit[stop])).nonzero()[0]
+    owner, pp = owner[keep], pp[keep]
+    src = ok[owner]
+    return Candidates(
+        stop=stop[keep],
+        arrival_s=arrival[keep],
+        row=rows[owner],
+        board_pp=ends.board_pp[src],
+        board_row=ends.board_row[src],
+        alight_pp=pp,
+    )
 
 
 def concat_candidates(parts: list[Candidates]) -> Candidates:
@@ -186,18 +201,15 @@ def concat_candidates(parts: list[Candidates]) -> Candidates:
     )
 
 
-def improve_arrivals(
-    labels: Labels, k: int, found: Candidates, bound: I64, target_bound: int
-) -> I64:
-    """Write the candidates that beat the bounds into round k; return the improved stops."""
-    idx = (found.arrival_s < np.minimum(bound[found.stop], target_bound)).nonzero()[0]
-    if len(idx) == 0:
-        return idx
-    stop, arrival = found.stop[idx], found.arrival_s[idx]
+def improve_arrivals(labels: Labels, k: int, found: Candidates) -> I64:
+    """Write the candidates (already under the bounds) into round k; return the improved stops."""
+    if len(found.stop) == 0:
+        return found.stop
+    stop, arrival = found.stop, found.arrival_s
     row = labels.arrival[k]
     np.minimum.at(row, stop, arrival)
-    win = idx[arrival == row[stop]]
-    stop = found.stop[win]
+    win = (arrival == row[stop]).nonzero()[0]
+    stop = stop[win]
     labels.row[k, stop] = found.row[win]
     labels.board_pp[k, stop] = found.board_pp[win]
     labels.board_row[k, stop] = found.board_row[win]

@@ -79,15 +79,15 @@ def run_departure(
     arrival_bound = labels.arrival[0].copy()
     marked = np.unique(access.stops) if marked is None else marked
     for k in range(1, labels.rounds + 1):
-        scanned = scan_routes(view, ready_best, marked)
+        np.minimum(arrival_bound, labels.arrival[k], out=arrival_bound)
+        limit = np.minimum(arrival_bound, labels.target[: k + 1].min())
+        scanned = scan_routes(view, ready_best, marked, limit)
         if scanned is None:
             break
-        seated = seated_continuations(view, scanned, row_route)
-        candidates = concat_candidates([scanned, *seated]) if seated else scanned
-        np.minimum(arrival_bound, labels.arrival[k], out=arrival_bound)
-        stops = improve_arrivals(
-            labels, k, candidates, arrival_bound, int(labels.target[: k + 1].min())
-        )
+        arrivals, ends = scanned
+        seated = seated_continuations(view, ends, row_route, limit)
+        candidates = arrivals if seated is None else concat_candidates([arrivals, seated])
+        stops = improve_arrivals(labels, k, candidates)
         if len(stops) == 0:
             break
         marked = relax_transfers(labels, k, stops, foot, np.minimum(ready_best, labels.ready[k]))
