@@ -85,27 +85,38 @@ async def _store_once(pool: asyncpg.Pool, prepared: PreparedFeed) -> float:
     return seconds
 
 
+def _rss_mib() -> float:
+    """Return this process's peak RSS (VmHWM: unlike ru_maxrss, not inherited over fork)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _one_import(database_url: str, feed: Path, queue: Any) -> None:
-    """In a fresh process: import once, build the snapshot, report the peak RSS (MiB)."""
+    """In a fresh process: peak RSS after imports, after an import, after its snapshot."""
 
     async def run() -> None:
         async with asyncpg.create_pool(database_url, min_size=1, max_size=1) as pool:
+            await pool.execute("DELETE FROM feed_versions")
             await pool.execute("INSERT INTO operators (id, name) VALUES ('vilnius-rss', 'V')")
+            queue.put(("rss_after_imports_mib", _rss_mib()))
             await store_feed(pool, prepare_feed(feed, "vilnius-rss"))
+            queue.put(("peak_rss_import_mib", _rss_mib()))
             build_snapshot(await load_current_tables(pool))
+            queue.put(("peak_rss_import_and_snapshot_mib", _rss_mib()))
 
     asyncio.run(run())
-    queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
-def _rss_of_one_import(database_url: str, feed: Path) -> float:
+def _rss_of_one_import(database_url: str, feed: Path) -> dict[str, float]:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     child = context.Process(target=_one_import, args=(database_url, feed, queue))
     child.start()
-    rss: float = queue.get(timeout=300)
+    found = dict(queue.get(timeout=300) for _ in range(3))
     child.join()
-    return rss
+    return found
 
 
 async def bench(database_url: str, feed: Path, runs: int) -> dict[str, float]:
@@ -143,7 +154,8 @@ async def bench(database_url: str, feed: Path, runs: int) -> dict[str, float]:
             note("snapshot_and_index_s", time.perf_counter() - start)
         note("peak_prepare_mib", _peak_mib(lambda: prepare_feed(feed, "vilnius")))
         note("peak_snapshot_mib", _peak_mib(lambda: build_snapshot(tables)))
-    note("peak_rss_one_import_mib", await asyncio.to_thread(_rss_of_one_import, database_url, feed))
+    for key, value in (await asyncio.to_thread(_rss_of_one_import, database_url, feed)).items():
+        note(key, value)
     result = {k: statistics.median(v) for k, v in out.items()}
     result["validate_and_store_s"] = result["validate_read_interpolate_s"] + result["store_copy_s"]
     return result
