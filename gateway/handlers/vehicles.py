@@ -29,6 +29,8 @@ _COORDS = r"^-?\d+(\.\d+)?,-?\d+(\.\d+)?"
 MAX_STREAMS = 200
 #: A comment line this often keeps proxies from closing a quiet stream.
 HEARTBEAT_S = 15.0
+#: How soon a stream notices that its client left while no update arrives.
+DISCONNECT_CHECK_S = 1.0
 
 
 class VehiclesQuery(BaseModel):
@@ -176,17 +178,21 @@ async def _follow(
     query: StreamQuery,
 ) -> None:
     deadline = time.monotonic() + query.max_s
+    quiet_since = time.monotonic()
     while (left_s := deadline - time.monotonic()) > 0:
         if request.transport is None or request.transport.is_closing():
-            return
+            return  # the client left: stop listening at once
         try:
-            batch = await asyncio.wait_for(queue.get(), min(left_s, HEARTBEAT_S))
+            batch = await asyncio.wait_for(queue.get(), min(left_s, DISCONNECT_CHECK_S))
         except TimeoutError:
-            await response.write(b": keep-alive\n\n")
+            if time.monotonic() - quiet_since >= HEARTBEAT_S:
+                await response.write(b": keep-alive\n\n")
+                quiet_since = time.monotonic()
             continue
         found = _matching(query, batch)
         if found:
             await response.write(_event("vehicles", found))
+            quiet_since = time.monotonic()
     await response.write(_event("end", {"reason": "max_s reached; reconnect to go on"}))
 
 
