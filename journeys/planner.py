@@ -61,6 +61,8 @@ class JourneyQuery:
 
 #: How far before `arrive_by` an arrive-by query looks for departures when no window is given.
 ARRIVE_BY_WINDOW_S = 3 * 3600
+#: After the latest departure arriving in time, how much earlier arrive-by still looks.
+ARRIVE_BY_SLACK_S = 30 * 60
 
 
 class Planner:
@@ -110,25 +112,39 @@ class Planner:
     def _run(
         self, t: Trace, access: Access, window: tuple[int, int], q: JourneyQuery
     ) -> list[Itinerary]:
-        """Run one departure, or every departure of the window latest first (rRAPTOR)."""
+        """Run one departure, or every departure of the window latest first (rRAPTOR).
+
+        Arrive-by stops a while after the latest departure that arrives in time: long
+        enough to also find the journeys with fewer transfers that leave a little earlier.
+        """
         foot, row_route = self.snapshot.footpaths, row_routes(t.view)
         if q.arrive_by is None and window[0] == window[1]:
             departures: list[tuple[int, np.ndarray | None]] = [(window[0], None)]
         else:
             departures = list(departures_in_window(t.view, access, *window))
         out: list[Itinerary] = []
+        in_time_s: int | None = None
         for i, (departure_s, stops) in enumerate(departures):
+            if in_time_s is not None and departure_s < in_time_s - ARRIVE_BY_SLACK_S:
+                break
             # The first (latest) run marks every access stop: trips after the window count too.
-            marked = None if i == 0 else stops
             new = run_departure(
-                t.view, foot, t.labels, access, departure_s, t.targets, row_route, marked
+                t.view,
+                foot,
+                t.labels,
+                access,
+                departure_s,
+                t.targets,
+                row_route,
+                None if i == 0 else stops,
             )
-            if q.arrive_by is None and i < len(departures) - 1:
+            if q.arrive_by is not None:
+                new = [f for f in new if f.arrival_s <= window[1]]
+                in_time_s = departure_s if in_time_s is None and new else in_time_s
+            elif i < len(departures) - 1:
                 new = [f for f in new if f.round > 0]  # walking alone: once, from the start
             out += [_itinerary(t, f) for f in new]
-            if q.arrive_by is not None and any(f.arrival_s <= window[1] for f in new):
-                break
-        return [i for i in out if q.arrive_by is None or i.arrival <= q.arrive_by]
+        return out
 
     def _day_and_time(self, when: dt.datetime) -> tuple[dt.date, int]:
         """Return the service date of a moment and its seconds on that date's axis."""
@@ -204,16 +220,24 @@ def _itinerary(t: Trace, found: Found) -> Itinerary:
     return to_itinerary(t, trace_steps(t, found.round, found.departure_s))
 
 
-def _dominates(a: Itinerary, b: Itinerary) -> bool:
-    """Return whether `a` leaves no earlier, arrives no later and changes no more often than `b`."""
-    no_worse = a.departure >= b.departure and a.arrival <= b.arrival and a.transfers <= b.transfers
-    better = a.departure > b.departure or a.arrival < b.arrival or a.transfers < b.transfers
-    return no_worse and better
+def _criteria(i: Itinerary, arrive_by: bool) -> tuple[int, ...]:
+    """Return an itinerary's criteria, each to minimise."""
+    departure, arrival = -int(i.departure.timestamp()), int(i.arrival.timestamp())
+    if arrive_by:  # arriving in time is enough: leave late, change little
+        return departure, i.transfers
+    return departure, arrival, i.transfers
 
 
 def _pareto(found: list[Itinerary], q: JourneyQuery) -> list[Itinerary]:
-    """Keep non-dominated distinct itineraries by departure (latest first for arrive-by)."""
-    unique = list({i.id: i for i in found}.values())
-    kept = [i for i in unique if not any(_dominates(o, i) for o in unique)]
-    kept.sort(key=lambda i: (i.departure, i.arrival, i.transfers), reverse=q.arrive_by is not None)
+    """Keep non-dominated itineraries (one per set of criteria, the earliest arriving) in order."""
+    arrive_by = q.arrive_by is not None
+    best: dict[tuple[int, ...], Itinerary] = {}
+    for i in sorted(found, key=lambda i: i.arrival):
+        best.setdefault(_criteria(i, arrive_by), i)
+    kept = [
+        i
+        for c, i in best.items()
+        if not any(all(x <= y for x, y in zip(o, c, strict=True)) for o in best if o != c)
+    ]
+    kept.sort(key=lambda i: (i.departure, i.arrival, i.transfers), reverse=arrive_by)
     return kept[: q.limit]

@@ -197,3 +197,10 @@ def test_kuopio_journey_has_operator_route_and_intermediate_stops(kuopio_planner
     assert all(leg.departure <= s.arrival <= leg.arrival for s in leg.intermediate_stops)
     assert found[0].id
     assert len({i.id for i in found}) == len(found)
+
+
+def test_arrive_by_also_offers_fewer_transfers_leaving_a_little_earlier() -> None:
+    direct = Trip("direct", (("A", "07:50"), ("E", "08:25")))
+    planner = planner_for(FAST, ON_FROM_C, direct)
+    found = planner.plan(JourneyQuery("t:A", "t:E", arrive_by=at("08:30")))
+    assert [(i.departure, i.transfers) for i in found] == [(at("08:00"), 1), (at("07:50"), 0)]
