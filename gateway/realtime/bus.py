@@ -161,6 +161,8 @@ class RealtimeBus:
             pass  # no timetable yet: the first swap triggers a resync
         except RealtimeFeedError as exc:
             log.warning("a shared realtime feed does not decode", extra={"error": str(exc)})
+        except Exception:  # one bad feed must not end this process's subscription
+            log.exception("applying a shared realtime feed failed")
 
 
 def _text(value: bytes | str) -> str:
