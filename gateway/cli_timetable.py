@@ -8,6 +8,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from tqdm import tqdm
@@ -60,46 +61,47 @@ async def cmd_operators_create(settings: Settings, args: argparse.Namespace) -> 
     return 0
 
 
-def _prepare_with_progress(path: Path, operator_id: str, agency_id: str | None) -> PreparedFeed:
-    """Prepare a feed step by step under a progress bar."""
-    with tqdm(total=4, unit="step", desc="validate", file=sys.stderr) as bar:
-        report = validate_zip(path)
-        bar.update()
-        bar.set_description("read")
-        feed = read_gtfs_kit_feed(path)
-        if agency_id is not None:
-            feed = restrict_to_agency(feed, agency_id)
-        bar.update()
-        bar.set_description("interpolate")
-        tables, filled = interpolate_tables(tables_from_feed(feed, operator_id))
-        bar.update()
-        bar.set_description("store")
-        return PreparedFeed(
-            operator_id=operator_id,
-            sha256=file_sha256(path, agency_id),
-            tables=tables,
-            warnings=report.warnings,
-            warning_total=report.warning_total,
-            interpolated_rows=filled,
-        )
+def _prepare(path: Path, operator_id: str, agency_id: str | None, bar: tqdm[Any]) -> PreparedFeed:
+    """Prepare a feed step by step, advancing the progress bar."""
+    bar.set_description("validate")
+    report = validate_zip(path)
+    bar.update()
+    bar.set_description("read")
+    feed = read_gtfs_kit_feed(path)
+    if agency_id is not None:
+        feed = restrict_to_agency(feed, agency_id)
+    bar.update()
+    bar.set_description("interpolate")
+    tables, filled = interpolate_tables(tables_from_feed(feed, operator_id))
+    bar.update()
+    return PreparedFeed(
+        operator_id=operator_id,
+        sha256=file_sha256(path, agency_id),
+        tables=tables,
+        warnings=report.warnings,
+        warning_total=report.warning_total,
+        interpolated_rows=filled,
+    )
 
 
 async def cmd_import_gtfs(settings: Settings, args: argparse.Namespace) -> int:
     """Validate and import a GTFS zip as an operator's current feed."""
-    try:
-        prepared = await asyncio.to_thread(
-            _prepare_with_progress, Path(args.file), args.operator, args.agency
-        )
-    except FeedInvalid as exc:
-        sys.stderr.write(f"\nthe feed is not valid: {exc.total} error(s)\n")
-        for e in exc.errors:
-            sys.stderr.write(f"  {e.file}:{e.row or '-'} {e.field or '-'}: {e.message}\n")
-        return 1
     async with _pool(settings) as pool:
         if await operator_store.find_operator(pool, args.operator) is None:
             sys.stderr.write(f"no operator {args.operator!r}: create it first\n")
             return 1
-        stored = await store_feed(pool, prepared)
+        with tqdm(total=4, unit="step", file=sys.stderr) as bar:
+            try:
+                prepared = await asyncio.to_thread(
+                    _prepare, Path(args.file), args.operator, args.agency, bar
+                )
+            except FeedInvalid as exc:
+                bar.close()
+                _print_errors(exc)
+                return 1
+            bar.set_description("store")
+            stored = await store_feed(pool, prepared)
+            bar.update()
     counts = ", ".join(f"{k} {v}" for k, v in prepared.counts().items() if v)
     state = "imported as version" if stored.changed else "unchanged: already current as version"
     _say(f"{args.operator}: {state} {stored.version_id} ({counts})")
@@ -107,6 +109,13 @@ async def cmd_import_gtfs(settings: Settings, args: argparse.Namespace) -> int:
         f"{prepared.interpolated_rows} stop times interpolated; {prepared.warning_total} warning(s)"
     )
     return 0
+
+
+def _print_errors(exc: FeedInvalid) -> None:
+    """List a feed's errors on stderr, one per line."""
+    sys.stderr.write(f"the feed is not valid: {exc.total} error(s)\n")
+    for e in exc.errors:
+        sys.stderr.write(f"  {e.file}:{e.row or '-'} {e.field or '-'}: {e.message}\n")
 
 
 async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import gtfs_kit as gk
+import numpy as np
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -143,3 +144,14 @@ async def test_open_data_needs_no_key_and_ready_reports_the_timetable(kuopio: Cl
     assert (await kuopio.get("/v1/routes")).status == 200
     ready = await (await kuopio.get("/ready")).json()
     assert ready["timetable"] == "ok"
+
+
+async def test_footpaths_link_stops_of_different_operators(kuopio: Client) -> None:
+    snapshot = (await _timetable(kuopio)).snapshot
+    footpaths = snapshot.footpaths
+    origin = np.repeat(np.arange(len(snapshot.stops.ids)), np.diff(footpaths.ptr))
+    operators = np.asarray(snapshot.stops.operator_ids)
+    across = operators[origin] != operators[footpaths.to_stop]
+    assert across.any()
+    # The same kerb published by two operators: linked at (nearly) zero distance.
+    assert (footpaths.distance_m[across] < 1.0).any()

@@ -184,3 +184,23 @@ async def test_feed_versions_keep_warnings(client: Client, make_key: MakeKey, hs
     assert current["warning_total"] == 1
     assert current["warnings"][0]["file"] == "feed_info.txt"
     assert current["counts"]["stops"] == 10
+
+
+async def test_another_gateway_process_rebuilds_when_told(
+    aiohttp_client: Callable[..., Awaitable[Client]],
+    settings: Settings,
+    make_key: MakeKey,
+    hsl: bytes,
+) -> None:
+    first = await aiohttp_client(create_app(settings))
+    second = await aiohttp_client(create_app(settings))
+    await second.app[timetable_key].wait_for(lambda _: True, timeout_s=30)
+    admin = await make_key("admin")
+    await _create(first, admin, "ops-notify")
+    resp = await first.put("/v1/operators/ops-notify/feed", data=hsl, headers=ZIP | bearer(admin))
+    version = (await resp.json())["version_id"]
+    # Only PostgreSQL NOTIFY tells the second gateway (its own poll is a minute away).
+    timetable = await second.app[timetable_key].wait_for(
+        lambda t: version in t.version_ids, timeout_s=15
+    )
+    assert "ops-notify:1" in timetable.snapshot.stops.index

@@ -1,0 +1,70 @@
+"""`maas operators create`, `maas import-gtfs` and `maas demo` against the test database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway import cli
+from tests.timetable_data import gtfs_path, rewrite_zip
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
+    monkeypatch.setenv("MAAS_DATABASE_URL", database_url)
+    monkeypatch.setenv("MAAS_LOG_JSON", "false")
+    monkeypatch.setenv("MAAS_LOG_LEVEL", "WARNING")
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_create_operator_then_import_its_feed_twice(
+    shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["operators", "create", "--id", "cli-hsl", "--name", "HSL test"]) == 0
+    assert cli.main(["operators", "create", "--id", "cli-hsl", "--name", "Again"]) == 1
+    feed = str(gtfs_path(shared_data, "hsl-minimal.zip"))
+    assert cli.main(["import-gtfs", "--operator", "cli-hsl", feed]) == 0
+    first = capsys.readouterr()
+    assert "cli-hsl: imported as version" in first.out
+    assert "stop_times 15" in first.out
+    assert "store" in first.err  # the progress bar's last step
+    assert cli.main(["import-gtfs", "--operator", "cli-hsl", feed]) == 0
+    assert "unchanged: already current" in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_import_of_a_broken_feed_lists_its_errors(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["operators", "create", "--id", "cli-broken", "--name", "Broken"]) == 0
+    broken = rewrite_zip(
+        gtfs_path(shared_data, "hsl-minimal.zip"), tmp_path / "b.zip", {"trips.txt": None}
+    )
+    assert cli.main(["import-gtfs", "--operator", "cli-broken", str(broken)]) == 1
+    assert "trips.txt:- -: required file is missing" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_import_needs_an_existing_operator(
+    shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = str(gtfs_path(shared_data, "hsl-minimal.zip"))
+    assert cli.main(["import-gtfs", "--operator", "cli-nobody", feed]) == 1
+    assert "create it first" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("cli_env", "kuopio_demo")
+def test_demo_is_idempotent(kuopio_zip: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["demo", "--feed", str(kuopio_zip)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        f"{op}: unchanged"
+        for op in (
+            "kuopion-liikenne",
+            "linja-karjala",
+            "jaaskelaisen-auto",
+            "e-ahonen",
+            "pohjolan-liikenne",
+        )
+    ]
