@@ -18,19 +18,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from gtfs.snapshot_footpaths import (
-    WalkingConfig,
-    close_chains,
-    neighbour_pairs,
-    walk_duration_s,
-)
+from gtfs.snapshot_footpaths import Footpaths, WalkingConfig, build_footpaths
 from gtfs.snapshot_service import index_of, service_matrix
 from gtfs.tables import GtfsTables
 
 log = logging.getLogger(__name__)
 
-#: The transfer time of a stop where transfers.txt forbids changing (type 3).
-NEVER_S = 10**7
 
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
@@ -93,17 +86,6 @@ class Patterns:
     can_alight: B
     trip_ptr: I64
     trips: I32
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Footpaths:
-    """Walking links as CSR by origin stop, and the time a transfer at one stop needs."""
-
-    ptr: I64
-    to_stop: I32
-    duration_s: I32
-    distance_m: F64
-    transfer_s: I32
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -246,7 +228,7 @@ def _build_patterns(df: pd.DataFrame, n_trips: int) -> tuple[Patterns, I32, I64]
     return patterns, trip_pattern, time_ptr
 
 
-def _trip_timezones(tables: GtfsTables, route_index: pd.Index) -> tuple[str, tuple[str, ...], I32]:
+def _trip_timezones(tables: GtfsTables) -> tuple[str, tuple[str, ...], I32]:
     """Return (network time zone, every time zone, per-route zone index) from the agencies."""
     agency = tables.agency
     tz_of_agency = dict(
@@ -259,65 +241,7 @@ def _trip_timezones(tables: GtfsTables, route_index: pd.Index) -> tuple[str, tup
     zones = tuple(sorted(set(route_tz) | {network}))
     if len(zones) > 1:
         log.info("snapshot: several time zones %s; network time zone %s", zones, network)
-    del route_index
     return network, zones, np.asarray([zones.index(z) for z in route_tz], dtype=np.int32)
-
-
-def _build_footpaths(stops: Stops, transfers: pd.DataFrame, walking: WalkingConfig) -> Footpaths:
-    """Link stops within the walking radius (chains closed), then apply transfers.txt on top."""
-    n = len(stops.ids)
-    i, j, distance_m = neighbour_pairs(stops.lat, stops.lon, walking.radius_m)
-    if walking.chain_max_m > walking.radius_m:
-        i, j, distance_m = close_chains(i, j, distance_m, n, walking.chain_max_m)
-    duration = np.maximum(walk_duration_s(distance_m, walking), walking.min_transfer_s)
-    index = pd.Index(stops.ids)
-    a = index_of(index, transfers["from_stop_id"])
-    b = index_of(index, transfers["to_stop_id"])
-    kind = _codes(transfers["transfer_type"])
-    given = _codes(transfers["min_transfer_time"], -1)
-    known = (a >= 0) & (b >= 0)
-    a, b, kind, given = a[known], b[known], kind[known], given[known]
-    seconds = np.where(
-        kind == 1, 0, np.where((kind == 2) & (given >= 0), given, walking.min_transfer_s)
-    )
-    transfer_s = np.full(n, walking.min_transfer_s, dtype=np.int64)
-    same = a == b
-    transfer_s[a[same]] = np.where(kind[same] == 3, NEVER_S, seconds[same])
-    rules = ~same
-    a, b, kind, seconds = a[rules], b[rules], kind[rules], seconds[rules]
-    # A rule replaces the generated link of its pair; type 3 leaves none.
-    replaced = np.isin(i * n + j, a * n + b)
-    distance_of = dict(
-        zip((i * n + j)[replaced].tolist(), distance_m[replaced].tolist(), strict=True)
-    )
-    add = kind != 3
-    added_m = np.asarray(
-        [distance_of.get(k, 0.0) for k in (a * n + b)[add].tolist()], dtype=np.float64
-    )
-    i = np.concatenate([i[~replaced], a[add]])
-    j = np.concatenate([j[~replaced], b[add]])
-    return _csr_footpaths(
-        n,
-        i,
-        j,
-        np.concatenate([duration[~replaced], seconds[add]]),
-        np.concatenate([distance_m[~replaced], added_m]),
-        transfer_s,
-    )
-
-
-def _csr_footpaths(
-    n: int, i: I64, j: I64, duration_s: I64, distance_m: F64, transfer_s: I64
-) -> Footpaths:
-    """Pack footpath edges into CSR arrays ordered by origin stop."""
-    order = np.lexsort((j, i))
-    return Footpaths(
-        ptr=np.concatenate([[0], np.cumsum(np.bincount(i, minlength=n))]).astype(np.int64),
-        to_stop=j[order].astype(np.int32),
-        duration_s=duration_s[order].astype(np.int32),
-        distance_m=distance_m[order].astype(np.float64),
-        transfer_s=transfer_s.astype(np.int32),
-    )
 
 
 def _build_shapes(shapes: pd.DataFrame) -> Shapes:
@@ -335,44 +259,58 @@ def _build_shapes(shapes: pd.DataFrame) -> Shapes:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _TripContext:
+    """What trips are indexed against: routes' time zones, services and shapes."""
+
+    route_index: pd.Index
+    route_tz: I32
+    network_zone: int
+    service_index: pd.Index
+    shape_index: pd.Index
+
+
+def _build_trips(
+    trips_df: pd.DataFrame, st: pd.DataFrame, ctx: _TripContext
+) -> tuple[Trips, Patterns]:
+    """Index the trips, pack their stop_times (cleaned, sorted) and group them in patterns."""
+    patterns_of = _build_patterns(st, len(trips_df))
+    trip_route = index_of(ctx.route_index, trips_df["route_id"]).astype(np.int32)
+    route_zone = ctx.route_tz[np.maximum(trip_route, 0)] if len(ctx.route_tz) else 0
+    ids = _strings(trips_df["trip_id"])
+    return Trips(
+        ids=ids,
+        index={t: i for i, t in enumerate(ids)},
+        route=trip_route,
+        service=index_of(ctx.service_index, trips_df["service_id"]).astype(np.int32),
+        headsigns=_strings(trips_df["trip_headsign"]),
+        shape=index_of(ctx.shape_index, trips_df["shape_id"]).astype(np.int32),
+        block=pd.factorize(trips_df["block_id"].astype("string"))[0].astype(np.int32),
+        wheelchair=_codes(trips_df["wheelchair_accessible"]).astype(np.int8),
+        timezone=np.where(trip_route >= 0, route_zone, ctx.network_zone).astype(np.int32),
+        pattern=patterns_of[1],
+        time_ptr=patterns_of[2],
+        stop=st["stop"].to_numpy().astype(np.int32),
+        arrival_s=st["arr"].to_numpy().astype(np.int32),
+        departure_s=st["dep"].to_numpy().astype(np.int32),
+    ), patterns_of[0]
+
+
 def build_snapshot(tables: GtfsTables, walking: WalkingConfig | None = None) -> Snapshot:
     """Compile merged tables into an immutable snapshot for the journey planner."""
     walking = walking or WalkingConfig()
     warnings: list[str] = []
-    stops = _build_stops(tables.stops)
-    routes = _build_routes(tables.routes)
-    trips_df = tables.trips
-    trip_ids = pd.Index(trips_df["trip_id"].astype("string"))
-    df = _clean_stop_times(tables, trip_ids, pd.Index(stops.ids), warnings)
-    patterns, trip_pattern, time_ptr = _build_patterns(df, len(trip_ids))
-    route_index = pd.Index(routes.ids)
-    network_tz, zones, route_tz = _trip_timezones(tables, route_index)
-    trip_route = index_of(route_index, trips_df["route_id"].astype("string")).astype(np.int32)
-    service_index = pd.Index(pd.unique(trips_df["service_id"].astype("string")))
+    stops, routes = _build_stops(tables.stops), _build_routes(tables.routes)
+    trip_ids = pd.Index(tables.trips["trip_id"].astype("string"))
+    st = _clean_stop_times(tables, trip_ids, pd.Index(stops.ids), warnings)
+    network_tz, zones, route_tz = _trip_timezones(tables)
+    service_index = pd.Index(pd.unique(tables.trips["service_id"].astype("string")))
     first_day, active = service_matrix(service_index, tables.calendar, tables.calendar_dates)
     shapes = _build_shapes(tables.shapes)
-    blocks = trips_df["block_id"].astype("string")
-    block_codes = pd.factorize(blocks)[0].astype(np.int32)
-    trips = Trips(
-        ids=_strings(trips_df["trip_id"]),
-        index={t: i for i, t in enumerate(_strings(trips_df["trip_id"]))},
-        route=trip_route,
-        service=index_of(service_index, trips_df["service_id"].astype("string")).astype(np.int32),
-        headsigns=_strings(trips_df["trip_headsign"]),
-        shape=index_of(pd.Index(shapes.ids), trips_df["shape_id"]).astype(np.int32),
-        block=block_codes,
-        wheelchair=_codes(trips_df["wheelchair_accessible"]).astype(np.int8),
-        timezone=np.where(
-            trip_route >= 0,
-            route_tz[np.maximum(trip_route, 0)] if len(route_tz) else 0,
-            zones.index(network_tz),
-        ).astype(np.int32),
-        pattern=trip_pattern,
-        time_ptr=time_ptr,
-        stop=df["stop"].to_numpy().astype(np.int32),
-        arrival_s=df["arr"].to_numpy().astype(np.int32),
-        departure_s=df["dep"].to_numpy().astype(np.int32),
+    ctx = _TripContext(
+        pd.Index(routes.ids), route_tz, zones.index(network_tz), service_index, pd.Index(shapes.ids)
     )
+    trips, patterns = _build_trips(tables.trips, st, ctx)
     return Snapshot(
         timezone=network_tz,
         timezones=zones,
@@ -380,7 +318,7 @@ def build_snapshot(tables: GtfsTables, walking: WalkingConfig | None = None) -> 
         routes=routes,
         trips=trips,
         patterns=patterns,
-        footpaths=_build_footpaths(stops, tables.transfers, walking),
+        footpaths=build_footpaths(stops.ids, stops.lat, stops.lon, tables.transfers, walking),
         shapes=shapes,
         service_ids=tuple(str(x) for x in service_index),
         first_day=first_day,

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
+
+from gtfs.snapshot_service import index_of
 
 EARTH_RADIUS_M = 6_371_008.8
 
@@ -29,6 +32,21 @@ class WalkingConfig:
     #: Chains of links are closed into direct footpaths up to this length (0: no chains),
     #: as RAPTOR walks at most one footpath between two rides.
     chain_max_m: float = 800.0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Footpaths:
+    """Walking links as CSR by origin stop, and the time a transfer at one stop needs."""
+
+    ptr: IntArray
+    to_stop: npt.NDArray[np.int32]
+    duration_s: npt.NDArray[np.int32]
+    distance_m: FloatArray
+    transfer_s: npt.NDArray[np.int32]
+
+
+#: The transfer time of a stop where transfers.txt forbids changing (type 3).
+NEVER_S = 10**7
 
 
 def project_m(lat: FloatArray, lon: FloatArray, lat0: float) -> tuple[FloatArray, FloatArray]:
@@ -128,3 +146,79 @@ def close_chains(
         if len(i) == size and float(distance_m.sum()) == total:
             break
     return i, j, distance_m
+
+
+def _transfer_rules(
+    index: pd.Index, transfers: pd.DataFrame, walking: WalkingConfig
+) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    """Return transfers.txt as (from stop, to stop, type, seconds) of known stops."""
+    a = index_of(index, transfers["from_stop_id"])
+    b = index_of(index, transfers["to_stop_id"])
+    kind = np.asarray(
+        pd.to_numeric(transfers["transfer_type"], errors="coerce").fillna(0), dtype=np.int64
+    )
+    given = pd.to_numeric(transfers["min_transfer_time"], errors="coerce").fillna(-1)
+    minimum = np.asarray(given, dtype=np.int64)
+    known = (a >= 0) & (b >= 0)
+    a, b, kind, minimum = a[known], b[known], kind[known], minimum[known]
+    fallback = np.where((kind == 2) & (minimum >= 0), minimum, walking.min_transfer_s)
+    return a, b, kind, np.where(kind == 1, 0, fallback)
+
+
+def build_footpaths(
+    stop_ids: tuple[str, ...],
+    lat: FloatArray,
+    lon: FloatArray,
+    transfers: pd.DataFrame,
+    walking: WalkingConfig,
+) -> Footpaths:
+    """Link stops within the walking radius (chains closed), then apply transfers.txt on top."""
+    n = len(stop_ids)
+    i, j, distance_m = neighbour_pairs(lat, lon, walking.radius_m)
+    if walking.chain_max_m > walking.radius_m:
+        i, j, distance_m = close_chains(i, j, distance_m, n, walking.chain_max_m)
+    duration = np.maximum(walk_duration_s(distance_m, walking), walking.min_transfer_s)
+    a, b, kind, seconds = _transfer_rules(pd.Index(stop_ids), transfers, walking)
+    transfer_s = np.full(n, walking.min_transfer_s, dtype=np.int64)
+    same = a == b
+    transfer_s[a[same]] = np.where(kind[same] == 3, NEVER_S, seconds[same])
+    rules = ~same
+    a, b, kind, seconds = a[rules], b[rules], kind[rules], seconds[rules]
+    # A rule replaces the generated link of its pair; type 3 leaves none.
+    replaced = np.isin(i * n + j, a * n + b)
+    distance_of = dict(
+        zip((i * n + j)[replaced].tolist(), distance_m[replaced].tolist(), strict=True)
+    )
+    add = kind != 3
+    added_m = np.asarray(
+        [distance_of.get(k, 0.0) for k in (a * n + b)[add].tolist()], dtype=np.float64
+    )
+    i = np.concatenate([i[~replaced], a[add]])
+    j = np.concatenate([j[~replaced], b[add]])
+    return _csr_footpaths(
+        n,
+        i,
+        j,
+        np.concatenate([duration[~replaced], seconds[add]]),
+        np.concatenate([distance_m[~replaced], added_m]),
+        transfer_s,
+    )
+
+
+def _csr_footpaths(
+    n: int,
+    i: IntArray,
+    j: IntArray,
+    duration_s: IntArray,
+    distance_m: FloatArray,
+    transfer_s: IntArray,
+) -> Footpaths:
+    """Pack footpath edges into CSR arrays ordered by origin stop."""
+    order = np.lexsort((j, i))
+    return Footpaths(
+        ptr=np.concatenate([[0], np.cumsum(np.bincount(i, minlength=n))]).astype(np.int64),
+        to_stop=j[order].astype(np.int32),
+        duration_s=duration_s[order].astype(np.int32),
+        distance_m=distance_m[order].astype(np.float64),
+        transfer_s=transfer_s.astype(np.int32),
+    )

@@ -261,67 +261,62 @@ def build_day_view(
     return _pack(snap, day, routes, run_groups, successor)
 
 
-def _pack(
-    snap: Snapshot, day: dt.date, routes: list[_Route], run_groups: list[I64], successor: I64
-) -> DayView:
-    """Concatenate routes into the flat arrays of a `DayView`."""
-    lengths = np.asarray([r.arrival_s.shape[1] for r in routes], dtype=np.int64)
-    rows = np.asarray([r.arrival_s.shape[0] for r in routes], dtype=np.int64)
-    pp_start = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    row_start = np.concatenate([[0], np.cumsum(rows)]).astype(np.int64)
-    col_start = np.concatenate([[0], np.cumsum(lengths * rows)]).astype(np.int64)
-    n_pp = int(pp_start[-1])
-    pp_route = np.repeat(np.arange(len(routes), dtype=np.int64), lengths)
-    pp_index = np.arange(n_pp, dtype=np.int64) - pp_start[pp_route]
-    pp_rows = rows[pp_route]
-    pp_col = col_start[pp_route] + pp_index * pp_rows
-    cat = np.concatenate
-    pp_stop = (
-        cat(
-            [
-                snap.patterns.stops[snap.patterns.stop_ptr[r.pattern] :][: len(r.board)]
-                for r in routes
-            ]
-        )
-        if routes
-        else np.zeros(0)
-    )
-    col_arr = (
-        cat([r.arrival_s.T.ravel() for r in routes]) if routes else np.zeros(0, dtype=np.int64)
-    )
-    col_dep = (
-        cat([r.departure_s.T.ravel() for r in routes]) if routes else np.zeros(0, dtype=np.int64)
-    )
-    col_pp = np.repeat(np.arange(n_pp, dtype=np.int64), pp_rows)
-    # Rows whose realtime times make a column unsorted would break searchsorted; a realtime
-    # route has one row, so columns stay sorted by construction.
-    run_of_row = cat(run_groups) if run_groups else np.zeros(0, dtype=np.int64)
+def _ints(parts: list[npt.NDArray[np.int64]] | list[npt.NDArray[np.int32]]) -> I64:
+    """Concatenate integer arrays as int64 (empty when there are none)."""
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _bools(parts: list[B]) -> B:
+    """Concatenate boolean arrays (empty when there are none)."""
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.bool_)
+
+
+def _row_successors(run_groups: list[I64], successor: I64) -> I64:
+    """Turn the block successor of each run into the successor of each row (-1: none)."""
+    run_of_row = _ints(list(run_groups))
     row_of_run = np.full(len(successor), -1, dtype=np.int64)
     row_of_run[run_of_row] = np.arange(len(run_of_row), dtype=np.int64)
     nxt_run = successor[run_of_row]
-    row_next = np.where(nxt_run >= 0, row_of_run[np.maximum(nxt_run, 0)], -1)
-    stop_pp_order = np.argsort(pp_stop, kind="stable")
-    counts = np.bincount(pp_stop.astype(np.int64), minlength=len(snap.stops.ids))
+    return np.where(nxt_run >= 0, row_of_run[np.maximum(nxt_run, 0)], -1)
+
+
+def _pack(
+    snap: Snapshot, day: dt.date, routes: list[_Route], run_groups: list[I64], successor: I64
+) -> DayView:
+    """Concatenate routes into the flat arrays of a `DayView` (times column by column)."""
+    lengths = np.asarray([r.arrival_s.shape[1] for r in routes], dtype=np.int64)
+    rows = np.asarray([r.arrival_s.shape[0] for r in routes], dtype=np.int64)
+    pp_start = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    col_start = np.concatenate([[0], np.cumsum(lengths * rows)]).astype(np.int64)
+    pp_route = np.repeat(np.arange(len(routes), dtype=np.int64), lengths)
+    pp_index = np.arange(int(pp_start[-1]), dtype=np.int64) - pp_start[pp_route]
+    pp_rows = rows[pp_route]
+    ptr = snap.patterns.stop_ptr
+    pp_stop = _ints([snap.patterns.stops[ptr[r.pattern] : ptr[r.pattern + 1]] for r in routes])
+    col_dep = _ints([r.departure_s.T.ravel() for r in routes])
+    col_pp = np.repeat(np.arange(len(pp_stop), dtype=np.int64), pp_rows)
+    counts = np.bincount(pp_stop, minlength=len(snap.stops.ids))
     return DayView(
         day=day,
         base_epoch_s=service_day_start(day, snap.timezone),
         n_stops=len(snap.stops.ids),
         route_pp_start=pp_start,
-        route_row_start=row_start,
+        route_row_start=np.concatenate([[0], np.cumsum(rows)]).astype(np.int64),
         pp_route=pp_route,
-        pp_stop=pp_stop.astype(np.int64),
+        pp_stop=pp_stop,
         pp_index=pp_index,
-        pp_board=cat([r.board for r in routes]) if routes else np.zeros(0, dtype=np.bool_),
-        pp_alight=cat([r.alight for r in routes]) if routes else np.zeros(0, dtype=np.bool_),
-        pp_col=pp_col,
+        pp_board=_bools([r.board for r in routes]),
+        pp_alight=_bools([r.alight for r in routes]),
+        pp_col=col_start[pp_route] + pp_index * pp_rows,
         pp_rows=pp_rows,
         pp_last=pp_index == lengths[pp_route] - 1,
+        # A realtime route has one row, so every column stays sorted for searchsorted.
         col_key=col_pp * KEY_SPAN + col_dep + TIME_OFFSET,
-        col_arrival_s=col_arr.astype(np.int64),
-        col_departure_s=col_dep.astype(np.int64),
-        row_trip=cat([r.trips for r in routes]) if routes else np.zeros(0, dtype=np.int64),
+        col_arrival_s=_ints([r.arrival_s.T.ravel() for r in routes]),
+        col_departure_s=col_dep,
+        row_trip=_ints([r.trips for r in routes]),
         row_realtime=np.repeat(np.asarray([r.realtime for r in routes], dtype=np.bool_), rows),
-        row_next=row_next,
+        row_next=_row_successors(run_groups, successor),
         stop_pp_ptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-        stop_pp=stop_pp_order.astype(np.int64),
+        stop_pp=np.argsort(pp_stop, kind="stable").astype(np.int64),
     )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from gtfs.snapshot import Footpaths
+from gtfs.snapshot_footpaths import Footpaths
 from journeys.dayview import INF, KEY_SPAN, TIME_OFFSET, DayView
 
 I64 = npt.NDArray[np.int64]

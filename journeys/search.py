@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from gtfs.snapshot import Footpaths
+from gtfs.snapshot_footpaths import Footpaths
 from journeys.dayview import KEY_SPAN, TIME_OFFSET, DayView
 from journeys.raptor import (
     Labels,
