@@ -78,7 +78,7 @@ realtime_key = web.AppKey("realtime", Realtime)
 async def realtime_context(app: web.Application) -> AsyncIterator[None]:
     """Run the bus subscriber, the timetable follower and the poller of this process."""
     timetables = app[timetable_key]
-    bus = RealtimeBus(app[redis_key], app[redis_url_key], RealtimeState(timetables))
+    bus = RealtimeBus(app[redis_key], app[redis_url_key], RealtimeState(timetables.get))
     realtime = Realtime(timetables, bus)
     realtime.poller = Poller(app[db_key], app[http_key], realtime.ingest, realtime.lease)
     app[realtime_key] = realtime

@@ -12,11 +12,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from gateway.realtime.sources import FeedKind
-from gateway.timetable import Timetable, TimetableStore
+from gateway.timetable import Timetable
 from gtfs.overlay import RealtimeOverlay, TripRealtime
 from gtfs.realtime import (
     Alert,
@@ -90,8 +90,8 @@ def decode(feed: FeedBytes, schedules: TripSchedules, now_s: int) -> Decoded:
 class RealtimeState:
     """The latest feed of every (operator, kind), decoded against the current timetable."""
 
-    def __init__(self, timetables: TimetableStore) -> None:
-        self._timetables = timetables
+    def __init__(self, current_timetable: Callable[[], Timetable]) -> None:
+        self._current_timetable = current_timetable
         self._applied: dict[tuple[str, FeedKind], AppliedFeed] = {}
         self._schedules: tuple[int, TripSchedules] | None = None
         self._schedules_lock = asyncio.Lock()
@@ -122,7 +122,7 @@ class RealtimeState:
         """
         async with self._apply_lock:
             # Taken under the lock: a swap during the decode is followed by `reapply_all`.
-            applied = await self.decode(feed, self._timetables.get())
+            applied = await self.decode(feed, self._current_timetable())
             self.install(applied)
             return applied
 
@@ -149,7 +149,7 @@ class RealtimeState:
     async def reapply_all(self) -> None:
         """Decode every held feed again against the current timetable (after a swap)."""
         async with self._apply_lock:
-            timetable = self._timetables.get()
+            timetable = self._current_timetable()
             for applied in list(self._applied.values()):
                 if applied.generation == timetable.generation:
                     continue

@@ -19,6 +19,7 @@ from tests.gateway.realtime_support import (
     Vehicle,
     eventually,
     kuopio_timetable,
+    new_feed,
     push,
     vehicle_feed,
 )
@@ -62,6 +63,15 @@ async def test_king_county_positions_are_kept_with_unknown_trips_counted(
     ids = {v["vehicle_id"] for v in body["items"]}
     assert f"{KL}:{first.vehicle.id}" in ids
 
+    resp = await kuopio.get("/v1/gtfs-rt/vehicle-positions.pb")
+    merged = gtfs_realtime_pb2.FeedMessage.FromString(await resp.read())
+    assert len(merged.entity) == report["accepted_count"]
+    out = {e.vehicle.vehicle.id: e.vehicle for e in merged.entity}
+    echoed = out[f"{KL}:{first.vehicle.id}"]
+    assert echoed.position.latitude == pytest.approx(first.position.latitude)
+    assert echoed.position.longitude == pytest.approx(first.position.longitude)
+    assert echoed.trip.trip_id == f"{KL}:{first.trip.trip_id}"
+
 
 async def test_septa_trip_updates_match_no_kuopio_trip(
     kuopio: Client, admin: str, shared_data: Path
@@ -98,6 +108,27 @@ async def test_garbage_is_a_clear_problem_and_the_previous_positions_stay(
     assert "previous feed stays" in problem["detail"]
     body = await (await kuopio.get("/v1/vehicles")).json()
     assert [v["vehicle_id"] for v in body["items"]] == [f"{KL}:bus-1"]
+
+
+async def test_alerts_are_kept_and_served_in_the_merged_feed(kuopio: Client, admin: str) -> None:
+    message = new_feed()
+    entity = message.entity.add()
+    entity.id = "works"
+    alert = entity.alert
+    alert.informed_entity.add().stop_id = "201804"
+    alert.informed_entity.add().stop_id = "no-such-stop"
+    alert.effect = gtfs_realtime_pb2.Alert.DETOUR
+    text = alert.header_text.translation.add()
+    text.text, text.language = "Teatterikulma closed", "en"
+    resp = await push(kuopio, admin, "alerts", message.SerializeToString())
+    assert resp.status == 200, await resp.text()
+    report = await resp.json()
+    assert report["accepted_count"] == 1
+    assert report["unknown_stop_samples"] == [f"{KL}:no-such-stop"]
+    doc = await (await kuopio.get("/v1/gtfs-rt/alerts.pb", params={"format": "json"})).json()
+    [out] = doc["entity"]
+    assert out["alert"]["header_text"]["translation"][0]["text"] == "Teatterikulma closed"
+    assert out["alert"]["informed_entity"][0]["stop_id"] == f"{KL}:201804"
 
 
 async def test_fresh_feed_is_not_stale_and_old_one_is(kuopio: Client, admin: str) -> None:

@@ -164,6 +164,20 @@ async def test_polling_backs_off_on_failures_then_asks_conditionally(
     assert polling["polled_here"] is True
     assert status["feeds"]["vehicle-positions"]["accepted_count"] == 1
 
+    # A second gateway leaves the polling to the first and gets the feed through Redis.
+    other = await _gateway(aiohttp_client, settings)
+
+    async def other_follows() -> bool:
+        body = await (await other.get(f"/v1/operators/{KL}/realtime", headers=bearer(key))).json()
+        return "vehicle-positions" in body["polling"] and f"{KL}:polled" in await _vehicle_ids(
+            other
+        )
+
+    await eventually(other_follows, 20)
+    body = await (await other.get(f"/v1/operators/{KL}/realtime", headers=bearer(key))).json()
+    assert body["polling"]["vehicle-positions"]["polled_here"] is False
+    assert body["polling"]["vehicle-positions"]["polls"] == 0
+
 
 def test_backoff_doubles_per_failure_up_to_a_ceiling() -> None:
     assert [next_delay_s(30, n) for n in range(4)] == [30, 60, 120, 240]
