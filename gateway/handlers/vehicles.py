@@ -16,13 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from gateway.api import api
 from gateway.problems import Problem
 from gateway.realtime.service import realtime_key
-from gateway.realtime.state import RealtimeState
-from gtfs.realtime import (
-    VehiclePosition,
-    feed_message_json,
-    merged_feed_message,
-    vehicle_position_to_json,
-)
+from gateway.realtime.sources import FEED_KINDS, FeedKind
+from gtfs.realtime import VehiclePosition, feed_message_json, vehicle_position_to_json
 
 _COORDS = r"^-?\d+(\.\d+)?,-?\d+(\.\d+)?"
 #: Streams one process serves at once; more get 503 (clients should poll /v1/vehicles then).
@@ -204,21 +199,20 @@ class FeedQuery(BaseModel):
     format: Literal["pb", "json"] = "pb"
 
 
-def _feed_response(state: RealtimeState, kind: str, query: FeedQuery) -> web.Response:
-    message = merged_feed_message(
-        timestamp_s=int(time.time()),
-        vehicle_positions=state.positions() if kind == "vehicle-positions" else (),
-        trip_update_entities=state.trip_update_entities() if kind == "trip-updates" else (),
-        alerts=state.alerts() if kind == "alerts" else (),
-    )
+async def _feed_response(request: web.Request, kind: FeedKind, query: FeedQuery) -> web.Response:
+    merged = await request.app[realtime_key].merged.get(kind)
+    headers = {"ETag": merged.etag, "Cache-Control": "public, max-age=5"}
+    if request.headers.get("If-None-Match") == merged.etag:
+        return web.Response(status=304, headers=headers)
     if query.format == "json":
-        return web.Response(text=feed_message_json(message), content_type="application/json")
-    return web.Response(body=message.SerializeToString(), content_type="application/x-protobuf")
+        text = await asyncio.to_thread(feed_message_json, merged.message)
+        return web.Response(text=text, content_type="application/json", headers=headers)
+    return web.Response(body=merged.data, content_type="application/x-protobuf", headers=headers)
 
 
-def _merged_feed_route(kind: str) -> None:
+def _merged_feed_route(kind: FeedKind) -> None:
     async def handler(request: web.Request, query: FeedQuery) -> web.Response:
-        return _feed_response(request.app[realtime_key].state, kind, query)
+        return await _feed_response(request, kind, query)
 
     handler.__name__ = f"merged_{kind.replace('-', '_')}"
     handler.__doc__ = f"Serve every operator's {kind} as one FeedMessage."
@@ -232,5 +226,5 @@ def _merged_feed_route(kind: str) -> None:
     )(handler)
 
 
-for _kind in ("vehicle-positions", "trip-updates", "alerts"):
+for _kind in FEED_KINDS:
     _merged_feed_route(_kind)

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from gateway.appkeys import db_key, http_key, redis_key, redis_url_key
 from gateway.realtime.bus import RealtimeBus
+from gateway.realtime.out import MergedFeeds
 from gateway.realtime.poller import Poller
 from gateway.realtime.sources import FeedKind
 from gateway.realtime.state import AppliedFeed, FeedBytes, RealtimeState
@@ -31,6 +32,7 @@ class Realtime:
         self.state = bus.state
         self.bus = bus
         self.poller = poller
+        self.merged = MergedFeeds(bus.state)
 
     async def ingest(self, operator_id: str, kind: FeedKind, data: bytes) -> AppliedFeed:
         """Apply a received feed here, then share it (raises `RealtimeFeedError`, keeping state)."""

@@ -155,6 +155,10 @@ async def test_trip_updates_out_round_trip_through_the_bindings(kuopio: Client, 
     update = entity.trip_update.stop_time_update[0]
     assert update.stop_id == TEATTERIKULMA
     assert update.departure.delay == 120
+    unchanged = await kuopio.get(
+        "/v1/gtfs-rt/trip-updates.pb", headers={"If-None-Match": resp.headers["ETag"]}
+    )
+    assert unchanged.status == 304
     as_json = await (await kuopio.get("/v1/gtfs-rt/trip-updates.pb?format=json")).json()
     assert as_json["entity"][0]["trip_update"]["trip"]["trip_id"] == departure["trip_id"]
     assert KL in departure["trip_id"]
