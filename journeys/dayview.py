@@ -9,8 +9,10 @@ a sorted key `position * KEY_SPAN + departure` lets one `np.searchsorted`
 find the earliest departing trip at every scanned position at once.
 
 A realtime overlay is applied here, on top of the unchanged snapshot:
-cancelled trips are dropped and each delayed trip becomes a route of its own
-with its expected times, its skipped stops neither boardable nor alightable.
+cancelled trips are dropped, delayed trips run at their expected times (split
+off into routes of their own only where they overtake another trip), and trips
+skipping stops form routes whose skipped stops are neither boardable nor
+alightable.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ class _Route:
     departure_s: I64
     board: B
     alight: B
-    realtime: bool
+    realtime: B
 
 
 def _instances(snap: Snapshot, day: dt.date, wheelchair: bool) -> tuple[I64, I64, I64]:
@@ -138,86 +140,94 @@ def _fifo_chains(arrival: I64, departure: I64) -> list[I64]:
     return [np.asarray(c, dtype=np.int64) for c in chains]
 
 
-def _scheduled_routes(snap: Snapshot, trips: I64, shifts: I64) -> tuple[list[_Route], list[I64]]:
-    """Group scheduled runs by pattern into overtaking-free routes; also return their run ids."""
-    pat = snap.trips.pattern[trips].astype(np.int64)
-    first_dep = snap.trips.departure_s[snap.trips.time_ptr[trips]].astype(np.int64) + shifts
-    order = np.lexsort((first_dep, pat))
-    bounds = np.flatnonzero(np.diff(pat[order])) + 1
+#: Expected (arrival, departure) on the day's axis and skipped stops of a run, by run index.
+Realtime = dict[int, tuple[I64, I64, B]]
+
+
+def _group_keys(snap: Snapshot, trips: I64, runs: I64, realtime: Realtime) -> I64:
+    """Return, per run, its pattern and (for runs skipping stops) which stops it skips."""
+    skip_ids: dict[bytes, int] = {}
+    skip = np.zeros(len(runs), dtype=np.int64)
+    for i, run in enumerate(runs.tolist()):
+        if run in realtime and realtime[run][2].any():
+            skip[i] = skip_ids.setdefault(realtime[run][2].tobytes(), len(skip_ids) + 1)
+    return snap.trips.pattern[trips[runs]].astype(np.int64) * (len(skip_ids) + 1) + skip
+
+
+def _group_times(
+    snap: Snapshot, trips: I64, shifts: I64, group: I64, realtime: Realtime
+) -> tuple[I64, I64, B]:
+    """Return (arrival, departure, realtime?) matrices of a group's runs, realtime applied."""
+    p = int(snap.trips.pattern[trips[group[0]]])
+    length = int(snap.patterns.stop_ptr[p + 1] - snap.patterns.stop_ptr[p])
+    arrival, departure = _times(snap, trips[group], shifts[group], length)
+    live = np.asarray([run in realtime for run in group.tolist()], dtype=np.bool_)
+    for i in live.nonzero()[0].tolist():
+        expected_arrival, expected_departure, _ = realtime[int(group[i])]
+        arrival[i], departure[i] = expected_arrival, expected_departure
+    return arrival, departure, live
+
+
+def _routes(
+    snap: Snapshot, trips: I64, shifts: I64, runs: I64, realtime: Realtime
+) -> tuple[list[_Route], list[I64]]:
+    """Group runs by pattern (and skipped stops) into overtaking-free routes, with their runs."""
+    key = _group_keys(snap, trips, runs, realtime)
+    order = np.lexsort(
+        (snap.trips.departure_s[snap.trips.time_ptr[trips[runs]]] + shifts[runs], key)
+    )
     routes: list[_Route] = []
     run_ids: list[I64] = []
-    patterns = snap.patterns
-    for group in np.split(order, bounds) if len(order) else []:
-        p = int(pat[group[0]])
-        a, b = int(patterns.stop_ptr[p]), int(patterns.stop_ptr[p + 1])
-        arrival, departure = _times(snap, trips[group], shifts[group], b - a)
-        for chain in _fifo_chains(arrival, departure):
+    cuts = np.flatnonzero(np.diff(key[order])) + 1
+    for group in np.split(runs[order], cuts) if len(order) else []:
+        arrival, departure, live = _group_times(snap, trips, shifts, group, realtime)
+        rows = np.argsort(departure[:, 0], kind="stable")  # realtime may reorder them
+        p = int(snap.trips.pattern[trips[group[0]]])
+        a, b = int(snap.patterns.stop_ptr[p]), int(snap.patterns.stop_ptr[p + 1])
+        closed = realtime[int(group[0])][2] if int(group[0]) in realtime else np.zeros(b - a, bool)
+        for chain in _fifo_chains(arrival[rows], departure[rows]):
+            pick = rows[chain]
             routes.append(
                 _Route(
                     p,
-                    trips[group[chain]],
-                    arrival[chain],
-                    departure[chain],
-                    patterns.can_board[a:b],
-                    patterns.can_alight[a:b],
-                    False,
+                    trips[group[pick]],
+                    arrival[pick],
+                    departure[pick],
+                    snap.patterns.can_board[a:b] & ~closed,
+                    snap.patterns.can_alight[a:b] & ~closed,
+                    live[pick],
                 )
             )
-            run_ids.append(group[chain])
+            run_ids.append(group[pick])
     return routes, run_ids
-
-
-def _realtime_route(
-    snap: Snapshot, trip: int, shift: int, rt_arr: I64, rt_dep: I64, skipped: B
-) -> _Route:
-    """Return a one-trip route with the overlay's expected times and skipped stops closed."""
-    p = int(snap.trips.pattern[trip])
-    a, b = int(snap.patterns.stop_ptr[p]), int(snap.patterns.stop_ptr[p + 1])
-    departure = np.maximum(rt_dep, rt_arr) + shift
-    return _Route(
-        p,
-        np.asarray([trip], dtype=np.int64),
-        (rt_arr + shift)[None, :],
-        departure[None, :],
-        snap.patterns.can_board[a:b] & ~skipped,
-        snap.patterns.can_alight[a:b] & ~skipped,
-        True,
-    )
 
 
 def _apply_overlay(
     snap: Snapshot, trips: I64, shifts: I64, overlay: RealtimeOverlay
-) -> tuple[B, list[_Route], list[int]]:
-    """Return (runs that keep their schedule, realtime routes, their run ids) for the overlay."""
+) -> tuple[B, Realtime]:
+    """Return (runs still running, expected times of the runs the overlay delays)."""
     keep = np.ones(len(trips), dtype=np.bool_)
-    routes: list[_Route] = []
-    run_ids: list[int] = []
+    realtime: Realtime = {}
+    if not overlay:
+        return keep, realtime
     where: dict[int, list[int]] = {}
-    for run, trip in enumerate(trips.tolist()):
-        where.setdefault(trip, []).append(run)
+    wanted = {snap.trips.index.get(t, -1) for t in overlay}
+    for run in np.isin(trips, list(wanted)).nonzero()[0].tolist():
+        where.setdefault(int(trips[run]), []).append(run)
     for trip_id, rt in overlay.items():
-        trip = snap.trips.index.get(trip_id)
-        runs = where.get(trip, []) if trip is not None else []
-        if trip is None or not runs:
+        runs = where.get(snap.trips.index.get(trip_id, -1), [])
+        if not runs:
             continue
         # The overlay names no date: it applies to the run of the query's own service day.
         run = min(runs, key=lambda r: abs(int(shifts[r])))
-        keep[run] = False
-        length = int(snap.trips.time_ptr[trip + 1] - snap.trips.time_ptr[trip])
-        if rt.cancelled or len(rt.arrival_s) != length:
-            continue
-        routes.append(
-            _realtime_route(
-                snap,
-                trip,
-                int(shifts[run]),
-                rt.arrival_s.astype(np.int64),
-                rt.departure_s.astype(np.int64),
-                rt.skipped.astype(np.bool_),
-            )
-        )
-        run_ids.append(run)
-    return keep, routes, run_ids
+        length = int(snap.trips.time_ptr[trips[run] + 1] - snap.trips.time_ptr[trips[run]])
+        if rt.cancelled:
+            keep[run] = False
+        elif len(rt.arrival_s) == length:
+            arrival = rt.arrival_s.astype(np.int64) + shifts[run]
+            departure = np.maximum(rt.departure_s.astype(np.int64) + shifts[run], arrival)
+            realtime[run] = (arrival, departure, rt.skipped.astype(np.bool_))
+    return keep, realtime
 
 
 def _block_successors(snap: Snapshot, trips: I64, shifts: I64, days: I64) -> I64:
@@ -246,12 +256,8 @@ def build_day_view(
 ) -> DayView:
     """Compile the routes of `day` (with the overlay applied) into scan-ready flat arrays."""
     trips, shifts, days = _instances(snap, day, wheelchair)
-    keep, rt_routes, rt_runs = _apply_overlay(snap, trips, shifts, overlay or {})
-    kept = np.flatnonzero(keep)
-    routes, run_groups = _scheduled_routes(snap, trips[kept], shifts[kept])
-    run_groups = [kept[g] for g in run_groups]
-    routes += rt_routes
-    run_groups += [np.asarray([r], dtype=np.int64) for r in rt_runs]
+    keep, realtime = _apply_overlay(snap, trips, shifts, overlay or {})
+    routes, run_groups = _routes(snap, trips, shifts, np.flatnonzero(keep), realtime)
     successor = _block_successors(snap, trips, shifts, days)
     if wheelchair:
         for route in routes:
@@ -315,7 +321,7 @@ def _pack(
         col_arrival_s=_ints([r.arrival_s.T.ravel() for r in routes]),
         col_departure_s=col_dep,
         row_trip=_ints([r.trips for r in routes]),
-        row_realtime=np.repeat(np.asarray([r.realtime for r in routes], dtype=np.bool_), rows),
+        row_realtime=_bools([r.realtime for r in routes]),
         row_next=_row_successors(run_groups, successor),
         stop_pp_ptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
         stop_pp=np.argsort(pp_stop, kind="stable").astype(np.int64),

@@ -204,3 +204,12 @@ def test_arrive_by_also_offers_fewer_transfers_leaving_a_little_earlier() -> Non
     planner = planner_for(FAST, ON_FROM_C, direct)
     found = planner.plan(JourneyQuery("t:A", "t:E", arrive_by=at("08:30")))
     assert [(i.departure, i.transfers) for i in found] == [(at("08:00"), 1), (at("07:50"), 0)]
+
+
+def test_late_trip_that_overtakes_another_is_still_found() -> None:
+    planner = planner_for(FAST, SLOW)
+    times = np.asarray([hms("08:03"), hms("08:06"), hms("08:10")], dtype=np.int32)
+    late_start = {"t:fast": TripRealtime(times, times, np.zeros(3, np.bool_))}
+    found = planner.plan(JourneyQuery("t:A", "t:C", depart_at=at("08:01")), overlay=late_start)
+    assert rides(found) == ["fast"]
+    assert (found[0].departure, found[0].arrival) == (at("08:03"), at("08:10"))
