@@ -142,10 +142,15 @@ class Poller:
             status.last_error = None
         except (aiohttp.ClientError, TimeoutError, PollFailure, RealtimeFeedError) as exc:
             status.failures += 1
-            status.last_error = f"{type(exc).__name__}: {exc}"
+            # Never echo the body: the URL may point somewhere the operator should not read.
+            status.last_error = (
+                f"{type(exc).__name__}: the answer is not a usable GTFS-Realtime feed"
+                if isinstance(exc, RealtimeFeedError)
+                else f"{type(exc).__name__}: {exc}"
+            )
             log.info("polling a realtime feed failed", extra={"url": status.url, "error": str(exc)})
         except Problem as problem:
-            status.failures += 1
+            # Our side is not ready (no timetable yet): no reason to back off from theirs.
             status.last_error = problem.detail or problem.title
 
     async def _fetch(self, status: PollStatus) -> tuple[bytes, str | None, str | None] | None:

@@ -179,6 +179,37 @@ async def test_polling_backs_off_on_failures_then_asks_conditionally(
     assert body["polling"]["vehicle-positions"]["polls"] == 0
 
 
+async def test_a_polled_garbage_body_is_a_failure_that_never_echoes_the_body(
+    kuopio_demo: str,
+    aiohttp_client: ClientFactory,
+    aiohttp_server: ServerFactory,
+    settings: Settings,
+    make_key: MakeKey,
+) -> None:
+    fake = FakeOperator(0, b"secret-internal-page")
+    app = web.Application()
+    app.router.add_get("/tu.pb", fake.handle)
+    server = await aiohttp_server(app)
+    gateway = await _gateway(aiohttp_client, settings)
+    key = await make_key("operator", operator_id=KL)
+    sources = {"trip_updates_url": str(server.make_url("/tu.pb")), "poll_interval_s": 0.2}
+    resp = await gateway.put(
+        f"/v1/operators/{KL}/realtime-sources", json=sources, headers=bearer(key)
+    )
+    assert resp.status == 200
+
+    async def failed_twice() -> bool:
+        body = await (await gateway.get(f"/v1/operators/{KL}/realtime", headers=bearer(key))).json()
+        failures: int = body["polling"].get("trip-updates", {}).get("failures", 0)
+        return failures >= 2
+
+    await eventually(failed_twice, 20)
+    body = await (await gateway.get(f"/v1/operators/{KL}/realtime", headers=bearer(key))).json()
+    assert "secret" not in body["polling"]["trip-updates"]["last_error"]
+    assert "trip-updates" not in body["feeds"]
+    assert all("If-None-Match" not in headers for _, headers, _ in fake.requests)
+
+
 def test_backoff_doubles_per_failure_up_to_a_ceiling() -> None:
     assert [next_delay_s(30, n) for n in range(4)] == [30, 60, 120, 240]
     assert next_delay_s(30, 50) == 600
