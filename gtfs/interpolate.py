@@ -29,7 +29,9 @@ def interpolate_tables(tables: GtfsTables) -> tuple[GtfsTables, int]:
 def interpolate_stop_times(
     stop_times: pd.DataFrame, stops: pd.DataFrame
 ) -> tuple[pd.DataFrame, int]:
-    """Return stop_times sorted by trip and sequence with every time set, and the rows filled."""
+    """Return stop_times with every time set (sorted by trip and sequence if any was blank)."""
+    if stop_times["arrival_s"].notna().all() and stop_times["departure_s"].notna().all():
+        return stop_times, 0  # nothing to fill: no sorted copy of a large table
     df = stop_times.sort_values(["trip_id", "stop_sequence"], kind="stable").reset_index(drop=True)
     arrival = pd.to_numeric(df["arrival_s"]).astype("float64").to_numpy()
     departure = pd.to_numeric(df["departure_s"]).astype("float64").to_numpy()

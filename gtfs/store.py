@@ -24,7 +24,7 @@ from gtfs.tables import COLUMNS, GtfsTables
 TIMETABLE_CHANNEL = "maas_timetable"
 #: Versions whose tables are kept per operator (the current one and the one before).
 KEEP_VERSIONS = 2
-COPY_CHUNK_ROWS = 50_000
+COPY_CHUNK_ROWS = 20_000
 
 #: SQL kinds of the columns that are not text.
 _KINDS: dict[str, str] = {
