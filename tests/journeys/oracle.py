@@ -9,12 +9,15 @@ here the plain way, with datetime, dictionaries and one loop over connections.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 
+from gtfs.overlay import RealtimeOverlay
 from gtfs.snapshot import Snapshot
 from gtfs.tables import GtfsTables
 
@@ -61,19 +64,36 @@ class Connection(NamedTuple):
     run: tuple[str, int]
 
 
+@dataclass(frozen=True, slots=True)
+class Times:
+    """Times and pickup/drop-off rules of every stop_time row, and the cancelled trips."""
+
+    arr: npt.NDArray[np.int64]
+    dep: npt.NDArray[np.int64]
+    board: npt.NDArray[np.bool_]
+    alight: npt.NDArray[np.bool_]
+    cancelled: set[str]
+
+
 class ConnectionScan:
     """Earliest arrival by Connection Scan over day-1, day and day+1 runs on day's time axis."""
 
-    def __init__(self, tables: GtfsTables, snap: Snapshot, day: dt.date) -> None:
-        """Build the sorted connections of the date from the tables."""
+    def __init__(
+        self,
+        tables: GtfsTables,
+        snap: Snapshot,
+        day: dt.date,
+        overlay: RealtimeOverlay | None = None,
+    ) -> None:
+        """Build the sorted connections of the date from the tables (and the day's realtime)."""
         self.snap = snap
         st = tables.stop_times.sort_values(["trip_id", "stop_sequence"])
         complete = st.groupby("trip_id")["departure_s"].transform(lambda s: s.notna().all())
         st = st[complete.astype(bool) & st["arrival_s"].notna()]
         self.trip = st["trip_id"].astype(str).to_numpy()
         self.stop = np.asarray([snap.stops.index[s] for s in st["stop_id"]], dtype=np.int64)
-        self.arr = st["arrival_s"].astype("int64").to_numpy()
-        self.dep = st["departure_s"].astype("int64").to_numpy()
+        self.arr = np.asarray(st["arrival_s"].astype("int64"), dtype=np.int64)
+        self.dep = np.asarray(st["departure_s"].astype("int64"), dtype=np.int64)
         self.board = (st["pickup_type"].fillna(0) != 1).to_numpy()
         self.alight = (st["drop_off_type"].fillna(0) != 1).to_numpy()
         trips = tables.trips
@@ -88,13 +108,34 @@ class ConnectionScan:
         for offset in (-1, 0, 1):
             run_day = day + dt.timedelta(days=offset)
             shift = day_start(run_day, snap.timezone) - day_start(day, snap.timezone)
-            self._add_day(runs_on(tables, run_day), offset, shift)
+            times = self._expected(overlay or {}) if offset == 0 else self._scheduled()
+            self._add_day(runs_on(tables, run_day), offset, shift, times)
         self.connections.sort(key=lambda c: (c.departure_s, c.arrival_s))
 
-    def _add_day(self, services: set[str], offset: int, shift: int) -> None:
+    def _scheduled(self) -> Times:
+        """Return the timetable's times and pickup/drop-off rules, nothing cancelled."""
+        return Times(self.arr, self.dep, self.board, self.alight, set())
+
+    def _expected(self, overlay: RealtimeOverlay) -> Times:
+        """Return the times with the overlay applied (to the query day's runs only)."""
+        t = Times(self.arr.copy(), self.dep.copy(), self.board.copy(), self.alight.copy(), set())
+        for trip_id, rt in overlay.items():
+            rows = np.flatnonzero(self.trip == trip_id)
+            if rt.cancelled:
+                t.cancelled.add(trip_id)
+            elif len(rows) == len(rt.arrival_s):
+                t.arr[rows] = rt.arrival_s
+                t.dep[rows] = np.maximum(rt.departure_s, rt.arrival_s)
+                t.board[rows] &= ~rt.skipped
+                t.alight[rows] &= ~rt.skipped
+        return t
+
+    def _add_day(self, services: set[str], offset: int, shift: int, t: Times) -> None:
         """Add the connections and block continuations of one day's runs."""
         trip = self.trip
-        running = np.asarray([self.service[t] in services for t in trip], dtype=bool)
+        running = np.asarray(
+            [self.service[x] in services and x not in t.cancelled for x in trip], dtype=bool
+        )
         same_next = np.zeros(len(trip), dtype=bool)
         same_next[:-1] = trip[:-1] == trip[1:]
         ends: dict[str, list[tuple[int, str, int, int, int]]] = {}
@@ -103,12 +144,12 @@ class ConnectionScan:
                 last = i + 2 >= len(trip) or not same_next[i + 1]
                 self.connections.append(
                     Connection(
-                        int(self.dep[i]) + shift,
-                        int(self.arr[i + 1]) + shift,
+                        int(t.dep[i]) + shift,
+                        int(t.arr[i + 1]) + shift,
                         int(self.stop[i]),
                         int(self.stop[i + 1]),
-                        bool(self.board[i]),
-                        bool(self.alight[i + 1]),
+                        bool(t.board[i]),
+                        bool(t.alight[i + 1]),
                         last,
                         (trip[i], offset),
                     )

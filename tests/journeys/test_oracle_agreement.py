@@ -6,8 +6,10 @@ import datetime as dt
 import random
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
+from gtfs.overlay import RealtimeOverlay, TripRealtime
 from gtfs.snapshot import Snapshot
 from gtfs.tables import GtfsTables
 from journeys.planner import JourneyQuery, Planner
@@ -21,11 +23,16 @@ def _served_stops(snap: Snapshot) -> list[str]:
 
 
 def _disagreements(
-    tables: GtfsTables, planner: Planner, day: dt.date, queries: int, seed: int
+    tables: GtfsTables,
+    planner: Planner,
+    day: dt.date,
+    queries: int,
+    seed: int,
+    overlay: RealtimeOverlay | None = None,
 ) -> tuple[list[str], int]:
     """Run random queries through both; return (disagreements, queries with a journey)."""
     snap = planner.snapshot
-    oracle = ConnectionScan(tables, snap, day)
+    oracle = ConnectionScan(tables, snap, day, overlay)
     tz = ZoneInfo(snap.timezone)
     base = day_start(day, snap.timezone)
     stops = _served_stops(snap)
@@ -36,7 +43,7 @@ def _disagreements(
         a, b = rng.sample(stops, 2)
         when = dt.datetime.combine(day, dt.time(rng.randint(4, 23), rng.randint(0, 59)), tzinfo=tz)
         expected = oracle.earliest_arrival(a, b, int(when.timestamp()) - base)
-        found = planner.plan(JourneyQuery(a, b, depart_at=when, max_transfers=8))
+        found = planner.plan(JourneyQuery(a, b, depart_at=when, max_transfers=8), overlay)
         got = min((int(i.arrival.timestamp()) - base for i in found), default=INFINITY)
         reachable += expected < INFINITY
         if got != expected:
@@ -50,6 +57,57 @@ def test_earliest_arrival_matches_connection_scan_on_kuopio_operators(
     wrong, reachable = _disagreements(kuopio_tables, kuopio_planner, KUOPIO_DAY, 250, seed=11)
     assert wrong == []
     assert reachable > 200
+
+
+def _arrivals(
+    planner: Planner, day: dt.date, queries: int, seed: int, overlay: RealtimeOverlay | None
+) -> list[dt.datetime | None]:
+    """Return the earliest arrival of the same random queries as `_disagreements`."""
+    snap = planner.snapshot
+    tz, stops, rng = ZoneInfo(snap.timezone), _served_stops(snap), random.Random(seed)
+    out: list[dt.datetime | None] = []
+    for _ in range(queries):
+        a, b = rng.sample(stops, 2)
+        when = dt.datetime.combine(day, dt.time(rng.randint(4, 23), rng.randint(0, 59)), tzinfo=tz)
+        found = planner.plan(JourneyQuery(a, b, depart_at=when, max_transfers=8), overlay)
+        out.append(min((i.arrival for i in found), default=None))
+    return out
+
+
+def _random_overlay(planner: Planner, day: dt.date, seed: int) -> dict[str, TripRealtime]:
+    """Delay, cancel or make skip a stop a hundred trips of the day, at random."""
+    snap, rng = planner.snapshot, random.Random(seed)
+    view = planner.day_view(day)
+    running = sorted(set(view.row_trip[view.row_trip >= 0].tolist()))
+    overlay: dict[str, TripRealtime] = {}
+    for trip in rng.sample(running, 100):
+        lo, hi = int(snap.trips.time_ptr[trip]), int(snap.trips.time_ptr[trip + 1])
+        delay_s = np.cumsum([rng.choice([0, 0, 30, 60, 120]) for _ in range(hi - lo)])
+        skipped = np.zeros(hi - lo, dtype=np.bool_)
+        if rng.random() < 0.2:
+            skipped[rng.randrange(hi - lo)] = True
+        overlay[snap.trips.ids[trip]] = TripRealtime(
+            (snap.trips.arrival_s[lo:hi] + delay_s).astype(np.int32),
+            (snap.trips.departure_s[lo:hi] + delay_s).astype(np.int32),
+            skipped,
+            cancelled=rng.random() < 0.1,
+        )
+    return overlay
+
+
+def test_earliest_arrival_with_realtime_matches_connection_scan_on_kuopio(
+    kuopio_tables: GtfsTables, kuopio_planner: Planner
+) -> None:
+    overlay = _random_overlay(kuopio_planner, KUOPIO_DAY, seed=3)
+    wrong, reachable = _disagreements(
+        kuopio_tables, kuopio_planner, KUOPIO_DAY, 150, seed=12, overlay=overlay
+    )
+    assert wrong == []
+    assert reachable > 120
+    # The overlay must have changed some of these answers, or the test proves little.
+    with_rt = _arrivals(kuopio_planner, KUOPIO_DAY, 150, 12, overlay)
+    scheduled = _arrivals(kuopio_planner, KUOPIO_DAY, 150, 12, None)
+    assert sum(a != b for a, b in zip(with_rt, scheduled, strict=True)) > 5
 
 
 @pytest.mark.slow
