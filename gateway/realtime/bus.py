@@ -99,6 +99,7 @@ class RealtimeBus:
 
     async def run(self) -> None:
         """Subscribe and apply other processes' feeds until cancelled, reconnecting on failure."""
+        # Not through the guard: a subscription blocks for long, which its short timeout forbids.
         client = aioredis.Redis.from_url(
             self._redis_url, socket_connect_timeout=2, socket_timeout=10
         )
