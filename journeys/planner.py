@@ -68,27 +68,33 @@ ARRIVE_BY_SLACK_S = 30 * 60
 class Planner:
     """Plans journeys on one snapshot; safe to share between concurrent requests."""
 
-    def __init__(self, snapshot: Snapshot, cached_days: int = 8) -> None:
+    def __init__(self, snapshot: Snapshot, cached_days: int = 6) -> None:
         """Bind the planner to a snapshot; day views are compiled on first use."""
         self.snapshot = snapshot
         self._cached_days = cached_days
-        self._views: OrderedDict[tuple[dt.date, bool, int], tuple[DayView, object]] = OrderedDict()
+        self._views: OrderedDict[tuple[dt.date, bool, bool], tuple[DayView, object]] = OrderedDict()
         self._lock = threading.Lock()
         self._places = Places(snapshot)
 
     def day_view(
         self, day: dt.date, wheelchair: bool = False, overlay: RealtimeOverlay | None = None
     ) -> DayView:
-        """Return the compiled timetable of a service date (cached per overlay object)."""
-        key = (day, wheelchair, id(overlay) if overlay else 0)
+        """Return the compiled timetable of a service date, with the overlay applied.
+
+        One view is kept per date, accessibility and with/without realtime: a new overlay
+        object (realtime swaps in a new one on every update) replaces the previous one.
+        """
+        live = overlay if overlay else None
+        key = (day, wheelchair, live is not None)
         with self._lock:
             hit = self._views.get(key)
-            if hit is not None and (not overlay or hit[1] is overlay):
+            if hit is not None and hit[1] is live:
                 self._views.move_to_end(key)
                 return hit[0]
-        view = build_day_view(self.snapshot, day, overlay if overlay else None, wheelchair)
+        view = build_day_view(self.snapshot, day, live, wheelchair)
         with self._lock:
-            self._views[key] = (view, overlay)
+            self._views[key] = (view, live)
+            self._views.move_to_end(key)
             while len(self._views) > self._cached_days:
                 self._views.popitem(last=False)
         return view
