@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -213,3 +214,23 @@ def test_late_trip_that_overtakes_another_is_still_found() -> None:
     found = planner.plan(JourneyQuery("t:A", "t:C", depart_at=at("08:01")), overlay=late_start)
     assert rides(found) == ["fast"]
     assert (found[0].departure, found[0].arrival) == (at("08:03"), at("08:10"))
+
+
+def test_kuopio_journeys_change_between_operators(kuopio_planner: Planner) -> None:
+    snap = kuopio_planner.snapshot
+    when = dt.datetime.combine(KUOPIO_DAY, dt.time(7, 30), ZoneInfo(snap.timezone))
+    served = [snap.stops.ids[s] for s in sorted(set(snap.trips.stop.tolist()))]
+    mixed = []
+    for origin, destination in zip(served[::37], served[5::41], strict=False):
+        if origin == destination:
+            continue
+        for itinerary in kuopio_planner.plan(JourneyQuery(origin, destination, depart_at=when)):
+            operators = [leg.operator_id for leg in itinerary.transit_legs()]
+            if len(set(operators)) > 1:
+                mixed.append(itinerary)
+    assert mixed
+    for itinerary in mixed:
+        rides = itinerary.transit_legs()
+        for a, b in pairwise(rides):
+            if a.operator_id != b.operator_id:
+                assert (b.departure - a.arrival).total_seconds() >= snap.walking.min_transfer_s
