@@ -27,9 +27,9 @@ from journeys.errors import (
     OutsideServiceError,
     UnknownStopError,
 )
-from journeys.itinerary import Itinerary, Place
+from journeys.itinerary import Itinerary, Place, WalkLeg, make_itinerary
 from journeys.raptor import Labels, Targets
-from journeys.reconstruct import Places, Trace, to_itinerary, trace_steps
+from journeys.reconstruct import Places, Trace, distance_between_m, to_itinerary, trace_steps
 from journeys.search import Access, Found, departures_in_window, row_routes, run_departure
 
 
@@ -113,7 +113,28 @@ class Planner:
         else:
             window = (t0, t0 + query.window_s)
         found = self._run(trace, access, window, query)
+        if not targets.exact:
+            found += self._walk_only(origin, destination, when, query)
         return _pareto(found, query)
+
+    def _walk_only(
+        self, origin: Place, destination: Place, when: dt.datetime, q: JourneyQuery
+    ) -> list[Itinerary]:
+        """Return walking all the way, when the destination is within the access radius."""
+        distance_m = round(distance_between_m(origin, destination), 1)
+        if distance_m > q.access_radius_m:
+            return []
+        walk_s = int(walk_duration_s(np.asarray([distance_m]), self.snapshot.walking)[0])
+        start = when if q.arrive_by is None else when - dt.timedelta(seconds=walk_s)
+        tz = ZoneInfo(self.snapshot.timezone)
+        leg = WalkLeg(
+            origin,
+            destination,
+            start.astimezone(tz),
+            (start + dt.timedelta(seconds=walk_s)).astimezone(tz),
+            distance_m,
+        )
+        return [make_itinerary((leg,))]
 
     def _run(
         self, t: Trace, access: Access, window: tuple[int, int], q: JourneyQuery

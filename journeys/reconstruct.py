@@ -258,11 +258,11 @@ def to_itinerary(t: Trace, steps: list[Step]) -> Itinerary:
         if a.stop_id is not None and a.stop_id == b.stop_id:
             continue
         when = clock.at(step.departure_s), clock.at(step.arrival_s)
-        legs.append(WalkLeg(a, b, *when, distance_m=round(_distance_m(a, b), 1)))
+        legs.append(WalkLeg(a, b, *when, distance_m=round(distance_between_m(a, b), 1)))
     return make_itinerary(tuple(legs))
 
 
-def _distance_m(a: Place, b: Place) -> float:
+def distance_between_m(a: Place, b: Place) -> float:
     """Return the great-circle distance between two places."""
     p1, p2 = math.radians(a.lat), math.radians(b.lat)
     h = (

@@ -234,3 +234,17 @@ def test_kuopio_journeys_change_between_operators(kuopio_planner: Planner) -> No
         for a, b in pairwise(rides):
             if a.operator_id != b.operator_id:
                 assert (b.departure - a.arrival).total_seconds() >= snap.walking.min_transfer_s
+
+
+def test_nearby_coordinates_get_a_walk_only_itinerary() -> None:
+    lat, lon = STOPS["A"]
+    query = JourneyQuery(
+        Coordinates(lat, lon), Coordinates(lat + 0.001, lon), depart_at=at("07:50")
+    )
+    found = planner_for(FAST).plan(query)
+    assert len(found) == 1
+    (leg,) = found[0].legs
+    assert isinstance(leg, WalkLeg)
+    assert 100 < leg.distance_m < 120
+    assert leg.departure == at("07:50")
+    assert found[0].transfers == 0
