@@ -1,4 +1,4 @@
-"""One RAPTOR run per departure time, and the range (rRAPTOR) loop over a window of departures."""
+"""One RAPTOR run per departure time, and the departures of a window for range (rRAPTOR) queries."""
 
 from __future__ import annotations
 
