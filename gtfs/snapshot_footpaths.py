@@ -83,12 +83,20 @@ def _expand_ranges(starts: IntArray, counts: IntArray) -> tuple[IntArray, IntArr
 def neighbour_pairs(
     lat: FloatArray, lon: FloatArray, radius_m: float
 ) -> tuple[IntArray, IntArray, FloatArray]:
-    """Return every ordered pair (i, j), i != j, of points within `radius_m`, with distances."""
-    n = len(lat)
+    """Return every ordered pair (i, j), i != j, of points within `radius_m`, with distances.
+
+    Points without coordinates are never paired.
+    """
+    located = (np.isfinite(lat) & np.isfinite(lon)).nonzero()[0]
     empty = np.zeros(0, dtype=np.int64)
-    if n < 2 or radius_m <= 0:
+    if len(located) < 2 or radius_m <= 0:
         return empty, empty, np.zeros(0, dtype=np.float64)
-    x, y = project_m(lat, lon, float(np.mean(lat)))
+    if len(located) < len(lat):
+        i, j, d = neighbour_pairs(lat[located], lon[located], radius_m)
+        return located[i], located[j], d
+    # Projecting at the latitude farthest from the equator never stretches a distance,
+    # so two points within the radius always land in neighbouring cells.
+    x, y = project_m(lat, lon, float(lat[np.argmax(np.abs(lat))]))
     cx = np.floor((x - x.min()) / radius_m).astype(np.int64)
     cy = np.floor((y - y.min()) / radius_m).astype(np.int64)
     width = int(cy.max()) + 3

@@ -11,7 +11,7 @@ import pytest
 from gtfs.interpolate import interpolate_tables
 from gtfs.reader import read_tables
 from gtfs.snapshot import Snapshot, build_snapshot
-from gtfs.snapshot_footpaths import WalkingConfig, haversine_m
+from gtfs.snapshot_footpaths import WalkingConfig, haversine_m, neighbour_pairs
 from gtfs.tables import concat, operator_of
 from tests.journeys import feeds
 from tests.journeys.feeds import GTFS, trensurb
@@ -173,3 +173,20 @@ def test_vilnius_compiles_every_trip_with_its_blocks_and_shapes(vilnius_snapshot
     assert (t.block >= 0).sum() > 20000
     assert (t.shape >= 0).all()
     assert vilnius_snapshot.timezone == "Europe/Vilnius"
+
+
+def test_neighbour_pairs_equal_brute_force_across_latitudes_and_skip_missing_points() -> None:
+    rng = np.random.default_rng(7)
+    centres = rng.uniform([55.0, 20.0], [70.0, 30.0], size=(40, 2))
+    points = np.repeat(centres, 25, axis=0) + rng.normal(0, 0.003, size=(1000, 2))
+    lat, lon = points[:, 0].copy(), points[:, 1].copy()
+    lat[::97] = np.nan
+    i, j, d = neighbour_pairs(lat, lon, 400.0)
+    found = set(zip(i.tolist(), j.tolist(), strict=True))
+    a, b = np.meshgrid(np.arange(1000), np.arange(1000), indexing="ij")
+    all_d = haversine_m(lat[a.ravel()], lon[a.ravel()], lat[b.ravel()], lon[b.ravel()])
+    close = (all_d <= 400.0) & (a.ravel() != b.ravel())
+    expected = set(zip(a.ravel()[close].tolist(), b.ravel()[close].tolist(), strict=True))
+    assert found == expected
+    assert len(expected) > 1000
+    assert np.allclose(d, haversine_m(lat[i], lon[i], lat[j], lon[j]))
