@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import asyncpg
@@ -14,21 +13,10 @@ from aiohttp import web
 
 from gateway import apikeys, cli_sales, cli_timetable, embedded
 from gateway.app import create_app
+from gateway.clidb import database
 from gateway.logs import AccessLogger, configure_logging
 from gateway.migrate import migrate
 from gateway.settings import Settings, SettingsError, load_settings
-
-
-@asynccontextmanager
-async def database(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    """Open a small pool on the configured (or embedded) database, migrated."""
-    url = settings.database_url or await asyncio.to_thread(
-        embedded.start_postgres, settings.data_dir
-    )
-    async with asyncpg.create_pool(url, min_size=1, max_size=2) as pool:
-        async with pool.acquire() as conn:
-            await migrate(conn)
-        yield pool
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:

@@ -5,17 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from tqdm import tqdm
 
-from gateway import embedded, operator_store
+from gateway import operator_store
+from gateway.clidb import database
 from gateway.demo import demo_feed_path, import_demo
-from gateway.migrate import migrate
 from gateway.settings import Settings
 from gtfs.interpolate import interpolate_tables
 from gtfs.prepare import PreparedFeed, file_sha256
@@ -25,25 +22,13 @@ from gtfs.store import store_feed
 from gtfs.validate import FeedInvalid, validate_zip
 
 
-@asynccontextmanager
-async def _pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    """Open a small pool on the configured (or embedded) database, migrated."""
-    url = settings.database_url or await asyncio.to_thread(
-        embedded.start_postgres, settings.data_dir
-    )
-    async with asyncpg.create_pool(url, min_size=1, max_size=2) as pool:
-        async with pool.acquire() as conn:
-            await migrate(conn)
-        yield pool
-
-
 def _say(text: str) -> None:
     sys.stdout.write(text + "\n")
 
 
 async def cmd_operators_create(settings: Settings, args: argparse.Namespace) -> int:
     """Create an operator."""
-    async with _pool(settings) as pool:
+    async with database(settings) as pool:
         created = await operator_store.create_operator(
             pool,
             args.id,
@@ -86,7 +71,7 @@ def _prepare(path: Path, operator_id: str, agency_id: str | None, bar: tqdm[Any]
 
 async def cmd_import_gtfs(settings: Settings, args: argparse.Namespace) -> int:
     """Validate and import a GTFS zip as an operator's current feed."""
-    async with _pool(settings) as pool:
+    async with database(settings) as pool:
         if await operator_store.find_operator(pool, args.operator) is None:
             sys.stderr.write(f"no operator {args.operator!r}: create it first\n")
             return 1
@@ -124,7 +109,7 @@ async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     if not feed.is_file():
         sys.stderr.write(f"demo feed not found: {feed} (set MAAS_DEMO_FEED)\n")
         return 1
-    async with _pool(settings) as pool:
+    async with database(settings) as pool:
         result = await import_demo(pool, feed)
     for operator_id, stored in result.items():
         _say(f"{operator_id}: " + (f"version {stored.version_id}" if stored else "unchanged"))

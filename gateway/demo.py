@@ -18,9 +18,11 @@ from aiohttp import web
 
 from gateway import apikeys, operator_store
 from gateway.appkeys import db_key, settings_key
+from gateway.sales.fares import store_fares, zip_files
 from gtfs.prepare import file_sha256, prepare_split
 from gtfs.split import KUOPIO_OPERATORS
 from gtfs.store import StoredFeed, store_feed
+from operators.fares.demo import KUOPIO_TIMEZONE, read_demo_fare_files
 
 DEMO_FEED_ENV = "MAAS_DEMO_FEED"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +39,7 @@ def demo_feed_path() -> Path:
 
 
 async def import_demo(pool: asyncpg.Pool, feed: Path) -> dict[str, StoredFeed | None]:
-    """Create the five Kuopio operators and import each one's part of the feed (idempotent)."""
+    """Create the five Kuopio operators, import each one's feed and demo fares (idempotent)."""
     for op in KUOPIO_OPERATORS:
         await operator_store.create_operator(pool, op.operator_id, op.name)
     current = {
@@ -53,6 +55,9 @@ async def import_demo(pool: asyncpg.Pool, feed: Path) -> dict[str, StoredFeed | 
     if todo:
         for prepared in await asyncio.to_thread(prepare_split, feed, todo):
             result[prepared.operator_id] = await store_feed(pool, prepared)
+    for op in KUOPIO_OPERATORS:
+        fares = zip_files(read_demo_fare_files(op.operator_id))
+        await store_fares(pool, op.operator_id, fares, KUOPIO_TIMEZONE)
     return result
 
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import asyncpg
 from aiohttp import web
 
 from gateway.problems import Problem
+from gateway.sales.fares import fare_files_of, store_fares, zip_files
 from gtfs.prepare import PreparedFeed, prepare_feed
 from gtfs.store import StoredFeed, store_feed
 from gtfs.validate import FeedInvalid, ZipLimits
+from operators.fares.loader import load_fares_files
 
 CHUNK_BYTES = 256 * 1024
 
@@ -25,9 +28,24 @@ async def publish_feed(
     agency_id: str | None = None,
     limits: ZipLimits | None = None,
 ) -> tuple[PreparedFeed, StoredFeed]:
-    """Validate, read and store a GTFS zip as the operator's current feed (raises FeedInvalid)."""
+    """Validate, read and store a GTFS zip as the operator's current feed (raises FeedInvalid).
+
+    Fares v2 files inside the zip are validated against the feed before anything is
+    stored (raises FaresValidationError) and become the operator's current fares.
+    """
     prepared = await asyncio.to_thread(prepare_feed, path, operator_id, agency_id, limits)
-    return prepared, await store_feed(pool, prepared)
+    fares = await asyncio.to_thread(fare_files_of, await asyncio.to_thread(path.read_bytes))
+    timezone = await pool.fetchval("SELECT timezone FROM operators WHERE id = $1", operator_id)
+    if fares is not None:
+        await asyncio.to_thread(
+            partial(load_fares_files, timetable=prepared.tables, timezone=timezone),
+            fares,
+            operator_id,
+        )
+    stored = await store_feed(pool, prepared)
+    if fares is not None:
+        await store_fares(pool, operator_id, zip_files(fares), timezone, prepared.tables)
+    return prepared, stored
 
 
 def feed_problem(exc: FeedInvalid) -> Problem:

@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from gateway.demo import import_demo
+from gateway.resources import init_connection
 
 
 def gtfs_path(shared_data: Path, name: str) -> Path:
@@ -41,7 +42,9 @@ def rewrite_zip(
 
 
 async def _import_kuopio(database_url: str, feed: Path) -> None:
-    async with asyncpg.create_pool(database_url, min_size=1, max_size=2) as pool:
+    async with asyncpg.create_pool(
+        database_url, min_size=1, max_size=2, init=init_connection
+    ) as pool:
         await import_demo(pool, feed)
 
 

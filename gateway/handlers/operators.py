@@ -16,9 +16,11 @@ from gateway.appkeys import db_key, settings_key
 from gateway.feeds import feed_problem, new_upload_path, publish_feed, receive_upload
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from gateway.problems import Problem, conflict, not_found
+from gateway.sales.fares import fares_problem
 from gateway.timetable import timetable_key
 from gtfs.store import list_feed_versions
 from gtfs.validate import FeedInvalid
+from operators.fares.model import FaresValidationError
 
 OPERATOR_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
 
@@ -204,6 +206,8 @@ async def put_feed(request: web.Request, query: FeedQuery) -> web.Response:
         prepared, stored = await publish_feed(pool, path, operator_id, query.agency_id)
     except FeedInvalid as exc:
         raise feed_problem(exc) from None
+    except FaresValidationError as exc:
+        raise fares_problem(exc) from None
     finally:
         await asyncio.to_thread(path.unlink, missing_ok=True)
     if stored.changed:

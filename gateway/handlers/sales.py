@@ -14,7 +14,7 @@ from gateway.appkeys import db_key
 from gateway.problems import Problem, not_found
 from gateway.sales import capacity, idempotency
 from gateway.sales.bookings import cancel_booking, confirm_booking, create_booking
-from gateway.sales.fares import store_fares
+from gateway.sales.fares import fares_problem, store_fares
 from gateway.sales.offers import create_offer, operator_terms, product_validity
 from gateway.sales.resources import fares_key, sales_key
 from gateway.sales.schemas import (
@@ -296,14 +296,7 @@ async def put_fares(request: web.Request) -> web.Response:
     try:
         version = await store_fares(pool, operator_id, archive, terms[operator_id].timezone.key)
     except FaresValidationError as exc:
-        raise Problem(
-            422,
-            "invalid_fares",
-            "Invalid fares",
-            str(exc),
-            errors=[e.as_dict() for e in exc.errors],
-            total=exc.total,
-        ) from None
+        raise fares_problem(exc) from None
     body = FaresPublished(
         operator_id=operator_id,
         version_id=version.id,

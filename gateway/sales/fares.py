@@ -8,12 +8,15 @@ import io
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import asyncpg
 
+from gateway.problems import Problem
+from gtfs.tables import GtfsTables
 from operators.fares.csvfiles import read_zip_members
 from operators.fares.loader import load_fares_files
-from operators.fares.model import FareFeed
+from operators.fares.model import FareFeed, FaresValidationError
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +39,39 @@ def zip_files(files: Mapping[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def fares_problem(exc: FaresValidationError) -> Problem:
+    """Return the 422 problem listing fares errors by file, row and field."""
+    return Problem(
+        422,
+        "invalid_fares",
+        "Invalid fares",
+        str(exc),
+        errors=[e.as_dict() for e in exc.errors],
+        total=exc.total,
+    )
+
+
+def fare_files_of(archive: bytes) -> dict[str, bytes] | None:
+    """Return the Fares v2 files of a GTFS zip (with the files they refer to), or None."""
+    files = read_zip_members(archive)
+    return files if "fare_products.txt" in files else None
+
+
 async def store_fares(
-    pool: asyncpg.Pool, operator_id: str, archive: bytes, timezone: str
+    pool: asyncpg.Pool,
+    operator_id: str,
+    archive: bytes,
+    timezone: str,
+    timetable: GtfsTables | None = None,
 ) -> FareVersion:
-    """Validate a fares zip (or raise `FaresValidationError`) and make it the current fares."""
+    """Validate a fares zip (or raise `FaresValidationError`) and make it the current fares.
+
+    With `timetable` (the operator's tables), stop and route references are checked too.
+    """
     files = await asyncio.to_thread(read_zip_members, archive)
-    feed = await asyncio.to_thread(load_fares_files, files, operator_id, timezone=timezone)
+    feed = await asyncio.to_thread(
+        partial(load_fares_files, timezone=timezone, timetable=timetable), files, operator_id
+    )
     sha = hashlib.sha256(archive).hexdigest()
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('fares:' || $1))", operator_id)
