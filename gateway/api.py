@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -39,7 +39,7 @@ class Endpoint:
     status: int = 200
     media_types: tuple[str, ...] = ()
     idempotent_key: bool = False
-    errors: tuple[int, ...] = field(default=())
+    upload: str | None = None
 
 
 class Api:
@@ -62,8 +62,9 @@ class Api:
         status: int = 200,
         media_types: tuple[str, ...] = (),
         idempotent_key: bool = False,
+        upload: str | None = None,
     ) -> Callable[[Handler], Handler]:
-        """Declare a handler for `method path`."""
+        """Declare a handler for `method path`; `upload` names a binary body's media type."""
 
         def register(fn: Handler) -> Handler:
             self.endpoints.append(
@@ -80,6 +81,7 @@ class Api:
                     status,
                     media_types,
                     idempotent_key,
+                    upload,
                 )
             )
             return fn

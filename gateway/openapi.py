@@ -71,6 +71,11 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
             "required": True,
             "content": {"application/json": {"schema": {"$ref": _ref(endpoint.body)}}},
         }
+    if endpoint.upload is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {endpoint.upload: {"schema": {"type": "string", "format": "binary"}}},
+        }
     content: dict[str, Any] = {}
     if endpoint.response is not None:
         content["application/json"] = {"schema": {"$ref": _ref(endpoint.response)}}

@@ -11,11 +11,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway import operator_store
-from gateway.api import api, json_response, principal
+from gateway.api import api, json_response, require_own_operator
 from gateway.appkeys import db_key, settings_key
 from gateway.feeds import feed_problem, new_upload_path, publish_feed, receive_upload
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
-from gateway.problems import Problem, conflict, not_found
+from gateway.problems import conflict, not_found
 from gateway.sales.fares import fares_problem
 from gateway.timetable import timetable_key
 from gtfs.store import list_feed_versions
@@ -175,15 +175,6 @@ async def get_operator(request: web.Request) -> OperatorOut:
     return _operator_out(found)
 
 
-def _check_publisher(request: web.Request, operator_id: str) -> None:
-    """Only the operator itself (or an admin) publishes its feed."""
-    caller = principal(request)
-    if caller.role == "operator" and caller.operator_id != operator_id:
-        raise Problem(
-            403, "forbidden", "Forbidden", "an operator key publishes only its own operator's feed"
-        )
-
-
 @api.route(
     "PUT",
     "/v1/operators/{id}/feed",
@@ -192,11 +183,12 @@ def _check_publisher(request: web.Request, operator_id: str) -> None:
     roles=("operator", "admin"),
     query=FeedQuery,
     response=FeedPublished,
+    upload="application/zip",
 )
 async def put_feed(request: web.Request, query: FeedQuery) -> web.Response:
     """Validate and store an uploaded GTFS zip; 422 lists every error of a bad feed."""
     operator_id = request.match_info["id"]
-    _check_publisher(request, operator_id)
+    require_own_operator(request, operator_id)
     pool, settings = request.app[db_key], request.app[settings_key]
     if await operator_store.find_operator(pool, operator_id) is None:
         raise not_found("operator", operator_id)

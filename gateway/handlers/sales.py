@@ -277,7 +277,7 @@ class FaresPublished(BaseModel):
     tag="operators",
     roles=("operator", "admin"),
     response=FaresPublished,
-    media_types=("application/zip",),
+    upload="application/zip",
 )
 async def put_fares(request: web.Request) -> web.Response:
     """Validate and store the operator's Fares v2 files; 422 lists every error by file and row."""
