@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from gtfs.overlay import RealtimeOverlay
 from gtfs.snapshot import Snapshot
@@ -64,6 +65,18 @@ class Connection(NamedTuple):
     run: tuple[str, int]
 
 
+def _no_wheelchair(tables: GtfsTables) -> set[str]:
+    """Return the stops marked not accessible (themselves, or unmarked under such a station)."""
+    marks = pd.to_numeric(tables.stops["wheelchair_boarding"], errors="coerce").fillna(0)
+    own = dict(zip(tables.stops["stop_id"], marks.astype(int), strict=True))
+    out = set()
+    for stop, parent in zip(tables.stops["stop_id"], tables.stops["parent_station"], strict=True):
+        value = own[stop] if own[stop] in (1, 2) else own.get(parent)
+        if value == 2:
+            out.add(stop)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Times:
     """Times and pickup/drop-off rules of every stop_time row, and the cancelled trips."""
@@ -84,18 +97,23 @@ class ConnectionScan:
         snap: Snapshot,
         day: dt.date,
         overlay: RealtimeOverlay | None = None,
+        wheelchair: bool = False,
     ) -> None:
-        """Build the sorted connections of the date from the tables (and the day's realtime)."""
+        """Build the sorted connections of the date (with realtime; accessible ones only)."""
         self.snap = snap
         st = tables.stop_times.sort_values(["trip_id", "stop_sequence"])
+        if wheelchair:
+            accessible = tables.trips.loc[tables.trips["wheelchair_accessible"] == 1, "trip_id"]
+            st = st[st["trip_id"].isin(set(accessible))]
         complete = st.groupby("trip_id")["departure_s"].transform(lambda s: s.notna().all())
         st = st[complete.astype(bool) & st["arrival_s"].notna()]
         self.trip = st["trip_id"].astype(str).to_numpy()
         self.stop = np.asarray([snap.stops.index[s] for s in st["stop_id"]], dtype=np.int64)
         self.arr = np.asarray(st["arrival_s"].astype("int64"), dtype=np.int64)
         self.dep = np.asarray(st["departure_s"].astype("int64"), dtype=np.int64)
-        self.board = (st["pickup_type"].fillna(0) != 1).to_numpy()
-        self.alight = (st["drop_off_type"].fillna(0) != 1).to_numpy()
+        usable = ~st["stop_id"].isin(_no_wheelchair(tables)) if wheelchair else True
+        self.board = ((st["pickup_type"].fillna(0) != 1) & usable).to_numpy()
+        self.alight = ((st["drop_off_type"].fillna(0) != 1) & usable).to_numpy()
         trips = tables.trips
         self.service = dict(
             zip(trips["trip_id"].astype(str), trips["service_id"].astype(str), strict=True)

@@ -29,10 +29,11 @@ def _disagreements(
     queries: int,
     seed: int,
     overlay: RealtimeOverlay | None = None,
+    wheelchair: bool = False,
 ) -> tuple[list[str], int]:
     """Run random queries through both; return (disagreements, queries with a journey)."""
     snap = planner.snapshot
-    oracle = ConnectionScan(tables, snap, day, overlay)
+    oracle = ConnectionScan(tables, snap, day, overlay, wheelchair)
     tz = ZoneInfo(snap.timezone)
     base = day_start(day, snap.timezone)
     stops = _served_stops(snap)
@@ -43,7 +44,8 @@ def _disagreements(
         a, b = rng.sample(stops, 2)
         when = dt.datetime.combine(day, dt.time(rng.randint(4, 23), rng.randint(0, 59)), tzinfo=tz)
         expected = oracle.earliest_arrival(a, b, int(when.timestamp()) - base)
-        found = planner.plan(JourneyQuery(a, b, depart_at=when, max_transfers=8), overlay)
+        query = JourneyQuery(a, b, depart_at=when, max_transfers=8, wheelchair=wheelchair)
+        found = planner.plan(query, overlay)
         got = min((int(i.arrival.timestamp()) - base for i in found), default=INFINITY)
         reachable += expected < INFINITY
         if got != expected:
@@ -117,3 +119,14 @@ def test_earliest_arrival_matches_connection_scan_on_vilnius(
     wrong, reachable = _disagreements(vilnius_tables, vilnius_planner, VILNIUS_DAY, 120, seed=5)
     assert wrong == []
     assert reachable > 100
+
+
+@pytest.mark.slow
+def test_accessible_earliest_arrival_matches_connection_scan_on_vilnius(
+    vilnius_tables: GtfsTables, vilnius_planner: Planner
+) -> None:
+    wrong, reachable = _disagreements(
+        vilnius_tables, vilnius_planner, VILNIUS_DAY, 60, seed=6, wheelchair=True
+    )
+    assert wrong == []
+    assert reachable > 30
