@@ -3,7 +3,8 @@
 `Planner` wraps one immutable snapshot and caches the compiled timetable of
 each service date (per wheelchair flag and realtime overlay object), so a
 query does no compilation work once its date is warm. Results are the Pareto
-set over (departure later, arrival earlier, fewer transfers).
+set over (departure later, arrival earlier, fewer transfers); for arrive-by,
+over (departure later, fewer transfers) among the journeys arriving in time.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ class Planner:
         return view
 
     def plan(self, query: JourneyQuery, overlay: RealtimeOverlay | None = None) -> list[Itinerary]:
-        """Return the Pareto-optimal itineraries for a query, earliest departure first."""
+        """Return the Pareto-optimal itineraries, by departure (latest first for arrive-by)."""
         when = _query_time(query)
         day, t0 = self._day_and_time(when)
         view = self.day_view(day, query.wheelchair, overlay)
