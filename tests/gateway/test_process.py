@@ -49,4 +49,3 @@ def test_log_lines_are_json_with_the_request_id() -> None:
     assert doc["request_id"] == "req-42"
     assert doc["operator_id"] == "kuopion-liikenne"
     assert doc["level"] == "INFO"
-
