@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from gateway.problems import Problem
+from gateway.realtime.poller import raise_if_cancelling
 from gateway.realtime.sources import FEED_KINDS, FeedKind
 from gateway.realtime.state import FEED_TTL_S, POSITIONS_TTL_S, FeedBytes, RealtimeState
 from gateway.redisguard import RedisGuard
@@ -108,6 +109,7 @@ class RealtimeBus:
                 try:
                     await self._subscribed(client)
                 except (RedisError, OSError, TimeoutError) as exc:
+                    raise_if_cancelling()
                     self.connected = False
                     log.warning("realtime bus lost redis; retrying", extra={"error": repr(exc)})
                     await asyncio.sleep(RETRY_S)
@@ -123,9 +125,7 @@ class RealtimeBus:
             next_resync = time.monotonic() + RESYNC_S
             while True:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if (task := asyncio.current_task()) is not None and task.cancelling():
-                    # redis-py's read timeout can swallow a cancellation that lands with it.
-                    raise asyncio.CancelledError
+                raise_if_cancelling()
                 if message is not None and message["type"] == "message":
                     await self._received(message["data"])
                 if time.monotonic() >= next_resync or self._resync_now.is_set():

@@ -59,6 +59,14 @@ class PollStatus:
     last_modified: str | None = None
 
 
+def raise_if_cancelling() -> None:
+    """Honour a cancellation that a timeout inside a library turned into an ordinary error."""
+    # Python 3.11's wait_for and aiohttp's request timer can swallow a cancel that lands
+    # with their own timeout; the task still says it is being cancelled.
+    if (task := asyncio.current_task()) is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def next_delay_s(interval_s: float, failures: int) -> float:
     """Return the wait before the next poll: the interval, doubled per consecutive failure."""
     backoff_s: float = interval_s * 2.0 ** min(failures, 20)
@@ -93,6 +101,7 @@ class Poller:
                     log.warning("reading realtime sources failed", extra={"error": repr(exc)})
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), SOURCES_REFRESH_S)
+                raise_if_cancelling()
                 self._wake.clear()
         finally:
             for _, _, task in self._tasks.values():
@@ -126,6 +135,7 @@ class Poller:
             if status.polled_here:
                 await self.poll_once(operator_id, kind, status)
                 status.next_delay_s = next_delay_s(interval_s, status.failures)
+            raise_if_cancelling()
             await asyncio.sleep(status.next_delay_s)
 
     async def poll_once(self, operator_id: str, kind: FeedKind, status: PollStatus) -> None:

@@ -14,7 +14,7 @@ from aiohttp import web
 from gateway.appkeys import db_key, http_key, redis_key, redis_url_key
 from gateway.realtime.bus import RealtimeBus
 from gateway.realtime.out import MergedFeeds
-from gateway.realtime.poller import Poller
+from gateway.realtime.poller import Poller, raise_if_cancelling
 from gateway.realtime.sources import FeedKind
 from gateway.realtime.state import AppliedFeed, FeedBytes, RealtimeState
 from gateway.timetable import TimetableStore, timetable_key
@@ -72,6 +72,7 @@ class Realtime:
                 await self.state.schedules(timetable)
                 await self.state.reapply_all()
                 self.bus.request_resync()
+            raise_if_cancelling()
 
 
 realtime_key = web.AppKey("realtime", Realtime)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -121,7 +122,15 @@ class FakeOperator:
         return web.Response(status=status)
 
 
+@pytest.fixture
+async def sources_removed(db: asyncpg.Pool) -> AsyncIterator[None]:
+    """Remove the realtime sources a test configures, so later tests poll nothing."""
+    yield
+    await db.execute("DELETE FROM realtime_sources WHERE operator_id = $1", KL)
+
+
 async def test_polling_backs_off_on_failures_then_asks_conditionally(
+    sources_removed: None,
     kuopio_demo: str,
     aiohttp_client: ClientFactory,
     aiohttp_server: ServerFactory,
@@ -180,6 +189,7 @@ async def test_polling_backs_off_on_failures_then_asks_conditionally(
 
 
 async def test_a_polled_garbage_body_is_a_failure_that_never_echoes_the_body(
+    sources_removed: None,
     kuopio_demo: str,
     aiohttp_client: ClientFactory,
     aiohttp_server: ServerFactory,
