@@ -209,3 +209,30 @@ async def test_bookings_list_paginates_by_cursor(
         if not cursor:
             break
     assert seen == list(reversed(made))
+
+
+async def test_expiry_runs_in_the_background_and_gives_seats_back(
+    aiohttp_client: ClientFactory, settings: Settings, db: asyncpg.Pool, make_key: MakeKey
+) -> None:
+    app = create_app(settings.model_copy(update={"booking_hold_s": 10, "expiry_interval_s": 0.2}))
+    client = await aiohttp_client(app)
+    operator_id = await operator_with_demo_fares(db)
+    admin = bearer(await make_key("admin"))
+    limit = {"product_id": f"{operator_id}:day", "seats_total": 1}
+    await client.put(f"/v1/operators/{operator_id}/capacities", json=limit, headers=admin)
+    key = await make_key("maas")
+    created = await offer(client, key, day_ticket_offer(operator_id))
+    _, booking = await book(client, key, [created["id"]])
+    await db.execute("UPDATE bookings SET expires_at = now() WHERE id = $1::uuid", booking["id"])
+    for _ in range(100):  # the job runs every 0.2 s
+        shown = await (
+            await client.get(f"/v1/bookings/{booking['id']}", headers=bearer(key))
+        ).json()
+        if shown["status"] == "EXPIRED":
+            break
+        await asyncio.sleep(0.1)
+    assert shown["status"] == "EXPIRED"
+    taken = await db.fetchval(
+        "SELECT seats_taken FROM capacities WHERE operator_id = $1", operator_id
+    )
+    assert taken == 0
