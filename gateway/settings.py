@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     operator_attempts: int = Field(default=3, ge=1, le=10, description="tries of a safe call")
     operator_concurrency: int = Field(default=16, ge=1, description="calls at once per operator")
     maas_id: str = Field(default="maas-gateway", description="our id towards TOMP back-ends")
+    allow_private_urls: bool = Field(
+        default=False, description="let operators configure loopback/private URLs (tests only)"
+    )
 
 
 class SettingsError(Exception):

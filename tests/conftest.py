@@ -51,6 +51,7 @@ def settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
         redis_prefix=f"maas-test:{uuid.uuid4().hex[:8]}:",
         data_dir=tmp_path,
         log_json=False,
+        allow_private_urls=True,  # fake operator servers listen on loopback
     )
 
 

@@ -10,7 +10,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from gateway import operator_store
 from gateway.api import api, require_own_operator
-from gateway.appkeys import db_key
+from gateway.appkeys import db_key, settings_key
 from gateway.problems import Problem, not_found
 from gateway.realtime.poller import MAX_FEED_BYTES
 from gateway.realtime.service import realtime_key
@@ -21,6 +21,7 @@ from gateway.realtime.sources import (
     find_sources,
     put_sources,
 )
+from gateway.urlguard import check_public_url
 from gtfs.realtime import FeedReport, FeedVersionError, RealtimeFeedError
 
 KIND_PATTERN = "|".join(FEED_KINDS)
@@ -133,6 +134,7 @@ def feed_problem(exc: RealtimeFeedError) -> Problem:
     tag="realtime",
     roles=("operator", "admin"),
     response=ReportOut,
+    upload="application/x-protobuf",
 )
 async def push_feed(request: web.Request) -> ReportOut:
     """Apply a pushed feed in every gateway process; 422 (state unchanged) if it is unusable."""
@@ -189,6 +191,11 @@ def _fields(obj: Any, model: type[BaseModel]) -> dict[str, Any]:
 async def put_realtime_sources(request: web.Request, body: SourcesIn) -> SourcesOut:
     """Store the operator's realtime URLs; polling follows within seconds in every process."""
     operator_id = await _own_operator(request)
+    allow_private = request.app[settings_key].allow_private_urls
+    for field in ("vehicle_positions_url", "trip_updates_url", "alerts_url"):
+        url = getattr(body, field)
+        if url is not None:
+            await check_public_url(str(url), field, allow_private)
     stored = await put_sources(
         request.app[db_key],
         RealtimeSources(
