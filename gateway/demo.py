@@ -93,6 +93,7 @@ def _write_private(path: Path, data: bytes) -> None:
 def demo_banner(keys: dict[str, str], base_url: str) -> str:
     """Return the demo keys and a few copy-paste curl examples."""
     stop = f"{KUOPIO_OPERATORS[0].operator_id}:201804"
+    maas = f"Authorization: Bearer {keys['maas']}"
     lines = ["", "Demo API keys (kept in demo-keys.json):"]
     lines += [f"  {role:<9} {key}" for role, key in keys.items()]
     lines += [
@@ -106,6 +107,17 @@ def demo_banner(keys: dict[str, str], base_url: str) -> str:
         f"  curl -X PUT -H 'Authorization: Bearer {keys['operator']}'"
         " -H 'Content-Type: application/zip' --data-binary @feed.zip"
         f" {base_url}/v1/operators/{KUOPIO_OPERATORS[0].operator_id}/feed",
+        "",
+        "Buy a ticket (journeys come with priced offers for a maas key):",
+        f"  curl -H '{maas}' '{base_url}/v1/journeys?from={stop}"
+        f"&to={KUOPIO_OPERATORS[0].operator_id}:201666&depart_at=2017-01-16T08:00:00%2B02:00'",
+        f"  curl '{base_url}/v1/products?operator={KUOPIO_OPERATORS[0].operator_id}'",
+        f"  curl -H '{maas}' -H 'Idempotency-Key: purchase-1' -H 'Content-Type: application/json'"
+        ' -d \'{"offer_ids": ["OFFER_ID"], "travellers": [{}]}\''
+        f" {base_url}/v1/bookings",
+        f"  curl -X POST -H '{maas}' {base_url}/v1/bookings/BOOKING_ID/confirm",
+        f"  maas ticket verify TOKEN --jwks {base_url}/.well-known/jwks.json",
+        f"Docs: {base_url}/docs",
         "",
     ]
     return "\n".join(lines)

@@ -11,6 +11,7 @@ import logging
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,8 @@ def start_postgres(data_dir: Path) -> str:
 
     pgdata = data_dir / "postgres"
     pgdata.mkdir(parents=True, exist_ok=True)
+    # platformdirs (under pgserver) warns when XDG_RUNTIME_DIR is unset, as on servers and CI.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     server = pgserver.get_server(  # type: ignore[attr-defined]
         pgdata, cleanup_mode="stop"
     )
