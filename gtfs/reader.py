@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import gtfs_kit as gk
+import numpy as np
 import pandas as pd
 
 from gtfs.tables import COLUMNS, GtfsTables, seconds_from_gtfs_time
@@ -36,6 +37,19 @@ def _seconds(times: pd.Series) -> pd.Series:
     return pd.Series(values, index=times.index, dtype="Int32")
 
 
+def _namespaced(ids: pd.Series, operator_id: str) -> pd.Series:
+    """Prefix ids with the operator, building each distinct id once.
+
+    stop_times repeats each trip and stop id hundreds of times: one string per distinct
+    value (shared by every row) instead of one per row keeps a city feed's import small.
+    """
+    codes, uniques = pd.factorize(ids.astype("string"), use_na_sentinel=True)
+    prefixed = np.array(
+        [f"{operator_id}:{u}" if u != "" else None for u in uniques] + [None], dtype=object
+    )
+    return pd.Series(prefixed[codes], index=ids.index, dtype="string")
+
+
 def tables_from_feed(feed: gk.Feed, operator_id: str) -> GtfsTables:
     """Convert a gtfs-kit feed into namespaced `GtfsTables` with times in seconds."""
     out: dict[str, pd.DataFrame] = {}
@@ -54,8 +68,7 @@ def tables_from_feed(feed: gk.Feed, operator_id: str) -> GtfsTables:
                 df[column] = pd.NA
         df = df[list(columns)].reset_index(drop=True)
         for column in ID_COLUMNS.get(name, ()):
-            ids = df[column].astype("string")
-            df[column] = (operator_id + ":" + ids).where(ids.notna() & (ids != ""), None)
+            df[column] = _namespaced(df[column], operator_id)
         if "operator_id" in columns:
             df["operator_id"] = operator_id
         out[name] = df

@@ -249,6 +249,13 @@ async def _copy_out(conn: asyncpg.Connection, table: str) -> pd.DataFrame:
     dtypes = {c: _READ_DTYPES.get(_KINDS.get(c, "text"), "string") for c in columns}
     if not buffer.getbuffer().nbytes:
         return pd.DataFrame({c: pd.Series(dtype=d) for c, d in dtypes.items()})
-    return pd.read_csv(
-        buffer, names=list(columns), dtype=dtypes, keep_default_na=False, na_values=[""]
+    # Text read as categories first: each distinct id becomes one string that every row
+    # shares (stop_times repeats a trip's id at each of its stops), not one per row.
+    read_as = {c: "category" if d == "string" else d for c, d in dtypes.items()}
+    frame = pd.read_csv(
+        buffer, names=list(columns), dtype=read_as, keep_default_na=False, na_values=[""]
     )
+    for column, dtype in dtypes.items():
+        if dtype == "string":
+            frame[column] = frame[column].astype("string")
+    return frame
