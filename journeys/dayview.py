@@ -64,6 +64,10 @@ class DayView:
     row_next: I64
     stop_pp_ptr: I64
     stop_pp: I64
+    # Least times along each route (see `_ride_floors`), for lower bounds to a destination.
+    pp_arrive_floor_s: I64
+    pp_depart_floor_s: I64
+    seated_slack_s: int
 
 
 @dataclass(slots=True)
@@ -302,27 +306,73 @@ def _pack(
     col_dep = _ints([r.departure_s.T.ravel() for r in routes])
     col_pp = np.repeat(np.arange(len(pp_stop), dtype=np.int64), pp_rows)
     counts = np.bincount(pp_stop, minlength=len(snap.stops.ids))
+    col_key = col_pp * KEY_SPAN + col_dep + TIME_OFFSET
+    col_arr = _ints([r.arrival_s.T.ravel() for r in routes])
+    pp_col = col_start[pp_route] + pp_index * pp_rows
+    row_next = _row_successors(run_groups, successor)
+    row_start = np.concatenate([[0], np.cumsum(rows)]).astype(np.int64)
+    arrive_floor, depart_floor = _ride_floors(col_arr, col_dep, pp_col, pp_start, pp_route)
     return DayView(
         day=day,
         base_epoch_s=service_day_start(day, snap.timezone),
         n_stops=len(snap.stops.ids),
         route_pp_start=pp_start,
-        route_row_start=np.concatenate([[0], np.cumsum(rows)]).astype(np.int64),
+        route_row_start=row_start,
         pp_route=pp_route,
         pp_stop=pp_stop,
         pp_index=pp_index,
         pp_board=_bools([r.board for r in routes]),
         pp_alight=_bools([r.alight for r in routes]),
-        pp_col=col_start[pp_route] + pp_index * pp_rows,
+        pp_col=pp_col,
         pp_rows=pp_rows,
         pp_last=pp_index == lengths[pp_route] - 1,
         # A realtime route has one row, so every column stays sorted for searchsorted.
-        col_key=col_pp * KEY_SPAN + col_dep + TIME_OFFSET,
-        col_arrival_s=_ints([r.arrival_s.T.ravel() for r in routes]),
+        col_key=col_key,
+        col_arrival_s=col_arr,
         col_departure_s=col_dep,
         row_trip=_ints([r.trips for r in routes]),
         row_realtime=_bools([r.realtime for r in routes]),
-        row_next=_row_successors(run_groups, successor),
+        row_next=row_next,
         stop_pp_ptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
         stop_pp=np.argsort(pp_stop, kind="stable").astype(np.int64),
+        pp_arrive_floor_s=arrive_floor,
+        pp_depart_floor_s=depart_floor,
+        seated_slack_s=_seated_slack(col_arr, col_dep, pp_col, pp_start, row_start, row_next),
     )
+
+
+def _ride_floors(
+    col_arr: I64, col_dep: I64, pp_col: I64, pp_start: I64, pp_route: I64
+) -> tuple[I64, I64]:
+    """Return (arrive, depart) per position: any ride from i to j takes >= arrive[j] - depart[i].
+
+    Sums of per-hop and per-dwell minima over the trips of the route, so a bound
+    holds even where a feed's times run backwards (the minima are then negative).
+    """
+    n_pp = len(pp_col)
+    if n_pp == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    n_rows = np.diff(np.append(pp_col, len(col_arr)))
+    col_pp = np.repeat(np.arange(n_pp, dtype=np.int64), n_rows)
+    nxt = np.minimum(np.arange(len(col_arr), dtype=np.int64) + n_rows[col_pp], len(col_arr) - 1)
+    dwell = np.minimum.reduceat(col_dep - col_arr, pp_col)
+    hop = np.minimum.reduceat(col_arr[nxt] - col_dep, pp_col)
+    step = dwell + hop
+    total = np.concatenate([[0], np.cumsum(step)])[:-1]
+    arrive = total - total[pp_start[pp_route]]  # the hop out of a route's last stop never counts
+    return arrive, arrive + dwell
+
+
+def _seated_slack(
+    col_arr: I64, col_dep: I64, pp_col: I64, pp_start: I64, row_start: I64, row_next: I64
+) -> int:
+    """Return the least wait (<= 0) between a trip's last arrival and its block successor."""
+    rows = np.flatnonzero(row_next >= 0)
+    if len(rows) == 0:
+        return 0
+    nxt = row_next[rows]
+    route_a = np.searchsorted(row_start, rows, side="right") - 1
+    route_b = np.searchsorted(row_start, nxt, side="right") - 1
+    arrive = col_arr[pp_col[pp_start[route_a + 1] - 1] + rows - row_start[route_a]]
+    depart = col_dep[pp_col[pp_start[route_b]] + nxt - row_start[route_b]]
+    return min(0, int((depart - arrive).min()))

@@ -21,6 +21,7 @@ from gtfs.overlay import RealtimeOverlay
 from gtfs.snapshot import Snapshot
 from gtfs.snapshot_footpaths import haversine_m, walk_duration_s
 from gtfs.snapshot_service import service_day_start
+from journeys.bounds import no_bounds, to_destination
 from journeys.dayview import DayView, build_day_view
 from journeys.errors import (
     InvalidQueryError,
@@ -148,8 +149,11 @@ class Planner:
         foot, row_route = self.snapshot.footpaths, row_routes(t.view)
         if q.arrive_by is None and window[0] == window[1]:
             departures: list[tuple[int, np.ndarray | None]] = [(window[0], None)]
+            bounds = no_bounds(t.view)
         else:
             departures = list(departures_in_window(t.view, access, *window))
+            # Many departures share the bounds: they pay for themselves in range queries.
+            bounds = to_destination(t.view, foot, t.targets, 2 * t.labels.rounds)
         out: list[Itinerary] = []
         in_time_s: int | None = None
         for i, (departure_s, stops) in enumerate(departures):
@@ -164,6 +168,7 @@ class Planner:
                 departure_s,
                 t.targets,
                 row_route,
+                bounds,
                 None if i == 0 else stops,
             )
             if q.arrive_by is not None:

@@ -90,27 +90,32 @@ class Targets:
     exact: bool
 
 
-def _marked_positions(view: DayView, marked: I64) -> npt.NDArray[np.bool_]:
-    """Return a mask over every position, true where the stop is marked."""
+def _marked_positions(
+    view: DayView, ready: I64, marked: I64, board_before: I64
+) -> npt.NDArray[np.bool_]:
+    """Return a mask over every position, true where the stop is marked and boarding may help."""
     counts = view.stop_pp_ptr[marked + 1] - view.stop_pp_ptr[marked]
-    _, flat = expand_ranges(view.stop_pp_ptr[marked], counts)
+    owner, flat = expand_ranges(view.stop_pp_ptr[marked], counts)
+    at = view.stop_pp[flat]
     mask = np.zeros(len(view.pp_stop), dtype=np.bool_)
-    mask[view.stop_pp[flat]] = True
+    mask[at[ready[marked[owner]] < board_before[at]]] = True
     return mask
 
 
 def scan_routes(
-    view: DayView, ready: I64, marked: I64, limit: I64
+    view: DayView, ready: I64, marked: I64, limit: I64, board_before: I64
 ) -> tuple[Candidates, Candidates] | None:
     """Scan the routes of the marked stops; return (arrivals under `limit`, trips at route ends).
 
     Boarding is tried only at marked stops: at any other stop the same trips were
-    already tried, with the same boarding time, in an earlier round. The trips held
-    at the last stop of each route are returned for stay-seated continuations.
+    already tried, with the same boarding time, in an earlier round. Nor where one is
+    ready only at or after the position's `board_before`: no arrival from there would
+    be kept. The trips held at the last stop of each route are returned for stay-seated
+    continuations.
     """
     if len(marked) == 0:
         return None
-    mask = _marked_positions(view, marked)
+    mask = _marked_positions(view, ready, marked, board_before)
     pps = mask.nonzero()[0]
     route = view.pp_route[pps]
     first = np.ones(len(pps), dtype=np.bool_)

@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gtfs.snapshot_footpaths import Footpaths
+from journeys.bounds import Bounds
 from journeys.dayview import KEY_SPAN, TIME_OFFSET, DayView
 from journeys.raptor import (
     Labels,
@@ -68,11 +69,13 @@ def run_departure(
     departure_s: int,
     targets: Targets,
     row_route: I64,
+    bounds: Bounds,
     marked: I64 | None = None,
 ) -> list[Found]:
     """Run RAPTOR rounds for one departure on top of the labels; return improved destinations.
 
-    `marked` restricts the first round to some access stops (default: all of them).
+    `bounds` bound the rest of the journey (zeros: prune on the destination's own label
+    only); `marked` restricts the first round to some access stops (default: all of them).
     """
     found = _start(labels, access, departure_s, targets)
     ready_best = labels.ready[0].copy()
@@ -80,8 +83,10 @@ def run_departure(
     marked = np.unique(access.stops) if marked is None else marked
     for k in range(1, labels.rounds + 1):
         np.minimum(arrival_bound, labels.arrival[k], out=arrival_bound)
-        limit = np.minimum(arrival_bound, labels.target[: k + 1].min())
-        scanned = scan_routes(view, ready_best, marked, limit)
+        # Whatever cannot beat the destination's best even at the bound is dropped.
+        best = int(labels.target[: k + 1].min())
+        limit = np.minimum(arrival_bound, best - bounds.arrive_s)
+        scanned = scan_routes(view, ready_best, marked, limit, best - bounds.board_s)
         if scanned is None:
             break
         arrivals, ends = scanned
@@ -98,8 +103,7 @@ def run_departure(
             labels.target[k], labels.target_stop[k] = arrival, stop
             found.append(Found(departure_s, k, arrival))
             best = arrival
-        # Boarding at or after the best arrival cannot lead anywhere earlier.
-        marked = marked[ready_best[marked] < best]
+        marked = marked[ready_best[marked] + bounds.arrive_s[marked] < best]
     return found
 
 

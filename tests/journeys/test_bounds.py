@@ -1,0 +1,59 @@
+"""Lower bounds to the destination: never above the real journey, and pruning changes no answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import replace
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from journeys import planner as planner_module
+from journeys.bounds import UNREACHABLE_S, no_bounds, to_destination
+from journeys.planner import JourneyQuery, Planner
+from tests.journeys.conftest import KUOPIO_DAY
+
+
+def _random_queries(planner: Planner, n: int, seed: int) -> list[JourneyQuery]:
+    """Return n stop-to-stop queries between served stops, leaving between 06:00 and 20:00."""
+    snap = planner.snapshot
+    served = sorted({snap.stops.ids[s] for s in snap.trips.stop.tolist()})
+    rng = random.Random(seed)
+    tz = ZoneInfo(snap.timezone)
+    out = []
+    for _ in range(n):
+        a, b = rng.sample(served, 2)
+        when = dt.datetime.combine(KUOPIO_DAY, dt.time(6), tz) + dt.timedelta(
+            minutes=rng.randrange(14 * 60)
+        )
+        out.append(JourneyQuery(a, b, depart_at=when, window_s=3600, limit=1000))
+    return out
+
+
+def test_bound_from_the_origin_never_exceeds_a_found_journey(kuopio_planner: Planner) -> None:
+    checked = 0
+    for query in _random_queries(kuopio_planner, 60, seed=7):
+        found = kuopio_planner.plan(replace(query, window_s=0))
+        if not found or not found[0].transit_legs():
+            continue
+        view = kuopio_planner.day_view(KUOPIO_DAY)
+        targets, _ = kuopio_planner._targets(query.destination, query)
+        bounds = to_destination(view, kuopio_planner.snapshot.footpaths, targets, 12)
+        first = found[0].transit_legs()[0]
+        origin = kuopio_planner.snapshot.stops.index[first.from_place.stop_id or ""]
+        board_s = int(bounds.arrive_s[origin])
+        assert board_s < UNREACHABLE_S
+        assert board_s <= (found[0].arrival - first.departure).total_seconds()
+        checked += 1
+    assert checked > 20
+
+
+def test_range_answers_are_the_same_without_bounds(
+    kuopio_planner: Planner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queries = _random_queries(kuopio_planner, 40, seed=11)
+    pruned = [kuopio_planner.plan(q) for q in queries]
+    monkeypatch.setattr(planner_module, "to_destination", lambda view, *_: no_bounds(view))
+    assert [kuopio_planner.plan(q) for q in queries] == pruned
+    assert sum(len(found) for found in pruned) > 40
