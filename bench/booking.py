@@ -11,20 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import asyncpg
+from support import running_gateway, scratch_database  # bench/support.py, run as a script
 
 from gateway import apikeys
 from gateway.migrate import migrate
@@ -35,18 +29,6 @@ from operators.fares.demo import read_demo_fare_files
 CLIENTS = 64
 PURCHASES = int(os.environ.get("BENCH_PURCHASES", "1500"))
 REFERENCE_S = 5.0
-ADMIN_URL = os.environ.get("MAAS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("MAAS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def _db_url(name: str) -> str:
-    return urlunsplit(urlsplit(ADMIN_URL)._replace(path="/" + name))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _prepare(url: str) -> str:
@@ -113,59 +95,13 @@ async def _reference(url: str) -> float:
         return done / (time.perf_counter() - started)
 
 
-def _start_gateway(url: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
-    env = os.environ | {
-        "MAAS_DATABASE_URL": url,
-        "MAAS_REDIS_URL": REDIS_URL,
-        "MAAS_REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:6]}:",
-        "MAAS_PORT": str(port),
-        "MAAS_DATA_DIR": str(workdir),
-        "MAAS_LOG_LEVEL": "WARNING",
-        "MAAS_RATE_LIMIT_REQUESTS": "10000000",
-        "MAAS_DB_POOL_MAX": "20",
-    }
-    command = [str(Path(sys.executable).with_name("maas")), "serve"]
-    if os.environ.get("BENCH_PROFILE"):  # a flame graph of the gateway under this load
-        spy = Path(sys.executable).with_name("py-spy")
-        profile = os.environ["BENCH_PROFILE"]
-        command = [str(spy), "record", "-f", "raw", "-o", profile, "--", *command]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
-
-
-async def _wait_ready(base: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            try:
-                async with session.get(f"{base}/ready") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the gateway did not become ready")
-
-
 async def main() -> None:
-    name = f"maas_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = _db_url(name)
-    port = _free_port()
-    gateway = None
-    try:
+    async with scratch_database() as url:
         key = await _prepare(url)
-        gateway = _start_gateway(url, port, Path(tempfile.mkdtemp(prefix=name)))
-        base = f"http://127.0.0.1:{port}"
-        await _wait_ready(base)
-        await asyncio.wait_for(_load(base, key, 100), 120)  # warm-up: connections, caches
-        elapsed, latencies = await asyncio.wait_for(_load(base, key, PURCHASES), 600)
-        reference = await _reference(url)
-    finally:
-        if gateway is not None:
-            gateway.send_signal(signal.SIGINT)
-            gateway.wait()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        async with running_gateway(url, {"MAAS_DB_POOL_MAX": "20"}) as base:
+            await asyncio.wait_for(_load(base, key, 100), 120)  # warm-up: connections, caches
+            elapsed, latencies = await asyncio.wait_for(_load(base, key, PURCHASES), 600)
+            reference = await _reference(url)
     latencies.sort()
     rate = len(latencies) / elapsed
     print(

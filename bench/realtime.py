@@ -14,22 +14,16 @@ import asyncio
 import datetime as dt
 import os
 import platform
-import signal
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import asyncpg
 import numpy as np
 from google.transit import gtfs_realtime_pb2
+from support import running_gateway, scratch_database, wait_ready
 
 from gateway import apikeys
 from gateway.migrate import migrate
@@ -44,8 +38,6 @@ RUNS = 9
 SERVICE_DATE = dt.date(2016, 1, 4)
 HTTP_CLIENTS = 8
 PUSHES = int(os.environ.get("BENCH_PUSHES", "400"))
-ADMIN_URL = os.environ.get("MAAS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("MAAS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 OPERATOR = "bench-bus"
 
 
@@ -153,16 +145,6 @@ def bench_vehicle_positions() -> None:
     print(f"  parse + map to dataclasses:     {ingest_ms:.2f} ms = {n / ingest_ms * 1000:,.0f} /s")
 
 
-def _db_url(name: str) -> str:
-    return urlunsplit(urlsplit(ADMIN_URL)._replace(path="/" + name))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def _prepare(url: str) -> str:
     conn = await asyncpg.connect(url)
     try:
@@ -172,33 +154,6 @@ async def _prepare(url: str) -> str:
         await conn.close()
     async with asyncpg.create_pool(url, min_size=1, max_size=1) as pool:
         return await apikeys.create_key(pool, "operator", "bench operator", OPERATOR)
-
-
-def _start_gateway(url: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
-    env = os.environ | {
-        "MAAS_DATABASE_URL": url,
-        "MAAS_REDIS_URL": REDIS_URL,
-        "MAAS_REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:6]}:",
-        "MAAS_PORT": str(port),
-        "MAAS_DATA_DIR": str(workdir),
-        "MAAS_LOG_LEVEL": "WARNING",
-        "MAAS_RATE_LIMIT_REQUESTS": "10000000",
-    }
-    command = [str(Path(sys.executable).with_name("maas")), "serve"]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
-
-
-async def _wait_for_timetable(session: aiohttp.ClientSession, base: str) -> None:
-    """Wait until the gateway answers and has its (empty) timetable: pushes need one."""
-    for _ in range(600):
-        try:
-            async with session.get(f"{base}/v1/vehicles") as resp:
-                if resp.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError("the gateway did not become ready")
 
 
 async def _push_all(
@@ -227,25 +182,14 @@ async def bench_http_ingest() -> None:
     """Print vehicle positions ingested per second over HTTP, with push latencies."""
     data = (DATA / "gtfs-rt" / "king-county-vehicle-positions.pb").read_bytes()
     vehicles = len(gtfs_realtime_pb2.FeedMessage.FromString(data).entity)
-    name = f"maas_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url, port, gateway = _db_url(name), _free_port(), None
-    try:
+    async with scratch_database() as url:
         key = await _prepare(url)
-        gateway = _start_gateway(url, port, Path(tempfile.mkdtemp(prefix=name)))
-        base = f"http://127.0.0.1:{port}"
-        connector = aiohttp.TCPConnector(limit=HTTP_CLIENTS)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            await _wait_for_timetable(session, base)
-            await _push_all(session, base, key, data, 20)  # warm-up: connections, caches
-            elapsed, latencies = await _push_all(session, base, key, data, PUSHES)
-    finally:
-        if gateway is not None:
-            gateway.send_signal(signal.SIGINT)
-            gateway.wait()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        async with running_gateway(url) as base:
+            await wait_ready(base, timetable=True)  # pushes need the (empty) timetable
+            connector = aiohttp.TCPConnector(limit=HTTP_CLIENTS)
+            async with aiohttp.ClientSession(connector=connector) as session:
+                await _push_all(session, base, key, data, 20)  # warm-up: connections, caches
+                elapsed, latencies = await _push_all(session, base, key, data, PUSHES)
     latencies.sort()
     print(
         f"VehiclePositions over HTTP: {HTTP_CLIENTS} clients,"
