@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -31,7 +33,14 @@ from journeys.errors import (
 )
 from journeys.itinerary import Itinerary, Place, WalkLeg, make_itinerary
 from journeys.raptor import Labels, Targets
-from journeys.reconstruct import Places, Trace, distance_between_m, to_itinerary, trace_steps
+from journeys.reconstruct import (
+    Places,
+    Trace,
+    distance_between_m,
+    summarise,
+    to_itinerary,
+    trace_steps,
+)
 from journeys.search import Access, Found, departures_in_window, row_routes, run_departure
 
 
@@ -116,8 +125,8 @@ class Planner:
             window = (t0, t0 + query.window_s)
         found = self._run(trace, access, window, query)
         if not targets.exact:
-            found += self._walk_only(origin, destination, when, query)
-        return _pareto(found, query)
+            found += [_Journey.of(i) for i in self._walk_only(origin, destination, when, query)]
+        return [journey.build() for journey in _pareto(found, query)]
 
     def _walk_only(
         self, origin: Place, destination: Place, when: dt.datetime, q: JourneyQuery
@@ -140,7 +149,7 @@ class Planner:
 
     def _run(
         self, t: Trace, access: Access, window: tuple[int, int], q: JourneyQuery
-    ) -> list[Itinerary]:
+    ) -> list[_Journey]:
         """Run one departure, or every departure of the window latest first (rRAPTOR).
 
         Arrive-by stops a while after the latest departure that arrives in time: long
@@ -154,7 +163,7 @@ class Planner:
             departures = list(departures_in_window(t.view, access, *window))
             # Many departures share the bounds: they pay for themselves in range queries.
             bounds = to_destination(t.view, foot, t.targets, 2 * t.labels.rounds)
-        out: list[Itinerary] = []
+        out: list[_Journey] = []
         in_time_s: int | None = None
         for i, (departure_s, stops) in enumerate(departures):
             if in_time_s is not None and departure_s < in_time_s - ARRIVE_BY_SLACK_S:
@@ -176,7 +185,7 @@ class Planner:
                 in_time_s = departure_s if in_time_s is None and new else in_time_s
             elif i < len(departures) - 1:
                 new = [f for f in new if f.round > 0]  # walking alone: once, from the start
-            out += [_itinerary(t, f) for f in new]
+            out += [_journey(t, f) for f in new]
         return out
 
     def _day_and_time(self, when: dt.datetime) -> tuple[dt.date, int]:
@@ -248,29 +257,49 @@ def _query_time(query: JourneyQuery) -> dt.datetime:
     return when
 
 
-def _itinerary(t: Trace, found: Found) -> Itinerary:
-    """Reconstruct the itinerary of an improved destination label."""
-    return to_itinerary(t, trace_steps(t, found.round, found.departure_s))
+@dataclass(frozen=True, slots=True)
+class _Journey:
+    """A journey found, ranked by its summary; the itinerary is built only if it is kept."""
+
+    departure_s: int
+    arrival_s: int
+    transfers: int
+    build: Callable[[], Itinerary]
+
+    @staticmethod
+    def of(itinerary: Itinerary) -> _Journey:
+        """Wrap an itinerary that is built already."""
+        return _Journey(
+            int(itinerary.departure.timestamp()),
+            int(itinerary.arrival.timestamp()),
+            itinerary.transfers,
+            lambda: itinerary,
+        )
 
 
-def _criteria(i: Itinerary, arrive_by: bool) -> tuple[int, ...]:
-    """Return an itinerary's criteria, each to minimise."""
-    departure, arrival = -int(i.departure.timestamp()), int(i.arrival.timestamp())
+def _journey(t: Trace, found: Found) -> _Journey:
+    """Trace an improved destination label now (the labels change), build its itinerary later."""
+    steps = trace_steps(t, found.round, found.departure_s)
+    return _Journey(*summarise(t, steps), partial(to_itinerary, t, steps))
+
+
+def _criteria(j: _Journey, arrive_by: bool) -> tuple[int, ...]:
+    """Return a journey's criteria, each to minimise."""
     if arrive_by:  # arriving in time is enough: leave late, change little
-        return departure, i.transfers
-    return departure, arrival, i.transfers
+        return -j.departure_s, j.transfers
+    return -j.departure_s, j.arrival_s, j.transfers
 
 
-def _pareto(found: list[Itinerary], q: JourneyQuery) -> list[Itinerary]:
-    """Keep non-dominated itineraries (one per set of criteria, the earliest arriving) in order."""
+def _pareto(found: list[_Journey], q: JourneyQuery) -> list[_Journey]:
+    """Keep non-dominated journeys (one per set of criteria, the earliest arriving) in order."""
     arrive_by = q.arrive_by is not None
-    best: dict[tuple[int, ...], Itinerary] = {}
-    for i in sorted(found, key=lambda i: i.arrival):
-        best.setdefault(_criteria(i, arrive_by), i)
+    best: dict[tuple[int, ...], _Journey] = {}
+    for j in sorted(found, key=lambda j: j.arrival_s):
+        best.setdefault(_criteria(j, arrive_by), j)
     kept = [
-        i
-        for c, i in best.items()
+        j
+        for c, j in best.items()
         if not any(all(x <= y for x, y in zip(o, c, strict=True)) for o in best if o != c)
     ]
-    kept.sort(key=lambda i: (i.departure, i.arrival, i.transfers), reverse=arrive_by)
+    kept.sort(key=lambda j: (j.departure_s, j.arrival_s, j.transfers), reverse=arrive_by)
     return kept[: q.limit]

@@ -245,6 +245,31 @@ class _Clock:
         return dt.datetime.fromtimestamp(self.base_epoch_s + seconds, self.tz)
 
 
+def summarise(t: Trace, steps: list[Step]) -> tuple[int, int, int]:
+    """Return (departure, arrival, transfers) of the itinerary `to_itinerary` would build.
+
+    Epoch seconds, without building a leg: the planner ranks many journeys and builds few.
+    """
+    times: list[tuple[int, int]] = []
+    rides = 0
+    for step in steps:
+        if isinstance(step, Ride):
+            times.append(
+                (
+                    time_at(t.view, step.row, step.from_pp, True),
+                    time_at(t.view, step.row, step.to_pp, False),
+                )
+            )
+            rides += not step.stay_seated
+            continue
+        a = t.origin if step.from_stop < 0 else t.places.get(step.from_stop)
+        b = t.destination if step.to_stop < 0 else t.places.get(step.to_stop)
+        if a.stop_id is None or a.stop_id != b.stop_id:
+            times.append((step.departure_s, step.arrival_s))
+    base = t.view.base_epoch_s
+    return base + times[0][0], base + times[-1][1], max(0, rides - 1)
+
+
 def to_itinerary(t: Trace, steps: list[Step]) -> Itinerary:
     """Turn traced steps into an itinerary with places and aware datetimes."""
     clock = _Clock(t.view.base_epoch_s, ZoneInfo(t.snap.timezone))
