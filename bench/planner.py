@@ -4,17 +4,24 @@ Prints snapshot build time and peak memory, stop-to-stop latency (median, p95)
 for 500 random reachable stop pairs around 08:00 on a weekday, 60-minute range
 query p95, and pynigiri on the same queries in the same run: its latency, the
 ratio, and how often both agree on the earliest arrival (to the minute, as
-nigiri counts in minutes). Never asserts a time.
+nigiri counts in minutes). Then the same queries with the stops' coordinates,
+in process and as `GET /v1/journeys` (JSON) on `maas serve` in a child process
+over a scratch database of the local PostgreSQL (see bench/support.py), with
+vilnius.zip imported by `maas import-gtfs`. Never asserts a time.
 Run: .venv/bin/python bench/planner.py  (pynigiri: pip install -e '.[bench]')
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 import os
 import platform
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -26,7 +33,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import numpy as np
+from support import running_gateway, scratch_database, wait_ready
 
 from gtfs.reader import read_tables
 from gtfs.snapshot import Snapshot, build_snapshot
@@ -220,6 +229,79 @@ def report_nigiri(
     print(f"  ours earlier {earlier}, ours later {later}, nigiri found none {arrivals.count(None)}")
 
 
+def report_coordinates(planner: Planner, queries: list[BenchQuery]) -> None:
+    """Print in-process latency of the same queries given as the stops' coordinates."""
+    times = []
+    for q in queries:
+        a, b = query_coordinates(planner.snapshot, q)
+        query = JourneyQuery(a, b, depart_at=q.depart_at, max_transfers=MAX_TRANSFERS)
+        times.append(timed(partial(planner.plan, query))[0])
+    p50, p95 = percentile_ms(times, 50), percentile_ms(times, 95)
+    print(
+        f"coordinates (600 m access and egress), in process: median {p50:.2f} ms, p95 {p95:.2f} ms"
+    )
+
+
+def import_feed(url: str) -> None:
+    """Create the operator and import the feed into a database with the `maas` CLI."""
+    maas = str(Path(sys.executable).with_name("maas"))
+    env = os.environ | {"MAAS_DATABASE_URL": url, "MAAS_LOG_LEVEL": "WARNING"}
+    for command in (
+        [maas, "operators", "create", "--id", "vilnius", "--name", "Vilnius"],
+        [maas, "import-gtfs", "--operator", "vilnius", str(FEED)],
+    ):
+        subprocess.run(command, env=env, check=True, capture_output=True)  # noqa: S603
+
+
+async def http_latencies(
+    snap: Snapshot, queries: list[BenchQuery]
+) -> tuple[float, list[tuple[float, int]]]:
+    """Serve the feed from a scratch database; return (import seconds, (seconds, journeys)s)."""
+    async with scratch_database() as url:
+        import_s, _ = timed(lambda: import_feed(url))
+        async with running_gateway(url) as base:
+            await wait_ready(base, timetable=True, timeout_s=600)
+            async with aiohttp.ClientSession() as session:
+                for q in queries[:20]:  # warm-up: the date's day view, connections
+                    await journeys_request(session, base, snap, q)
+                answers = [await journeys_request(session, base, snap, q) for q in queries]
+    return import_s, answers
+
+
+async def journeys_request(
+    session: aiohttp.ClientSession, base: str, snap: Snapshot, q: BenchQuery
+) -> tuple[float, int]:
+    """Time one `GET /v1/journeys` between the stops' coordinates; return (seconds, journeys)."""
+    a, b = query_coordinates(snap, q)
+    params = {
+        "from": f"{a.lat},{a.lon}",
+        "to": f"{b.lat},{b.lon}",
+        "depart_at": q.depart_at.isoformat(),
+        "max_transfers": str(MAX_TRANSFERS),
+    }
+    started = time.perf_counter()
+    async with session.get(f"{base}/v1/journeys", params=params) as resp:
+        body = await resp.read()
+        elapsed = time.perf_counter() - started
+        if resp.status != 200:
+            raise RuntimeError(f"/v1/journeys answered {resp.status}: {body[:300]!r}")
+    return elapsed, len(json.loads(body)["items"])
+
+
+def report_http(snap: Snapshot, queries: list[BenchQuery]) -> None:
+    """Print the HTTP latency of `/v1/journeys` with coordinates on a gateway of its own."""
+    import_s, answers = asyncio.run(http_latencies(snap, queries))
+    print(f"maas operators create + import-gtfs vilnius.zip: {import_s:.1f} s")
+    times = [t for t, _ in answers]
+    p50, p95 = percentile_ms(times, 50), percentile_ms(times, 95)
+    print(
+        f"HTTP GET /v1/journeys, coordinates, JSON, {len(times)} requests one at a time:"
+        f" median {p50:.1f} ms, p95 {p95:.1f} ms"
+    )
+    found = sum(n > 0 for _, n in answers)
+    print(f"  answers with a journey: {found}/{len(answers)} (at most 5 journeys each, no offers)")
+
+
 def main() -> None:
     """Print every figure."""
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
@@ -232,6 +314,8 @@ def main() -> None:
     queries = reachable_queries(planner, PAIRS)
     runs = report_ours(planner, queries)
     report_nigiri(snap, queries, runs)
+    report_coordinates(planner, queries)
+    report_http(snap, queries)
 
 
 if __name__ == "__main__":
