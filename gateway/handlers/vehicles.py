@@ -67,38 +67,10 @@ class StreamQuery(VehiclesQuery):
     max_s: float = Field(default=300.0, gt=0, le=3600)
 
 
-class VehicleOut(BaseModel):
-    """Where one vehicle is (ids namespaced by operator)."""
-
-    operator_id: str
-    entity_id: str
-    lat: float
-    lon: float
-    vehicle_id: str | None = None
-    vehicle_label: str | None = None
-    license_plate: str | None = None
-    trip_id: str | None = None
-    route_id: str | None = None
-    direction_id: int | None = None
-    start_date: str | None = None
-    start_time: str | None = None
-    trip_schedule_relationship: str | None = None
-    stop_id: str | None = None
-    current_stop_sequence: int | None = None
-    current_status: str | None = None
-    bearing_deg: float | None = None
-    speed_m_s: float | None = None
-    odometer_m: float | None = None
-    timestamp_s: int | None = None
-    congestion_level: str | None = None
-    occupancy_status: str | None = None
-    occupancy_percentage: int | None = None
-
-
 class VehicleList(BaseModel):
     """Live vehicles that match the query."""
 
-    items: list[VehicleOut]
+    items: list[VehiclePosition]
     total: int
 
 
@@ -128,7 +100,7 @@ def _matching(
 async def list_vehicles(request: web.Request, query: VehiclesQuery) -> VehicleList:
     """Return live vehicles in an area, of a route or an operator."""
     found = _matching(query, request.app[realtime_key].state.positions())
-    items = [VehicleOut.model_validate(v) for v in found[: query.limit]]
+    items = list(found[: query.limit])
     return VehicleList(items=items, total=len(found))
 
 
