@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
+import asyncpg
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
@@ -28,6 +30,7 @@ from gateway.timetable import timetable_key
 from journeys.errors import JourneyError
 from journeys.itinerary import Itinerary, TransitLeg
 from journeys.planner import Coordinates, Endpoint, JourneyQuery
+from operators.fares.model import FareFeed
 
 _COORDINATES = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
 
@@ -177,21 +180,20 @@ def offer_request(itinerary: Itinerary, rider_category: str | None) -> OfferCrea
     )
 
 
-async def _with_offer(
-    request: web.Request, itinerary: Itinerary, params: JourneyParams, tenant_id: str | None
-) -> ItineraryOut:
-    out = ItineraryOut.model_validate(itinerary, from_attributes=True)
-    wanted = offer_request(itinerary, params.rider_category)
-    if tenant_id is None or not params.offers or wanted is None:
-        return out
-    pool = request.app[db_key]
+async def _priced(
+    pool: asyncpg.Pool,
+    tenant_id: str,
+    out: ItineraryOut,
+    wanted: OfferCreate | None,
+    fares: Mapping[str, FareFeed],
+) -> None:
+    """Attach a stored offer, or say why the journey cannot be priced."""
+    if wanted is None:
+        return
     try:
-        out.offer = await create_offer(
-            pool, tenant_id, wanted, await request.app[fares_key].current(pool)
-        )
+        out.offer = await create_offer(pool, tenant_id, wanted, fares)
     except Problem as problem:
         out.offer_problem = problem.detail
-    return out
 
 
 @api.route(
@@ -211,7 +213,14 @@ async def get_journeys(request: web.Request, query: JourneyParams) -> JourneyLis
     except JourneyError as exc:
         status = 404 if exc.code == "unknown_stop" else 422
         raise Problem(status, exc.code, "No journey can be planned", str(exc)) from None
+    found = found[: query.limit]
+    items = [ItineraryOut.model_validate(it, from_attributes=True) for it in found]
     caller = request.get(PRINCIPAL)
-    tenant = caller.tenant_id if caller is not None else None
-    items = [await _with_offer(request, it, query, tenant) for it in found[: query.limit]]
+    if caller is None or caller.tenant_id is None or not query.offers:
+        return JourneyList(items=items)
+    pool = request.app[db_key]
+    fares = await request.app[fares_key].current(pool)  # once per request, not per journey
+    for out, itinerary in zip(items, found, strict=True):
+        wanted = offer_request(itinerary, query.rider_category)
+        await _priced(pool, caller.tenant_id, out, wanted, fares)
     return JourneyList(items=items)

@@ -20,7 +20,7 @@ from gateway.sales.schemas import (
     ProductOfferRequest,
     Traveller,
 )
-from operators.fares.catalogue import CatalogueProduct, get_product_price, list_catalogue
+from operators.fares.catalogue import CatalogueProduct, find_product, get_product_price
 from operators.fares.engine import price_itinerary
 from operators.fares.matching import Leg, areas_of
 from operators.fares.model import FareError, FareFeed
@@ -72,11 +72,10 @@ def _feed(fares: Mapping[str, FareFeed], operator_id: str) -> FareFeed:
 
 
 def _product(feed: FareFeed, product_id: str) -> CatalogueProduct:
-    wanted = feed.own_id(product_id) or product_id
-    for product in list_catalogue(feed):
-        if product.fare_product_id == wanted:
-            return product
-    raise Problem(404, "not_found", "Not found", f"product {product_id!r} does not exist")
+    product = find_product(feed, product_id)
+    if product is None:
+        raise Problem(404, "not_found", "Not found", f"product {product_id!r} does not exist")
+    return product
 
 
 def price_product(

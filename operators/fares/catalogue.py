@@ -80,6 +80,14 @@ def list_catalogue(feed: FareFeed) -> list[CatalogueProduct]:
     return [_product(feed, product_id) for product_id in ids]
 
 
+def find_product(feed: FareFeed, fare_product_id: str) -> CatalogueProduct | None:
+    """Return one product (its own or namespaced id) without building the whole catalogue."""
+    wanted = feed.own_id(fare_product_id) or fare_product_id
+    if not any(p.fare_product_id == wanted for p in feed.products):
+        return None
+    return _product(feed, wanted)
+
+
 def get_product_price(
     feed: FareFeed,
     fare_product_id: str,
