@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-from functools import partial
 from pathlib import Path
 
 import asyncpg
 from aiohttp import web
 
 from gateway.problems import Problem
-from gateway.sales.fares import fare_files_of, store_fares, zip_files
+from gateway.sales.fares import check_fares, fare_files_of, save_fares, zip_files
 from gtfs.prepare import PreparedFeed, prepare_feed
 from gtfs.store import StoredFeed, store_feed
 from gtfs.validate import FeedInvalid, ZipLimits
-from operators.fares.loader import load_fares_files
 
 CHUNK_BYTES = 256 * 1024
 
@@ -34,17 +32,15 @@ async def publish_feed(
     stored (raises FaresValidationError) and become the operator's current fares.
     """
     prepared = await asyncio.to_thread(prepare_feed, path, operator_id, agency_id, limits)
-    fares = await asyncio.to_thread(fare_files_of, await asyncio.to_thread(path.read_bytes))
+    files = await asyncio.to_thread(fare_files_of, path)  # only the fare files, not the zip
     timezone = await pool.fetchval("SELECT timezone FROM operators WHERE id = $1", operator_id)
-    if fares is not None:
-        await asyncio.to_thread(
-            partial(load_fares_files, timetable=prepared.tables, timezone=timezone),
-            fares,
-            operator_id,
-        )
+    fares = None
+    if files is not None:
+        archive = zip_files(files)
+        fares = await check_fares(archive, operator_id, timezone, prepared.tables)
     stored = await store_feed(pool, prepared)
     if fares is not None:
-        await store_fares(pool, operator_id, zip_files(fares), timezone, prepared.tables)
+        await save_fares(pool, operator_id, archive, fares)
     return prepared, stored
 
 

@@ -9,6 +9,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import asyncpg
 
@@ -51,7 +52,7 @@ def fares_problem(exc: FaresValidationError) -> Problem:
     )
 
 
-def fare_files_of(archive: bytes) -> dict[str, bytes] | None:
+def fare_files_of(archive: bytes | Path) -> dict[str, bytes] | None:
     """Return the Fares v2 files of a GTFS zip (with the files they refer to), or None."""
     files = read_zip_members(archive)
     return files if "fare_products.txt" in files else None
@@ -68,10 +69,24 @@ async def store_fares(
 
     With `timetable` (the operator's tables), stop and route references are checked too.
     """
+    feed = await check_fares(archive, operator_id, timezone, timetable)
+    return await save_fares(pool, operator_id, archive, feed)
+
+
+async def check_fares(
+    archive: bytes, operator_id: str, timezone: str, timetable: GtfsTables | None = None
+) -> FareFeed:
+    """Load and validate a fares zip off the event loop (raises `FaresValidationError`)."""
     files = await asyncio.to_thread(read_zip_members, archive)
-    feed = await asyncio.to_thread(
+    return await asyncio.to_thread(
         partial(load_fares_files, timezone=timezone, timetable=timetable), files, operator_id
     )
+
+
+async def save_fares(
+    pool: asyncpg.Pool, operator_id: str, archive: bytes, feed: FareFeed
+) -> FareVersion:
+    """Make a validated fares zip the operator's current fares (the same zip again: no change)."""
     sha = hashlib.sha256(archive).hexdigest()
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('fares:' || $1))", operator_id)
