@@ -11,9 +11,9 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from gateway import apikeys, cli_sales, cli_timetable, embedded
+from gateway import apikeys, cli_sales, cli_timetable
 from gateway.app import create_app
-from gateway.clidb import database
+from gateway.clidb import database, database_url
 from gateway.logs import AccessLogger, configure_logging
 from gateway.migrate import migrate
 from gateway.settings import Settings, SettingsError, load_settings
@@ -38,9 +38,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     """Apply pending migrations and say which."""
-    url = settings.database_url or await asyncio.to_thread(
-        embedded.start_postgres, settings.data_dir
-    )
+    url = await database_url(settings)
     conn = await asyncpg.connect(url)
     try:
         applied = await migrate(conn)
