@@ -28,6 +28,7 @@ from gtfs.snapshot import Snapshot, build_snapshot
 from gtfs.store import TIMETABLE_CHANNEL, current_version_ids, load_current
 from gtfs.tables import GtfsTables
 from journeys.planner import Planner
+from journeys.raptor import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ def compile_timetable(
     generation: int, version_ids: tuple[int, ...], tables: GtfsTables
 ) -> Timetable:
     """Compile tables into a timetable (blocking: call it off the event loop)."""
+    warm_up()  # the planner's compiled rounds: loaded from disk, or compiled once per install
     started = time.perf_counter()
     snapshot = build_snapshot(tables)
     index = build_index(tables, snapshot)

@@ -14,28 +14,18 @@ nothing it holds for every journey.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import numpy.typing as npt
 
 from gtfs.snapshot_footpaths import Footpaths
 from journeys.dayview import DayView
-from journeys.raptor import Targets
+from journeys.raptor import Bounds, Targets
 
 I64 = npt.NDArray[np.int64]
 
 #: "Cannot reach the destination": far above any real bound, far below `INF`.
 UNREACHABLE_S = np.int64(1) << 31
 _SEG = np.int64(1) << 34  # larger than any bound plus floor: keeps routes apart in one scan
-
-
-@dataclass(frozen=True, slots=True)
-class Bounds:
-    """Lower bounds to the destination: from arriving at a stop, from boarding at a position."""
-
-    arrive_s: I64
-    board_s: I64
 
 
 def no_bounds(view: DayView) -> Bounds:

@@ -1,12 +1,12 @@
-"""The timetable of one service date, compiled from a snapshot for RAPTOR's vectorised scans.
+"""The timetable of one service date, compiled from a snapshot into flat arrays for RAPTOR.
 
 Trips of the previous, the same and the next service day (times after midnight
 belong to the previous day) are put on one time axis: seconds since the query
 date's noon minus 12 h in the network's time zone. Each snapshot pattern
 becomes one or more "routes" whose trips never overtake each other. Times are
-stored column by column (all trips at position 0, then at position 1, ...) and
-a sorted key `position * KEY_SPAN + departure` lets one `np.searchsorted`
-find the earliest departing trip at every scanned position at once.
+stored column by column (all trips at position 0, then at position 1, ...), so
+each position's departures are one sorted slice: a binary search finds the
+earliest trip one can catch there.
 
 A realtime overlay is applied here, on top of the unchanged snapshot:
 cancelled trips are dropped, delayed trips run at their expected times (split
@@ -30,10 +30,6 @@ from gtfs.snapshot_service import service_day_start
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
 
-#: Added to every time so keys stay non-negative (trips of the previous day start before 0).
-TIME_OFFSET = 2 * 86400
-#: Width of one position's key range; larger than any offset time (up to five days).
-KEY_SPAN = 1 << 20
 INF = np.int64(1) << 40
 #: A query's time on its date's axis is never earlier than this before 0 (a DST change).
 EARLIEST_QUERY_S = 2 * 3600
@@ -50,16 +46,15 @@ class DayView:
     route_row_start: I64
     pp_route: I64
     pp_stop: I64
-    pp_index: I64
     pp_board: B
     pp_alight: B
     pp_col: I64
     pp_rows: I64
     pp_last: B
-    col_key: I64
     col_arrival_s: I64
     col_departure_s: I64
     row_trip: I64
+    row_route: I64
     row_realtime: B
     row_next: I64
     stop_pp_ptr: I64
@@ -304,9 +299,7 @@ def _pack(
     ptr = snap.patterns.stop_ptr
     pp_stop = _ints([snap.patterns.stops[ptr[r.pattern] : ptr[r.pattern + 1]] for r in routes])
     col_dep = _ints([r.departure_s.T.ravel() for r in routes])
-    col_pp = np.repeat(np.arange(len(pp_stop), dtype=np.int64), pp_rows)
     counts = np.bincount(pp_stop, minlength=len(snap.stops.ids))
-    col_key = col_pp * KEY_SPAN + col_dep + TIME_OFFSET
     col_arr = _ints([r.arrival_s.T.ravel() for r in routes])
     pp_col = col_start[pp_route] + pp_index * pp_rows
     row_next = _row_successors(run_groups, successor)
@@ -320,17 +313,15 @@ def _pack(
         route_row_start=row_start,
         pp_route=pp_route,
         pp_stop=pp_stop,
-        pp_index=pp_index,
         pp_board=_bools([r.board for r in routes]),
         pp_alight=_bools([r.alight for r in routes]),
         pp_col=pp_col,
         pp_rows=pp_rows,
         pp_last=pp_index == lengths[pp_route] - 1,
-        # A realtime route has one row, so every column stays sorted for searchsorted.
-        col_key=col_key,
         col_arrival_s=col_arr,
         col_departure_s=col_dep,
         row_trip=_ints([r.trips for r in routes]),
+        row_route=np.repeat(np.arange(len(routes), dtype=np.int64), rows),
         row_realtime=_bools([r.realtime for r in routes]),
         row_next=row_next,
         stop_pp_ptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),

@@ -32,7 +32,7 @@ from journeys.errors import (
     UnknownStopError,
 )
 from journeys.itinerary import Itinerary, Place, WalkLeg, make_itinerary
-from journeys.raptor import Labels, Targets
+from journeys.raptor import Labels, Targets, network
 from journeys.reconstruct import (
     Places,
     Trace,
@@ -41,7 +41,7 @@ from journeys.reconstruct import (
     to_itinerary,
     trace_steps,
 )
-from journeys.search import Access, Found, departures_in_window, row_routes, run_departure
+from journeys.search import Access, Found, departures_in_window, run_departure
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +117,7 @@ class Planner:
         view = self.day_view(day, query.wheelchair, overlay)
         access, origin = self._access(query.origin, query)
         targets, destination = self._targets(query.destination, query)
-        labels = Labels(query.max_transfers + 1, view.n_stops)
+        labels = Labels.empty(query.max_transfers + 1, view.n_stops)
         trace = Trace(self.snapshot, view, labels, targets, origin, destination, self._places)
         if query.arrive_by is not None:
             window = (t0 - (query.window_s or ARRIVE_BY_WINDOW_S), t0)
@@ -155,7 +155,8 @@ class Planner:
         Arrive-by stops a while after the latest departure that arrives in time: long
         enough to also find the journeys with fewer transfers that leave a little earlier.
         """
-        foot, row_route = self.snapshot.footpaths, row_routes(t.view)
+        foot = self.snapshot.footpaths
+        net = network(t.view, foot)
         if q.arrive_by is None and window[0] == window[1]:
             departures: list[tuple[int, np.ndarray | None]] = [(window[0], None)]
             bounds = no_bounds(t.view)
@@ -170,15 +171,7 @@ class Planner:
                 break
             # The first (latest) run marks every access stop: trips after the window count too.
             new = run_departure(
-                t.view,
-                foot,
-                t.labels,
-                access,
-                departure_s,
-                t.targets,
-                row_route,
-                bounds,
-                None if i == 0 else stops,
+                net, t.labels, access, departure_s, t.targets, bounds, None if i == 0 else stops
             )
             if q.arrive_by is not None:
                 new = [f for f in new if f.arrival_s <= window[1]]

@@ -1,84 +1,91 @@
-"""RAPTOR rounds (Delling, Pajor, Werneck 2012) as vectorised numpy scans over a `DayView`.
+"""RAPTOR rounds (Delling, Pajor, Werneck 2012), compiled to machine code with numba.
 
-Round k scans every route serving a stop whose boarding time improved in
-round k-1, from that stop on. All positions of all those routes are scanned at
-once: one `searchsorted` finds the earliest catchable trip at each position,
-a segmented running minimum carries the trip already boarded upstream (trips
-never overtake within a route), and arrivals improve per-stop labels. After
-the scan come stay-seated block continuations, then transfers (same stop,
-minimum transfer time) and footpaths. Labels persist between calls, so a range
-query (rRAPTOR) runs the departures of a window from the latest to the earliest.
+Round k scans every route serving a stop whose boarding time improved in round
+k-1, from the first such stop on, holding the earliest trip boarded so far
+(trips never overtake within a route), and improves per-stop arrival labels.
+After the scan come stay-seated block continuations, then transfers (same
+stop, minimum transfer time) and footpaths. Labels persist between calls, so a
+range query (rRAPTOR) runs the departures of a window from the latest to the
+earliest on the same labels.
+
+The round loop is compiled because a range query runs hundreds of small rounds:
+vectorised numpy paid about 150 microseconds of call overhead per round however
+few stops it touched. The kernel works on the flat arrays of a `DayView`, the
+footpaths, the labels and the bounds, and allocates only per-call scratch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeVar, cast
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
 from gtfs.snapshot_footpaths import Footpaths
-from journeys.dayview import INF, KEY_SPAN, TIME_OFFSET, DayView
+from journeys.dayview import INF, DayView
 
 I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
 B = npt.NDArray[np.bool_]
 
-_POS = np.int64(1) << 13  # positions per route stay below this
-_SENT = _POS << 22  # larger than any (row, position) key
-_SEG = _SENT << 1
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def expand_ranges(starts: I64, counts: I64) -> tuple[I64, I64]:
-    """Return (owner, index) of the concatenated ranges [start, start + count)."""
-    ends = counts.cumsum()
-    owner = np.arange(len(starts), dtype=np.int64).repeat(counts)
-    return owner, (starts - ends + counts).repeat(counts) + np.arange(
-        int(ends[-1]) if len(ends) else 0
-    )
+def compiled(function: F) -> F:
+    """Compile a function to machine code on its first call (cached on disk), GIL released."""
+    return cast(F, numba.njit(cache=True, nogil=True)(function))
 
 
-@dataclass(slots=True)
-class Candidates:
-    """Arrivals found by a scan: at stop, time, row ridden, where boarded, which row boarded."""
+class Labels(NamedTuple):
+    """Per-round labels (rounds + 1 rows, one column per stop), kept between departures.
 
-    stop: I64
-    arrival_s: I64
+    `arrival` is reaching a stop by vehicle (with the row ridden, where and which row was
+    boarded, where alighted), `walk` by a footpath from `walk_from`, `ready` the time one
+    can board there; `target` is the best arrival at the destination per round.
+    """
+
+    arrival: I64
+    walk: I64
+    ready: I64
     row: I64
     board_pp: I64
     board_row: I64
     alight_pp: I64
+    walk_from: I64
+    target: I64
+    target_stop: I64
 
+    @classmethod
+    def empty(cls, rounds: int, n_stops: int) -> Labels:
+        """Return labels for up to `rounds` rides, every time unreached."""
+        shape = (rounds + 1, n_stops)
 
-@dataclass(slots=True)
-class Labels:
-    """Per-round labels, kept between the departures of a range query."""
+        def times() -> I64:
+            return np.full(shape, INF, dtype=np.int64)
 
-    rounds: int
-    n_stops: int
-    arrival: I64 = field(init=False)
-    walk: I64 = field(init=False)
-    ready: I64 = field(init=False)
-    row: I64 = field(init=False)
-    board_pp: I64 = field(init=False)
-    board_row: I64 = field(init=False)
-    alight_pp: I64 = field(init=False)
-    walk_from: I64 = field(init=False)
-    target: I64 = field(init=False)
-    target_stop: I64 = field(init=False)
+        def indexes() -> I64:
+            return np.full(shape, -1, dtype=np.int64)
 
-    def __post_init__(self) -> None:
-        """Allocate (rounds + 1) x stops arrays, every time unreached."""
-        shape = (self.rounds + 1, self.n_stops)
-        self.arrival = np.full(shape, INF, dtype=np.int64)
-        self.walk = np.full(shape, INF, dtype=np.int64)
-        self.ready = np.full(shape, INF, dtype=np.int64)
-        self.row = np.full(shape, -1, dtype=np.int64)
-        self.board_pp = np.full(shape, -1, dtype=np.int64)
-        self.board_row = np.full(shape, -1, dtype=np.int64)
-        self.alight_pp = np.full(shape, -1, dtype=np.int64)
-        self.walk_from = np.full(shape, -1, dtype=np.int64)
-        self.target = np.full(self.rounds + 1, INF, dtype=np.int64)
-        self.target_stop = np.full(self.rounds + 1, -1, dtype=np.int64)
+        return cls(
+            times(),
+            times(),
+            times(),
+            indexes(),
+            indexes(),
+            indexes(),
+            indexes(),
+            indexes(),
+            np.full(rounds + 1, INF, dtype=np.int64),
+            np.full(rounds + 1, -1, dtype=np.int64),
+        )
+
+    @property
+    def rounds(self) -> int:
+        """The most rides a journey may take."""
+        return int(self.arrival.shape[0]) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,173 +97,308 @@ class Targets:
     exact: bool
 
 
-def _marked_positions(
-    view: DayView, ready: I64, marked: I64, board_before: I64
-) -> npt.NDArray[np.bool_]:
-    """Return a mask over every position, true where the stop is marked and boarding may help."""
-    counts = view.stop_pp_ptr[marked + 1] - view.stop_pp_ptr[marked]
-    owner, flat = expand_ranges(view.stop_pp_ptr[marked], counts)
-    at = view.stop_pp[flat]
-    mask = np.zeros(len(view.pp_stop), dtype=np.bool_)
-    mask[at[ready[marked[owner]] < board_before[at]]] = True
-    return mask
+class Bounds(NamedTuple):
+    """Lower bounds on the rest of a journey: from arriving at a stop, from boarding a position."""
+
+    arrive_s: I64
+    board_s: I64
 
 
-def scan_routes(
-    view: DayView, ready: I64, marked: I64, limit: I64, board_before: I64
-) -> tuple[Candidates, Candidates] | None:
-    """Scan the routes of the marked stops; return (arrivals under `limit`, trips at route ends).
+class Network(NamedTuple):
+    """The arrays of a day view and its footpaths that the rounds read."""
 
-    Boarding is tried only at marked stops: at any other stop the same trips were
-    already tried, with the same boarding time, in an earlier round. Nor where one is
-    ready only at or after the position's `board_before`: no arrival from there would
-    be kept. The trips held at the last stop of each route are returned for stay-seated
-    continuations.
-    """
-    if len(marked) == 0:
-        return None
-    mask = _marked_positions(view, ready, marked, board_before)
-    pps = mask.nonzero()[0]
-    route = view.pp_route[pps]
-    first = np.ones(len(pps), dtype=np.bool_)
-    first[1:] = route[1:] != route[:-1]
-    starts = pps[first]
-    lengths = view.route_pp_start[route[first] + 1] - starts
-    seg, pp = expand_ranges(starts, lengths)
-    if len(pp) == 0:
-        return None
-    board = (mask[pp] & view.pp_board[pp]).nonzero()[0]
-    at = pp[board]
-    wanted = np.minimum(ready[view.pp_stop[at]] + TIME_OFFSET, KEY_SPAN - 1)
-    row = np.searchsorted(view.col_key, at * KEY_SPAN + wanted) - view.pp_col[at]
-    ok = row < view.pp_rows[at]
-    key = np.full(len(pp), _SENT, dtype=np.int64)
-    key[board[ok]] = row[ok] * _POS + view.pp_index[at[ok]]
-    offset = (len(starts) - seg) * _SEG
-    running = np.minimum.accumulate(key + offset) - offset
-    held = np.empty_like(running)
-    held[0] = _SENT
-    held[1:] = running[:-1]
-    held[np.cumsum(lengths) - lengths] = _SENT
-    riding = held < _SENT
-    arrivals = _candidates(view, pp, held, (riding & view.pp_alight[pp]).nonzero()[0], limit)
-    ends = _candidates(view, pp, held, (riding & view.pp_last[pp]).nonzero()[0], None)
-    return arrivals, ends
+    route_pp_start: I64
+    route_row_start: I64
+    row_route: I64
+    row_next: I64
+    pp_route: I64
+    pp_stop: I64
+    pp_board: B
+    pp_alight: B
+    pp_col: I64
+    pp_rows: I64
+    col_arrival_s: I64
+    col_departure_s: I64
+    stop_pp_ptr: I64
+    stop_pp: I64
+    foot_ptr: I64
+    foot_to: I32
+    foot_s: I32
+    transfer_s: I32
 
 
-def _candidates(view: DayView, pp: I64, held: I64, valid: I64, limit: I64 | None) -> Candidates:
-    """Turn held (row, boarding position) keys at some positions into arrivals (under `limit`)."""
-    at = pp[valid]
-    local_row = held[valid] // _POS
-    arrival = view.col_arrival_s[view.pp_col[at] + local_row]
-    stop = view.pp_stop[at]
-    if limit is not None:
-        good = (arrival < limit[stop]).nonzero()[0]
-        at, local_row, arrival, stop, valid = (
-            at[good],
-            local_row[good],
-            arrival[good],
-            stop[good],
-            valid[good],
-        )
-    route = view.pp_route[at]
-    row = view.route_row_start[route] + local_row
-    return Candidates(
-        stop=stop,
-        arrival_s=arrival,
-        row=row,
-        board_pp=view.route_pp_start[route] + held[valid] % _POS,
-        board_row=row,
-        alight_pp=at,
+def network(view: DayView, foot: Footpaths) -> Network:
+    """Return the arrays of a view and its footpaths that `run_rounds` reads."""
+    return Network(
+        view.route_pp_start,
+        view.route_row_start,
+        view.row_route,
+        view.row_next,
+        view.pp_route,
+        view.pp_stop,
+        view.pp_board,
+        view.pp_alight,
+        view.pp_col,
+        view.pp_rows,
+        view.col_arrival_s,
+        view.col_departure_s,
+        view.stop_pp_ptr,
+        view.stop_pp,
+        np.asarray(foot.ptr, dtype=np.int64),
+        foot.to_stop,
+        foot.duration_s,
+        foot.transfer_s,
     )
-
-
-def seated_continuations(
-    view: DayView, ends: Candidates, row_route: I64, limit: I64
-) -> Candidates | None:
-    """Follow block continuations from trips held at their last stop, staying on board."""
-    nxt = view.row_next[ends.row]
-    ok = (nxt >= 0).nonzero()[0]
-    if len(ok) == 0:
-        return None
-    rows = nxt[ok]
-    route = row_route[rows]
-    start = view.route_pp_start[route] + 1
-    owner, pp = expand_ranges(start, view.route_pp_start[route + 1] - start)
-    local = rows[owner] - view.route_row_start[route[owner]]
-    arrival = view.col_arrival_s[view.pp_col[pp] + local]
-    stop = view.pp_stop[pp]
-    keep = (view.pp_alight[pp] & (arrival < limit[stop])).nonzero()[0]
-    owner, pp = owner[keep], pp[keep]
-    src = ok[owner]
-    return Candidates(
-        stop=stop[keep],
-        arrival_s=arrival[keep],
-        row=rows[owner],
-        board_pp=ends.board_pp[src],
-        board_row=ends.board_row[src],
-        alight_pp=pp,
-    )
-
-
-def concat_candidates(parts: list[Candidates]) -> Candidates:
-    """Concatenate candidate lists."""
-    return Candidates(
-        *(np.concatenate([getattr(p, f) for p in parts]) for f in Candidates.__slots__)
-    )
-
-
-def improve_arrivals(labels: Labels, k: int, found: Candidates) -> I64:
-    """Write the candidates (already under the bounds) into round k; return the improved stops."""
-    if len(found.stop) == 0:
-        return found.stop
-    stop, arrival = found.stop, found.arrival_s
-    row = labels.arrival[k]
-    np.minimum.at(row, stop, arrival)
-    win = (arrival == row[stop]).nonzero()[0]
-    stop = stop[win]
-    labels.row[k, stop] = found.row[win]
-    labels.board_pp[k, stop] = found.board_pp[win]
-    labels.board_row[k, stop] = found.board_row[win]
-    labels.alight_pp[k, stop] = found.alight_pp[win]
-    return unique_stops(stop, labels.n_stops)
-
-
-def unique_stops(stops: I64, n_stops: int) -> I64:
-    """Return the distinct stops, sorted (a mask is faster than np.unique on small arrays)."""
-    mask = np.zeros(n_stops, dtype=np.bool_)
-    mask[stops] = True
-    return mask.nonzero()[0]
-
-
-def relax_transfers(labels: Labels, k: int, stops: I64, foot: Footpaths, ready_bound: I64) -> I64:
-    """Set round k's boarding times from arrivals (transfer, footpaths); return marked stops."""
-    arrival = labels.arrival[k, stops]
-    counts = foot.ptr[stops + 1] - foot.ptr[stops]
-    owner, edge = expand_ranges(foot.ptr[stops], counts)
-    to = foot.to_stop[edge].astype(np.int64)
-    walked = arrival[owner] + foot.duration_s[edge]
-    walk = labels.walk[k]
-    better = (walked < walk[to]).nonzero()[0]
-    if len(better):
-        to_b, walked_b = to[better], walked[better]
-        np.minimum.at(walk, to_b, walked_b)
-        win = better[walked_b == walk[to_b]]
-        labels.walk_from[k, to[win]] = stops[owner[win]]
-    touched = unique_stops(np.concatenate([stops, to[better]]), labels.n_stops)
-    ready = np.minimum(labels.arrival[k, touched] + foot.transfer_s[touched], walk[touched])
-    improved = ready < ready_bound[touched]
-    labels.ready[k, touched[improved]] = ready[improved]
-    marked: I64 = touched[improved]
-    return marked
 
 
 def target_arrival(labels: Labels, k: int, targets: Targets) -> tuple[int, int]:
     """Return (arrival at the destination in round k, the stop it is reached from)."""
-    times = labels.arrival[k, targets.stops] + targets.egress_s
-    if targets.exact:
-        times = np.minimum(times, labels.walk[k, targets.stops] + targets.egress_s)
-    if len(times) == 0:
-        return int(INF), -1
-    best = int(np.argmin(times))
-    return int(times[best]), int(targets.stops[best])
+    return _target_arrival(labels, k, targets.stops, targets.egress_s, targets.exact)
+
+
+def run_rounds(
+    net: Network,
+    labels: Labels,
+    targets: Targets,
+    bounds: Bounds,
+    marked: I64,
+    ready_before: I64,
+) -> I64:
+    """Run rounds 1.. from the marked stops; return the rounds that improved the destination.
+
+    The arrival of an improved round is then in `labels.target`. `ready_before` holds each
+    stop's round-0 boarding time before this departure wrote its own: a trip one could
+    catch then was scanned by a later departure already.
+    """
+    marked = np.ascontiguousarray(marked, dtype=np.int64)
+    return _rounds(
+        net, labels, targets.stops, targets.egress_s, targets.exact, bounds, marked, ready_before
+    )
+
+
+def catchable(view: DayView, pp: I64, earliest_s: I64, latest_s: I64) -> tuple[I64, I64]:
+    """Return, per position, the columns [lo, hi) of the trips departing in [earliest, latest]."""
+    return _catchable(view.col_departure_s, view.pp_col, view.pp_rows, pp, earliest_s, latest_s)
+
+
+def warm_up() -> None:
+    """Compile the rounds, or load them from the disk cache, before a query waits for it."""
+    z = np.zeros(2, dtype=np.int64)
+    no = np.zeros(2, dtype=np.bool_)
+    i32 = np.zeros(2, dtype=np.int32)
+    net = Network(z, z, z, z, z, z, no, no, z, z, z, z, z, z, z, i32, i32, i32)
+    labels = Labels.empty(1, 1)
+    run_rounds(net, labels, Targets(z[:0], z[:0], True), Bounds(z, z), z[:0], z[:1])
+    _catchable(z, z, z, z[:0], z[:0], z[:0])
+
+
+@compiled
+def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals only within one body
+    net: Network,
+    labels: Labels,
+    target_stops: I64,
+    egress_s: I64,
+    exact: bool,
+    bounds: Bounds,
+    marked: I64,
+    ready_before: I64,
+) -> I64:
+    (
+        route_pp_start,
+        route_row_start,
+        row_route,
+        row_next,
+        pp_route,
+        pp_stop,
+        pp_board,
+        pp_alight,
+        pp_col,
+        pp_rows,
+        col_arrival_s,
+        col_departure_s,
+        stop_pp_ptr,
+        stop_pp,
+        foot_ptr,
+        foot_to,
+        foot_s,
+        transfer_s,
+    ) = net
+    arrival, walk, ready, row_of, board_pp_of, board_row_of, alight_pp_of, walk_from = labels[:8]
+    target, target_stop = labels.target, labels.target_stop
+    arrive_bound_s, board_bound_s = bounds
+    n_stops = arrival.shape[1]
+    n_routes = len(route_pp_start) - 1
+    rounds = arrival.shape[0] - 1
+    improved = np.empty(rounds, dtype=np.int64)
+    n_improved = 0
+    # Per stop: best boarding time of any round so far, best arrival of any round up to
+    # this one, and for a marked stop its boarding time before it improved.
+    ready_best = ready[0].copy()
+    arrival_bound = arrival[0].copy()
+    before = ready_before.copy()
+    # Scratch of one round, cleared as it is used.
+    boards = np.zeros(len(pp_stop), dtype=np.bool_)  # boarding may help at this position
+    route_first = np.full(n_routes, -1, dtype=np.int64)  # first position to scan, -1: none
+    routes = np.empty(n_routes, dtype=np.int64)
+    ends = np.empty((n_routes, 3), dtype=np.int64)  # next row of a block, boarded where, which
+    won = np.zeros(n_stops, dtype=np.bool_)  # arrival improved this round
+    changed = np.empty(n_stops, dtype=np.int64)
+    touched = np.zeros(n_stops, dtype=np.bool_)  # reached by vehicle or footpath this round
+    walked = np.zeros(n_stops, dtype=np.bool_)  # footpath label improved this round
+    reached = np.empty(n_stops, dtype=np.int64)
+
+    for k in range(1, rounds + 1):
+        for s in range(n_stops):
+            arrival_bound[s] = min(arrival_bound[s], arrival[k, s])
+        best = target[: k + 1].min()
+
+        # The positions of marked stops where boarding may still beat the destination's best.
+        n_scan = 0
+        for s in marked:
+            for i in range(stop_pp_ptr[s], stop_pp_ptr[s + 1]):
+                p = stop_pp[i]
+                if not pp_board[p] or ready_best[s] + board_bound_s[p] >= best:
+                    continue
+                boards[p] = True
+                r = pp_route[p]
+                if route_first[r] < 0:
+                    routes[n_scan] = r
+                    n_scan += 1
+                    route_first[r] = p
+                else:
+                    route_first[r] = min(route_first[r], p)
+        if n_scan == 0:
+            break
+        routes[:n_scan].sort()
+
+        # Ride the earliest trip boarded so far along each route (trips never overtake),
+        # then stay seated onto the next trip of each block whose terminus a trip reached,
+        # and take every arrival under the bounds (ties: the latest candidate wins).
+        n_changed = n_ends = i = 0
+        while i < n_scan + n_ends:
+            if i < n_scan:
+                r = routes[i]
+                first = route_first[r]
+                route_first[r] = held = board_pp = board_row = -1
+            else:
+                row, board_pp, board_row = ends[i - n_scan]
+                r = row_route[row]
+                first, held = route_pp_start[r] + 1, row - route_row_start[r]
+            row0, end = route_row_start[r], route_pp_start[r + 1]
+            for p in range(first, end):
+                s = pp_stop[p]
+                if held >= 0 and pp_alight[p]:
+                    t = col_arrival_s[pp_col[p] + held]
+                    limit = min(arrival_bound[s], best - arrive_bound_s[s])
+                    if t < limit and (t < arrival[k, s] or (won[s] and t == arrival[k, s])):
+                        if not won[s]:
+                            won[s] = True
+                            changed[n_changed] = s
+                            n_changed += 1
+                        arrival[k, s] = t
+                        row_of[k, s], alight_pp_of[k, s] = row0 + held, p
+                        board_pp_of[k, s], board_row_of[k, s] = board_pp, board_row
+                if boards[p]:  # only on the routes: all flags are cleared before the blocks
+                    boards[p] = False
+                    lo, hi = pp_col[p], pp_col[p] + pp_rows[p]
+                    col = _first_at_or_after(col_departure_s, lo, hi, ready_best[s])
+                    # A trip one could catch before the stop's boarding time improved was
+                    # scanned then; nothing can be alighted after the last stop.
+                    if (
+                        p < end - 1
+                        and col < hi
+                        and col_departure_s[col] < before[s]
+                        and (held < 0 or col - lo < held)
+                    ):
+                        held, board_pp, board_row = col - lo, p, row0 + col - lo
+            if i < n_scan and held >= 0 and row_next[row0 + held] >= 0:
+                ends[n_ends] = row_next[row0 + held], board_pp, board_row
+                n_ends += 1
+            i += 1
+        if n_changed == 0:
+            break
+
+        # Transfers in place and footpaths give the boarding times of round k.
+        n_reached = 0
+        for s in np.sort(changed[:n_changed]):
+            won[s] = False
+            if not touched[s]:
+                touched[s] = True
+                reached[n_reached] = s
+                n_reached += 1
+            for e in range(foot_ptr[s], foot_ptr[s + 1]):
+                u = foot_to[e]
+                t = arrival[k, s] + foot_s[e]
+                if t < walk[k, u] or (walked[u] and t == walk[k, u]):
+                    walk[k, u], walk_from[k, u], walked[u] = t, s, True
+                    if not touched[u]:
+                        touched[u] = True
+                        reached[n_reached] = u
+                        n_reached += 1
+        n_marked = 0
+        next_marked = np.empty(n_reached, dtype=np.int64)
+        for s in np.sort(reached[:n_reached]):
+            touched[s] = walked[s] = False
+            t = min(arrival[k, s] + transfer_s[s], walk[k, s])
+            bound = min(ready_best[s], ready[k, s])
+            if t < bound:
+                ready[k, s], before[s] = t, bound
+                next_marked[n_marked] = s
+                n_marked += 1
+        for s in range(n_stops):
+            ready_best[s] = min(ready_best[s], ready[k, s])
+
+        reach, stop = _target_arrival(labels, k, target_stops, egress_s, exact)
+        if reach < best:
+            target[k], target_stop[k] = reach, stop
+            improved[n_improved] = k
+            n_improved += 1
+            best = reach
+        # A stop that cannot beat the destination's best even at its bound stays unmarked.
+        n_keep = 0
+        for s in next_marked[:n_marked]:
+            if ready_best[s] + arrive_bound_s[s] < best:
+                next_marked[n_keep] = s
+                n_keep += 1
+        marked = next_marked[:n_keep]
+    return improved[:n_improved]
+
+
+@compiled
+def _target_arrival(
+    labels: Labels, k: int, stops: I64, egress_s: I64, exact: bool
+) -> tuple[int, int]:
+    best, best_stop = int(INF), -1
+    for i in range(len(stops)):
+        s = stops[i]
+        t = labels.arrival[k, s] + egress_s[i]
+        if exact:
+            t = min(t, labels.walk[k, s] + egress_s[i])
+        if t < best:
+            best, best_stop = t, s
+    return best, best_stop
+
+
+@compiled
+def _catchable(
+    col_departure_s: I64, pp_col: I64, pp_rows: I64, pp: I64, earliest_s: I64, latest_s: I64
+) -> tuple[I64, I64]:
+    lo = np.empty(len(pp), dtype=np.int64)
+    hi = np.empty(len(pp), dtype=np.int64)
+    for i in range(len(pp)):
+        first, end = pp_col[pp[i]], pp_col[pp[i]] + pp_rows[pp[i]]
+        lo[i] = _first_at_or_after(col_departure_s, first, end, earliest_s[i])
+        hi[i] = _first_at_or_after(col_departure_s, lo[i], end, latest_s[i] + 1)
+    return lo, hi
+
+
+@compiled
+def _first_at_or_after(values: I64, lo: int, hi: int, t: int) -> int:
+    """Return the first index in values[lo:hi] (sorted) whose value is >= t, or hi."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if values[mid] < t:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo

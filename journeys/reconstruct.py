@@ -59,7 +59,7 @@ def _rides(view: DayView, board_row: int, row: int, board_pp: int, alight_pp: in
         chain.append(int(view.row_next[chain[-1]]))
     rides: list[Ride] = []
     for i, r in enumerate(chain):
-        route = int(np.searchsorted(view.route_row_start, r, side="right") - 1)
+        route = int(view.row_route[r])
         first = board_pp if i == 0 else int(view.route_pp_start[route])
         last = alight_pp if i == len(chain) - 1 else int(view.route_pp_start[route + 1] - 1)
         rides.append(Ride(r, first, last, i > 0))

@@ -7,18 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from gtfs.snapshot_footpaths import Footpaths
-from journeys.bounds import Bounds
-from journeys.dayview import KEY_SPAN, TIME_OFFSET, DayView
+from journeys.dayview import DayView
 from journeys.raptor import (
+    Bounds,
     Labels,
+    Network,
     Targets,
-    concat_candidates,
-    expand_ranges,
-    improve_arrivals,
-    relax_transfers,
-    scan_routes,
-    seated_continuations,
+    catchable,
+    run_rounds,
     target_arrival,
 )
 
@@ -42,10 +38,13 @@ class Found:
     arrival_s: int
 
 
-def row_routes(view: DayView) -> I64:
-    """Return the route of every row of the view."""
-    counts = np.diff(view.route_row_start)
-    return np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+def expand_ranges(starts: I64, counts: I64) -> tuple[I64, I64]:
+    """Return (owner, index) of the concatenated ranges [start, start + count)."""
+    ends = counts.cumsum()
+    owner = np.arange(len(starts), dtype=np.int64).repeat(counts)
+    return owner, (starts - ends + counts).repeat(counts) + np.arange(
+        int(ends[-1]) if len(ends) else 0
+    )
 
 
 def _start(labels: Labels, access: Access, departure_s: int, targets: Targets) -> list[Found]:
@@ -62,13 +61,11 @@ def _start(labels: Labels, access: Access, departure_s: int, targets: Targets) -
 
 
 def run_departure(
-    view: DayView,
-    foot: Footpaths,
+    net: Network,
     labels: Labels,
     access: Access,
     departure_s: int,
     targets: Targets,
-    row_route: I64,
     bounds: Bounds,
     marked: I64 | None = None,
 ) -> list[Found]:
@@ -77,34 +74,11 @@ def run_departure(
     `bounds` bound the rest of the journey (zeros: prune on the destination's own label
     only); `marked` restricts the first round to some access stops (default: all of them).
     """
+    ready_before = labels.ready[0].copy()
     found = _start(labels, access, departure_s, targets)
-    ready_best = labels.ready[0].copy()
-    arrival_bound = labels.arrival[0].copy()
     marked = np.unique(access.stops) if marked is None else marked
-    for k in range(1, labels.rounds + 1):
-        np.minimum(arrival_bound, labels.arrival[k], out=arrival_bound)
-        # Whatever cannot beat the destination's best even at the bound is dropped.
-        best = int(labels.target[: k + 1].min())
-        limit = np.minimum(arrival_bound, best - bounds.arrive_s)
-        scanned = scan_routes(view, ready_best, marked, limit, best - bounds.board_s)
-        if scanned is None:
-            break
-        arrivals, ends = scanned
-        seated = seated_continuations(view, ends, row_route, limit)
-        candidates = arrivals if seated is None else concat_candidates([arrivals, seated])
-        stops = improve_arrivals(labels, k, candidates)
-        if len(stops) == 0:
-            break
-        marked = relax_transfers(labels, k, stops, foot, np.minimum(ready_best, labels.ready[k]))
-        np.minimum(ready_best, labels.ready[k], out=ready_best)
-        arrival, stop = target_arrival(labels, k, targets)
-        best = int(labels.target[: k + 1].min())
-        if arrival < best:
-            labels.target[k], labels.target_stop[k] = arrival, stop
-            found.append(Found(departure_s, k, arrival))
-            best = arrival
-        marked = marked[ready_best[marked] + bounds.arrive_s[marked] < best]
-    return found
+    improved = run_rounds(net, labels, targets, bounds, marked, ready_before)
+    return found + [Found(departure_s, k, int(labels.target[k])) for k in improved.tolist()]
 
 
 def departures_in_window(
@@ -113,28 +87,18 @@ def departures_in_window(
     """Return the distinct times to leave the origin and catch a vehicle, latest first.
 
     Each time comes with the access stops where a vehicle is caught by leaving then: in a
-    range query, only those stops offer a trip the later departures did not.
+    range query, only those stops offer a trip the later departures did not catch there.
     """
     counts = view.stop_pp_ptr[access.stops + 1] - view.stop_pp_ptr[access.stops]
     owner, flat = expand_ranges(view.stop_pp_ptr[access.stops], counts)
     pp = view.stop_pp[flat]
     board = view.pp_board[pp]
     pp, walk_s, stop = pp[board], access.access_s[owner[board]], access.stops[owner[board]]
-    lo_t = np.clip(first_s + walk_s + TIME_OFFSET, 0, KEY_SPAN - 1)
-    hi_t = np.clip(last_s + walk_s + TIME_OFFSET, 0, KEY_SPAN - 1)
-    lo = np.searchsorted(view.col_key, pp * KEY_SPAN + lo_t, side="left")
-    hi = np.searchsorted(view.col_key, pp * KEY_SPAN + hi_t, side="right")
+    lo, hi = catchable(view, pp, first_s + walk_s, last_s + walk_s)
+    # Every (access stop, trip) counts, even a trip caught later at another access stop:
+    # boarding it here may reach stops it passes before that one.
     who, col = expand_ranges(lo, hi - lo)
-    times = view.col_departure_s[col] - walk_s[who]
-    # A run reachable from several access stops only matters at the latest time one can
-    # leave and still catch it: earlier times add no trip that was not catchable already.
-    at = pp[who]
-    row = view.route_row_start[view.pp_route[at]] + col - view.pp_col[at]
-    order = np.lexsort((-times, row))
-    first = np.ones(len(order), dtype=np.bool_)
-    first[1:] = row[order][1:] != row[order][:-1]
-    keep = order[first]
-    times, stops = times[keep], stop[who[keep]]
+    times, stops = view.col_departure_s[col] - walk_s[who], stop[who]
     by_time = np.lexsort((stops, -times))
     times, stops = times[by_time], stops[by_time]
     cuts = np.flatnonzero(np.diff(times)) + 1

@@ -11,6 +11,7 @@ import pytest
 
 from gtfs.overlay import TripRealtime
 from gtfs.snapshot import build_snapshot
+from journeys import raptor
 from journeys.errors import (
     InvalidQueryError,
     OutsideNetworkError,
@@ -19,6 +20,7 @@ from journeys.errors import (
 )
 from journeys.itinerary import TransitLeg, WalkLeg
 from journeys.planner import Coordinates, JourneyQuery, Planner
+from journeys.raptor import warm_up
 from tests.journeys.conftest import KUOPIO_DAY
 from tests.journeys.synthetic import STOPS, TZ, Trip, hms, network
 
@@ -143,6 +145,22 @@ def test_range_query_returns_each_later_departure_that_still_pays() -> None:
     assert [i.departure for i in found] == [at("08:00"), at("08:02"), at("08:30")]
 
 
+def test_range_query_boards_a_trip_at_each_access_stop_it_passes() -> None:
+    # The loop passes C2, then the destination D, then C; both C and C2 are a short walk
+    # from the origin. Catching it at C is the later departure, but only C2 leads to D.
+    loop = Trip("loop", (("C2", "08:00"), ("D", "08:05"), ("C", "08:10"), ("E", "08:15")))
+    later = Trip("later", (("C", "08:30"), ("D", "08:35")))
+    (c_lat, lon), (c2_lat, _) = STOPS["C"], STOPS["C2"]
+    origin = Coordinates((c_lat + c2_lat) / 2, lon)
+    found = planner_for(loop, later).plan(
+        JourneyQuery(origin, "t:D", depart_at=at("07:50"), window_s=3600)
+    )
+    assert [(rides(found, i), found[i].arrival) for i in range(len(found))] == [
+        (["loop"], at("08:05")),
+        (["later"], at("08:35")),
+    ]
+
+
 def test_arrive_by_returns_the_latest_departure_that_arrives_in_time() -> None:
     planner = planner_for(FAST, SLOW, Trip("next", (("A", "08:30"), ("C", "08:40"))))
     found = planner.plan(JourneyQuery("t:A", "t:C", arrive_by=at("08:25")))
@@ -248,3 +266,21 @@ def test_nearby_coordinates_get_a_walk_only_itinerary() -> None:
     assert 100 < leg.distance_m < 120
     assert leg.departure == at("07:50")
     assert found[0].transfers == 0
+
+
+def test_every_kind_of_query_runs_the_one_compiled_kernel(kuopio_planner: Planner) -> None:
+    # A second specialisation (an int32 array slipping in, say) would compile for seconds
+    # in the middle of serving a request.
+    warm_up()
+    snap = kuopio_planner.snapshot
+    when = dt.datetime.combine(KUOPIO_DAY, dt.time(8), ZoneInfo(snap.timezone))
+    first, last = snap.trips.stop[0], snap.trips.stop[-1]
+    a, b = snap.stops.ids[first], snap.stops.ids[last]
+    near_b = Coordinates(float(snap.stops.lat[last]), float(snap.stops.lon[last]))
+    for query in (
+        JourneyQuery(a, b, depart_at=when),
+        JourneyQuery(a, b, depart_at=when, window_s=3600, wheelchair=True),
+        JourneyQuery(a, near_b, arrive_by=when + dt.timedelta(hours=2)),
+    ):
+        kuopio_planner.plan(query)
+    assert len(raptor._rounds.signatures) == len(raptor._catchable.signatures) == 1  # type: ignore[attr-defined]
