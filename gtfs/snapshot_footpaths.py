@@ -72,7 +72,7 @@ def walk_duration_s(distance_m: FloatArray, config: WalkingConfig) -> IntArray:
     return seconds.astype(np.int64)
 
 
-def _expand_ranges(starts: IntArray, counts: IntArray) -> tuple[IntArray, IntArray]:
+def expand_ranges(starts: IntArray, counts: IntArray) -> tuple[IntArray, IntArray]:
     """Return (owner row, flat index) for the concatenated ranges [start, start + count)."""
     total = int(counts.sum())
     owner = np.repeat(np.arange(len(starts), dtype=np.int64), counts)
@@ -110,7 +110,7 @@ def neighbour_pairs(
             target = cell + dx * width + dy
             lo = np.searchsorted(sorted_cells, target, side="left")
             hi = np.searchsorted(sorted_cells, target, side="right")
-            owner, flat = _expand_ranges(lo.astype(np.int64), (hi - lo).astype(np.int64))
+            owner, flat = expand_ranges(lo.astype(np.int64), (hi - lo).astype(np.int64))
             froms.append(owner)
             tos.append(order[flat])
     i, j = np.concatenate(froms), np.concatenate(tos)
@@ -141,7 +141,7 @@ def close_chains(
         order = np.argsort(i, kind="stable")
         i, j, distance_m = i[order], j[order], distance_m[order]
         ptr = np.concatenate([[0], np.cumsum(np.bincount(i, minlength=n))]).astype(np.int64)
-        first, second = _expand_ranges(ptr[j], ptr[j + 1] - ptr[j])
+        first, second = expand_ranges(ptr[j], ptr[j + 1] - ptr[j])
         via_m = distance_m[first] + distance_m[second]
         ok = (i[first] != j[second]) & (via_m <= max_m)
         size, total = len(i), float(distance_m.sum())

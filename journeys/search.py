@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from gtfs.snapshot_footpaths import expand_ranges
 from journeys.dayview import DayView
 from journeys.raptor import (
     Bounds,
@@ -36,15 +37,6 @@ class Found:
     departure_s: int
     round: int
     arrival_s: int
-
-
-def expand_ranges(starts: I64, counts: I64) -> tuple[I64, I64]:
-    """Return (owner, index) of the concatenated ranges [start, start + count)."""
-    ends = counts.cumsum()
-    owner = np.arange(len(starts), dtype=np.int64).repeat(counts)
-    return owner, (starts - ends + counts).repeat(counts) + np.arange(
-        int(ends[-1]) if len(ends) else 0
-    )
 
 
 def _start(labels: Labels, access: Access, departure_s: int, targets: Targets) -> list[Found]:
