@@ -10,7 +10,9 @@ from typing import Any
 
 import orjson
 from aiohttp.abc import AbstractAccessLogger
-from aiohttp.web import BaseRequest, StreamResponse
+from aiohttp.web import BaseRequest, Request, StreamResponse
+
+from gateway.clientaddr import client_address
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -66,6 +68,8 @@ class AccessLogger(AbstractAccessLogger):
                 "path": request.path,
                 "status": response.status,
                 "duration_ms": round(time * 1000, 2),
-                "remote": request.remote,
+                "remote": (
+                    client_address(request) if isinstance(request, Request) else request.remote
+                ),
             },
         )

@@ -11,6 +11,7 @@ from aiohttp import web
 from gateway.api import PRINCIPAL
 from gateway.apikeys import Principal
 from gateway.appkeys import redis_key, settings_key
+from gateway.clientaddr import client_address
 
 #: Probes and metrics scrapes are never limited.
 _EXEMPT = frozenset({"/health", "/ready", "/metrics"})
@@ -36,7 +37,7 @@ async def check(request: web.Request) -> Verdict | None:
     if caller is not None:
         subject, limit = f"key:{caller.prefix}", settings.rate_limit_requests
     else:
-        subject, limit = f"ip:{request.remote}", settings.rate_limit_anonymous_requests
+        subject, limit = f"ip:{client_address(request)}", settings.rate_limit_anonymous_requests
     window_s = settings.rate_limit_window_s
     now = time.time()
     window = int(now // window_s)

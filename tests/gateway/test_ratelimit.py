@@ -1,5 +1,6 @@
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
+from ipaddress import ip_network
 from pathlib import Path
 
 import aiohttp
@@ -7,7 +8,8 @@ import pytest
 
 from gateway import embedded
 from gateway.app import create_app
-from gateway.settings import Settings
+from gateway.clientaddr import forwarded_client
+from gateway.settings import Settings, SettingsError, load_settings
 from tests.conftest import ClientFactory, bearer
 
 MakeKey = Callable[..., Awaitable[str]]
@@ -84,3 +86,59 @@ async def test_requests_are_served_quickly_when_redis_fails(
     assert ready.status == 200
     assert (await ready.json())["redis"] == "degraded"
     own_redis.resume()
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "client"),
+    [
+        ("203.0.113.9", ["198.51.100.1"], "203.0.113.9"),  # an untrusted peer's header is ignored
+        ("10.0.0.1", ["198.51.100.1"], "198.51.100.1"),
+        ("10.0.0.1", ["6.6.6.6, 198.51.100.1"], "198.51.100.1"),  # what the client wrote: no
+        ("10.0.0.1", ["198.51.100.1, 10.0.0.2"], "198.51.100.1"),  # two proxies
+        ("10.0.0.1", ["198.51.100.1", "10.0.0.2"], "198.51.100.1"),  # two headers
+        ("10.0.0.1", ["10.0.0.3"], "10.0.0.3"),  # only proxies: the farthest one
+        ("10.0.0.1", [], "10.0.0.1"),
+        ("10.0.0.1", ["not-an-address"], "not-an-address"),
+    ],
+)
+def test_client_address_believes_only_trusted_proxies(
+    peer: str, forwarded: list[str], client: str
+) -> None:
+    assert forwarded_client(peer, forwarded, (ip_network("10.0.0.0/8"),)) == client
+
+
+async def test_anonymous_limits_are_per_forwarded_client_behind_a_trusted_proxy(
+    aiohttp_client: ClientFactory, settings: Settings
+) -> None:
+    limited = settings.model_copy(
+        update={"rate_limit_anonymous_requests": 1, "trusted_proxies": (ip_network("127.0.0.1"),)}
+    )
+    client = await aiohttp_client(create_app(limited))
+
+    async def status(forwarded_for: str) -> int:
+        resp = await client.get("/openapi.json", headers={"X-Forwarded-For": forwarded_for})
+        return resp.status
+
+    assert [await status("198.51.100.1"), await status("198.51.100.1")] == [200, 429]
+    assert await status("198.51.100.2") == 200
+
+
+async def test_forwarded_for_from_an_untrusted_peer_does_not_dodge_the_limit(
+    aiohttp_client: ClientFactory, settings: Settings
+) -> None:
+    limited = settings.model_copy(update={"rate_limit_anonymous_requests": 1})
+    client = await aiohttp_client(create_app(limited))
+    first = await client.get("/openapi.json", headers={"X-Forwarded-For": "198.51.100.1"})
+    second = await client.get("/openapi.json", headers={"X-Forwarded-For": "198.51.100.2"})
+    assert [first.status, second.status] == [200, 429]
+
+
+def test_trusted_proxies_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAAS_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.5")
+    assert load_settings().trusted_proxies == (
+        ip_network("10.0.0.0/8"),
+        ip_network("192.168.1.5/32"),
+    )
+    monkeypatch.setenv("MAAS_TRUSTED_PROXIES", "10.0.0.0/33")
+    with pytest.raises(SettingsError, match="MAAS_TRUSTED_PROXIES"):
+        load_settings()
