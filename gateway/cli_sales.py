@@ -1,4 +1,4 @@
-"""`maas ticket verify`, `maas signing-keys rotate` and `maas fares import`."""
+"""`maas ticket verify`, `maas signing-keys rotate|seal` and `maas fares import`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import orjson
 
 from gateway.clidb import database
 from gateway.sales.fares import store_fares
-from gateway.sales.signing import rotate_key
+from gateway.sales.signing import rotate_key, seal_keys
 from gateway.settings import Settings
 from operators.fares.model import FaresValidationError
 from operators.tickets import TicketInvalid, verify_ticket
@@ -57,8 +57,20 @@ def cmd_ticket_verify(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_rotate(settings: Settings, args: argparse.Namespace) -> int:
     """Start a new signing key; the old one stays published until its tickets expire."""
     async with database(settings) as pool, pool.acquire() as conn:
-        key = await rotate_key(conn, args.operator)
+        key = await rotate_key(conn, args.operator, settings.signing_secret)
     _say(f"{args.operator}: new signing key {key.kid}")
+    return 0
+
+
+async def cmd_seal(settings: Settings, args: argparse.Namespace) -> int:
+    """Encrypt the signing keys stored in clear with MAAS_SIGNING_KEY_SECRET."""
+    secret = settings.signing_secret
+    if secret is None:
+        _say("set MAAS_SIGNING_KEY_SECRET (16 characters or more) first", err=True)
+        return 2
+    async with database(settings) as pool, pool.acquire() as conn:
+        sealed = await seal_keys(conn, secret)
+    _say(f"encrypted {sealed} signing key(s)")
     return 0
 
 
@@ -92,9 +104,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     verify.add_argument("--jwks", help="a JWKS file or URL (default: this gateway's)")
     verify.set_defaults(run=cmd_ticket_verify)
     keys = sub.add_parser("signing-keys", help="operators' ticket-signing keys")
-    rotate = keys.add_subparsers(dest="action", required=True).add_parser("rotate")
+    key_actions = keys.add_subparsers(dest="action", required=True)
+    rotate = key_actions.add_parser("rotate", help="start a new key for an operator")
     rotate.add_argument("--operator", required=True)
     rotate.set_defaults(run=cmd_rotate)
+    seal = key_actions.add_parser("seal", help="encrypt keys stored in clear")
+    seal.set_defaults(run=cmd_seal)
     fares = sub.add_parser("fares", help="operators' fares")
     imp = fares.add_subparsers(dest="action", required=True).add_parser("import")
     imp.add_argument("--operator", required=True)

@@ -28,7 +28,7 @@ from gateway.appkeys import (
 from gateway.migrate import migrate
 from gateway.realtime.service import realtime_context
 from gateway.redisguard import RedisGuard
-from gateway.sales.resources import sales_context
+from gateway.sales.resources import sales_context, signing_keys_context
 from gateway.timetable import timetable_store
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,7 @@ async def http_client(app: web.Application) -> AsyncIterator[None]:
 CLEANUP_CONTEXTS = (
     embedded_servers,
     postgres,
+    signing_keys_context,
     timetable_store,
     redis_client,
     http_client,

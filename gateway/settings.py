@@ -6,7 +6,7 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -15,7 +15,10 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 class Settings(BaseSettings):
     """Everything the gateway reads from its environment."""
 
-    model_config = SettingsConfigDict(env_prefix="MAAS_", extra="ignore", frozen=True)
+    # An empty variable counts as unset (compose files pass `${NAME:-}` through).
+    model_config = SettingsConfigDict(
+        env_prefix="MAAS_", extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
     database_url: str | None = Field(
         default=None, description="PostgreSQL URL; unset starts an embedded server"
@@ -48,11 +51,22 @@ class Settings(BaseSettings):
     allow_private_urls: bool = Field(
         default=False, description="let operators configure loopback/private URLs (tests only)"
     )
+    signing_key_secret: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="encrypts operators' ticket-signing keys in the database",
+    )
     trusted_proxies: Annotated[tuple[Network, ...], NoDecode] = Field(
         default=(),
         description="reverse proxies (addresses or networks, comma-separated) whose "
         "X-Forwarded-For names the client",
     )
+
+    @property
+    def signing_secret(self) -> bytes | None:
+        """The signing-key secret as bytes, or None when keys are stored unencrypted."""
+        secret = self.signing_key_secret
+        return None if secret is None else secret.get_secret_value().encode()
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -75,5 +89,7 @@ def load_settings(**overrides: object) -> Settings:
         lines = []
         for err in exc.errors():
             name = "MAAS_" + "_".join(str(p) for p in err["loc"]).upper()
-            lines.append(f"{name}: {err['msg']} (got {err.get('input')!r})")
+            secret = any(str(p).endswith("secret") for p in err["loc"])
+            got = "hidden" if secret else repr(err.get("input"))
+            lines.append(f"{name}: {err['msg']} (got {got})")
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import segno
+from cryptography.hazmat.primitives import serialization
 from joserfc import errors, jwt
 from joserfc.jwk import KeySet, OKPKey
 
@@ -93,6 +94,45 @@ def new_signing_key(operator_id: str) -> SigningKey:
     kid = f"{operator_id}-{secrets.token_hex(4)}"
     key = OKPKey.generate_key("Ed25519", parameters={"kid": kid, "use": "sig", "alg": ALGORITHM})
     return SigningKey(kid, operator_id, key.as_pem(private=True), key.as_dict(private=False))
+
+
+class SigningKeyLocked(Exception):
+    """A stored private key is encrypted and the secret is missing or wrong."""
+
+
+_SEALED = b"-----BEGIN ENCRYPTED PRIVATE KEY-----"
+
+
+def is_sealed(stored_pem: bytes) -> bool:
+    """Whether a stored private key is encrypted."""
+    return stored_pem.lstrip().startswith(_SEALED)
+
+
+def seal_private_pem(private_pem: bytes, secret: bytes) -> bytes:
+    """Return the private key as encrypted PKCS#8 PEM (the best encryption available)."""
+    key = serialization.load_pem_private_key(private_pem, password=None)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(secret),
+    )
+
+
+def open_private_pem(stored_pem: bytes, secret: bytes | None) -> bytes:
+    """Return a stored private key as plain PEM, decrypting it when it is sealed."""
+    if not is_sealed(stored_pem):
+        return stored_pem
+    if secret is None:
+        raise SigningKeyLocked("the signing key is encrypted: set MAAS_SIGNING_KEY_SECRET")
+    try:
+        key = serialization.load_pem_private_key(stored_pem, password=secret)
+    except ValueError as exc:
+        raise SigningKeyLocked("MAAS_SIGNING_KEY_SECRET does not open the signing key") from exc
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
 
 
 def sign_ticket(claims: TicketClaims, key: SigningKey, issued_at: datetime) -> str:

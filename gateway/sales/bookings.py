@@ -297,7 +297,7 @@ async def _confirm_locked(
             # Still under the row lock: nobody sees the booking half-confirmed.
             await _reject(sales, conn, tenant_id, booking_id, f"confirmation failed: {failures[0]}")
             return None
-        await tickets.issue(conn, booking_id)
+        await tickets.issue(conn, booking_id, sales.signing_secret)
         await _set_status(conn, booking_id, "CONFIRMED")
         await _event(conn, booking_id, tenant_id, "booking.confirmed")
         return None

@@ -15,11 +15,12 @@ from operators.adapter import LegOrder, OperatorAdapter, OperatorError, Operator
 
 @dataclass(frozen=True, slots=True)
 class Sales:
-    """What booking needs: the database, the operators' adapters, and how long holds last."""
+    """What booking needs: database, adapters, hold time, the secret of the signing keys."""
 
     pool: asyncpg.Pool
     adapters: Adapters
     hold: timedelta = timedelta(minutes=10)
+    signing_secret: bytes | None = None
 
 
 def leg_order(leg: asyncpg.Record) -> LegOrder:

@@ -27,8 +27,11 @@ def _claims(leg: asyncpg.Record, ticket_id: uuid.UUID) -> TicketClaims:
     )
 
 
-async def issue(conn: asyncpg.Connection, booking_id: uuid.UUID) -> int:
-    """Sign a ticket for every confirmed leg of a booking that has none; return how many."""
+async def issue(conn: asyncpg.Connection, booking_id: uuid.UUID, secret: bytes | None) -> int:
+    """Sign a ticket for every confirmed leg of a booking that has none; return how many.
+
+    `secret` opens the operators' signing keys when they are stored encrypted.
+    """
     legs = await conn.fetch(
         """SELECT l.* FROM booking_legs l LEFT JOIN tickets t ON t.booking_leg_id = l.id
            WHERE l.booking_id = $1 AND l.status = 'CONFIRMED' AND t.id IS NULL
@@ -37,7 +40,7 @@ async def issue(conn: asyncpg.Connection, booking_id: uuid.UUID) -> int:
     )
     now = datetime.now(UTC)
     for leg in legs:
-        key = await get_active_key(conn, leg["operator_id"])
+        key = await get_active_key(conn, leg["operator_id"], secret)
         ticket_id = uuid.uuid4()
         claims = _claims(leg, ticket_id)
         await conn.execute(

@@ -63,3 +63,18 @@ async def book(
     body = {"offer_ids": offer_ids, "travellers": [{"rider_category": "adult"}] * travellers}
     resp = await client.post("/v1/bookings", json=body, headers=headers)
     return resp.status, await resp.json(content_type=None)
+
+
+async def confirmed_ticket(
+    client: TestClient,  # type: ignore[type-arg]
+    pool: asyncpg.Pool,
+    maas_key: str,
+    operator_id: str | None = None,
+) -> tuple[str, str]:
+    """Buy and confirm a day ticket (of a new operator unless given); return (operator, token)."""
+    operator_id = await operator_with_demo_fares(pool, operator_id)
+    created = await offer(client, maas_key, day_ticket_offer(operator_id))
+    _, booking = await book(client, maas_key, [created["id"]])
+    resp = await client.post(f"/v1/bookings/{booking['id']}/confirm", headers=bearer(maas_key))
+    token: str = (await resp.json())["legs"][0]["ticket"]["token"]
+    return operator_id, token

@@ -46,6 +46,15 @@ def test_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
         load_settings()
 
 
+def test_a_bad_secret_is_named_but_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAAS_SIGNING_KEY_SECRET", "too-short-1")
+    with pytest.raises(SettingsError, match="MAAS_SIGNING_KEY_SECRET") as info:
+        load_settings()
+    assert "too-short-1" not in str(info.value)
+    monkeypatch.setenv("MAAS_SIGNING_KEY_SECRET", "")  # empty: unset, keys stay in clear
+    assert load_settings().signing_secret is None
+
+
 def test_cli_exits_2_on_bad_setting(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -11,8 +11,7 @@ from aiohttp.test_utils import TestClient
 from gateway import cli
 from gateway.sales.fares import zip_files
 from operators.fares.demo import read_demo_fare_files
-from tests.conftest import bearer
-from tests.gateway.sales_support import book, day_ticket_offer, offer, operator_with_demo_fares
+from tests.gateway.sales_support import confirmed_ticket, operator_with_demo_fares
 
 MakeKey = Callable[..., Awaitable[str]]
 
@@ -33,13 +32,7 @@ async def _confirmed_ticket(
     db: asyncpg.Pool,
     make_key: MakeKey,
 ) -> tuple[str, str]:
-    key = await make_key("maas")
-    operator_id = await operator_with_demo_fares(db)
-    created = await offer(client, key, day_ticket_offer(operator_id))
-    _, booking = await book(client, key, [created["id"]])
-    resp = await client.post(f"/v1/bookings/{booking['id']}/confirm", headers=bearer(key))
-    token: str = (await resp.json())["legs"][0]["ticket"]["token"]
-    return operator_id, token
+    return await confirmed_ticket(client, db, await make_key("maas"))
 
 
 @pytest.mark.usefixtures("cli_env")

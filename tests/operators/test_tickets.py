@@ -4,11 +4,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from operators.tickets import (
+    SigningKey,
+    SigningKeyLocked,
     TicketClaims,
     TicketInvalid,
+    is_sealed,
     new_signing_key,
+    open_private_pem,
     qr_png,
     qr_svg,
+    seal_private_pem,
     sign_ticket,
     verify_ticket,
 )
@@ -77,3 +82,18 @@ def test_qr_codes_carry_the_token() -> None:
     svg = qr_svg(token)
     assert svg.startswith("<svg")
     assert "path" in svg
+
+
+def test_a_sealed_key_opens_only_with_its_secret() -> None:
+    key = new_signing_key("op")
+    sealed = seal_private_pem(key.private_pem, b"a secret of sixteen+")
+    assert is_sealed(sealed)
+    assert not is_sealed(key.private_pem)
+    assert open_private_pem(key.private_pem, None) == key.private_pem  # stored in clear
+    opened = open_private_pem(sealed, b"a secret of sixteen+")
+    token = sign_ticket(_claims(), SigningKey(key.kid, "op", opened, key.public_jwk), NOW)
+    assert verify_ticket(token, {"keys": [key.public_jwk]}, NOW) == _claims()
+    with pytest.raises(SigningKeyLocked, match="MAAS_SIGNING_KEY_SECRET"):
+        open_private_pem(sealed, None)
+    with pytest.raises(SigningKeyLocked, match="does not open"):
+        open_private_pem(sealed, b"another secret, wrong")
