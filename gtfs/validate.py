@@ -42,6 +42,12 @@ KNOWN_FILES = (
     "shapes",
 )
 
+#: What ignoring a file means, where it is more than the file's absence.
+IGNORED_BECAUSE = {
+    "frequencies.txt": "not supported yet: the trips it repeats run only once, at the times "
+    "of their stop_times",
+}
+
 #: Tables whose every column is read as categories: few distinct values, millions of rows.
 _CATEGORICAL_TABLES = {"stop_times"}
 _CHUNK_ROWS = 100_000
@@ -173,7 +179,8 @@ def validate_zip(path: Path, limits: ZipLimits | None = None) -> ValidationRepor
         for info in zf.infolist():
             name = PurePosixPath(info.filename).name
             if not info.is_dir() and name.removesuffix(".txt") not in KNOWN_FILES:
-                issues.warning(name, None, None, "file not imported by the gateway")
+                message = IGNORED_BECAUSE.get(name, "file not imported by the gateway")
+                issues.warning(name, None, None, message)
     raw = read_raw_tables(path, members, issues)
     issues.raise_if_any()
     if check_tables(raw, issues):

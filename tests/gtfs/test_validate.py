@@ -272,3 +272,13 @@ def test_unread_files_are_warnings(hsl: Path) -> None:
             "message": "file not imported by the gateway",
         }
     ]
+
+
+def test_frequencies_are_a_warning_that_says_what_it_means(hsl: Path, tmp_path: Path) -> None:
+    feed = rewrite_zip(
+        hsl,
+        tmp_path / "freq.zip",
+        {"frequencies.txt": "trip_id,start_time,end_time,headway_secs\nt1,06:00:00,09:00:00,600\n"},
+    )
+    messages = {w.file: w.message for w in validate_zip(feed).warnings}
+    assert "run only once" in messages["frequencies.txt"]
