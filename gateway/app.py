@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import swagger_ui_bundle
 from aiohttp import web
 
@@ -25,4 +27,5 @@ def create_app(settings: Settings) -> web.Application:
         app.on_startup.append(demo.on_startup)
     api.mount(app)
     app.router.add_static("/docs/static", swagger_ui_bundle.swagger_ui_path)
+    app.router.add_static("/map/static/leaflet", Path(__file__).parent / "static" / "leaflet")
     return app

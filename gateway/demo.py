@@ -117,6 +117,7 @@ def demo_banner(keys: dict[str, str], base_url: str) -> str:
         f" {base_url}/v1/bookings",
         f"  curl -X POST -H '{maas}' {base_url}/v1/bookings/BOOKING_ID/confirm",
         f"  maas ticket verify TOKEN --jwks {base_url}/.well-known/jwks.json",
+        f"Map: {base_url}/map#from=62.8925,27.6780&to=62.8460,27.6420&at=2017-03-14T08:00",
         f"Docs: {base_url}/docs",
         "",
     ]

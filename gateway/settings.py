@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         min_length=16,
         description="encrypts operators' ticket-signing keys in the database",
     )
+    map_tiles: str = Field(
+        default="",
+        description="tile URL template of the /map page's background, e.g. "
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png (none: no background, works offline)",
+    )
+    map_attribution: str = Field(default="", description="the tiles' attribution (HTML)")
     trusted_proxies: Annotated[tuple[Network, ...], NoDecode] = Field(
         default=(),
         description="reverse proxies (addresses or networks, comma-separated) whose "

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import orjson
 from aiohttp import web
 
 from gateway.appkeys import database_url_key, db_key
 from gateway.problems import Problem
 from gtfs.export import gtfs_zip_bytes
+from gtfs.geojson import network_geojson
 from gtfs.open_data import OpenDataIndex, build_index
 from gtfs.snapshot import Snapshot, build_snapshot
 from gtfs.store import TIMETABLE_CHANNEL, current_version_ids, load_current
@@ -78,8 +80,8 @@ class TimetableStore:
         self._current: Timetable | None = None
         self._wake = asyncio.Event()
         self._swapped = asyncio.Event()
-        self._zip: tuple[int, bytes] | None = None
-        self._zip_lock = asyncio.Lock()
+        self._derived: dict[str, tuple[int, bytes]] = {}
+        self._derived_locks: dict[str, asyncio.Lock] = {}
         self.last_error: str | None = None
 
     def find(self) -> Timetable | None:
@@ -159,12 +161,36 @@ class TimetableStore:
 
     async def merged_zip(self) -> tuple[Timetable, bytes]:
         """Return the current timetable and its merged GTFS zip (built once per timetable)."""
+        return await self._once_per_timetable("merged.zip", lambda t: gtfs_zip_bytes(t.tables))
+
+    async def network_geojson(self) -> tuple[Timetable, bytes]:
+        """Return the current timetable and its network as GeoJSON (built once per timetable)."""
+        return await self._once_per_timetable("network.geojson", _network_geojson_bytes)
+
+    async def _once_per_timetable(
+        self, name: str, build: Callable[[Timetable], bytes]
+    ) -> tuple[Timetable, bytes]:
+        """Return bytes derived from the current timetable, built off the event loop once."""
         timetable = self.get()
-        async with self._zip_lock:
-            if self._zip is None or self._zip[0] != timetable.generation:
-                data = await asyncio.to_thread(gtfs_zip_bytes, timetable.tables)
-                self._zip = (timetable.generation, data)
-            return timetable, self._zip[1]
+        async with self._derived_locks.setdefault(name, asyncio.Lock()):
+            cached = self._derived.get(name)
+            if cached is None or cached[0] != timetable.generation:
+                cached = (timetable.generation, await asyncio.to_thread(build, timetable))
+                self._derived[name] = cached
+            return timetable, cached[1]
+
+
+def _network_geojson_bytes(timetable: Timetable) -> bytes:
+    """Return the timetable's network as GeoJSON bytes, with the routes' colours."""
+    routes = timetable.index.routes
+    colors = dict(
+        zip(
+            routes["route_id"].astype(str),
+            routes["route_color"].fillna("").astype(str),
+            strict=True,
+        )
+    )
+    return orjson.dumps(network_geojson(timetable.snapshot, colors))
 
 
 timetable_key = web.AppKey("timetable", TimetableStore)

@@ -186,11 +186,12 @@ class Places:
         return place
 
 
-def _geometry(snap: Snapshot, trip: int, a: Place, b: Place) -> tuple[tuple[float, float], ...]:
-    """Return the trip's shape between two stops (nearest shape points), or () without a shape."""
+def _geometry(snap: Snapshot, trip: int, stops: list[Place]) -> tuple[tuple[float, float], ...]:
+    """Return the ride's line: the trip's shape between its ends, or else its stops."""
     shape = int(snap.trips.shape[trip])
     if shape < 0:
-        return ()
+        return tuple((place.lat, place.lon) for place in stops)
+    a, b = stops[0], stops[-1]
     lo, hi = int(snap.shapes.ptr[shape]), int(snap.shapes.ptr[shape + 1])
     lat, lon = snap.shapes.lat[lo:hi], snap.shapes.lon[lo:hi]
     scale = np.cos(np.radians(a.lat))
@@ -227,7 +228,7 @@ def _transit_leg(t: Trace, ride: Ride, clock: _Clock) -> TransitLeg:
         departure=clock.at(departure[0]),
         arrival=clock.at(arrival[-1]),
         intermediate_stops=calls,
-        geometry=_geometry(snap, trip, stops[0], stops[-1]),
+        geometry=_geometry(snap, trip, stops),
         stay_seated=ride.stay_seated,
         realtime=bool(view.row_realtime[ride.row]),
     )

@@ -117,7 +117,9 @@ class TransitLegOut(BaseModel):
     arrival: dt.datetime
     duration_s: int
     intermediate_stops: list[StopCallOut]
-    geometry: list[tuple[float, float]] = Field(description="[lat, lon] points of the ride")
+    geometry: list[tuple[float, float]] = Field(
+        description="[lat, lon] points of the ride: its shape, or its stops where the feed has none"
+    )
     stay_seated: bool
     realtime: bool
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
+import orjson
 import pandas as pd
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.api import api
+from gateway.appkeys import settings_key
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_offset, encode_cursor
 from gateway.problems import not_found
 from gateway.realtime.departures import expected_departures
@@ -310,3 +313,39 @@ async def merged_zip(request: web.Request) -> web.Response:
             "ETag": f'"timetable-{timetable.generation}-{versions}"',
         },
     )
+
+
+@api.route(
+    "GET",
+    "/v1/network.geojson",
+    summary="The merged network as GeoJSON: routes as lines, stops as points",
+    tag="open data",
+    media_types=("application/geo+json",),
+)
+async def network_geojson(request: web.Request) -> web.Response:
+    """Serve the current timetable's network as a GeoJSON FeatureCollection (RFC 7946)."""
+    timetable, data = await request.app[timetable_key].network_geojson()
+    return web.Response(
+        body=data,
+        content_type="application/geo+json",
+        headers={"ETag": f'"network-{timetable.generation}"'},
+    )
+
+
+_MAP_PAGE = (Path(__file__).parent.parent / "static" / "map.html").read_text(encoding="utf-8")
+
+
+@api.route(
+    "GET",
+    "/map",
+    summary="The network, live vehicles and journeys on a map (a page for people)",
+    tag="open data",
+    media_types=("text/html",),
+)
+async def network_map(request: web.Request) -> web.Response:
+    """Serve the map page; its background tiles come from `MAAS_MAP_TILES` when set."""
+    settings = request.app[settings_key]
+    config = {"tiles": settings.map_tiles, "attribution": settings.map_attribution}
+    # Inside <script>, "</" could end the element: JSON allows writing it as "<\/".
+    page = _MAP_PAGE.replace("{{CONFIG}}", orjson.dumps(config).decode().replace("</", "<\\/"))
+    return web.Response(text=page, content_type="text/html")

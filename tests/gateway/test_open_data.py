@@ -13,8 +13,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from gateway.app import create_app
+from gateway.settings import Settings
 from gateway.timetable import Timetable, timetable_key
 from gtfs.split import KUOPIO_OPERATORS
+from tests.conftest import ClientFactory
 
 Client = TestClient[web.Request, web.Application]
 TORIKULMA = "kuopion-liikenne:201827"  # Torikulma I, by the market square: where lines end
@@ -155,3 +158,56 @@ async def test_footpaths_link_stops_of_different_operators(kuopio: Client) -> No
     assert across.any()
     # The same kerb published by two operators: linked at (nearly) zero distance.
     assert (footpaths.distance_m[across] < 1.0).any()
+
+
+async def test_network_geojson_draws_routes_and_served_stops(kuopio: Client) -> None:
+    await _timetable(kuopio)
+    # Other tests publish feeds into the same database: compare with the timetable the
+    # answer was built from (its generation is in the ETag).
+    for _ in range(5):
+        resp = await kuopio.get("/v1/network.geojson")
+        timetable = kuopio.app[timetable_key].get()
+        if resp.headers["ETag"] == f'"network-{timetable.generation}"':
+            break
+    assert resp.status == 200
+    assert resp.content_type == "application/geo+json"
+    network = await resp.json(content_type="application/geo+json")
+    snap = timetable.snapshot
+    assert network["type"] == "FeatureCollection"
+    kinds: dict[str, list[dict]] = {"stop": [], "route": []}  # type: ignore[type-arg]
+    for feature in network["features"]:
+        kinds[feature["properties"]["kind"]].append(feature)
+    assert len(kinds["stop"]) == len(np.unique(snap.trips.stop))
+    planned = snap.patterns.trips  # trips the planner runs (some may be dropped)
+    served = {snap.routes.ids[r] for r in set(snap.trips.route[planned].tolist())}
+    assert {f["properties"]["id"] for f in kinds["route"]} == served
+    kuopio_operators = {op.operator_id for op in KUOPIO_OPERATORS}
+    for feature in kinds["route"]:
+        coordinates = feature["geometry"]["coordinates"]
+        assert len(coordinates) >= 2
+        if feature["properties"]["operator_id"] in kuopio_operators:
+            # GeoJSON is [lon, lat]: Kuopio lies near 27.7 E, 62.9 N.
+            assert all(26 < lon < 30 and 62 < lat < 64 for lon, lat in coordinates)
+    service = network["service"]
+    assert service["timezone"] == "Europe/Helsinki"
+    assert service["first_date"] <= "2017-03-14" <= service["last_date"]
+
+
+async def test_map_page_is_served_with_its_assets_and_tile_settings(
+    aiohttp_client: ClientFactory, settings: Settings
+) -> None:
+    tiles = "https://tiles.example/{z}/{x}/{y}.png"
+    client = await aiohttp_client(
+        create_app(settings.model_copy(update={"map_tiles": tiles, "map_attribution": "</script>"}))
+    )
+    resp = await client.get("/map")
+    assert resp.status == 200
+    assert resp.content_type == "text/html"
+    page = await resp.text()
+    assert '"tiles":"https://tiles.example/{z}/{x}/{y}.png"' in page
+    assert "<\\/script>" in page  # a setting cannot close the page's script element
+    for asset in ("/map/static/leaflet/leaflet.js", "/map/static/leaflet/leaflet.css"):
+        assert asset in page
+        assert (await client.get(asset)).status == 200
+    for api_path in ("/v1/network.geojson", "/v1/vehicles", "/v1/journeys"):
+        assert api_path in page

@@ -214,6 +214,9 @@ def test_kuopio_journey_has_operator_route_and_intermediate_stops(kuopio_planner
     assert leg.route_id.startswith(leg.operator_id + ":")
     assert leg.departure.tzinfo is not None
     assert all(leg.departure <= s.arrival <= leg.arrival for s in leg.intermediate_stops)
+    # Kuopio has no shapes: the leg's line runs through its stops.
+    places = [leg.from_place, *(s.stop for s in leg.intermediate_stops), leg.to_place]
+    assert leg.geometry == tuple((p.lat, p.lon) for p in places)
     assert found[0].id
     assert len({i.id for i in found}) == len(found)
 
