@@ -124,6 +124,17 @@ class TripSchedules:
         """Return the namespaced ids of every stop in the snapshot (a view: no copy)."""
         return self.stop_codes.keys()
 
+    def service_date(self, trip: int, start_date: str, day_start_s: int) -> dt.date | None:
+        """Return a trip instance's service date: start_date, or where its times fit, or None.
+
+        `day_start_s` is the start of the service day its absolute times fitted (0: none).
+        """
+        day = parse_service_date(start_date) if start_date else None
+        if day is not None or not day_start_s:
+            return day
+        zone = self.zones[int(self.trip_zone[trip])]
+        return dt.datetime.fromtimestamp(day_start_s + _NOON_S, zone).date()
+
     def service_day_start_s(self, trip: int, start_date: str, reference_s: int) -> int:
         """Return the service day start of a trip instance: its start_date, or the day that fits."""
         zone = self.zones[int(self.trip_zone[trip])]

@@ -203,6 +203,7 @@ class _Updates:
     relationship: Int64Array
     arrival_delay_s: Int64Array
     departure_delay_s: Int64Array
+    slot_day_start_s: Int64Array  # per trip instance; 0 where no update gave a time
 
 
 def _update_delays(s: TripSchedules, x: _Extracted) -> _Updates:
@@ -215,7 +216,8 @@ def _update_delays(s: TripSchedules, x: _Extracted) -> _Updates:
     absolute_s = np.where(
         arrival_kind == _TIME, arrival, np.where(departure_kind == _TIME, departure, 0)
     )
-    day_start_s = _day_starts(s, x, slots, absolute_s)[slots]
+    slot_day_start_s = _day_starts(s, x, slots, absolute_s)
+    day_start_s = slot_day_start_s[slots]
     arrival_delay = np.where(
         arrival_kind == _TIME, arrival - day_start_s - s.arrival_s[safe_rows], arrival
     )
@@ -238,6 +240,7 @@ def _update_delays(s: TripSchedules, x: _Extracted) -> _Updates:
         relationship=relationship,
         arrival_delay_s=np.where(no_data, 0, arrival_delay),
         departure_delay_s=np.where(no_data, 0, departure_delay),
+        slot_day_start_s=slot_day_start_s,
     )
 
 
@@ -318,6 +321,9 @@ def overlay_from_feed(
             departure_s=departure32[start:end],
             skipped=skipped[start:end],
             cancelled=x.slot_cancelled[slot],
+            service_date=schedules.service_date(
+                x.slot_trip[slot], x.slot_start_date[slot], int(updates.slot_day_start_s[slot])
+            ),
         )
     return overlay, ReportCounts(
         accepted_count=len(overlay),

@@ -202,9 +202,13 @@ def _routes(
 
 
 def _apply_overlay(
-    snap: Snapshot, trips: I64, shifts: I64, overlay: RealtimeOverlay
+    snap: Snapshot, trips: I64, shifts: I64, day: dt.date, days: I64, overlay: RealtimeOverlay
 ) -> tuple[B, Realtime]:
-    """Return (runs still running, expected times of the runs the overlay delays)."""
+    """Return (runs still running, expected times of the runs the overlay delays).
+
+    An update applies to the run of its service date; one that names no date, to the run
+    of the service day nearest the query's.
+    """
     keep = np.ones(len(trips), dtype=np.bool_)
     realtime: Realtime = {}
     if not overlay:
@@ -217,7 +221,10 @@ def _apply_overlay(
         runs = where.get(snap.trips.index.get(trip_id, -1), [])
         if not runs:
             continue
-        # The overlay names no date: it applies to the run of the query's own service day.
+        if rt.service_date is not None:
+            runs = [r for r in runs if day + dt.timedelta(int(days[r]) - 1) == rt.service_date]
+            if not runs:
+                continue
         run = min(runs, key=lambda r: abs(int(shifts[r])))
         length = int(snap.trips.time_ptr[trips[run] + 1] - snap.trips.time_ptr[trips[run]])
         if rt.cancelled:
@@ -255,7 +262,7 @@ def build_day_view(
 ) -> DayView:
     """Compile the routes of `day` (with the overlay applied) into scan-ready flat arrays."""
     trips, shifts, days = _instances(snap, day, wheelchair)
-    keep, realtime = _apply_overlay(snap, trips, shifts, overlay or {})
+    keep, realtime = _apply_overlay(snap, trips, shifts, day, days, overlay or {})
     routes, run_groups = _routes(snap, trips, shifts, np.flatnonzero(keep), realtime)
     successor = _block_successors(snap, trips, shifts, days)
     if wheelchair:

@@ -31,8 +31,11 @@ def expected_departures(
     seen: set[str] = set()
     found: list[ExpectedDeparture] = []
     for d in departures:
-        rt = overlay.get(d.trip_id) if overlay and d.trip_id not in seen else None
-        # An update names no service day here: it belongs to the trip's soonest run listed.
+        rt = overlay.get(d.trip_id) if overlay else None
+        if rt is not None and (
+            d.service_day != rt.service_date if rt.service_date else d.trip_id in seen
+        ):
+            rt = None  # another run's update; one naming no date: the soonest run listed
         seen.add(d.trip_id)
         if rt is None or not 0 <= d.stop_index < len(rt.departure_s):
             found.append(ExpectedDeparture())

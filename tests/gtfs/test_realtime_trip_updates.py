@@ -180,6 +180,7 @@ def test_absolute_times_use_start_date_and_agency_zone(
             )
         )
         assert (realtime.arrival_s - arrival).tolist() == [0] + [90] * 4 + [-30] * 33
+        assert realtime.service_date == day
 
 
 def test_absolute_times_without_start_date_pick_the_service_day(
@@ -194,6 +195,9 @@ def test_absolute_times_without_start_date_pick_the_service_day(
         apply(schedules, trip_update(NIGHT_TRIP, stu(last + 1, arrival_time=when_s))), NIGHT_TRIP
     )
     assert int(realtime.arrival_s[last] - arrival[last]) == 240
+    assert realtime.service_date == monday  # Monday's run, though it is Tuesday already
+    relative = only(apply(schedules, trip_update(NIGHT_TRIP, delay=60)), NIGHT_TRIP)
+    assert relative.service_date is None  # a delay alone names no day
 
 
 def test_skipped_stop_is_flagged_and_delay_propagates_over_it(

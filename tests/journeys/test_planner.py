@@ -87,6 +87,23 @@ def test_trip_after_midnight_belongs_to_the_previous_service_day() -> None:
     assert found[0].departure == at("00:30", TUESDAY)  # Monday's run, after midnight
 
 
+def test_a_delay_applies_to_the_run_of_its_service_date() -> None:
+    # At 00:10 on Tuesday, Monday's run of the night trip is still to leave at 00:30;
+    # Tuesday's run leaves 24 hours later. A delay names which run it is about.
+    night = Trip("night", (("A", "24:30"), ("E", "25:00")))
+    late = np.asarray([hms("24:40"), hms("25:10")], dtype=np.int32)
+    monday = TUESDAY - dt.timedelta(days=1)
+
+    def arrival(service_date: dt.date | None) -> dt.datetime:
+        delayed = {"t:night": TripRealtime(late, late, np.zeros(2, np.bool_), False, service_date)}
+        query = JourneyQuery("t:A", "t:E", depart_at=at("00:10", TUESDAY))
+        return planner_for(night).plan(query, overlay=delayed)[0].arrival
+
+    assert arrival(monday) == at("01:10", TUESDAY)
+    assert arrival(TUESDAY) == at("01:00", TUESDAY)  # Tuesday's run is the one delayed
+    assert arrival(None) == at("01:00", TUESDAY)  # no date: the run of the query's own day
+
+
 def test_calendar_exception_removes_a_day() -> None:
     planner = planner_for(FAST)
     holiday = planner.plan(JourneyQuery("t:A", "t:C", depart_at=at("07:00", dt.date(2024, 5, 1))))
