@@ -14,6 +14,8 @@ settings_key = web.AppKey("settings", Settings)
 db_key = web.AppKey("db", asyncpg.Pool)
 redis_key = web.AppKey("redis", RedisGuard)
 http_key = web.AppKey("http", aiohttp.ClientSession)
+#: For URLs operators configure (realtime feeds): connects to public addresses only.
+public_http_key = web.AppKey("public_http", aiohttp.ClientSession)
 metrics_key = web.AppKey("metrics", Metrics)
 database_url_key = web.AppKey("database_url", str)
 redis_url_key = web.AppKey("redis_url", str)

@@ -21,6 +21,7 @@ from gateway.appkeys import (
     database_url_key,
     db_key,
     http_key,
+    public_http_key,
     redis_key,
     redis_url_key,
     settings_key,
@@ -30,6 +31,7 @@ from gateway.realtime.service import realtime_context
 from gateway.redisguard import RedisGuard
 from gateway.sales.resources import sales_context, signing_keys_context
 from gateway.timetable import timetable_store
+from gateway.urlguard import PublicResolver
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +99,22 @@ async def redis_client(app: web.Application) -> AsyncIterator[None]:
 
 
 async def http_client(app: web.Application) -> AsyncIterator[None]:
-    """Open the one outgoing HTTP session that adapters and pollers share."""
+    """Open the outgoing HTTP sessions: adapters' and the public-only one for polling.
+
+    Operators' back-ends are configured by an admin and may be private; the realtime
+    feeds an operator configures are fetched from public addresses only.
+    """
     timeout = aiohttp.ClientTimeout(total=30, connect=5)
-    async with aiohttp.ClientSession(
-        timeout=timeout, headers={"User-Agent": "maas-gateway"}
-    ) as session:
+    headers = {"User-Agent": "maas-gateway"}
+    public = None if app[settings_key].allow_private_urls else PublicResolver()
+    async with (
+        aiohttp.ClientSession(timeout=timeout, headers=headers) as session,
+        aiohttp.ClientSession(
+            timeout=timeout, headers=headers, connector=aiohttp.TCPConnector(resolver=public)
+        ) as public_session,
+    ):
         app[http_key] = session
+        app[public_http_key] = public_session
         yield
 
 

@@ -1,15 +1,22 @@
 """Outgoing URLs that operators configure must point at the public internet.
 
 Otherwise an operator's key could make the gateway fetch its own metadata
-service, Redis or an internal admin page (server-side request forgery).
+service, Redis or an internal admin page (server-side request forgery). A URL
+is checked when it is configured, and its host again at every connection
+(`PublicResolver`): a name that resolved to a public address then may resolve
+to a private one later (DNS rebinding).
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import socket
 from urllib.parse import urlsplit
+
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
 
 from gateway.problems import Problem
 
@@ -46,3 +53,31 @@ def _refused(field: str, detail: str) -> Problem:
         f"body.{field}: {detail}",
         errors=[{"field": f"body.{field}", "message": detail, "type": "url_not_allowed"}],
     )
+
+
+class NonPublicAddressError(OSError):
+    """A host resolved to an address that is not on the public internet."""
+
+
+class PublicResolver(AbstractResolver):
+    """Resolve like aiohttp's default resolver, but refuse a host with a non-public address."""
+
+    def __init__(self) -> None:
+        self._inner = DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        """Return the host's addresses, or raise `NonPublicAddressError` if any is private."""
+        results = await self._inner.resolve(host, port, family)
+        private = sorted({r["host"] for r in results if not _public(r["host"])})
+        if private:
+            # errno and strerror: aiohttp's connection error shows only those.
+            raise NonPublicAddressError(
+                errno.EACCES, f"{host!r} resolves to non-public {', '.join(private)}"
+            )
+        return results
+
+    async def close(self) -> None:
+        """Close the underlying resolver."""
+        await self._inner.close()

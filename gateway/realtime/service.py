@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from gateway.appkeys import db_key, http_key, redis_key, redis_url_key
+from gateway.appkeys import db_key, public_http_key, redis_key, redis_url_key
 from gateway.realtime.bus import RealtimeBus
 from gateway.realtime.out import MergedFeeds
 from gateway.realtime.poller import Poller, raise_if_cancelling
@@ -83,7 +83,7 @@ async def realtime_context(app: web.Application) -> AsyncIterator[None]:
     timetables = app[timetable_key]
     bus = RealtimeBus(app[redis_key], app[redis_url_key], RealtimeState(timetables.get))
     realtime = Realtime(timetables, bus)
-    realtime.poller = Poller(app[db_key], app[http_key], realtime.ingest, realtime.lease)
+    realtime.poller = Poller(app[db_key], app[public_http_key], realtime.ingest, realtime.lease)
     app[realtime_key] = realtime
     tasks = [
         asyncio.create_task(bus.run(), name="realtime-bus"),

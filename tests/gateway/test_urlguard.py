@@ -1,11 +1,15 @@
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from gateway.app import create_app
 from gateway.problems import Problem
+from gateway.realtime.poller import Poller, PollStatus
 from gateway.settings import Settings
-from gateway.urlguard import check_public_url
+from gateway.urlguard import PublicResolver, check_public_url
 from tests.conftest import ClientFactory, bearer
 
 MakeKey = Callable[..., Awaitable[str]]
@@ -46,3 +50,31 @@ async def test_operator_cannot_point_polling_at_the_gateways_own_network(
     resp = await client.put("/v1/operators/ssrf-test-op/realtime-sources", json=body, headers=admin)
     assert resp.status == 422
     assert (await resp.json(content_type=None))["code"] == "url_not_allowed"
+
+
+async def test_a_host_that_now_resolves_privately_is_not_fetched(
+    aiohttp_client: ClientFactory, aiohttp_server: Callable[..., Awaitable[TestServer]]
+) -> None:
+    # The feed URL passed its check once; its name now points inside (DNS rebinding).
+    hits: list[str] = []
+
+    async def feed(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(body=b"")
+
+    app = web.Application()
+    app.router.add_get("/feed.pb", feed)
+    server = await aiohttp_server(app)
+    url = f"http://localhost:{server.port}/feed.pb"
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(resolver=PublicResolver())
+    ) as public:
+        status = PollStatus(url=url, interval_s=5)
+        poller = Poller(None, public, ingest=None, lease=None)  # type: ignore[arg-type]
+        await poller.poll_once("op", "trip-updates", status)
+    assert hits == []
+    assert status.failures == 1
+    assert "non-public" in (status.last_error or "")
+    async with aiohttp.ClientSession() as anywhere:  # the same URL, without the guard
+        assert (await anywhere.get(url)).status == 200
+    assert hits == ["/feed.pb"]
