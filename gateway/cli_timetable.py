@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tqdm import tqdm
 
 from gateway import operator_store
 from gateway.clidb import database
-from gateway.demo import demo_feed_path, import_demo
+from gateway.demo import demo_feed_path, import_demo, live_feed
 from gateway.settings import Settings
 from gtfs.interpolate import interpolate_tables
 from gtfs.prepare import PreparedFeed, file_sha256
@@ -20,6 +22,7 @@ from gtfs.reader import read_gtfs_kit_feed, tables_from_feed
 from gtfs.split import restrict_to_agency
 from gtfs.store import store_feed
 from gtfs.validate import FeedInvalid, validate_zip
+from operators.fares.demo import KUOPIO_TIMEZONE
 
 
 def _say(text: str) -> None:
@@ -109,6 +112,9 @@ async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     if not feed.is_file():
         sys.stderr.write(f"demo feed not found: {feed} (set MAAS_DEMO_FEED)\n")
         return 1
+    if args.live:
+        today = dt.datetime.now(ZoneInfo(KUOPIO_TIMEZONE)).date()
+        feed = await asyncio.to_thread(live_feed, feed, settings.data_dir / "demo", today)
     async with database(settings) as pool:
         result = await import_demo(pool, feed)
     for operator_id, stored in result.items():
@@ -137,4 +143,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     imp.set_defaults(run=cmd_import_gtfs)
     demo = sub.add_parser("demo", help="load the Kuopio demo (five operators)")
     demo.add_argument("--feed", help="path of kuopio.zip (default: MAAS_DEMO_FEED or ../shared)")
+    demo.add_argument(
+        "--live", action="store_true", help="replay it as if it ran now (as serve --demo does)"
+    )
     demo.set_defaults(run=cmd_demo)

@@ -2,15 +2,20 @@
 
 `maas demo` and `maas serve --demo` (what `make run` starts) both run it; it is
 idempotent, and the demo keys are kept in `data_dir/demo-keys.json` so a
-second start prints the same ones.
+second start prints the same ones. `maas serve --demo` replays the 2016-17
+timetable as if it ran now (its dates moved by whole weeks), so that journeys
+can be priced and booked today: offers are never made for departures that left.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import sys
 from pathlib import Path
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import orjson
@@ -20,6 +25,7 @@ from gateway import apikeys, operator_store
 from gateway.appkeys import db_key, settings_key
 from gateway.sales.fares import store_fares, zip_files
 from gtfs.prepare import file_sha256, prepare_split
+from gtfs.shift import first_service_date, shift_service_dates
 from gtfs.split import KUOPIO_OPERATORS
 from gtfs.store import StoredFeed, store_feed
 from operators.fares.demo import KUOPIO_TIMEZONE, read_demo_fare_files
@@ -36,6 +42,38 @@ def demo_feed_path() -> Path:
     if override:
         return Path(override)
     return REPO_ROOT.parent / "shared" / "data" / "gtfs" / "kuopio.zip"
+
+
+#: How far into its service period a live demo timetable has run today.
+LIVE_WEEKS_IN = 4
+
+
+def live_feed(source: Path, folder: Path, today: dt.date) -> Path:
+    """Return the feed moved by whole weeks so that `today` is some weeks into its service.
+
+    `LIVE_WEEKS_IN` weeks in (the Kuopio timetable is of 2016-17). The copy is written
+    to `folder` once per week; a feed already in service is returned as it is.
+    """
+    first = first_service_date(source)
+    if first is None:
+        return source
+    monday = today - dt.timedelta(days=today.weekday())
+    weeks = (monday - first).days // 7 - LIVE_WEEKS_IN
+    if weeks <= 0:
+        return source
+    target = folder / f"{source.stem}-live-{weeks}w.zip"
+    if not target.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        shift_service_dates(source, target, weeks)
+    return target
+
+
+def next_weekday_morning(today: dt.date) -> dt.datetime:
+    """Return 08:00 of the next weekday after today, in the demo's time zone."""
+    day = today + dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return dt.datetime.combine(day, dt.time(8), ZoneInfo(KUOPIO_TIMEZONE))
 
 
 async def import_demo(pool: asyncpg.Pool, feed: Path) -> dict[str, StoredFeed | None]:
@@ -90,10 +128,12 @@ def _write_private(path: Path, data: bytes) -> None:
         f.write(data)
 
 
-def demo_banner(keys: dict[str, str], base_url: str) -> str:
-    """Return the demo keys and a few copy-paste curl examples."""
+def demo_banner(keys: dict[str, str], base_url: str, when: dt.datetime) -> str:
+    """Return the demo keys and a few copy-paste curl examples, for journeys at `when`."""
     stop = f"{KUOPIO_OPERATORS[0].operator_id}:201804"
     maas = f"Authorization: Bearer {keys['maas']}"
+    at = quote(when.isoformat(), safe=":-T")
+    local = when.strftime("%Y-%m-%dT%H:%M")
     lines = ["", "Demo API keys (kept in demo-keys.json):"]
     lines += [f"  {role:<9} {key}" for role, key in keys.items()]
     lines += [
@@ -101,7 +141,7 @@ def demo_banner(keys: dict[str, str], base_url: str) -> str:
         "Try:",
         f"  curl {base_url}/v1/operators",
         f"  curl '{base_url}/v1/stops?near=62.8925,27.6780&radius_m=300'",
-        f"  curl '{base_url}/v1/stops/{stop}/departures?at=2017-01-16T08:00:00%2B02:00'",
+        f"  curl '{base_url}/v1/stops/{stop}/departures?at={at}'",
         f"  curl -o merged.zip {base_url}/v1/gtfs/merged.zip",
         f"  curl -H 'Authorization: Bearer {keys['admin']}' {base_url}/v1/keys",
         f"  curl -X PUT -H 'Authorization: Bearer {keys['operator']}'"
@@ -110,14 +150,14 @@ def demo_banner(keys: dict[str, str], base_url: str) -> str:
         "",
         "Buy a ticket (journeys come with priced offers for a maas key):",
         f"  curl -H '{maas}' '{base_url}/v1/journeys?from={stop}"
-        f"&to={KUOPIO_OPERATORS[0].operator_id}:201666&depart_at=2017-01-16T08:00:00%2B02:00'",
+        f"&to={KUOPIO_OPERATORS[0].operator_id}:201666&depart_at={at}'",
         f"  curl '{base_url}/v1/products?operator={KUOPIO_OPERATORS[0].operator_id}'",
         f"  curl -H '{maas}' -H 'Idempotency-Key: purchase-1' -H 'Content-Type: application/json'"
         ' -d \'{"offer_ids": ["OFFER_ID"], "travellers": [{}]}\''
         f" {base_url}/v1/bookings",
         f"  curl -X POST -H '{maas}' {base_url}/v1/bookings/BOOKING_ID/confirm",
         f"  maas ticket verify TOKEN --jwks {base_url}/.well-known/jwks.json",
-        f"Map: {base_url}/map#from=62.8925,27.6780&to=62.8460,27.6420&at=2017-03-14T08:00",
+        f"Map: {base_url}/map#from=62.8925,27.6780&to=62.8460,27.6420&at={local}",
         f"Docs: {base_url}/docs",
         "",
     ]
@@ -128,10 +168,14 @@ async def on_startup(app: web.Application) -> None:
     """Load the demo (first start only does real work) and print keys and examples."""
     settings, pool = app[settings_key], app[db_key]
     feed = demo_feed_path()
+    today = dt.datetime.now(ZoneInfo(KUOPIO_TIMEZONE)).date()
     if await asyncio.to_thread(feed.is_file):
-        await import_demo(pool, feed)
+        # Replayed as if it ran now, so journeys can be priced and booked today.
+        live = await asyncio.to_thread(live_feed, feed, settings.data_dir / "demo", today)
+        await import_demo(pool, live)
     else:
         sys.stderr.write(f"demo feed not found at {feed}; set {DEMO_FEED_ENV}\n")
     keys = await ensure_demo_keys(pool, settings.data_dir)
-    sys.stdout.write(demo_banner(keys, f"http://{settings.host}:{settings.port}") + "\n")
+    base_url = f"http://{settings.host}:{settings.port}"
+    sys.stdout.write(demo_banner(keys, base_url, next_weekday_morning(today)) + "\n")
     sys.stdout.flush()

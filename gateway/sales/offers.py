@@ -179,11 +179,37 @@ def _unpriceable(where: str, detail: str) -> Problem:
     return Problem(422, "no_fare", "No fare applies", f"{where}: {detail}")
 
 
+#: How far in the past a product's validity may start (clocks differ a little).
+VALID_FROM_SKEW = timedelta(minutes=5)
+
+
+def _refuse_the_past(body: OfferCreate, now: datetime) -> None:
+    """Refuse an itinerary with a leg that has departed, or a product valid from the past."""
+    if body.itinerary is not None:
+        for i, leg in enumerate(body.itinerary.legs):
+            if leg.departure < now:
+                raise Problem(
+                    422,
+                    "departed",
+                    "Already departed",
+                    f"itinerary.legs[{i}]: departed at {leg.departure.isoformat()}",
+                )
+    valid_from = body.product.valid_from if body.product is not None else None
+    if valid_from is not None and valid_from < now - VALID_FROM_SKEW:
+        raise Problem(
+            422,
+            "valid_from_past",
+            "Validity in the past",
+            f"product.valid_from: {valid_from.isoformat()} has passed",
+        )
+
+
 async def create_offer(
     pool: asyncpg.Pool, tenant_id: str, body: OfferCreate, fares: Mapping[str, FareFeed]
 ) -> Offer:
-    """Price and store an offer for a tenant."""
+    """Price and store an offer for a tenant (never for a departure that has left)."""
     now = datetime.now(UTC)
+    _refuse_the_past(body, now)
     if body.itinerary is None:
         assert body.product is not None  # noqa: S101  (OfferCreate guarantees exactly one)
         terms = await operator_terms(pool, {body.product.operator_id})

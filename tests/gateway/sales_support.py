@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from aiohttp.test_utils import TestClient
@@ -78,3 +80,12 @@ async def confirmed_ticket(
     resp = await client.post(f"/v1/bookings/{booking['id']}/confirm", headers=bearer(maas_key))
     token: str = (await resp.json())["legs"][0]["ticket"]["token"]
     return operator_id, token
+
+
+def in_days(days: int, hhmm: str = "08:00") -> dt.datetime:
+    """Return a time `days` from today in Helsinki: test departures that have not left."""
+    today = dt.datetime.now(ZoneInfo("Europe/Helsinki")).date()
+    hour, minute = map(int, hhmm.split(":"))
+    return dt.datetime.combine(
+        today + dt.timedelta(days=days), dt.time(hour, minute), ZoneInfo("Europe/Helsinki")
+    )

@@ -1,4 +1,5 @@
 import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -6,7 +7,13 @@ import asyncpg
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.conftest import ClientFactory, bearer
-from tests.gateway.sales_support import book, day_ticket_offer, offer, operator_with_demo_fares
+from tests.gateway.sales_support import (
+    book,
+    day_ticket_offer,
+    in_days,
+    offer,
+    operator_with_demo_fares,
+)
 
 MakeKey = Callable[..., Awaitable[str]]
 
@@ -85,7 +92,8 @@ async def test_a_departure_with_limited_seats_sells_out(
     ferry = await operator_with_demo_fares(db)
     client = await aiohttp_client(create_app(settings))
     admin = bearer(await make_key("admin"))
-    departure = {"trip_id": f"{ferry}:0800", "service_date": "2026-12-01"}
+    leaves = in_days(9)
+    departure = {"trip_id": f"{ferry}:0800", "service_date": leaves.date().isoformat()}
     resp = await client.put(
         f"/v1/operators/{ferry}/capacities", json=departure | {"seats_total": 3}, headers=admin
     )
@@ -97,8 +105,8 @@ async def test_a_departure_with_limited_seats_sells_out(
         "service_date": departure["service_date"],
         "from_stop_id": f"{ferry}:156210",
         "to_stop_id": f"{ferry}:176719",
-        "departure": "2026-12-01T08:00:00+02:00",
-        "arrival": "2026-12-01T08:40:00+02:00",
+        "departure": leaves.isoformat(),
+        "arrival": (leaves + dt.timedelta(minutes=40)).isoformat(),
     }
     key = await make_key("maas")
     two = {"itinerary": {"legs": [leg]}, "travellers": [{"rider_category": "adult"}] * 2}

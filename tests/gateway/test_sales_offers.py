@@ -5,7 +5,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import bearer
-from tests.gateway.sales_support import day_ticket_offer, offer, operator_with_demo_fares
+from tests.gateway.sales_support import day_ticket_offer, in_days, offer, operator_with_demo_fares
 
 MakeKey = Callable[..., Awaitable[str]]
 
@@ -108,8 +108,8 @@ async def test_itinerary_offer_prices_legs_with_zone_fares(
             "trip_id": f"{bus}:trip-1",
             "from_stop_id": f"{bus}:156210",
             "to_stop_id": f"{bus}:176719",
-            "departure": "2026-11-23T08:00:00+02:00",
-            "arrival": "2026-11-23T08:20:00+02:00",
+            "departure": in_days(1).isoformat(),
+            "arrival": in_days(1, "08:20").isoformat(),
         }
     ]
     created = await offer(
@@ -119,3 +119,32 @@ async def test_itinerary_offer_prices_legs_with_zone_fares(
     (leg,) = created["legs"]
     assert leg["price_minor"] > 0
     assert leg["zones"] == [f"{bus}:A"]
+
+
+async def test_no_offer_for_a_departure_that_has_left(
+    client: TestClient,  # type: ignore[type-arg]
+    db: asyncpg.Pool,
+    make_key: MakeKey,
+) -> None:
+    bus = await operator_with_demo_fares(db, "kuopion-liikenne")
+    key = bearer(await make_key("maas"))
+    leg = {
+        "operator_id": bus,
+        "route_id": f"{bus}:19",
+        "trip_id": f"{bus}:trip-1",
+        "from_stop_id": f"{bus}:156210",
+        "to_stop_id": f"{bus}:176719",
+        "departure": in_days(-1).isoformat(),
+        "arrival": in_days(-1, "08:20").isoformat(),
+    }
+    body = {"itinerary": {"legs": [leg]}, "travellers": [{}]}
+    resp = await client.post("/v1/offers", json=body, headers=key)
+    assert resp.status == 422
+    problem = await resp.json(content_type=None)
+    assert problem["code"] == "departed"
+    assert "itinerary.legs[0]" in problem["detail"]
+    product = day_ticket_offer(bus)
+    product["product"]["valid_from"] = in_days(-1).isoformat()
+    resp = await client.post("/v1/offers", json=product, headers=key)
+    assert resp.status == 422
+    assert (await resp.json(content_type=None))["code"] == "valid_from_past"
