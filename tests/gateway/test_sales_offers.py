@@ -95,25 +95,29 @@ async def test_unknown_product_and_category_are_clear_problems(
     assert "travellers[0]" in (await resp.json(content_type=None))["detail"]
 
 
+def _bus_leg(bus: str, days: int) -> dict[str, str]:
+    """Return a ride on the demo's line 19, leaving at 08:00 `days` from today."""
+    return {
+        "operator_id": bus,
+        "route_id": f"{bus}:19",
+        "trip_id": f"{bus}:trip-1",
+        "from_stop_id": f"{bus}:156210",
+        "to_stop_id": f"{bus}:176719",
+        "departure": in_days(days).isoformat(),
+        "arrival": in_days(days, "08:20").isoformat(),
+    }
+
+
 async def test_itinerary_offer_prices_legs_with_zone_fares(
     client: TestClient,  # type: ignore[type-arg]
     db: asyncpg.Pool,
     make_key: MakeKey,
 ) -> None:
     bus = await operator_with_demo_fares(db, "kuopion-liikenne")
-    legs = [
-        {
-            "operator_id": bus,
-            "route_id": f"{bus}:19",
-            "trip_id": f"{bus}:trip-1",
-            "from_stop_id": f"{bus}:156210",
-            "to_stop_id": f"{bus}:176719",
-            "departure": in_days(1).isoformat(),
-            "arrival": in_days(1, "08:20").isoformat(),
-        }
-    ]
     created = await offer(
-        client, await make_key("maas"), {"itinerary": {"legs": legs}, "travellers": [{}]}
+        client,
+        await make_key("maas"),
+        {"itinerary": {"legs": [_bus_leg(bus, 1)]}, "travellers": [{}]},
     )
     assert created["kind"] == "itinerary"
     (leg,) = created["legs"]
@@ -128,16 +132,7 @@ async def test_no_offer_for_a_departure_that_has_left(
 ) -> None:
     bus = await operator_with_demo_fares(db, "kuopion-liikenne")
     key = bearer(await make_key("maas"))
-    leg = {
-        "operator_id": bus,
-        "route_id": f"{bus}:19",
-        "trip_id": f"{bus}:trip-1",
-        "from_stop_id": f"{bus}:156210",
-        "to_stop_id": f"{bus}:176719",
-        "departure": in_days(-1).isoformat(),
-        "arrival": in_days(-1, "08:20").isoformat(),
-    }
-    body = {"itinerary": {"legs": [leg]}, "travellers": [{}]}
+    body = {"itinerary": {"legs": [_bus_leg(bus, -1)]}, "travellers": [{}]}
     resp = await client.post("/v1/offers", json=body, headers=key)
     assert resp.status == 422
     problem = await resp.json(content_type=None)
