@@ -36,7 +36,7 @@ def shift_service_dates(source: Path, target: Path, weeks: int) -> Path:
             columns = _DATE_COLUMNS.get(info.filename)
             if columns:
                 data = _shift_csv(data.decode("utf-8-sig"), columns, delta).encode()
-            out.writestr(info.filename, data)
+            out.writestr(info, data)  # the same entry, timestamp included
     return target
 
 

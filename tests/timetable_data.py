@@ -34,10 +34,12 @@ def rewrite_zip(
                 text = change(text)
             elif change != "keep":
                 text = change
-            out.writestr(info.filename, text)
+            # The source's entry (its timestamp too): the same changes give the same bytes,
+            # so the same feed hashes the same, whatever second it is written in.
+            out.writestr(info, text)
         for name, change in changes.items():
             if name not in src.namelist() and isinstance(change, str):
-                out.writestr(name, change)
+                out.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), change)
     return target
 
 
