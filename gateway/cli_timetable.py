@@ -7,7 +7,6 @@ import asyncio
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from tqdm import tqdm
@@ -16,12 +15,9 @@ from gateway import operator_store
 from gateway.clidb import database
 from gateway.demo import demo_feed_path, import_demo, live_feed
 from gateway.settings import Settings
-from gtfs.interpolate import interpolate_tables
-from gtfs.prepare import PreparedFeed, file_sha256
-from gtfs.reader import read_gtfs_kit_feed, tables_from_feed
-from gtfs.split import restrict_to_agency
+from gtfs.prepare import prepare_feed
 from gtfs.store import store_feed
-from gtfs.validate import FeedInvalid, validate_zip
+from gtfs.validate import FeedInvalid
 from operators.fares.demo import KUOPIO_TIMEZONE
 
 
@@ -49,29 +45,6 @@ async def cmd_operators_create(settings: Settings, args: argparse.Namespace) -> 
     return 0
 
 
-def _prepare(path: Path, operator_id: str, agency_id: str | None, bar: tqdm[Any]) -> PreparedFeed:
-    """Prepare a feed step by step, advancing the progress bar."""
-    bar.set_description("validate")
-    report = validate_zip(path)
-    bar.update()
-    bar.set_description("read")
-    feed = read_gtfs_kit_feed(path)
-    if agency_id is not None:
-        feed = restrict_to_agency(feed, agency_id)
-    bar.update()
-    bar.set_description("interpolate")
-    tables, filled = interpolate_tables(tables_from_feed(feed, operator_id))
-    bar.update()
-    return PreparedFeed(
-        operator_id=operator_id,
-        sha256=file_sha256(path, agency_id),
-        tables=tables,
-        warnings=report.warnings,
-        warning_total=report.warning_total,
-        interpolated_rows=filled,
-    )
-
-
 async def cmd_import_gtfs(settings: Settings, args: argparse.Namespace) -> int:
     """Validate and import a GTFS zip as an operator's current feed."""
     async with database(settings) as pool:
@@ -79,15 +52,20 @@ async def cmd_import_gtfs(settings: Settings, args: argparse.Namespace) -> int:
             sys.stderr.write(f"no operator {args.operator!r}: create it first\n")
             return 1
         with tqdm(total=4, unit="step", file=sys.stderr) as bar:
+
+            def step(name: str) -> None:
+                bar.update(0 if bar.desc == "" else 1)
+                bar.set_description(name)
+
             try:
                 prepared = await asyncio.to_thread(
-                    _prepare, Path(args.file), args.operator, args.agency, bar
+                    prepare_feed, Path(args.file), args.operator, args.agency, progress=step
                 )
             except FeedInvalid as exc:
                 bar.close()
                 _print_errors(exc)
                 return 1
-            bar.set_description("store")
+            step("store")
             stored = await store_feed(pool, prepared)
             bar.update()
     counts = ", ".join(f"{k} {v}" for k, v in prepared.counts().items() if v)

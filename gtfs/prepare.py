@@ -6,9 +6,12 @@ Everything here blocks (it parses CSV with pandas): call it off the event loop.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import gtfs_kit as gk
 
 from gtfs.interpolate import interpolate_tables
 from gtfs.reader import read_gtfs_kit_feed, tables_from_feed
@@ -49,27 +52,20 @@ def file_sha256(path: Path, agency_id: str | None = None) -> str:
     return digest.hexdigest()
 
 
+def _nothing(step: str) -> None:
+    """Report nothing (the default progress callback)."""
+
+
 def prepare_split(
     path: Path, operators: dict[str, str], report: ValidationReport | None = None
 ) -> list[PreparedFeed]:
     """Validate a shared feed once and prepare {operator id: agency id} parts of it."""
     report = report or validate_zip(path)
     feed = read_gtfs_kit_feed(path)
-    prepared = []
-    for operator_id, agency_id in operators.items():
-        part = restrict_to_agency(feed, agency_id)
-        tables, filled = interpolate_tables(tables_from_feed(part, operator_id))
-        prepared.append(
-            PreparedFeed(
-                operator_id=operator_id,
-                sha256=file_sha256(path, agency_id),
-                tables=tables,
-                warnings=report.warnings,
-                warning_total=report.warning_total,
-                interpolated_rows=filled,
-            )
-        )
-    return prepared
+    return [
+        _prepare_part(path, feed, operator_id, agency_id, report, _nothing)
+        for operator_id, agency_id in operators.items()
+    ]
 
 
 def prepare_feed(
@@ -78,12 +74,31 @@ def prepare_feed(
     agency_id: str | None = None,
     limits: ZipLimits | None = None,
     report: ValidationReport | None = None,
+    progress: Callable[[str], None] = _nothing,
 ) -> PreparedFeed:
-    """Validate and read a GTFS zip into an operator's tables (raises `FeedInvalid`)."""
+    """Validate and read a GTFS zip into an operator's tables (raises `FeedInvalid`).
+
+    `progress` is told each step as it starts: validate, read, interpolate.
+    """
+    progress("validate")
     report = report or validate_zip(path, limits)
+    progress("read")
     feed = read_gtfs_kit_feed(path)
+    return _prepare_part(path, feed, operator_id, agency_id, report, progress)
+
+
+def _prepare_part(
+    path: Path,
+    feed: gk.Feed,
+    operator_id: str,
+    agency_id: str | None,
+    report: ValidationReport,
+    progress: Callable[[str], None],
+) -> PreparedFeed:
+    """Take an agency's part of a read feed (or all of it), namespace and interpolate it."""
     if agency_id is not None:
         feed = restrict_to_agency(feed, agency_id)
+    progress("interpolate")
     tables, filled = interpolate_tables(tables_from_feed(feed, operator_id))
     return PreparedFeed(
         operator_id=operator_id,
