@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import tempfile
 from pathlib import Path
 
 import asyncpg
-from aiohttp import web
 
 from gateway.problems import Problem
 from gateway.sales.fares import check_fares, fare_files_of, save_fares, zip_files
 from gtfs.prepare import PreparedFeed, prepare_feed
 from gtfs.store import StoredFeed, store_feed
 from gtfs.validate import FeedInvalid, ZipLimits
-
-CHUNK_BYTES = 256 * 1024
 
 
 async def publish_feed(
@@ -54,31 +49,3 @@ def feed_problem(exc: FeedInvalid) -> Problem:
         errors=[e.as_dict() for e in exc.errors],
         total=exc.total,
     )
-
-
-def new_upload_path(data_dir: Path) -> Path:
-    """Create an empty temporary file for an upload under `data_dir/uploads`."""
-    uploads = data_dir / "uploads"
-    uploads.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=uploads, suffix=".zip")
-    os.close(fd)
-    return Path(name)
-
-
-async def receive_upload(request: web.Request, target: Path, max_bytes: int) -> int:
-    """Stream the request body to a file in chunks; 413 once it passes `max_bytes`."""
-    too_large = Problem(
-        413, "payload_too_large", "Payload too large", f"a feed may be at most {max_bytes} bytes"
-    )
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise too_large
-    size = 0
-    with target.open("wb") as out:
-        async for chunk in request.content.iter_chunked(CHUNK_BYTES):
-            size += len(chunk)
-            if size > max_bytes:
-                raise too_large
-            await asyncio.to_thread(out.write, chunk)
-    if size == 0:
-        raise Problem(400, "empty_body", "Empty body", "send the GTFS zip as the request body")
-    return size

@@ -13,11 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from gateway import operator_store
 from gateway.api import api, json_response, require_own_operator
 from gateway.appkeys import db_key, settings_key
-from gateway.feeds import feed_problem, new_upload_path, publish_feed, receive_upload
+from gateway.feeds import feed_problem, publish_feed
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from gateway.problems import conflict, not_found
 from gateway.sales.fares import fares_problem
 from gateway.timetable import timetable_key
+from gateway.uploads import new_upload_path, receive_upload
 from gtfs.store import list_feed_versions
 from gtfs.validate import FeedInvalid
 from operators.fares.model import FaresValidationError

@@ -32,6 +32,7 @@ from gateway.sales.schemas import (
 )
 from gateway.sales.signing import published_keys
 from gateway.sales.store import get_booking, list_bookings
+from gateway.uploads import read_upload
 from operators.fares.catalogue import list_catalogue
 from operators.fares.model import FaresValidationError
 from operators.tickets import qr_png, qr_svg
@@ -285,14 +286,7 @@ async def put_fares(request: web.Request) -> web.Response:
     require_own_operator(request, operator_id)
     pool = request.app[db_key]
     terms = await operator_terms(pool, {operator_id})
-    archive = await request.content.read(MAX_FARES_BYTES + 1)
-    if len(archive) > MAX_FARES_BYTES:
-        raise Problem(
-            413,
-            "payload_too_large",
-            "Payload too large",
-            f"fares may be at most {MAX_FARES_BYTES} bytes",
-        )
+    archive = await read_upload(request, MAX_FARES_BYTES, "a fares zip")
     try:
         version = await store_fares(pool, operator_id, archive, terms[operator_id].timezone.key)
     except FaresValidationError as exc:
