@@ -7,6 +7,8 @@ import hmac
 import re
 import secrets
 import string
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -51,8 +53,13 @@ def _digest(key: str) -> bytes:
 
 
 def slug(text: str) -> str:
-    """Return a lowercase id made of letters, digits and dashes."""
-    return _SLUG.sub("-", text.lower()).strip("-")[:63] or "tenant"
+    """Return a lowercase id made of letters, digits and dashes (at least two characters)."""
+    text = _SLUG.sub("-", text.lower()).strip("-")[:63]
+    return text if len(text) >= 2 else f"tenant-{text}".strip("-")
+
+
+class TenantTaken(ValueError):
+    """A maas key without a tenant id would join the tenant its name stands for."""
 
 
 async def create_key(
@@ -67,21 +74,38 @@ async def create_key(
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if (role == "operator") != (operator_id is not None):
         raise ValueError("an operator key needs --operator, and only an operator key takes it")
-    if role == "maas":
-        tenant_id = tenant_id or slug(name)
+    if role != "maas" and tenant_id is not None:
+        raise ValueError("only a maas key takes a tenant")
     prefix = f"mk_{role}_" + "".join(secrets.choice(_ALPHANUM) for _ in range(8))
     key = f"{prefix}_{secrets.token_urlsafe(32)}"
-    await conn.execute(
-        """INSERT INTO api_keys (prefix, secret_hash, role, name, tenant_id, operator_id)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
-        prefix,
-        _digest(key),
-        role,
-        name,
-        tenant_id if role == "maas" else None,
-        operator_id,
-    )
+    insert = """INSERT INTO api_keys (prefix, secret_hash, role, name, tenant_id, operator_id)
+                VALUES ($1, $2, $3, $4, $5, $6)"""
+    if role != "maas" or tenant_id is not None:
+        await conn.execute(insert, prefix, _digest(key), role, name, tenant_id, operator_id)
+        return key
+    # A tenant named after the key must be a new one: two apps whose names slug alike
+    # would otherwise see each other's bookings. Joining a tenant takes its id.
+    tenant_id = slug(name)
+    async with _connection(conn) as c, c.transaction():
+        await c.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "tenant:" + tenant_id)
+        if await c.fetchval("SELECT 1 FROM api_keys WHERE tenant_id = $1", tenant_id):
+            raise TenantTaken(
+                f"tenant {tenant_id!r} exists: pass its id to add a key to it, or another name"
+            )
+        await c.execute(insert, prefix, _digest(key), role, name, tenant_id, operator_id)
     return key
+
+
+@asynccontextmanager
+async def _connection(
+    conn: asyncpg.Connection | asyncpg.Pool,
+) -> AsyncIterator[asyncpg.Connection]:
+    """Yield the connection, or one acquired from the pool."""
+    if isinstance(conn, asyncpg.Pool):
+        async with conn.acquire() as acquired:
+            yield acquired
+    else:
+        yield conn
 
 
 def key_prefix(key: str) -> str:

@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=apikeys.ROLES)
     create.add_argument("--name", required=True)
     create.add_argument("--operator", help="operator id (role operator only)")
-    create.add_argument("--tenant", help="tenant id (role maas; default: from the name)")
+    create.add_argument("--tenant", help="join this tenant (maas; default: new, from the name)")
     create.set_defaults(run=cmd_keys_create)
     keys.add_parser("list", help="list keys").set_defaults(run=cmd_keys_list)
     revoke = keys.add_parser("revoke", help="revoke a key by prefix")

@@ -11,7 +11,7 @@ from gateway import apikeys
 from gateway.api import api, principal
 from gateway.apikeys import Role
 from gateway.appkeys import db_key
-from gateway.problems import not_found
+from gateway.problems import Problem, not_found
 
 
 class KeyCreate(BaseModel):
@@ -28,6 +28,8 @@ class KeyCreate(BaseModel):
     def _operator_only_for_operator_keys(self) -> KeyCreate:
         if (self.role == "operator") != (self.operator_id is not None):
             raise ValueError("operator_id is required for role operator and only for it")
+        if self.role != "maas" and self.tenant_id is not None:
+            raise ValueError("tenant_id is only for role maas")
         return self
 
 
@@ -99,7 +101,10 @@ async def create_key(request: web.Request, body: KeyCreate) -> KeyCreated:
         exists = await pool.fetchval("SELECT 1 FROM operators WHERE id = $1", body.operator_id)
         if not exists:
             raise not_found("operator", body.operator_id)
-    key = await apikeys.create_key(pool, body.role, body.name, body.operator_id, body.tenant_id)
+    try:
+        key = await apikeys.create_key(pool, body.role, body.name, body.operator_id, body.tenant_id)
+    except apikeys.TenantTaken as exc:
+        raise Problem(409, "tenant_exists", "Tenant exists", str(exc)) from None
     return KeyCreated(key=key, prefix=apikeys.key_prefix(key), role=body.role)
 
 

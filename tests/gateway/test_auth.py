@@ -125,3 +125,26 @@ async def test_stored_key_is_only_a_hash(make_key: MakeKey, db: asyncpg.Pool) ->
     assert row is not None
     assert key.encode() not in bytes(row["secret_hash"])
     assert all(key not in str(v) for v in dict(row).values())
+
+
+async def test_a_maas_key_named_like_an_existing_tenant_does_not_join_it(
+    client: TestClient,  # type: ignore[type-arg]
+    make_key: MakeKey,
+) -> None:
+    admin = bearer(await make_key("admin"))
+    first = {"role": "maas", "name": "Такси Лахти"}  # slugs to the same fallback as any
+    resp = await client.post("/v1/keys", json=first, headers=admin)  # non-Latin name
+    assert resp.status == 201
+    tenant = (
+        await (await client.get("/v1/me", headers=bearer((await resp.json())["key"]))).json()
+    )["tenant_id"]
+    other = {"role": "maas", "name": "東京"}
+    resp = await client.post("/v1/keys", json=other, headers=admin)
+    assert resp.status == 409
+    assert (await resp.json(content_type=None))["code"] == "tenant_exists"
+    joined = await client.post(
+        "/v1/keys", json={"role": "maas", "name": "Second key", "tenant_id": tenant}, headers=admin
+    )
+    assert joined.status == 201
+    wrong = {"role": "planner", "name": "x", "tenant_id": tenant}
+    assert (await client.post("/v1/keys", json=wrong, headers=admin)).status == 422
