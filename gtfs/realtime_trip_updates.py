@@ -29,7 +29,7 @@ import numpy as np
 from google.transit import gtfs_realtime_pb2
 
 from gtfs.overlay import TripRealtime
-from gtfs.realtime_feed import SAMPLE_SIZE, IdTally, ReportCounts
+from gtfs.realtime_feed import SAMPLE_SIZE, FeedDecodeError, IdTally, ReportCounts
 from gtfs.realtime_schedule import BoolArray, Int64Array, TripSchedules
 
 _TripSR = gtfs_realtime_pb2.TripDescriptor.ScheduleRelationship
@@ -206,6 +206,26 @@ class _Updates:
     slot_day_start_s: Int64Array  # per trip instance; 0 where no update gave a time
 
 
+#: POSIX times a feed may give (1970 to 2514): beyond, no calendar date holds them.
+_LATEST_S = 1 << 34
+
+
+def _check_times(
+    arrival_kind: Int64Array, arrival: Int64Array, departure_kind: Int64Array, departure: Int64Array
+) -> None:
+    """Refuse a feed whose absolute times cannot be dates (raise `FeedDecodeError`)."""
+    for kind, times, name in (
+        (arrival_kind, arrival, "arrival"),
+        (departure_kind, departure, "departure"),
+    ):
+        bad = np.flatnonzero((kind == _TIME) & ((times < 0) | (times >= _LATEST_S)))
+        if len(bad):
+            raise FeedDecodeError(
+                f"stop_time_update {name}.time {int(times[bad[0]])} is not a POSIX time"
+                f" ({len(bad)} such)"
+            )
+
+
 def _update_delays(s: TripSchedules, x: _Extracted) -> _Updates:
     """Match every update to its stop and turn its arrival and departure into delays."""
     table = np.fromiter(x.updates, dtype=np.int64, count=len(x.updates)).reshape(-1, _FIELDS)
@@ -216,6 +236,7 @@ def _update_delays(s: TripSchedules, x: _Extracted) -> _Updates:
     absolute_s = np.where(
         arrival_kind == _TIME, arrival, np.where(departure_kind == _TIME, departure, 0)
     )
+    _check_times(arrival_kind, arrival, departure_kind, departure)
     slot_day_start_s = _day_starts(s, x, slots, absolute_s)
     day_start_s = slot_day_start_s[slots]
     arrival_delay = np.where(

@@ -162,6 +162,10 @@ class Poller:
         except Problem as problem:
             # Our side is not ready (no timetable yet): no reason to back off from theirs.
             status.last_error = problem.detail or problem.title
+        except Exception as exc:  # the loop must outlive one bad poll (a bug here included)
+            status.failures += 1
+            status.last_error = f"{type(exc).__name__}: the feed could not be applied"
+            log.exception("applying a polled realtime feed failed", extra={"url": status.url})
 
     async def _fetch(self, status: PollStatus) -> tuple[bytes, str | None, str | None] | None:
         """Return (body, ETag, Last-Modified), or None when the server says nothing changed."""

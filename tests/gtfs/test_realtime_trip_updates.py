@@ -293,6 +293,13 @@ def test_garbage_raises_before_any_state_is_returned(schedules: TripSchedules) -
     assert int(previous.overlay[TRIP].arrival_s[0]) == 22800 + 60
 
 
+@pytest.mark.parametrize("when_s", [10**15, -(10**12)])
+def test_a_time_no_calendar_holds_is_a_feed_error(schedules: TripSchedules, when_s: int) -> None:
+    # Without a start_date the time picks the service day: it must be a date at all.
+    with pytest.raises(FeedDecodeError, match=r"arrival\.time"):
+        apply(schedules, trip_update(TRIP, stu(2, arrival_time=when_s)))
+
+
 def test_septa_sample_is_read_and_its_trips_reported_unknown() -> None:
     data = (DATA / "gtfs-rt" / "septa-trip-updates.pb").read_bytes()
     result = read_trip_updates(
