@@ -41,7 +41,7 @@ def _build(
         trip_update_entities=entities,
         alerts=alerts,
     )
-    # Stable while the content is: the same state version and nothing expired since.
+    # Stable while the content is: the same version of this kind and nothing expired since.
     etag = f'"{kind}-{version}-{len(message.entity)}"'
     return MergedFeed(message, message.SerializeToString(), etag, version, now_s)
 
@@ -52,7 +52,8 @@ async def build_merged(state: RealtimeState, kind: FeedKind, now_s: float) -> Me
     positions = state.positions() if kind == "vehicle-positions" else []
     entities = state.trip_update_entities() if kind == "trip-updates" else []
     alerts = state.alerts() if kind == "alerts" else []
-    return await asyncio.to_thread(_build, kind, state.version, now_s, positions, entities, alerts)
+    version = state.version(kind)
+    return await asyncio.to_thread(_build, kind, version, now_s, positions, entities, alerts)
 
 
 class MergedFeeds:
@@ -61,16 +62,16 @@ class MergedFeeds:
     def __init__(self, state: RealtimeState) -> None:
         self._state = state
         self._built: dict[FeedKind, MergedFeed] = {}
-        self._lock = asyncio.Lock()
+        self._locks: dict[FeedKind, asyncio.Lock] = {}
 
     async def get(self, kind: FeedKind) -> MergedFeed:
         """Return the current merged feed of a kind, building it when it is out of date."""
-        async with self._lock:
+        async with self._locks.setdefault(kind, asyncio.Lock()):
             found = self._built.get(kind)
             now_s = time.time()
             if (
                 found is None
-                or found.version != self._state.version
+                or found.version != self._state.version(kind)
                 or (now_s - found.built_s > MAX_AGE_S)
             ):
                 found = await build_merged(self._state, kind, now_s)

@@ -98,7 +98,11 @@ class RealtimeState:
         self._apply_lock = asyncio.Lock()
         self._merged = _Merged()
         self._listeners: set[asyncio.Queue[tuple[VehiclePosition, ...]]] = set()
-        self.version = 0
+        self._versions: dict[FeedKind, int] = {}
+
+    def version(self, kind: FeedKind) -> int:
+        """Return how many feeds of a kind have been made current (the merged feed's version)."""
+        return self._versions.get(kind, 0)
 
     async def schedules(self, timetable: Timetable) -> TripSchedules:
         """Return the trip schedules of a timetable, built once per generation off the loop."""
@@ -139,7 +143,7 @@ class RealtimeState:
         ):
             return False
         self._applied[key] = applied
-        self.version += 1
+        self._versions[applied.feed.kind] = self.version(applied.feed.kind) + 1
         if applied.feed.kind == "trip-updates":
             self._merged = _Merged()
         elif isinstance(applied.decoded, VehiclePositionsFeed):

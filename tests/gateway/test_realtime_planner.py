@@ -15,10 +15,12 @@ from tests.gateway.realtime_support import (
     WHEN,
     Client,
     MakeKey,
+    Vehicle,
     cancel_feed,
     delay_feed,
     kuopio_timetable,
     push,
+    vehicle_feed,
 )
 
 #: Planned from Teatterikulma at WHEN, the best journey changes buses within a few minutes.
@@ -159,6 +161,13 @@ async def test_trip_updates_out_round_trip_through_the_bindings(kuopio: Client, 
         "/v1/gtfs-rt/trip-updates.pb", headers={"If-None-Match": resp.headers["ETag"]}
     )
     assert unchanged.status == 304
+    # Vehicle positions arriving leave the merged trip updates as they were.
+    bus = vehicle_feed([Vehicle("bus-1", 62.89, 27.68)])
+    assert (await push(kuopio, admin, "vehicle-positions", bus)).status == 200
+    still = await kuopio.get(
+        "/v1/gtfs-rt/trip-updates.pb", headers={"If-None-Match": resp.headers["ETag"]}
+    )
+    assert still.status == 304
     as_json = await (await kuopio.get("/v1/gtfs-rt/trip-updates.pb?format=json")).json()
     assert as_json["entity"][0]["trip_update"]["trip"]["trip_id"] == departure["trip_id"]
     assert KL in departure["trip_id"]
