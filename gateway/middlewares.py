@@ -91,6 +91,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             raise _unauthorized("use the header `Authorization: Bearer <api key>`")
         found = await apikeys.authenticate(request.app[db_key], key.strip())
         if found is None:
+            # Counted against the client's address, or guessing keys would be unlimited.
+            verdict = await ratelimit.check(request)
+            if verdict is not None and not verdict.allowed:
+                raise _too_many(verdict)
             raise _unauthorized("the API key is unknown or revoked")
         request[PRINCIPAL] = found
     return await handler(request)
@@ -107,19 +111,23 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
     """Refuse with 429 and `Retry-After` once a key (or an anonymous client) uses up its window."""
     verdict = await ratelimit.check(request)
     if verdict is not None and not verdict.allowed:
-        raise Problem(
-            429,
-            "rate_limited",
-            "Too many requests",
-            f"limit of {verdict.limit} requests per {verdict.window_s} s reached; "
-            f"retry in {verdict.retry_after_s} s",
-            headers={"Retry-After": str(verdict.retry_after_s)},
-        )
+        raise _too_many(verdict)
     response = await handler(request)
     if verdict is not None:
         response.headers["X-RateLimit-Limit"] = str(verdict.limit)
         response.headers["X-RateLimit-Remaining"] = str(verdict.remaining)
     return response
+
+
+def _too_many(verdict: ratelimit.Verdict) -> Problem:
+    return Problem(
+        429,
+        "rate_limited",
+        "Too many requests",
+        f"limit of {verdict.limit} requests per {verdict.window_s} s reached; "
+        f"retry in {verdict.retry_after_s} s",
+        headers={"Retry-After": str(verdict.retry_after_s)},
+    )
 
 
 MIDDLEWARES = (

@@ -142,3 +142,13 @@ def test_trusted_proxies_are_read_from_the_environment(monkeypatch: pytest.Monke
     monkeypatch.setenv("MAAS_TRUSTED_PROXIES", "10.0.0.0/33")
     with pytest.raises(SettingsError, match="MAAS_TRUSTED_PROXIES"):
         load_settings()
+
+
+async def test_guessing_keys_is_limited_like_any_anonymous_client(
+    aiohttp_client: ClientFactory, settings: Settings
+) -> None:
+    limited = settings.model_copy(update={"rate_limit_anonymous_requests": 2})
+    client = await aiohttp_client(create_app(limited))
+    guess = {"Authorization": "Bearer mk_maas_AAAAAAAA_" + "x" * 43}
+    statuses = [(await client.get("/v1/me", headers=guess)).status for _ in range(3)]
+    assert statuses == [401, 401, 429]
