@@ -304,12 +304,15 @@ async def _confirm_locked(
 
 
 async def _expire(sales: Sales, conn: asyncpg.Connection, booking: asyncpg.Record) -> None:
-    """Mark a locked PENDING booking EXPIRED and give its seats back (caller's transaction)."""
-    await capacity.release(conn, booking["id"])
-    await conn.execute(
-        "UPDATE booking_legs SET status = 'RELEASED' WHERE booking_id = $1 AND status = 'PENDING'",
-        booking["id"],
+    """Mark a locked PENDING booking EXPIRED, its legs released (caller's transaction).
+
+    The operators are told too (the same compensation as a rejection), and seats go back.
+    """
+    legs = await conn.fetch(
+        "SELECT * FROM booking_legs WHERE booking_id = $1 ORDER BY position", booking["id"]
     )
+    await _undo_legs(sales, conn, booking["tenant_id"], legs)
+    await capacity.release(conn, booking["id"])
     await _set_status(conn, booking["id"], "EXPIRED", "not confirmed before expires_at")
     await _event(conn, booking["id"], booking["tenant_id"], "booking.expired")
 
@@ -332,12 +335,6 @@ async def expire_due(sales: Sales, limit: int = 100) -> int:
                 )
                 if booking is None:
                     continue
-                legs = await conn.fetch(
-                    "SELECT * FROM booking_legs WHERE booking_id = $1 AND status = 'PENDING' "
-                    "AND operator_ref IS NOT NULL",
-                    row["id"],
-                )
-                await each_leg(sales, conn, legs, release_call)
                 await _expire(sales, conn, booking)
                 expired += 1
     return expired

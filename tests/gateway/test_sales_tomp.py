@@ -114,3 +114,26 @@ async def test_unreachable_operator_rejects_quickly(
     status, booking = await _two_operator_booking(client, db, key, "http://127.0.0.1:9")
     assert status == 201
     assert booking["status"] == "REJECTED"
+
+
+async def test_confirming_too_late_releases_the_operators_reservation(
+    client: TestClient,  # type: ignore[type-arg]
+    db: asyncpg.Pool,
+    make_key: MakeKey,
+    tomp: tuple[FakeTomp, str],
+) -> None:
+    fake, url = tomp
+    key = await make_key("maas")
+    status, booking = await _two_operator_booking(client, db, key, url)
+    assert status == 201, booking
+    await db.execute(
+        "UPDATE bookings SET expires_at = now() - interval '1 second' WHERE id = $1::uuid",
+        booking["id"],
+    )
+    resp = await client.post(f"/v1/bookings/{booking['id']}/confirm", headers=bearer(key))
+    assert resp.status == 409
+    assert (await resp.json(content_type=None))["code"] == "booking_expired"
+    assert "DENY" in fake.operations()  # the seat held at the operator is given back
+    shown = await (await client.get(f"/v1/bookings/{booking['id']}", headers=bearer(key))).json()
+    assert shown["status"] == "EXPIRED"
+    assert [leg["status"] for leg in shown["legs"]] == ["RELEASED", "RELEASED"]
