@@ -8,7 +8,7 @@ from typing import TypeVar
 import aiohttp
 import asyncpg
 
-from gateway.problems import Problem
+from gateway.problems import not_found
 from operators.adapter import OperatorAdapter
 from operators.registry import OperatorConfig, build_adapter
 from operators.resilience import Guard, Policy
@@ -46,7 +46,7 @@ class Adapters:
             operator_id,
         )
         if row is None:
-            raise Problem(404, "not_found", "Not found", f"operator {operator_id!r} does not exist")
+            raise not_found("operator", operator_id)
         config = OperatorConfig(row["id"], row["sales_channel"], row["tomp_url"], row["tomp_token"])
         known = self._built.get(operator_id)
         if known is not None and known[0] == config:

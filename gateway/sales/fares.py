@@ -133,12 +133,17 @@ class FaresCache:
                JOIN operators o ON o.id = f.operator_id WHERE f.is_current"""
         )
         wanted = {r["operator_id"]: (r["sha256"], r["timezone"]) for r in rows}
-        stale = [op for op, (sha, _) in wanted.items() if self._feeds.get(op, ("",))[0] != sha]
-        if stale:
+        if any(self._sha(op) != sha for op, (sha, _) in wanted.items()):
             async with self._lock:
-                for operator_id in stale:
-                    await self._load(pool, operator_id, *wanted[operator_id])
+                # Checked again under the lock: a request queued before this one may have
+                # loaded it already, and a feed is parsed once, not once per waiting request.
+                for operator_id, (sha, timezone) in wanted.items():
+                    if self._sha(operator_id) != sha:
+                        await self._load(pool, operator_id, sha, timezone)
         return {op: self._feeds[op][1] for op in wanted if op in self._feeds}
+
+    def _sha(self, operator_id: str) -> str:
+        return self._feeds.get(operator_id, ("", None))[0]
 
     async def _load(self, pool: asyncpg.Pool, operator_id: str, sha: str, timezone: str) -> None:
         archive = await pool.fetchval(
@@ -146,6 +151,4 @@ class FaresCache:
             operator_id,
             sha,
         )
-        files = await asyncio.to_thread(read_zip_members, bytes(archive))
-        feed = await asyncio.to_thread(load_fares_files, files, operator_id, timezone=timezone)
-        self._feeds[operator_id] = (sha, feed)
+        self._feeds[operator_id] = (sha, await check_fares(bytes(archive), operator_id, timezone))

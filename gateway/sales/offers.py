@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from gateway.problems import Problem
+from gateway.problems import Problem, not_found
 from gateway.sales.schemas import (
     Conditions,
     ItineraryOfferRequest,
@@ -54,7 +54,7 @@ async def operator_terms(
     rows = await conn.fetch("SELECT * FROM operators WHERE id = ANY($1)", list(operator_ids))
     terms = {r["id"]: OperatorTerms(r) for r in rows}
     for operator_id in sorted(operator_ids - terms.keys()):
-        raise Problem(404, "not_found", "Not found", f"operator {operator_id!r} does not exist")
+        raise not_found("operator", operator_id)
     return terms
 
 
@@ -74,7 +74,7 @@ def _feed(fares: Mapping[str, FareFeed], operator_id: str) -> FareFeed:
 def _product(feed: FareFeed, product_id: str) -> CatalogueProduct:
     product = find_product(feed, product_id)
     if product is None:
-        raise Problem(404, "not_found", "Not found", f"product {product_id!r} does not exist")
+        raise not_found("product", product_id)
     return product
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from gateway.sales.signing import get_active_key
-from operators.tickets import TicketClaims, sign_ticket
+from operators.tickets import SigningKey, TicketClaims, sign_ticket
 
 
 def _claims(leg: asyncpg.Record, ticket_id: uuid.UUID) -> TicketClaims:
@@ -39,8 +39,12 @@ async def issue(conn: asyncpg.Connection, booking_id: uuid.UUID, secret: bytes |
         booking_id,
     )
     now = datetime.now(UTC)
+    keys: dict[str, SigningKey] = {}  # looked up (and opened) once per operator
     for leg in legs:
-        key = await get_active_key(conn, leg["operator_id"], secret)
+        operator_id = leg["operator_id"]
+        if operator_id not in keys:
+            keys[operator_id] = await get_active_key(conn, operator_id, secret)
+        key = keys[operator_id]
         ticket_id = uuid.uuid4()
         claims = _claims(leg, ticket_id)
         await conn.execute(
