@@ -21,6 +21,7 @@ from gateway.realtime.sources import (
     find_sources,
     put_sources,
 )
+from gateway.uploads import read_limited
 from gateway.urlguard import check_public_url
 from gtfs.realtime import FeedReport, FeedVersionError, RealtimeFeedError
 
@@ -104,16 +105,11 @@ async def _own_operator(request: web.Request) -> str:
 
 
 async def _read_feed(request: web.Request) -> bytes:
+    """Return the pushed feed (an empty one is left to the decoder to refuse)."""
+    too_large = Problem(413, "payload_too_large", "Payload too large", "the feed is too large")
     if request.content_length is not None and request.content_length > MAX_FEED_BYTES:
-        raise Problem(413, "payload_too_large", "Payload too large", "the feed is too large")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > MAX_FEED_BYTES:
-            raise Problem(413, "payload_too_large", "Payload too large", "the feed is too large")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        raise too_large
+    return await read_limited(request.content, MAX_FEED_BYTES, too_large)
 
 
 def feed_problem(exc: RealtimeFeedError) -> Problem:

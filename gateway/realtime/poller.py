@@ -20,6 +20,7 @@ import asyncpg
 
 from gateway.problems import Problem
 from gateway.realtime.sources import FEED_KINDS, FeedKind, list_sources
+from gateway.uploads import read_limited
 from gtfs.realtime import RealtimeFeedError
 
 log = logging.getLogger(__name__)
@@ -182,17 +183,6 @@ class Poller:
                 return None
             if resp.status != 200:
                 raise PollFailure(f"HTTP {resp.status} from {status.url}")
-            data = await _read_limited(resp.content, MAX_FEED_BYTES)
+            too_large = PollFailure(f"feed larger than {MAX_FEED_BYTES} bytes")
+            data = await read_limited(resp.content, MAX_FEED_BYTES, too_large)
             return data, resp.headers.get("ETag"), resp.headers.get("Last-Modified")
-
-
-async def _read_limited(stream: aiohttp.StreamReader, limit: int) -> bytes:
-    """Read a body to its end, refusing one larger than `limit` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in stream.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise PollFailure(f"feed larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
