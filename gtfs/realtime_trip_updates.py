@@ -53,7 +53,6 @@ class _Extracted:
     slot_start_date: list[str]
     slot_delay_s: list[int]
     slot_cancelled: list[bool]
-    slot_reference_s: list[int]
     updates: list[int]
     unknown_trips: IdTally
     unknown_stop_samples: list[str]
@@ -110,10 +109,9 @@ def _extract(
     message: gtfs_realtime_pb2.FeedMessage, operator_id: str, schedules: TripSchedules
 ) -> _Extracted:
     """Walk the message once: resolve trips, pull every stop-time update's numbers out."""
-    out = _Extracted([], [], [], [], [], [], IdTally(), [])
+    out = _Extracted([], [], [], [], [], IdTally(), [])
     prefix = operator_id + ":"
     trip_index, stop_codes = schedules.trip_index, schedules.stop_codes
-    header_s = int(message.header.timestamp)
     for entity in message.entity:
         if entity.is_deleted or not entity.HasField("trip_update"):
             continue
@@ -137,7 +135,6 @@ def _extract(
         out.slot_delay_s.append(trip_update.delay)
         out.slot_cancelled.append(relationship in _CANCELLED)
         _extract_updates(out, slot, trip_update, prefix, stop_codes)
-        out.slot_reference_s.append(int(trip_update.timestamp) or header_s)
     return out
 
 
@@ -189,7 +186,7 @@ def _day_starts(
         slot_list.tolist(), absolute_s[with_time[first]].tolist(), strict=True
     ):
         day_start_s[slot] = s.service_day_start_s(
-            x.slot_trip[slot], x.slot_start_date[slot], reference_s or x.slot_reference_s[slot]
+            x.slot_trip[slot], x.slot_start_date[slot], reference_s
         )
     return day_start_s
 
