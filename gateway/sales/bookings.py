@@ -363,9 +363,11 @@ async def _cancel_locked(
         legs = await conn.fetch(
             "SELECT * FROM booking_legs WHERE booking_id = $1 ORDER BY position", booking_id
         )
+        # Legs an earlier, partly failed cancel did cancel are not asked again.
+        open_legs = [leg for leg in legs if leg["status"] != "CANCELLED"]
         used = [
             leg["position"]
-            for leg in legs
+            for leg in open_legs
             if datetime.fromisoformat(leg["detail"]["valid_until"]) <= now
         ]
         if booking["status"] == "CONFIRMED" and used:
@@ -375,14 +377,21 @@ async def _cancel_locked(
             )
         refund = _refund_minor(legs, now) if booking["status"] == "CONFIRMED" else 0
         undo = cancel_call if booking["status"] == "CONFIRMED" else release_call
-        results = await each_leg(sales, conn, legs, undo)
+        results = await each_leg(sales, conn, open_legs, undo)
         failures = [r for r in results if isinstance(r, OperatorError)]
         if failures:
+            # What the other operators did cancel is recorded (its tickets stop being valid);
+            # a retry asks only the rest.
+            for leg, result in zip(open_legs, results, strict=True):
+                if not isinstance(result, OperatorError):
+                    await _cancel_leg(conn, tenant_id, leg)
             return Problem(
                 502,
                 "operator_unavailable",
                 "Operator unavailable",
-                f"cancellation not possible now: {failures[0]}",
+                f"cancellation not possible now: {failures[0]}; "
+                f"{len(open_legs) - len(failures)} of {len(open_legs)} leg(s) cancelled, "
+                "cancel again for the rest",
             )
         await conn.execute(
             "UPDATE booking_legs SET status = 'CANCELLED' WHERE booking_id = $1", booking_id
@@ -394,6 +403,15 @@ async def _cancel_locked(
         await _set_status(conn, booking_id, "CANCELLED", "cancelled by the MaaS app", refund)
         await _event(conn, booking_id, tenant_id, "booking.cancelled", refund_minor=refund)
     return None
+
+
+async def _cancel_leg(conn: asyncpg.Connection, tenant_id: str, leg: asyncpg.Record) -> None:
+    """Record one leg its operator cancelled, with its ticket (caller's transaction)."""
+    await conn.execute("UPDATE booking_legs SET status = 'CANCELLED' WHERE id = $1", leg["id"])
+    await conn.execute(
+        "UPDATE tickets SET status = 'CANCELLED' WHERE booking_leg_id = $1", leg["id"]
+    )
+    await _event(conn, leg["booking_id"], tenant_id, "leg.cancelled", leg=str(leg["id"]))
 
 
 def _refund_minor(legs: list[asyncpg.Record], now: datetime) -> int:

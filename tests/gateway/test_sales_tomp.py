@@ -137,3 +137,35 @@ async def test_confirming_too_late_releases_the_operators_reservation(
     shown = await (await client.get(f"/v1/bookings/{booking['id']}", headers=bearer(key))).json()
     assert shown["status"] == "EXPIRED"
     assert [leg["status"] for leg in shown["legs"]] == ["RELEASED", "RELEASED"]
+
+
+async def test_a_cancel_one_operator_refuses_keeps_what_the_others_cancelled(
+    client: TestClient,  # type: ignore[type-arg]
+    db: asyncpg.Pool,
+    make_key: MakeKey,
+    tomp: tuple[FakeTomp, str],
+) -> None:
+    fake, url = tomp
+    key = await make_key("maas")
+    _, booking = await _two_operator_booking(client, db, key, url)
+    path = f"/v1/bookings/{booking['id']}"
+    assert (await client.post(f"{path}/confirm", headers=bearer(key))).status == 200
+    fake.hang_on = {"CANCEL"}
+    resp = await client.post(f"{path}/cancel", headers=bearer(key))
+    assert resp.status == 502
+    shown = await (await client.get(path, headers=bearer(key))).json()
+    hosted_leg, tomp_leg = shown["legs"]
+    # The hosted operator did cancel: its leg and ticket say so (inspectors refuse it).
+    assert (hosted_leg["status"], hosted_leg["ticket"]["status"]) == ("CANCELLED", "CANCELLED")
+    assert (tomp_leg["status"], tomp_leg["ticket"]["status"]) == ("CONFIRMED", "VALID")
+    assert shown["status"] == "CONFIRMED"
+    fake.hang_on = set()
+    resp = await client.post(f"{path}/cancel", headers=bearer(key))
+    assert resp.status == 200
+    cancelled = await resp.json()
+    assert cancelled["status"] == "CANCELLED"
+    assert fake.bookings == {"tomp-1": "CANCELLED"}
+    events = await db.fetch(
+        "SELECT type FROM booking_events WHERE booking_id = $1::uuid ORDER BY id", booking["id"]
+    )
+    assert [e["type"] for e in events][-2:] == ["leg.cancelled", "booking.cancelled"]
