@@ -28,9 +28,9 @@ async def publish_feed(
     """
     prepared = await asyncio.to_thread(prepare_feed, path, operator_id, agency_id, limits)
     files = await asyncio.to_thread(fare_files_of, path)  # only the fare files, not the zip
-    timezone = await pool.fetchval("SELECT timezone FROM operators WHERE id = $1", operator_id)
     fares = None
     if files is not None:
+        timezone = await pool.fetchval("SELECT timezone FROM operators WHERE id = $1", operator_id)
         archive = zip_files(files)
         fares = await check_fares(archive, operator_id, timezone, prepared.tables)
     stored = await store_feed(pool, prepared)
