@@ -32,10 +32,10 @@ import pandas as pd
 
 from gateway.migrate import migrate
 from gateway.timetable import compile_timetable
-from gtfs.prepare import PreparedFeed, prepare_feed
-from gtfs.snapshot import build_snapshot
-from gtfs.store import load_current, load_current_tables, store_feed
-from gtfs.validate import validate_zip
+from gtfs.feed.prepare import PreparedFeed, prepare_feed
+from gtfs.feed.store import load_current, load_current_tables, store_feed
+from gtfs.feed.validate.archive import validate_zip
+from gtfs.snapshot.build import build_snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FEED = ROOT.parent / "shared" / "data" / "gtfs" / "vilnius.zip"

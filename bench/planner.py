@@ -37,8 +37,8 @@ import aiohttp
 import numpy as np
 from support import running_gateway, scratch_database, wait_ready
 
-from gtfs.reader import read_tables
-from gtfs.snapshot import Snapshot, build_snapshot
+from gtfs.feed.read import read_tables
+from gtfs.snapshot.build import Snapshot, build_snapshot
 from gtfs.tables import original_id
 from journeys.planner import Coordinates, JourneyQuery, Planner
 

@@ -27,9 +27,9 @@ from support import running_gateway, scratch_database, wait_ready
 
 from gateway import apikeys
 from gateway.migrate import migrate
-from gtfs.reader import read_tables
-from gtfs.realtime import build_trip_schedules, read_trip_updates, read_vehicle_positions
-from gtfs.realtime_schedule import TripSchedules, service_day_start_s
+from gtfs.feed.read import read_tables
+from gtfs.realtime.read import build_trip_schedules, read_trip_updates, read_vehicle_positions
+from gtfs.realtime.schedule import TripSchedules, service_day_start_s
 from gtfs.tables import original_id
 
 DATA = Path("/work/shared/data")

@@ -15,9 +15,9 @@ from gateway import operator_store
 from gateway.clidb import database
 from gateway.demo import demo_feed_path, import_demo, live_feed
 from gateway.settings import Settings
-from gtfs.prepare import prepare_feed
-from gtfs.store import store_feed
-from gtfs.validate import FeedInvalid
+from gtfs.feed.prepare import prepare_feed
+from gtfs.feed.store import store_feed
+from gtfs.feed.validate.archive import FeedInvalid
 from operators.fares.demo import KUOPIO_TIMEZONE
 
 

@@ -9,9 +9,9 @@ import asyncpg
 
 from gateway.problems import Problem
 from gateway.sales.fares import check_fares, fare_files_of, save_fares, zip_files
-from gtfs.prepare import PreparedFeed, prepare_feed
-from gtfs.store import StoredFeed, store_feed
-from gtfs.validate import FeedInvalid, ZipLimits
+from gtfs.feed.prepare import PreparedFeed, prepare_feed
+from gtfs.feed.store import StoredFeed, store_feed
+from gtfs.feed.validate.archive import FeedInvalid, ZipLimits
 
 
 async def publish_feed(

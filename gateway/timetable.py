@@ -23,11 +23,11 @@ from aiohttp import web
 
 from gateway.appkeys import database_url_key, db_key
 from gateway.problems import Problem
-from gtfs.export import gtfs_zip_bytes
-from gtfs.geojson import network_geojson
-from gtfs.open_data import OpenDataIndex, build_index
-from gtfs.snapshot import Snapshot, build_snapshot
-from gtfs.store import TIMETABLE_CHANNEL, current_version_ids, load_current
+from gtfs.feed.export import gtfs_zip_bytes
+from gtfs.feed.store import TIMETABLE_CHANNEL, current_version_ids, load_current
+from gtfs.snapshot.build import Snapshot, build_snapshot
+from gtfs.snapshot.geojson import network_geojson
+from gtfs.snapshot.open_data import OpenDataIndex, build_index
 from gtfs.tables import GtfsTables
 from journeys.planner import Planner
 from journeys.raptor import warm_up

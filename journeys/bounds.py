@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from gtfs.snapshot_footpaths import Footpaths
+from gtfs.snapshot.footpaths import Footpaths
 from journeys.dayview import DayView
 from journeys.raptor import Bounds, Targets
 

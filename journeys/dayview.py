@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from gtfs.overlay import RealtimeOverlay
-from gtfs.snapshot import Snapshot
-from gtfs.snapshot_service import service_day_start
+from gtfs.realtime.overlay import RealtimeOverlay
+from gtfs.snapshot.build import Snapshot
+from gtfs.snapshot.service import service_day_start
 
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]

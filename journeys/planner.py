@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from gtfs.overlay import RealtimeOverlay
-from gtfs.snapshot import Snapshot
-from gtfs.snapshot_footpaths import haversine_m, walk_duration_s
-from gtfs.snapshot_service import service_day_start
+from gtfs.realtime.overlay import RealtimeOverlay
+from gtfs.snapshot.build import Snapshot
+from gtfs.snapshot.footpaths import haversine_m, walk_duration_s
+from gtfs.snapshot.service import service_day_start
 from journeys.bounds import no_bounds, to_destination
 from journeys.dayview import DayView, build_day_view
 from journeys.errors import (

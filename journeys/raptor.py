@@ -25,7 +25,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from gtfs.snapshot_footpaths import Footpaths
+from gtfs.snapshot.footpaths import Footpaths
 from journeys.dayview import INF, DayView
 
 I64 = npt.NDArray[np.int64]

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from gtfs.snapshot import Snapshot
-from gtfs.snapshot_footpaths import EARTH_RADIUS_M
+from gtfs.snapshot.build import Snapshot
+from gtfs.snapshot.footpaths import EARTH_RADIUS_M
 from journeys.dayview import DayView
 from journeys.itinerary import Itinerary, Leg, Place, StopCall, TransitLeg, WalkLeg, make_itinerary
 from journeys.raptor import Labels, Targets

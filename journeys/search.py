@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from gtfs.snapshot_footpaths import expand_ranges
+from gtfs.snapshot.footpaths import expand_ranges
 from journeys.dayview import DayView
 from journeys.raptor import (
     Bounds,

@@ -17,7 +17,7 @@ from gateway.problems import not_found
 from gateway.realtime.departures import expected_departures
 from gateway.realtime.service import realtime_key
 from gateway.timetable import Timetable, timetable_key
-from gtfs.open_data import list_departures, routes_at_stop, search_stops
+from gtfs.snapshot.open_data import list_departures, routes_at_stop, search_stops
 
 
 def _text(value: object) -> str | None:

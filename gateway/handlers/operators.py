@@ -19,8 +19,8 @@ from gateway.problems import conflict, not_found
 from gateway.sales.fares import fares_problem
 from gateway.timetable import timetable_key
 from gateway.uploads import new_upload_path, receive_upload
-from gtfs.store import list_feed_versions
-from gtfs.validate import FeedInvalid
+from gtfs.feed.store import list_feed_versions
+from gtfs.feed.validate.archive import FeedInvalid
 from operators.fares.model import FaresValidationError
 
 OPERATOR_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"

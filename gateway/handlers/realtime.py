@@ -23,7 +23,7 @@ from gateway.realtime.sources import (
 )
 from gateway.uploads import read_limited
 from gateway.urlguard import check_public_url
-from gtfs.realtime import FeedReport, FeedVersionError, RealtimeFeedError
+from gtfs.realtime.read import FeedReport, FeedVersionError, RealtimeFeedError
 
 KIND_PATTERN = "|".join(FEED_KINDS)
 

@@ -17,7 +17,7 @@ from gateway.api import api
 from gateway.problems import Problem
 from gateway.realtime.service import realtime_key
 from gateway.realtime.sources import FEED_KINDS, FeedKind
-from gtfs.realtime import VehiclePosition, feed_message_json, vehicle_position_to_json
+from gtfs.realtime.read import VehiclePosition, feed_message_json, vehicle_position_to_json
 
 _COORDS = r"^-?\d+(\.\d+)?,-?\d+(\.\d+)?"
 #: Streams one process serves at once; more get 503 (clients should poll /v1/vehicles then).

@@ -23,7 +23,7 @@ from gateway.realtime.poller import raise_if_cancelling
 from gateway.realtime.sources import FEED_KINDS, FeedKind
 from gateway.realtime.state import FEED_TTL_S, POSITIONS_TTL_S, FeedBytes, RealtimeState
 from gateway.redisguard import RedisGuard
-from gtfs.realtime import RealtimeFeedError
+from gtfs.realtime.read import RealtimeFeedError
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gtfs.open_data import Departure
-from gtfs.overlay import RealtimeOverlay
+from gtfs.realtime.overlay import RealtimeOverlay
+from gtfs.snapshot.open_data import Departure
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from google.transit import gtfs_realtime_pb2
 
 from gateway.realtime.sources import FeedKind
 from gateway.realtime.state import RealtimeState
-from gtfs.realtime import Alert, VehiclePosition, merged_feed_message
+from gtfs.realtime.read import Alert, VehiclePosition, merged_feed_message
 
 #: A merged feed is rebuilt when the state changed, or after this long (positions expire).
 MAX_AGE_S = 5.0

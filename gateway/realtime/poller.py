@@ -21,7 +21,7 @@ import asyncpg
 from gateway.problems import Problem
 from gateway.realtime.sources import FEED_KINDS, FeedKind, list_sources
 from gateway.uploads import read_limited
-from gtfs.realtime import RealtimeFeedError
+from gtfs.realtime.read import RealtimeFeedError
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from gateway.realtime.sources import FeedKind
 from gateway.timetable import Timetable
-from gtfs.overlay import RealtimeOverlay, TripRealtime
-from gtfs.realtime import (
+from gtfs.realtime.overlay import RealtimeOverlay, TripRealtime
+from gtfs.realtime.read import (
     Alert,
     AlertsFeed,
     FeedReport,

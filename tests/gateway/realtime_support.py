@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from google.transit import gtfs_realtime_pb2
 
 from gateway.timetable import Timetable, timetable_key
-from gtfs.split import KUOPIO_OPERATORS
+from gtfs.feed.split import KUOPIO_OPERATORS
 from gtfs.tables import original_id
 from tests.conftest import bearer
 

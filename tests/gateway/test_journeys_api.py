@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from gateway.timetable import timetable_key
-from gtfs.split import KUOPIO_OPERATORS
+from gtfs.feed.split import KUOPIO_OPERATORS
 from tests.conftest import bearer
 from tests.gateway.sales_support import operator_with_demo_fares
 

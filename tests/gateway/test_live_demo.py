@@ -15,8 +15,8 @@ from gateway.demo import import_demo, live_feed, next_weekday_morning
 from gateway.resources import init_connection
 from gateway.settings import Settings
 from gateway.timetable import timetable_key
-from gtfs.shift import first_service_date
-from gtfs.split import KUOPIO_OPERATORS
+from gtfs.feed.shift import first_service_date
+from gtfs.feed.split import KUOPIO_OPERATORS
 from tests.conftest import ClientFactory, bearer
 from tests.gateway.sales_support import book
 from tests.servers import fresh_database

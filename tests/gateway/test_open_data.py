@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from gateway.app import create_app
 from gateway.settings import Settings
 from gateway.timetable import Timetable, timetable_key
-from gtfs.split import KUOPIO_OPERATORS
+from gtfs.feed.split import KUOPIO_OPERATORS
 from tests.conftest import ClientFactory
 
 Client = TestClient[web.Request, web.Application]

@@ -11,9 +11,9 @@ import pytest
 
 from gateway import operator_store
 from gateway.feeds import feed_problem, publish_feed
-from gtfs.store import list_feed_versions
-from gtfs.validate import FeedInvalid, ZipLimits
-from tests.gtfs.test_validate import BROKEN, Edit
+from gtfs.feed.store import list_feed_versions
+from gtfs.feed.validate.archive import FeedInvalid, ZipLimits
+from tests.gtfs.feed.test_validate import BROKEN, Edit
 from tests.timetable_data import gtfs_path, rewrite_zip
 
 

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from gateway.realtime.departures import expected_departures
-from gtfs.open_data import Departure
-from gtfs.overlay import TripRealtime
+from gtfs.realtime.overlay import TripRealtime
+from gtfs.snapshot.open_data import Departure
 
 TZ = ZoneInfo("Europe/Helsinki")
 MONDAY, TUESDAY = dt.date(2024, 3, 4), dt.date(2024, 3, 5)

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from gtfs.snapshot import Snapshot
+from gtfs.snapshot.build import Snapshot
 from gtfs.tables import GtfsTables
 from journeys.planner import Planner
 from tests.journeys import feeds

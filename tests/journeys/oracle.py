@@ -18,8 +18,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from gtfs.overlay import RealtimeOverlay
-from gtfs.snapshot import Snapshot
+from gtfs.realtime.overlay import RealtimeOverlay
+from gtfs.snapshot.build import Snapshot
 from gtfs.tables import GtfsTables
 
 INFINITY = 10**12

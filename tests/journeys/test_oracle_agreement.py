@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from gtfs.overlay import RealtimeOverlay, TripRealtime
-from gtfs.snapshot import Snapshot
+from gtfs.realtime.overlay import RealtimeOverlay, TripRealtime
+from gtfs.snapshot.build import Snapshot
 from gtfs.tables import GtfsTables
 from journeys.planner import JourneyQuery, Planner
 from tests.journeys.conftest import KUOPIO_DAY, VILNIUS_DAY

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from gtfs.overlay import TripRealtime
-from gtfs.snapshot import build_snapshot
+from gtfs.realtime.overlay import TripRealtime
+from gtfs.snapshot.build import build_snapshot
 from journeys import raptor
 from journeys.errors import (
     InvalidQueryError,

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gtfs.snapshot import Snapshot
+from gtfs.snapshot.build import Snapshot
 from journeys.itinerary import Itinerary, TransitLeg, WalkLeg
 from journeys.planner import JourneyQuery, Planner
 from tests.journeys.conftest import KUOPIO_DAY

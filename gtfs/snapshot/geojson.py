@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gtfs.snapshot import Snapshot
+from gtfs.snapshot.build import Snapshot
 
 
 def network_geojson(snap: Snapshot, route_colors: Mapping[str, str]) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from typing import Any
 from google.protobuf import json_format
 from google.transit import gtfs_realtime_pb2
 
-from gtfs.realtime_alerts import Alert, Translation
-from gtfs.realtime_vehicles import VehiclePosition
+from gtfs.realtime.alerts import Alert, Translation
+from gtfs.realtime.vehicles import VehiclePosition
 
 _FeedEntity = gtfs_realtime_pb2.FeedEntity
 

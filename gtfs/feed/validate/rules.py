@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from gtfs.validate_issues import Issues
+from gtfs.feed.validate.issues import Issues
 
 Mask = npt.NDArray[np.bool_]
 

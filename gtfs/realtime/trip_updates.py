@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 from google.transit import gtfs_realtime_pb2
 
-from gtfs.overlay import TripRealtime
-from gtfs.realtime_feed import SAMPLE_SIZE, FeedDecodeError, IdTally, ReportCounts
-from gtfs.realtime_schedule import BoolArray, Int64Array, TripSchedules
+from gtfs.realtime.feed import SAMPLE_SIZE, FeedDecodeError, IdTally, ReportCounts
+from gtfs.realtime.overlay import TripRealtime
+from gtfs.realtime.schedule import BoolArray, Int64Array, TripSchedules
 
 _TripSR = gtfs_realtime_pb2.TripDescriptor.ScheduleRelationship
 _StopSR = gtfs_realtime_pb2.TripUpdate.StopTimeUpdate.ScheduleRelationship

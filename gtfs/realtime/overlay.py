@@ -1,6 +1,6 @@
 """The realtime overlay: expected times of the trips that GTFS-Realtime says are late or cancelled.
 
-The contract between `gtfs.realtime` (which builds it from TripUpdates) and the
+The contract between `gtfs.realtime.read` (which builds it from TripUpdates) and the
 planner and departures board (which read it on top of an unchanged snapshot).
 """
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gtfs.interpolate import interpolate_stop_times, interpolate_tables
-from gtfs.reader import read_tables
+from gtfs.feed.interpolate import interpolate_stop_times, interpolate_tables
+from gtfs.feed.read import read_tables
 from gtfs.tables import GtfsTables
 from tests.timetable_data import gtfs_path
 

@@ -15,9 +15,9 @@ from google.transit import gtfs_realtime_pb2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gtfs.overlay import TripRealtime
-from gtfs.reader import read_tables
-from gtfs.realtime import (
+from gtfs.feed.read import read_tables
+from gtfs.realtime.overlay import TripRealtime
+from gtfs.realtime.read import (
     FeedDecodeError,
     TripSchedules,
     TripUpdatesFeed,
@@ -27,11 +27,11 @@ from gtfs.realtime import (
     merged_overlay,
     read_trip_updates,
 )
-from gtfs.snapshot import build_snapshot
+from gtfs.snapshot.build import build_snapshot
 from gtfs.tables import GtfsTables
 from journeys.planner import JourneyQuery, Planner
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
 HELSINKI = ZoneInfo("Europe/Helsinki")
 TRIP = "kuopio:Talvikausi_82_82_505_0620_Ma-Pe_0620"  # 38 stops, 06:20-06:50, Mon-Fri
 NIGHT_TRIP = "kuopio:Talvikausi_7_7_8072_Ma-Pe_2320"  # runs past midnight

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gtfs.interpolate import interpolate_tables
-from gtfs.reader import read_tables
-from gtfs.snapshot import Snapshot, build_snapshot
-from gtfs.snapshot_footpaths import WalkingConfig, haversine_m, neighbour_pairs
+from gtfs.feed.interpolate import interpolate_tables
+from gtfs.feed.read import read_tables
+from gtfs.snapshot.build import Snapshot, build_snapshot
+from gtfs.snapshot.footpaths import WalkingConfig, haversine_m, neighbour_pairs
 from gtfs.tables import concat, operator_of
 from tests.journeys import feeds
 from tests.journeys.feeds import GTFS, trensurb

@@ -18,7 +18,7 @@ import asyncpg
 import orjson
 import pandas as pd
 
-from gtfs.prepare import PreparedFeed
+from gtfs.feed.prepare import PreparedFeed
 from gtfs.tables import COLUMNS, GtfsTables
 
 TIMETABLE_CHANNEL = "maas_timetable"

@@ -9,8 +9,8 @@ from typing import Any
 
 from google.transit import gtfs_realtime_pb2
 
-from gtfs.realtime_feed import IdTally, ReportCounts
-from gtfs.realtime_vehicles import optional_enum_name, optional_id, optional_value
+from gtfs.realtime.feed import IdTally, ReportCounts
+from gtfs.realtime.vehicles import optional_enum_name, optional_id, optional_value
 from gtfs.tables import namespaced
 
 

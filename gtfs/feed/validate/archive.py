@@ -15,9 +15,9 @@ from typing import IO
 import pandas as pd
 from pandas.api.types import union_categoricals
 
-from gtfs.validate_issues import MAX_LISTED, FeedInvalid, FeedIssue, Issues
-from gtfs.validate_rules import check_tables
-from gtfs.validate_times import check_stop_times
+from gtfs.feed.validate.issues import MAX_LISTED, FeedInvalid, FeedIssue, Issues
+from gtfs.feed.validate.rules import check_tables
+from gtfs.feed.validate.times import check_stop_times
 
 __all__ = [
     "MAX_LISTED",

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from gtfs.snapshot_service import index_of
+from gtfs.snapshot.service import index_of
 
 EARTH_RADIUS_M = 6_371_008.8
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from google.transit import gtfs_realtime_pb2
 
-from gtfs.realtime import (
+from gtfs.realtime.read import (
     DEFAULT_MAX_AGE_S,
     Alert,
     FeedDecodeError,
@@ -26,7 +26,7 @@ from gtfs.realtime import (
     vehicle_position_to_json,
 )
 
-RT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "gtfs-rt"
+RT_DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "gtfs-rt"
 KING_COUNTY_TIMESTAMP_S = 1630596716
 NO_IDS: frozenset[str] = frozenset()
 

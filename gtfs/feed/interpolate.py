@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from gtfs.snapshot_footpaths import haversine_m
+from gtfs.snapshot.footpaths import haversine_m
 from gtfs.tables import GtfsTables
 
 F64 = npt.NDArray[np.float64]

@@ -9,7 +9,7 @@ from typing import Any
 
 from google.transit import gtfs_realtime_pb2
 
-from gtfs.realtime_feed import IdTally, ReportCounts
+from gtfs.realtime.feed import IdTally, ReportCounts
 from gtfs.tables import namespaced
 
 _VehiclePositionPb = gtfs_realtime_pb2.VehiclePosition

@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 
 from gateway import operator_store
-from gtfs.export import gtfs_zip_bytes
-from gtfs.prepare import PreparedFeed, prepare_feed
-from gtfs.split import KUOPIO_OPERATORS
-from gtfs.store import list_feed_versions, load_current, load_current_tables, store_feed
+from gtfs.feed.export import gtfs_zip_bytes
+from gtfs.feed.prepare import PreparedFeed, prepare_feed
+from gtfs.feed.split import KUOPIO_OPERATORS
+from gtfs.feed.store import list_feed_versions, load_current, load_current_tables, store_feed
+from gtfs.feed.validate.archive import FeedInvalid
 from gtfs.tables import COLUMNS, GtfsTables, operator_of
-from gtfs.validate import FeedInvalid
 from tests.timetable_data import gtfs_path, rewrite_zip
 
 KUOPIO_IDS = [op.operator_id for op in KUOPIO_OPERATORS]

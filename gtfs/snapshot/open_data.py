@@ -14,9 +14,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from gtfs.snapshot import Snapshot
-from gtfs.snapshot_footpaths import haversine_m
-from gtfs.snapshot_service import service_day_start
+from gtfs.snapshot.build import Snapshot
+from gtfs.snapshot.footpaths import haversine_m
+from gtfs.snapshot.service import service_day_start
 from gtfs.tables import GtfsTables
 
 I64 = npt.NDArray[np.int64]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gtfs.geojson import network_geojson
-from gtfs.snapshot import build_snapshot
+from gtfs.snapshot.build import build_snapshot
+from gtfs.snapshot.geojson import network_geojson
 from tests.journeys.feeds import trensurb
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gtfs.validate import FeedInvalid, ZipLimits, validate_zip
+from gtfs.feed.validate.archive import FeedInvalid, ZipLimits, validate_zip
 from tests.timetable_data import gtfs_path, rewrite_zip
 
 Edit = Callable[[str], str] | str | None

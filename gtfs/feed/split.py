@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import gtfs_kit as gk
 
-from gtfs.validate_issues import FeedInvalid, FeedIssue
+from gtfs.feed.validate.issues import FeedInvalid, FeedIssue
 
 
 @dataclass(frozen=True, slots=True)

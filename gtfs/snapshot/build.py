@@ -18,8 +18,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from gtfs.snapshot_footpaths import Footpaths, WalkingConfig, build_footpaths
-from gtfs.snapshot_service import index_of, service_matrix
+from gtfs.snapshot.footpaths import Footpaths, WalkingConfig, build_footpaths
+from gtfs.snapshot.service import index_of, service_matrix
 from gtfs.tables import GtfsTables
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-from gtfs.overlay import TripRealtime
-from gtfs.realtime_alerts import Alert, alert_from_json, alert_to_json, alerts_from_feed
-from gtfs.realtime_feed import (
+from gtfs.realtime.alerts import Alert, alert_from_json, alert_to_json, alerts_from_feed
+from gtfs.realtime.feed import (
     DEFAULT_MAX_AGE_S,
     FeedDecodeError,
     FeedReport,
@@ -23,11 +22,12 @@ from gtfs.realtime_feed import (
     make_report,
     parse_feed_message,
 )
-from gtfs.realtime_out import feed_message_json, merged_feed_message
-from gtfs.realtime_records import trip_update_entities_from_feed
-from gtfs.realtime_schedule import TripSchedules, build_trip_schedules
-from gtfs.realtime_trip_updates import overlay_from_feed
-from gtfs.realtime_vehicles import (
+from gtfs.realtime.out import feed_message_json, merged_feed_message
+from gtfs.realtime.overlay import TripRealtime
+from gtfs.realtime.records import trip_update_entities_from_feed
+from gtfs.realtime.schedule import TripSchedules, build_trip_schedules
+from gtfs.realtime.trip_updates import overlay_from_feed
+from gtfs.realtime.vehicles import (
     VehiclePosition,
     vehicle_position_from_json,
     vehicle_position_to_json,

@@ -76,5 +76,5 @@ def tables_from_feed(feed: gk.Feed, operator_id: str) -> GtfsTables:
 
 
 def read_tables(path: Path, operator_id: str) -> GtfsTables:
-    """Read a GTFS zip straight into namespaced tables (no validation: see `gtfs.validate`)."""
+    """Read a GTFS zip straight into namespaced tables (no validation: see `gtfs.feed.validate`)."""
     return tables_from_feed(read_gtfs_kit_feed(path), operator_id)

@@ -13,8 +13,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from gtfs.validate_issues import Issues
-from gtfs.validate_rules import blank, check_reference, matches, text
+from gtfs.feed.validate.issues import Issues
+from gtfs.feed.validate.rules import blank, check_reference, matches, text
 
 _TIME = re.compile(r"^\d{1,3}:[0-5]\d:[0-5]\d$")
 _INT = re.compile(r"^\d+$")

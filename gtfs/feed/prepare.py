@@ -13,12 +13,12 @@ from typing import Any
 
 import gtfs_kit as gk
 
-from gtfs.interpolate import interpolate_tables
-from gtfs.reader import read_gtfs_kit_feed, tables_from_feed
-from gtfs.split import restrict_to_agency
+from gtfs.feed.interpolate import interpolate_tables
+from gtfs.feed.read import read_gtfs_kit_feed, tables_from_feed
+from gtfs.feed.split import restrict_to_agency
+from gtfs.feed.validate.archive import ValidationReport, ZipLimits, validate_zip
+from gtfs.feed.validate.issues import FeedIssue
 from gtfs.tables import GtfsTables
-from gtfs.validate import ValidationReport, ZipLimits, validate_zip
-from gtfs.validate_issues import FeedIssue
 
 
 @dataclass(frozen=True, slots=True)
