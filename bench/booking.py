@@ -23,8 +23,8 @@ from support import running_gateway, scratch_database  # bench/support.py, run a
 from gateway import apikeys
 from gateway.migrate import migrate
 from gateway.resources import init_connection
-from gateway.sales.fares import store_fares, zip_files
 from operators.fares.demo import read_demo_fare_files
+from sales.fares import store_fares, zip_files
 
 CLIENTS = 64
 PURCHASES = int(os.environ.get("BENCH_PURCHASES", "1500"))

@@ -1,6 +1,12 @@
-"""Typed keys of every shared object on the application: handlers read these, never globals."""
+"""Typed keys of every shared object on the application: handlers read these, never globals.
+
+The types of the gateway's own services are imported for type checking only, so
+that the modules defining them can import their keys from here without a cycle.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import aiohttp
 import asyncpg
@@ -9,6 +15,12 @@ from aiohttp import web
 from gateway.metrics import Metrics
 from gateway.redisguard import RedisGuard
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from gateway.realtime.service import Realtime
+    from gateway.timetable import TimetableStore
+    from sales.fares import FaresCache
+    from sales.legs import Sales
 
 settings_key = web.AppKey("settings", Settings)
 db_key = web.AppKey("db", asyncpg.Pool)
@@ -19,3 +31,7 @@ public_http_key = web.AppKey("public_http", aiohttp.ClientSession)
 metrics_key = web.AppKey("metrics", Metrics)
 database_url_key = web.AppKey("database_url", str)
 redis_url_key = web.AppKey("redis_url", str)
+timetable_key: web.AppKey[TimetableStore] = web.AppKey("timetable")
+realtime_key: web.AppKey[Realtime] = web.AppKey("realtime")
+sales_key: web.AppKey[Sales] = web.AppKey("sales")
+fares_key: web.AppKey[FaresCache] = web.AppKey("fares")

@@ -13,11 +13,11 @@ from typing import Any
 import orjson
 
 from gateway.clidb import database
-from gateway.sales.fares import store_fares
-from gateway.sales.signing import rotate_key, seal_keys
 from gateway.settings import Settings
 from operators.fares.model import FaresValidationError
-from operators.tickets import TicketInvalid, verify_ticket
+from sales.fares import store_fares
+from sales.signing import rotate_key, seal_keys
+from sales.tokens import TicketInvalid, verify_ticket
 
 
 def _say(text: str, err: bool = False) -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 import asyncpg
 
 from gateway.problems import Problem
-from gateway.sales.fares import check_fares, fare_files_of, save_fares, zip_files
 from gtfs.feed.prepare import PreparedFeed, prepare_feed
 from gtfs.feed.store import StoredFeed, store_feed
 from gtfs.feed.validate.archive import FeedInvalid, ZipLimits
+from sales.fares import check_fares, fare_files_of, save_fares, zip_files
 
 
 async def publish_feed(

@@ -7,8 +7,10 @@ fails half-way through start-up closes exactly what it opened.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import aiohttp
 import asyncpg
@@ -20,18 +22,26 @@ from gateway import embedded
 from gateway.appkeys import (
     database_url_key,
     db_key,
+    fares_key,
     http_key,
     public_http_key,
     redis_key,
     redis_url_key,
+    sales_key,
     settings_key,
 )
 from gateway.migrate import migrate
 from gateway.realtime.service import realtime_context
 from gateway.redisguard import RedisGuard
-from gateway.sales.resources import sales_context, signing_keys_context
 from gateway.timetable import timetable_store
 from gateway.urlguard import PublicResolver
+from operators.resilience import Policy
+from sales import idempotency
+from sales.adapters import Adapters
+from sales.bookings import expire_due
+from sales.fares import FaresCache
+from sales.legs import Sales
+from sales.signing import check_active_keys
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +126,50 @@ async def http_client(app: web.Application) -> AsyncIterator[None]:
         app[http_key] = session
         app[public_http_key] = public_session
         yield
+
+
+async def _expiry_loop(sales: Sales, interval_s: float) -> None:
+    while True:
+        try:
+            expired = await expire_due(sales)
+            if expired:
+                log.info("expired pending bookings", extra={"count": expired})
+            await idempotency.purge_old(sales.pool)
+        except Exception:  # the job must outlive a failed round (database restarting, ...)
+            log.exception("booking expiry round failed")
+        await asyncio.sleep(interval_s)
+
+
+async def signing_keys_context(app: web.Application) -> AsyncIterator[None]:
+    """Open every active signing key now, so a wrong secret stops start-up, not a sale."""
+    secret = app[settings_key].signing_secret
+    plain = await check_active_keys(app[db_key], secret)
+    if secret is None:
+        log.warning("MAAS_SIGNING_KEY_SECRET is not set: ticket-signing keys are stored in clear")
+    elif plain:
+        log.warning("signing keys in clear: run `maas signing-keys seal`", extra={"count": plain})
+    yield
+
+
+async def sales_context(app: web.Application) -> AsyncIterator[None]:
+    """Build the adapters and start the background job that expires PENDING bookings."""
+    settings = app[settings_key]
+    policy = Policy(
+        timeout_s=settings.operator_timeout_s,
+        attempts=settings.operator_attempts,
+        concurrency=settings.operator_concurrency,
+    )
+    adapters = Adapters(app[http_key], settings.maas_id, policy)
+    sales = Sales(
+        app[db_key], adapters, timedelta(seconds=settings.booking_hold_s), settings.signing_secret
+    )
+    app[sales_key] = sales
+    app[fares_key] = FaresCache()
+    job = asyncio.create_task(_expiry_loop(sales, settings.expiry_interval_s))
+    yield
+    job.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await job
 
 
 CLEANUP_CONTEXTS = (

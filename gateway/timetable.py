@@ -21,7 +21,7 @@ import asyncpg
 import orjson
 from aiohttp import web
 
-from gateway.appkeys import database_url_key, db_key
+from gateway.appkeys import database_url_key, db_key, timetable_key
 from gateway.problems import Problem
 from gtfs.feed.export import gtfs_zip_bytes
 from gtfs.feed.store import TIMETABLE_CHANNEL, current_version_ids, load_current
@@ -191,9 +191,6 @@ def _network_geojson_bytes(timetable: Timetable) -> bytes:
         )
     )
     return orjson.dumps(network_geojson(timetable.snapshot, colors))
-
-
-timetable_key = web.AppKey("timetable", TimetableStore)
 
 
 async def timetable_store(app: web.Application) -> AsyncIterator[None]:

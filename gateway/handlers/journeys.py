@@ -13,12 +13,14 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from gateway.api import PRINCIPAL, api
-from gateway.appkeys import db_key
+from gateway.appkeys import db_key, fares_key, realtime_key, timetable_key
 from gateway.problems import Problem
-from gateway.realtime.service import realtime_key
-from gateway.sales.offers import create_offer
-from gateway.sales.resources import fares_key
-from gateway.sales.schemas import (
+from journeys.errors import JourneyError
+from journeys.itinerary import Itinerary, TransitLeg
+from journeys.planner import Coordinates, Endpoint, JourneyQuery
+from operators.fares.model import FareFeed
+from sales.offers import create_offer
+from sales.schemas import (
     ItineraryLegRequest,
     ItineraryOfferRequest,
     Offer,
@@ -26,11 +28,6 @@ from gateway.sales.schemas import (
     Strict,
     Traveller,
 )
-from gateway.timetable import timetable_key
-from journeys.errors import JourneyError
-from journeys.itinerary import Itinerary, TransitLeg
-from journeys.planner import Coordinates, Endpoint, JourneyQuery
-from operators.fares.model import FareFeed
 
 _COORDINATES = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
 

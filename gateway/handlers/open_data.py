@@ -11,12 +11,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.api import api
-from gateway.appkeys import settings_key
+from gateway.appkeys import realtime_key, settings_key, timetable_key
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_offset, encode_cursor
 from gateway.problems import not_found
 from gateway.realtime.departures import expected_departures
-from gateway.realtime.service import realtime_key
-from gateway.timetable import Timetable, timetable_key
+from gateway.timetable import Timetable
 from gtfs.snapshot.open_data import list_departures, routes_at_stop, search_stops
 
 

@@ -12,16 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway import operator_store
 from gateway.api import api, json_response, require_own_operator
-from gateway.appkeys import db_key, settings_key
+from gateway.appkeys import db_key, settings_key, timetable_key
 from gateway.feeds import feed_problem, publish_feed
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from gateway.problems import conflict, not_found
-from gateway.sales.fares import fares_problem
-from gateway.timetable import timetable_key
 from gateway.uploads import new_upload_path, receive_upload
 from gtfs.feed.store import list_feed_versions
 from gtfs.feed.validate.archive import FeedInvalid
 from operators.fares.model import FaresValidationError
+from sales.fares import fares_problem
 
 OPERATOR_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
 

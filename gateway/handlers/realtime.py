@@ -10,10 +10,9 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from gateway import operator_store
 from gateway.api import api, require_own_operator
-from gateway.appkeys import db_key, settings_key
+from gateway.appkeys import db_key, realtime_key, settings_key
 from gateway.problems import Problem, not_found
 from gateway.realtime.poller import MAX_FEED_BYTES
-from gateway.realtime.service import realtime_key
 from gateway.realtime.sources import (
     FEED_KINDS,
     FeedKind,

@@ -10,14 +10,16 @@ from aiohttp import web
 from pydantic import BaseModel, Field, model_validator
 
 from gateway.api import api, json_response, principal, require_own_operator
-from gateway.appkeys import db_key
+from gateway.appkeys import db_key, fares_key, sales_key
 from gateway.problems import Problem, not_found
-from gateway.sales import capacity, idempotency
-from gateway.sales.bookings import cancel_booking, confirm_booking, create_booking
-from gateway.sales.fares import fares_problem, store_fares
-from gateway.sales.offers import create_offer, operator_terms, product_validity
-from gateway.sales.resources import fares_key, sales_key
-from gateway.sales.schemas import (
+from gateway.uploads import read_upload
+from operators.fares.catalogue import list_catalogue
+from operators.fares.model import FaresValidationError
+from sales import capacity, idempotency
+from sales.bookings import cancel_booking, confirm_booking, create_booking
+from sales.fares import fares_problem, store_fares
+from sales.offers import create_offer, operator_terms, product_validity
+from sales.schemas import (
     Booking,
     BookingCreate,
     BookingPage,
@@ -30,12 +32,9 @@ from gateway.sales.schemas import (
     ProductQuery,
     Strict,
 )
-from gateway.sales.signing import published_keys
-from gateway.sales.store import get_booking, list_bookings
-from gateway.uploads import read_upload
-from operators.fares.catalogue import list_catalogue
-from operators.fares.model import FaresValidationError
-from operators.tickets import qr_png, qr_svg
+from sales.signing import published_keys
+from sales.store import get_booking, list_bookings
+from sales.tokens import qr_png, qr_svg
 
 MAX_FARES_BYTES = 10 * 1024 * 1024
 

@@ -11,9 +11,8 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from gateway.api import api, json_response
-from gateway.appkeys import db_key, metrics_key, redis_key
+from gateway.appkeys import db_key, metrics_key, redis_key, timetable_key
 from gateway.openapi import build_openapi
-from gateway.timetable import timetable_key
 
 
 class Health(BaseModel):

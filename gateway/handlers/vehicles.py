@@ -14,8 +14,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.api import api
+from gateway.appkeys import realtime_key
 from gateway.problems import Problem
-from gateway.realtime.service import realtime_key
 from gateway.realtime.sources import FEED_KINDS, FeedKind
 from gtfs.realtime.read import VehiclePosition, feed_message_json, vehicle_position_to_json
 

@@ -11,13 +11,20 @@ from collections.abc import AsyncIterator
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from gateway.appkeys import db_key, public_http_key, redis_key, redis_url_key
+from gateway.appkeys import (
+    db_key,
+    public_http_key,
+    realtime_key,
+    redis_key,
+    redis_url_key,
+    timetable_key,
+)
 from gateway.realtime.bus import RealtimeBus
 from gateway.realtime.out import MergedFeeds
 from gateway.realtime.poller import Poller, raise_if_cancelling
 from gateway.realtime.sources import FeedKind
 from gateway.realtime.state import AppliedFeed, FeedBytes, RealtimeState
-from gateway.timetable import TimetableStore, timetable_key
+from gateway.timetable import TimetableStore
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +80,6 @@ class Realtime:
                 await self.state.reapply_all()
                 self.bus.request_resync()
             raise_if_cancelling()
-
-
-realtime_key = web.AppKey("realtime", Realtime)
 
 
 async def realtime_context(app: web.Application) -> AsyncIterator[None]:

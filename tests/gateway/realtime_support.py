@@ -12,7 +12,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from google.transit import gtfs_realtime_pb2
 
-from gateway.timetable import Timetable, timetable_key
+from gateway.appkeys import timetable_key
+from gateway.timetable import Timetable
 from gtfs.feed.split import KUOPIO_OPERATORS
 from gtfs.tables import original_id
 from tests.conftest import bearer

@@ -9,9 +9,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from gateway import cli
-from gateway.sales.fares import zip_files
 from operators.fares.demo import read_demo_fare_files
-from tests.gateway.sales_support import confirmed_ticket, operator_with_demo_fares
+from sales.fares import zip_files
+from tests.sales.support import confirmed_ticket, operator_with_demo_fares
 
 MakeKey = Callable[..., Awaitable[str]]
 

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from operators.fares.demo import read_demo_fare_files
 from tests.conftest import bearer
-from tests.gateway.sales_support import operator_with_demo_fares
+from tests.sales.support import operator_with_demo_fares
 
 Client = TestClient[web.Request, web.Application]
 MakeKey = Callable[..., Awaitable[str]]

@@ -1,6 +1,6 @@
 from aiohttp.test_utils import TestClient
 
-from gateway.timetable import timetable_key
+from gateway.appkeys import timetable_key
 
 
 async def test_health_answers_ok(client: TestClient) -> None:  # type: ignore[type-arg]

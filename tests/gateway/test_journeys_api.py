@@ -10,10 +10,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from gateway.timetable import timetable_key
+from gateway.appkeys import timetable_key
 from gtfs.feed.split import KUOPIO_OPERATORS
 from tests.conftest import bearer
-from tests.gateway.sales_support import operator_with_demo_fares
+from tests.sales.support import operator_with_demo_fares
 
 Client = TestClient[web.Request, web.Application]
 MakeKey = Callable[..., Awaitable[str]]

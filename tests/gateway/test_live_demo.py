@@ -11,14 +11,14 @@ import asyncpg
 import pytest
 
 from gateway.app import create_app
+from gateway.appkeys import timetable_key
 from gateway.demo import import_demo, live_feed, next_weekday_morning
 from gateway.resources import init_connection
 from gateway.settings import Settings
-from gateway.timetable import timetable_key
 from gtfs.feed.shift import first_service_date
 from gtfs.feed.split import KUOPIO_OPERATORS
 from tests.conftest import ClientFactory, bearer
-from tests.gateway.sales_support import book
+from tests.sales.support import book
 from tests.servers import fresh_database
 
 MakeKey = Callable[..., Awaitable[str]]

@@ -14,8 +14,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from gateway.app import create_app
+from gateway.appkeys import timetable_key
 from gateway.settings import Settings
-from gateway.timetable import Timetable, timetable_key
+from gateway.timetable import Timetable
 from gtfs.feed.split import KUOPIO_OPERATORS
 from tests.conftest import ClientFactory
 

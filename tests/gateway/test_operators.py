@@ -11,8 +11,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from gateway.app import create_app
+from gateway.appkeys import timetable_key
 from gateway.settings import Settings
-from gateway.timetable import timetable_key
 from tests.conftest import bearer
 from tests.timetable_data import gtfs_path, rewrite_zip
 

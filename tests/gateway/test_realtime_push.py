@@ -10,7 +10,7 @@ import orjson
 import pytest
 from google.transit import gtfs_realtime_pb2
 
-from gateway.realtime.service import realtime_key
+from gateway.appkeys import realtime_key
 from tests.conftest import bearer
 from tests.gateway.realtime_support import (
     KL,

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from gateway.sales.adapters import Adapters, GuardedAdapter
 from operators.adapter import LegOrder, OperatorAdapter, OperatorError, OperatorResult
+from sales.adapters import Adapters, GuardedAdapter
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,9 @@ from pydantic import SecretStr
 
 from gateway import cli
 from gateway.app import create_app
-from gateway.sales.signing import get_active_key
 from gateway.settings import Settings
-from operators.tickets import (
+from sales.signing import get_active_key
+from sales.tokens import (
     SigningKeyLocked,
     TicketClaims,
     is_sealed,
@@ -23,7 +23,7 @@ from operators.tickets import (
     verify_ticket,
 )
 from tests.conftest import ClientFactory
-from tests.gateway.sales_support import confirmed_ticket
+from tests.sales.support import confirmed_ticket
 from tests.servers import fresh_database
 
 MakeKey = Callable[..., Awaitable[str]]

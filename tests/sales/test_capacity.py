@@ -7,7 +7,7 @@ import asyncpg
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.conftest import ClientFactory, bearer
-from tests.gateway.sales_support import (
+from tests.sales.support import (
     book,
     day_ticket_offer,
     in_days,

@@ -11,7 +11,11 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from gateway.problems import Problem, not_found
-from gateway.sales.schemas import (
+from operators.fares.catalogue import CatalogueProduct, find_product, get_product_price
+from operators.fares.engine import price_itinerary
+from operators.fares.matching import Leg, areas_of
+from operators.fares.model import FareError, FareFeed
+from sales.schemas import (
     Conditions,
     ItineraryOfferRequest,
     Offer,
@@ -20,10 +24,6 @@ from gateway.sales.schemas import (
     ProductOfferRequest,
     Traveller,
 )
-from operators.fares.catalogue import CatalogueProduct, find_product, get_product_price
-from operators.fares.engine import price_itinerary
-from operators.fares.matching import Leg, areas_of
-from operators.fares.model import FareError, FareFeed
 
 OFFER_TTL = timedelta(minutes=15)
 DAY_TICKET = timedelta(hours=24)

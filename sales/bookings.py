@@ -15,8 +15,9 @@ from typing import Any
 import asyncpg
 
 from gateway.problems import Problem, conflict, not_found
-from gateway.sales import capacity, tickets
-from gateway.sales.legs import (
+from operators.adapter import OperatorError, OperatorResult
+from sales import capacity, tickets
+from sales.legs import (
     Sales,
     cancel_call,
     confirm_call,
@@ -24,9 +25,8 @@ from gateway.sales.legs import (
     release_call,
     reserve_call,
 )
-from gateway.sales.schemas import Booking, BookingCreate
-from gateway.sales.store import get_booking
-from operators.adapter import OperatorError, OperatorResult
+from sales.schemas import Booking, BookingCreate
+from sales.store import get_booking
 
 
 async def _event(

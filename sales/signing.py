@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from operators.tickets import (
+from sales.tokens import (
     SigningKey,
     SigningKeyLocked,
     is_sealed,

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from gateway.sales.signing import get_active_key
-from operators.tickets import SigningKey, TicketClaims, sign_ticket
+from sales.signing import get_active_key
+from sales.tokens import SigningKey, TicketClaims, sign_ticket
 
 
 def _claims(leg: asyncpg.Record, ticket_id: uuid.UUID) -> TicketClaims:

@@ -10,12 +10,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from gateway.app import create_app
-from gateway.sales.bookings import expire_due
-from gateway.sales.resources import sales_key
+from gateway.appkeys import sales_key
 from gateway.settings import Settings
-from operators.tickets import TicketInvalid, verify_ticket
+from sales.bookings import expire_due
+from sales.tokens import TicketInvalid, verify_ticket
 from tests.conftest import ClientFactory, bearer
-from tests.gateway.sales_support import book, day_ticket_offer, offer, operator_with_demo_fares
+from tests.sales.support import book, day_ticket_offer, offer, operator_with_demo_fares
 
 MakeKey = Callable[..., Awaitable[str]]
 Client = TestClient[web.Request, web.Application]

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from aiohttp.test_utils import TestClient
 
-from gateway.sales.fares import store_fares, zip_files
 from operators.fares.demo import read_demo_fare_files
+from sales.fares import store_fares, zip_files
 from tests.conftest import bearer
 
 

@@ -8,8 +8,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.conftest import ClientFactory, bearer
-from tests.gateway.sales_support import book, day_ticket_offer, offer, operator_with_demo_fares
 from tests.operators.fake_tomp import FakeTomp
+from tests.sales.support import book, day_ticket_offer, offer, operator_with_demo_fares
 
 MakeKey = Callable[..., Awaitable[str]]
 ServerFactory = Callable[..., Awaitable[TestServer]]

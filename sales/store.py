@@ -9,7 +9,7 @@ from datetime import datetime
 import asyncpg
 
 from gateway.problems import Problem, not_found
-from gateway.sales.schemas import Booking, BookingLeg, BookingPage, Ticket, Traveller
+from sales.schemas import Booking, BookingLeg, BookingPage, Ticket, Traveller
 
 _LEGS = """
 SELECT l.booking_id, l.position, l.operator_id, l.status, l.price_minor, l.currency, l.detail,

@@ -5,7 +5,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import bearer
-from tests.gateway.sales_support import day_ticket_offer, in_days, offer, operator_with_demo_fares
+from tests.sales.support import day_ticket_offer, in_days, offer, operator_with_demo_fares
 
 MakeKey = Callable[..., Awaitable[str]]
 

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from operators.tickets import (
+from sales.tokens import (
     SigningKey,
     SigningKeyLocked,
     TicketClaims,
