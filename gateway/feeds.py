@@ -7,10 +7,9 @@ from pathlib import Path
 
 import asyncpg
 
-from gateway.problems import Problem
 from gtfs.feed.prepare import PreparedFeed, prepare_feed
 from gtfs.feed.store import StoredFeed, store_feed
-from gtfs.feed.validate.archive import FeedInvalid, ZipLimits
+from gtfs.feed.validate.archive import ZipLimits
 from sales.fares import check_fares, fare_files_of, save_fares, zip_files
 
 
@@ -37,15 +36,3 @@ async def publish_feed(
     if fares is not None:
         await save_fares(pool, operator_id, archive, fares)
     return prepared, stored
-
-
-def feed_problem(exc: FeedInvalid) -> Problem:
-    """Return the 422 problem listing a feed's errors (the first 100 and the total)."""
-    return Problem(
-        422,
-        "feed_invalid",
-        "The GTFS feed is not valid",
-        str(exc),
-        errors=[e.as_dict() for e in exc.errors],
-        total=exc.total,
-    )

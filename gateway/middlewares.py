@@ -14,7 +14,13 @@ from gateway import apikeys, ratelimit
 from gateway.api import PRINCIPAL
 from gateway.appkeys import db_key, metrics_key
 from gateway.logs import request_id_var
-from gateway.problems import Problem, from_http_exception, problem_response
+from gateway.problems import (
+    DOMAIN_ERRORS,
+    Problem,
+    domain_problem,
+    from_http_exception,
+    problem_response,
+)
 
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -66,6 +72,8 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return await handler(request)
     except Problem as problem:
         return problem_response(problem, request.path)
+    except DOMAIN_ERRORS as error:
+        return problem_response(domain_problem(error), request.path)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
+from datetime import datetime
 
 import orjson
 
@@ -13,12 +15,14 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 
-def encode_cursor(position: int | str) -> str:
+def encode_cursor(position: int | str | list[str]) -> str:
     """Return an opaque cursor for a position in a list (an offset or the last key seen)."""
     return base64.urlsafe_b64encode(orjson.dumps({"p": position})).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, kind: type[int] | type[str]) -> int | str | None:
+def decode_cursor(
+    cursor: str | None, kind: type[int] | type[str] | type[list[str]]
+) -> int | str | list[str] | None:
     """Return the position a cursor holds (None without one); 400 for a cursor not ours."""
     if not cursor:
         return None
@@ -28,7 +32,7 @@ def decode_cursor(cursor: str | None, kind: type[int] | type[str]) -> int | str 
     except (binascii.Error, ValueError, KeyError, TypeError):
         position = None
     if not isinstance(position, kind) or isinstance(position, bool):
-        raise Problem(400, "invalid_cursor", "Invalid cursor", "pass back a cursor you were given")
+        raise _invalid()
     return position
 
 
@@ -39,4 +43,25 @@ def decode_offset(cursor: str | None) -> int:
         return offset
     if offset is None:
         return 0
-    raise Problem(400, "invalid_cursor", "Invalid cursor", "pass back a cursor you were given")
+    raise _invalid()
+
+
+def encode_time_id(created_at: datetime, ident: uuid.UUID) -> str:
+    """Return the cursor after an object listed by (creation time, id)."""
+    return encode_cursor([created_at.isoformat(), str(ident)])
+
+
+def decode_time_id(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """Return the (creation time, id) a cursor holds (None without one)."""
+    position = decode_cursor(cursor, list)
+    if not isinstance(position, list):
+        return None
+    try:
+        created, ident = position
+        return datetime.fromisoformat(created), uuid.UUID(ident)
+    except (TypeError, ValueError):
+        raise _invalid() from None
+
+
+def _invalid() -> Problem:
+    return Problem(400, "invalid_cursor", "Invalid cursor", "pass back a cursor you were given")

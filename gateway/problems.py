@@ -7,6 +7,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from gtfs.feed.validate.issues import FeedInvalid
+from journeys.errors import JourneyError
+from operators.fares.model import FaresValidationError
+from sales import errors as sales
+
 PROBLEM_TYPE_BASE = "https://maas-gateway.example/problems/"
 CONTENT_TYPE = "application/problem+json"
 
@@ -89,3 +94,64 @@ def from_http_exception(exc: web.HTTPException) -> Problem:
     detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else None
     headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
     return Problem(exc.status, code, title, detail, headers=headers)
+
+
+#: The one table from the domains' errors to HTTP statuses (most specific class first).
+SALES_STATUSES: dict[type[sales.SalesError], int] = {
+    sales.NotFound: 404,
+    sales.NoFares: 404,
+    sales.NoFare: 422,
+    sales.Departed: 422,
+    sales.ValidFromPast: 422,
+    sales.MixedCurrencies: 422,
+    sales.InvalidBooking: 422,
+    sales.TravellersMismatch: 422,
+    sales.IdempotencyKeyReused: 422,
+    sales.OfferExpired: 409,
+    sales.OfferAlreadyBooked: 409,
+    sales.SoldOut: 409,
+    sales.CapacityBelowTaken: 409,
+    sales.BookingNotPending: 409,
+    sales.BookingExpired: 409,
+    sales.BookingNotCancellable: 409,
+    sales.IdempotencyKeyInProgress: 409,
+    sales.OperatorUnavailable: 502,
+}
+#: Planner errors by code; any other is a request the timetable cannot answer (422).
+JOURNEY_STATUSES: dict[str, int] = {"unknown_stop": 404}
+#: Exceptions that are domain errors, for the middleware to catch.
+DOMAIN_ERRORS = (sales.SalesError, FaresValidationError, FeedInvalid, JourneyError)
+
+
+def status_of(error: sales.SalesError) -> int:
+    """Return the HTTP status of a sales error (its class's, or the nearest base's)."""
+    for cls in type(error).__mro__:
+        status = SALES_STATUSES.get(cls)
+        if status is not None:
+            return status
+    return 422
+
+
+def domain_problem(exc: Exception) -> Problem:
+    """Turn a domain error into the problem the client sees."""
+    if isinstance(exc, sales.SalesError):
+        return Problem(status_of(exc), exc.code, exc.title, exc.detail, **exc.extra)
+    if isinstance(exc, FaresValidationError):
+        errors = [e.as_dict() for e in exc.errors]
+        return Problem(
+            422, "invalid_fares", "Invalid fares", str(exc), errors=errors, total=exc.total
+        )
+    if isinstance(exc, FeedInvalid):
+        errors = [e.as_dict() for e in exc.errors]
+        return Problem(
+            422,
+            "feed_invalid",
+            "The GTFS feed is not valid",
+            str(exc),
+            errors=errors,
+            total=exc.total,
+        )
+    if isinstance(exc, JourneyError):
+        status = JOURNEY_STATUSES.get(exc.code, 422)
+        return Problem(status, exc.code, "No journey can be planned", str(exc))
+    raise TypeError(f"not a domain error: {exc!r}")

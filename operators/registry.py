@@ -26,9 +26,11 @@ class OperatorConfig:
     tomp_token: str | None = None
 
 
-def build_adapter(
-    config: OperatorConfig, session: aiohttp.ClientSession, maas_id: str
-) -> OperatorAdapter:
+#: The one outgoing HTTP session the gateway hands to adapters (they never open their own).
+HttpSession = aiohttp.ClientSession
+
+
+def build_adapter(config: OperatorConfig, session: HttpSession, maas_id: str) -> OperatorAdapter:
     """Return the adapter for an operator's sales channel."""
     if config.sales_channel == hosted.SPEC.id:
         return HostedAdapter(config.operator_id)

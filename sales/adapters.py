@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import aiohttp
 import asyncpg
 
-from gateway.problems import not_found
 from operators.adapter import OperatorAdapter
-from operators.registry import OperatorConfig, build_adapter
+from operators.registry import HttpSession, OperatorConfig, build_adapter
 from operators.resilience import Guard, Policy
+from sales.errors import NotFound
 
 T = TypeVar("T")
 
@@ -31,7 +30,7 @@ class GuardedAdapter:
 class Adapters:
     """Every operator's guarded adapter, keyed by operator id."""
 
-    def __init__(self, session: aiohttp.ClientSession, maas_id: str, policy: Policy) -> None:
+    def __init__(self, session: HttpSession, maas_id: str, policy: Policy) -> None:
         self.session = session
         self.maas_id = maas_id
         self.policy = policy
@@ -40,13 +39,13 @@ class Adapters:
     async def get(
         self, conn: asyncpg.Connection | asyncpg.Pool, operator_id: str
     ) -> GuardedAdapter:
-        """Return the operator's adapter (404 problem for an unknown operator)."""
+        """Return the operator's adapter (`NotFound` for an unknown operator)."""
         row = await conn.fetchrow(
             "SELECT id, sales_channel, tomp_url, tomp_token FROM operators WHERE id = $1",
             operator_id,
         )
         if row is None:
-            raise not_found("operator", operator_id)
+            raise NotFound.of("operator", operator_id)
         config = OperatorConfig(row["id"], row["sales_channel"], row["tomp_url"], row["tomp_token"])
         known = self._built.get(operator_id)
         if known is not None and known[0] == config:

@@ -14,9 +14,21 @@ from typing import Any
 
 import asyncpg
 
-from gateway.problems import Problem, conflict, not_found
 from operators.adapter import OperatorError, OperatorResult
 from sales import capacity, tickets
+from sales.errors import (
+    BookingExpired,
+    BookingNotCancellable,
+    BookingNotPending,
+    InvalidBooking,
+    MixedCurrencies,
+    NotFound,
+    OfferAlreadyBooked,
+    OfferExpired,
+    OperatorUnavailable,
+    SalesError,
+    TravellersMismatch,
+)
 from sales.legs import (
     Sales,
     cancel_call,
@@ -68,15 +80,9 @@ async def _offers(
     for i, offer_id in enumerate(body.offer_ids):
         offer = found.get(offer_id)
         if offer is None:
-            raise Problem(
-                404,
-                "not_found",
-                "Not found",
-                f"body.offer_ids[{i}]: offer {offer_id} does not exist",
-            )
+            raise NotFound(f"body.offer_ids[{i}]: offer {offer_id} does not exist")
         if offer["valid_until"] <= now:
-            raise conflict(
-                "offer_expired",
+            raise OfferExpired(
                 f"body.offer_ids[{i}]: offer {offer_id} expired at "
                 f"{offer['valid_until'].isoformat()}",
             )
@@ -84,19 +90,11 @@ async def _offers(
         if [t.get("rider_category") for t in offer["travellers"]] != [
             t["rider_category"] for t in wanted
         ]:
-            raise Problem(
-                422,
-                "travellers_mismatch",
-                "Travellers do not match",
+            raise TravellersMismatch(
                 f"body.travellers must be the travellers offer {offer_id} was priced for",
             )
     if len(set(body.offer_ids)) != len(body.offer_ids):
-        raise Problem(
-            422,
-            "validation_failed",
-            "Validation failed",
-            "body.offer_ids: an offer is listed twice",
-        )
+        raise InvalidBooking("body.offer_ids: an offer is listed twice")
     return [found[i] for i in body.offer_ids]
 
 
@@ -111,12 +109,7 @@ async def _insert_booking(
     booking_id = uuid.uuid4()
     currencies = {o["currency"] for o in offers}
     if len(currencies) != 1:
-        raise Problem(
-            422,
-            "mixed_currencies",
-            "Mixed currencies",
-            f"the offers are priced in {sorted(currencies)}",
-        )
+        raise MixedCurrencies(f"the offers are priced in {sorted(currencies)}")
     await conn.execute(
         """INSERT INTO bookings (id, tenant_id, status, traveller_ref, travellers, total_minor,
                                  currency, expires_at)
@@ -135,9 +128,7 @@ async def _insert_booking(
             [(o["id"], booking_id) for o in offers],
         )
     except asyncpg.UniqueViolationError as exc:
-        raise conflict(
-            "offer_already_booked", "an offer in body.offer_ids is already booked"
-        ) from exc
+        raise OfferAlreadyBooked("an offer in body.offer_ids is already booked") from exc
     position = 0
     for offer in offers:
         for leg in offer["legs"]:
@@ -248,7 +239,7 @@ async def _locked(
         "SELECT * FROM bookings WHERE id = $1 AND tenant_id = $2 FOR UPDATE", booking_id, tenant_id
     )
     if row is None:
-        raise not_found("booking", str(booking_id))
+        raise NotFound.of("booking", str(booking_id))
     return row
 
 
@@ -264,21 +255,19 @@ async def confirm_booking(sales: Sales, tenant_id: str, booking_id: uuid.UUID) -
 
 async def _confirm_locked(
     sales: Sales, conn: asyncpg.Connection, tenant_id: str, booking_id: uuid.UUID
-) -> Problem | None:
+) -> SalesError | None:
     async with conn.transaction():
         booking = await _locked(conn, tenant_id, booking_id)
         if booking["status"] == "CONFIRMED":
             return None
         if booking["status"] != "PENDING":
-            return conflict(
-                "booking_not_pending",
+            return BookingNotPending(
                 f"booking {booking_id} is {booking['status']}; "
                 "only a PENDING booking can be confirmed",
             )
         if booking["expires_at"] <= datetime.now(UTC):
             await _expire(sales, conn, booking)
-            return conflict(
-                "booking_expired",
+            return BookingExpired(
                 f"booking {booking_id} expired at {booking['expires_at'].isoformat()}",
             )
         legs = await conn.fetch(
@@ -351,13 +340,12 @@ async def cancel_booking(sales: Sales, tenant_id: str, booking_id: uuid.UUID) ->
 
 async def _cancel_locked(
     sales: Sales, conn: asyncpg.Connection, tenant_id: str, booking_id: uuid.UUID
-) -> Problem | None:
+) -> SalesError | None:
     now = datetime.now(UTC)
     async with conn.transaction():
         booking = await _locked(conn, tenant_id, booking_id)
         if booking["status"] not in ("PENDING", "CONFIRMED"):
-            return conflict(
-                "booking_not_cancellable",
+            return BookingNotCancellable(
                 f"booking {booking_id} is {booking['status']}; it cannot be cancelled",
             )
         legs = await conn.fetch(
@@ -371,8 +359,7 @@ async def _cancel_locked(
             if datetime.fromisoformat(leg["detail"]["valid_until"]) <= now
         ]
         if booking["status"] == "CONFIRMED" and used:
-            return conflict(
-                "booking_not_cancellable",
+            return BookingNotCancellable(
                 f"legs {used} are no longer valid; a used ticket cannot be cancelled",
             )
         refund = _refund_minor(legs, now) if booking["status"] == "CONFIRMED" else 0
@@ -385,10 +372,7 @@ async def _cancel_locked(
             for leg, result in zip(open_legs, results, strict=True):
                 if not isinstance(result, OperatorError):
                     await _cancel_leg(conn, tenant_id, leg)
-            return Problem(
-                502,
-                "operator_unavailable",
-                "Operator unavailable",
+            return OperatorUnavailable(
                 f"cancellation not possible now: {failures[0]}; "
                 f"{len(open_legs) - len(failures)} of {len(open_legs)} leg(s) cancelled, "
                 "cancel again for the rest",

@@ -12,11 +12,11 @@ from typing import Any
 
 import asyncpg
 
-from gateway.problems import conflict
+from sales.errors import SoldOut
 
 
 async def take(conn: asyncpg.Connection, leg: dict[str, Any], seats: int) -> int | None:
-    """Take seats for a leg if its departure or product is limited; 409 when sold out."""
+    """Take seats for a leg if its departure or product is limited; `SoldOut` when none are left."""
     if leg.get("trip_id") and leg.get("service_date"):
         where = "operator_id = $1 AND trip_id = $2 AND service_date = $3::date"
         day = date.fromisoformat(leg["service_date"])
@@ -37,7 +37,7 @@ async def take(conn: asyncpg.Connection, leg: dict[str, Any], seats: int) -> int
     )
     if taken is None:
         what = leg.get("trip_id") or leg.get("product_id")
-        raise conflict("sold_out", f"not enough seats left on {what} for {seats} traveller(s)")
+        raise SoldOut(f"not enough seats left on {what} for {seats} traveller(s)")
     return int(taken)
 
 

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import asyncpg
 
-from gateway.problems import Problem
 from gtfs.tables import GtfsTables
 from operators.fares.csvfiles import read_zip_members
 from operators.fares.loader import load_fares_files
-from operators.fares.model import FareFeed, FaresValidationError
+from operators.fares.model import FareFeed
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,18 +37,6 @@ def zip_files(files: Mapping[str, bytes]) -> bytes:
         for name in sorted(files):
             archive.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), files[name])
     return buffer.getvalue()
-
-
-def fares_problem(exc: FaresValidationError) -> Problem:
-    """Return the 422 problem listing fares errors by file, row and field."""
-    return Problem(
-        422,
-        "invalid_fares",
-        "Invalid fares",
-        str(exc),
-        errors=[e.as_dict() for e in exc.errors],
-        total=exc.total,
-    )
 
 
 def fare_files_of(archive: bytes | Path) -> dict[str, bytes] | None:

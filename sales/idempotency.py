@@ -1,8 +1,9 @@
 """Idempotency keys: a retried POST gets the first answer instead of moving money twice.
 
-Same key and same body: the stored response is replayed. Same key, another
-body: 422. A second request while the first is still running: 409. Keys are
-scoped to the tenant and kept at least `KEEP_HOURS`.
+Same key and same body: the stored outcome (the result, or the final error) is
+replayed. Same key, another body: `IdempotencyKeyReused`. A second request while
+the first is still running: `IdempotencyKeyInProgress`. Keys are scoped to the
+tenant and kept at least `KEEP_HOURS`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import Any
 import asyncpg
 import orjson
 
-from gateway.problems import Problem
+from sales.errors import IdempotencyKeyInProgress, IdempotencyKeyReused, SalesError
 
 KEEP_HOURS = 24
+#: How the first request ended (`outcome` is NULL while it runs).
+DONE, ERROR = "done", "error"
 
 
 def request_hash(method: str, path: str, body: Any) -> str:
@@ -30,9 +33,9 @@ async def run_once(
     tenant_id: str,
     key: str,
     fingerprint: str,
-    action: Callable[[], Awaitable[tuple[int, Any]]],
-) -> tuple[int, Any]:
-    """Run `action` once per (tenant, key); replay its (status, body) for a repeat."""
+    action: Callable[[], Awaitable[Any]],
+) -> Any:
+    """Run `action` once per (tenant, key); replay its JSON result (or final error) for a repeat."""
     claimed = await pool.fetchval(
         """INSERT INTO idempotency_keys (tenant_id, key, request_hash) VALUES ($1, $2, $3)
            ON CONFLICT DO NOTHING RETURNING true""",
@@ -43,58 +46,50 @@ async def run_once(
     if not claimed:
         return await _replay(pool, tenant_id, key, fingerprint)
     try:
-        status, body = await action()
-    except Problem as problem:
-        if problem.status >= 500:
+        result = await action()
+    except SalesError as error:
+        if not error.final:
             await _forget(pool, tenant_id, key)
             raise
-        await _store(pool, tenant_id, key, problem.status, problem.body(""))
+        await _store(pool, tenant_id, key, ERROR, error.as_record())
         raise
     except BaseException:
         await _forget(pool, tenant_id, key)
         raise
-    await _store(pool, tenant_id, key, status, body)
-    return status, body
+    await _store(pool, tenant_id, key, DONE, result)
+    return result
 
 
-async def _replay(
-    pool: asyncpg.Pool, tenant_id: str, key: str, fingerprint: str
-) -> tuple[int, Any]:
+async def _replay(pool: asyncpg.Pool, tenant_id: str, key: str, fingerprint: str) -> Any:
     row = await pool.fetchrow(
-        "SELECT request_hash, status_code, response_body FROM idempotency_keys "
+        "SELECT request_hash, outcome, response_body FROM idempotency_keys "
         "WHERE tenant_id = $1 AND key = $2",
         tenant_id,
         key,
     )
     if row is None:  # forgotten after a failure a moment ago: the client may simply retry
-        raise Problem(409, "idempotency_key_in_progress", "Conflict", "retry the request")
+        raise IdempotencyKeyInProgress("retry the request")
     if row["request_hash"] != fingerprint:
-        raise Problem(
-            422,
-            "idempotency_key_reused",
-            "Idempotency key reused",
+        raise IdempotencyKeyReused(
             "this Idempotency-Key was used with another request body; use a new key",
         )
-    if row["status_code"] is None:
-        raise Problem(
-            409,
-            "idempotency_key_in_progress",
-            "Conflict",
+    if row["outcome"] is None:
+        raise IdempotencyKeyInProgress(
             "a request with this Idempotency-Key is still being processed",
         )
     body = row["response_body"]
-    if row["status_code"] >= 400:
-        raise Problem(row["status_code"], body["code"], body["title"], body.get("detail"))
-    return int(row["status_code"]), body
+    if row["outcome"] == ERROR:
+        raise SalesError.from_record(body)
+    return body
 
 
-async def _store(pool: asyncpg.Pool, tenant_id: str, key: str, status: int, body: Any) -> None:
+async def _store(pool: asyncpg.Pool, tenant_id: str, key: str, outcome: str, body: Any) -> None:
     await pool.execute(
-        "UPDATE idempotency_keys SET status_code = $3, response_body = $4 "
+        "UPDATE idempotency_keys SET outcome = $3, response_body = $4 "
         "WHERE tenant_id = $1 AND key = $2",
         tenant_id,
         key,
-        status,
+        outcome,
         body,
     )
 

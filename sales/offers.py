@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from gateway.problems import Problem, not_found
 from operators.fares.catalogue import CatalogueProduct, find_product, get_product_price
 from operators.fares.engine import price_itinerary
 from operators.fares.matching import Leg, areas_of
 from operators.fares.model import FareError, FareFeed
+from sales.errors import Departed, MixedCurrencies, NoFare, NoFares, NotFound, ValidFromPast
 from sales.schemas import (
     Conditions,
     ItineraryOfferRequest,
@@ -50,11 +50,11 @@ class OperatorTerms:
 async def operator_terms(
     conn: asyncpg.Pool | asyncpg.Connection, operator_ids: set[str]
 ) -> dict[str, OperatorTerms]:
-    """Return the terms of each operator (404 problem naming an unknown one)."""
+    """Return the terms of each operator (`NotFound` naming an unknown one)."""
     rows = await conn.fetch("SELECT * FROM operators WHERE id = ANY($1)", list(operator_ids))
     terms = {r["id"]: OperatorTerms(r) for r in rows}
     for operator_id in sorted(operator_ids - terms.keys()):
-        raise not_found("operator", operator_id)
+        raise NotFound.of("operator", operator_id)
     return terms
 
 
@@ -67,14 +67,14 @@ def product_validity(product: CatalogueProduct, terms: OperatorTerms) -> timedel
 def _feed(fares: Mapping[str, FareFeed], operator_id: str) -> FareFeed:
     feed = fares.get(operator_id)
     if feed is None:
-        raise Problem(404, "no_fares", "No fares", f"operator {operator_id!r} publishes no fares")
+        raise NoFares(f"operator {operator_id!r} publishes no fares")
     return feed
 
 
 def _product(feed: FareFeed, product_id: str) -> CatalogueProduct:
     product = find_product(feed, product_id)
     if product is None:
-        raise not_found("product", product_id)
+        raise NotFound.of("product", product_id)
     return product
 
 
@@ -175,8 +175,8 @@ def _local_date(moment: datetime, terms: OperatorTerms) -> date:
     return moment.astimezone(terms.timezone).date()
 
 
-def _unpriceable(where: str, detail: str) -> Problem:
-    return Problem(422, "no_fare", "No fare applies", f"{where}: {detail}")
+def _unpriceable(where: str, detail: str) -> NoFare:
+    return NoFare(f"{where}: {detail}")
 
 
 #: How far in the past a product's validity may start (clocks differ a little).
@@ -188,20 +188,10 @@ def _refuse_the_past(body: OfferCreate, now: datetime) -> None:
     if body.itinerary is not None:
         for i, leg in enumerate(body.itinerary.legs):
             if leg.departure < now:
-                raise Problem(
-                    422,
-                    "departed",
-                    "Already departed",
-                    f"itinerary.legs[{i}]: departed at {leg.departure.isoformat()}",
-                )
+                raise Departed(f"itinerary.legs[{i}]: departed at {leg.departure.isoformat()}")
     valid_from = body.product.valid_from if body.product is not None else None
     if valid_from is not None and valid_from < now - VALID_FROM_SKEW:
-        raise Problem(
-            422,
-            "valid_from_past",
-            "Validity in the past",
-            f"product.valid_from: {valid_from.isoformat()} has passed",
-        )
+        raise ValidFromPast(f"product.valid_from: {valid_from.isoformat()} has passed")
 
 
 async def create_offer(
@@ -225,9 +215,7 @@ async def create_offer(
         kind = "itinerary"
     currencies = {leg.currency for leg in legs}
     if len(currencies) != 1:
-        raise Problem(
-            422, "mixed_currencies", "Mixed currencies", f"legs are priced in {sorted(currencies)}"
-        )
+        raise MixedCurrencies(f"legs are priced in {sorted(currencies)}")
     offer = Offer(
         id=uuid.uuid4(),
         kind=kind,

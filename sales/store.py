@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from datetime import datetime
 
 import asyncpg
 
-from gateway.problems import Problem, not_found
-from sales.schemas import Booking, BookingLeg, BookingPage, Ticket, Traveller
+from sales.errors import NotFound
+from sales.schemas import Booking, BookingLeg, Ticket, Traveller
 
 _LEGS = """
 SELECT l.booking_id, l.position, l.operator_id, l.status, l.price_minor, l.currency, l.detail,
@@ -92,30 +91,18 @@ async def get_booking(
         "SELECT * FROM bookings WHERE id = $1 AND tenant_id = $2", booking_id, tenant_id
     )
     if row is None:
-        raise not_found("booking", str(booking_id))
+        raise NotFound.of("booking", str(booking_id))
     return (await _assemble(conn, [row]))[0]
 
 
-def _encode_cursor(created_at: datetime, booking_id: uuid.UUID) -> str:
-    raw = f"{created_at.isoformat()}|{booking_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        created, ident = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(created), uuid.UUID(ident)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(
-            422, "invalid_cursor", "Invalid cursor", "query.cursor is not a cursor this API gave"
-        ) from exc
+#: The position of a booking in a tenant's list: (created_at, id), newest first.
+BookingKey = tuple[datetime, uuid.UUID]
 
 
 async def list_bookings(
-    pool: asyncpg.Pool, tenant_id: str, status: str | None, cursor: str | None, limit: int
-) -> BookingPage:
-    """Return a page of a tenant's bookings, newest first."""
-    after = _decode_cursor(cursor) if cursor else None
+    pool: asyncpg.Pool, tenant_id: str, status: str | None, after: BookingKey | None, limit: int
+) -> tuple[list[Booking], BookingKey | None]:
+    """Return a page of a tenant's bookings, newest first, and the key of the next page."""
     rows = await pool.fetch(
         """SELECT * FROM bookings
            WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2)
@@ -128,7 +115,5 @@ async def list_bookings(
         limit + 1,
     )
     page = rows[:limit]
-    following = None
-    if len(rows) > limit:
-        following = _encode_cursor(page[-1]["created_at"], page[-1]["id"])
-    return BookingPage(items=await _assemble(pool, page), next_cursor=following)
+    following = (page[-1]["created_at"], page[-1]["id"]) if len(rows) > limit else None
+    return await _assemble(pool, page), following

@@ -14,11 +14,12 @@ from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_val
 
 from gateway.api import PRINCIPAL, api
 from gateway.appkeys import db_key, fares_key, realtime_key, timetable_key
-from gateway.problems import Problem
+from gateway.problems import domain_problem
 from journeys.errors import JourneyError
 from journeys.itinerary import Itinerary, TransitLeg
 from journeys.planner import Coordinates, Endpoint, JourneyQuery
 from operators.fares.model import FareFeed
+from sales.errors import SalesError
 from sales.offers import create_offer
 from sales.schemas import (
     ItineraryLegRequest,
@@ -191,8 +192,8 @@ async def _priced(
         return
     try:
         out.offer = await create_offer(pool, tenant_id, wanted, fares)
-    except Problem as problem:
-        out.offer_problem = problem.detail
+    except SalesError as error:
+        out.offer_problem = error.detail
 
 
 @api.route(
@@ -210,8 +211,7 @@ async def get_journeys(request: web.Request, query: JourneyParams) -> JourneyLis
     try:
         found = await asyncio.to_thread(timetable.planner.plan, _query(query), overlay)
     except JourneyError as exc:
-        status = 404 if exc.code == "unknown_stop" else 422
-        raise Problem(status, exc.code, "No journey can be planned", str(exc)) from None
+        raise domain_problem(exc) from None
     found = found[: query.limit]
     items = [ItineraryOut.model_validate(it, from_attributes=True) for it in found]
     caller = request.get(PRINCIPAL)

@@ -13,14 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from gateway import operator_store
 from gateway.api import api, json_response, require_own_operator
 from gateway.appkeys import db_key, settings_key, timetable_key
-from gateway.feeds import feed_problem, publish_feed
+from gateway.feeds import publish_feed
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from gateway.problems import conflict, not_found
 from gateway.uploads import new_upload_path, receive_upload
 from gtfs.feed.store import list_feed_versions
-from gtfs.feed.validate.archive import FeedInvalid
-from operators.fares.model import FaresValidationError
-from sales.fares import fares_problem
 
 OPERATOR_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
 
@@ -196,10 +193,6 @@ async def put_feed(request: web.Request, query: FeedQuery) -> web.Response:
     try:
         await receive_upload(request, path, settings.max_upload_bytes)
         prepared, stored = await publish_feed(pool, path, operator_id, query.agency_id)
-    except FeedInvalid as exc:
-        raise feed_problem(exc) from None
-    except FaresValidationError as exc:
-        raise fares_problem(exc) from None
     finally:
         await asyncio.to_thread(path.unlink, missing_ok=True)
     if stored.changed:

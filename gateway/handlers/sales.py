@@ -11,13 +11,13 @@ from pydantic import BaseModel, Field, model_validator
 
 from gateway.api import api, json_response, principal, require_own_operator
 from gateway.appkeys import db_key, fares_key, sales_key
+from gateway.pagination import decode_time_id, encode_time_id
 from gateway.problems import Problem, not_found
 from gateway.uploads import read_upload
 from operators.fares.catalogue import list_catalogue
-from operators.fares.model import FaresValidationError
 from sales import capacity, idempotency
 from sales.bookings import cancel_booking, confirm_booking, create_booking
-from sales.fares import fares_problem, store_fares
+from sales.fares import store_fares
 from sales.offers import create_offer, operator_terms, product_validity
 from sales.schemas import (
     Booking,
@@ -139,12 +139,12 @@ async def post_booking(request: web.Request, body: BookingCreate) -> web.Respons
     sales = request.app[sales_key]
     fingerprint = idempotency.request_hash("POST", "/v1/bookings", body.model_dump(mode="json"))
 
-    async def book() -> tuple[int, object]:
+    async def book() -> object:
         booking = await create_booking(sales, tenant, body)
-        return 201, booking.model_dump(mode="json", exclude_none=True)
+        return booking.model_dump(mode="json", exclude_none=True)
 
-    status, payload = await idempotency.run_once(sales.pool, tenant, key, fingerprint, book)
-    return json_response(payload, status=status)
+    payload = await idempotency.run_once(sales.pool, tenant, key, fingerprint, book)
+    return json_response(payload, status=201)
 
 
 def _booking_id(request: web.Request) -> uuid.UUID:
@@ -165,9 +165,12 @@ def _booking_id(request: web.Request) -> uuid.UUID:
 )
 async def get_bookings(request: web.Request, query: BookingQuery) -> BookingPage:
     """List the caller's bookings, newest first, by cursor."""
-    return await list_bookings(
-        request.app[db_key], _tenant(request), query.status, query.cursor, query.limit
+    after = decode_time_id(query.cursor)
+    items, following = await list_bookings(
+        request.app[db_key], _tenant(request), query.status, after, query.limit
     )
+    next_cursor = encode_time_id(*following) if following else None
+    return BookingPage(items=items, next_cursor=next_cursor)
 
 
 @api.route(
@@ -286,10 +289,7 @@ async def put_fares(request: web.Request) -> web.Response:
     pool = request.app[db_key]
     terms = await operator_terms(pool, {operator_id})
     archive = await read_upload(request, MAX_FARES_BYTES, "a fares zip")
-    try:
-        version = await store_fares(pool, operator_id, archive, terms[operator_id].timezone.key)
-    except FaresValidationError as exc:
-        raise fares_problem(exc) from None
+    version = await store_fares(pool, operator_id, archive, terms[operator_id].timezone.key)
     body = FaresPublished(
         operator_id=operator_id,
         version_id=version.id,

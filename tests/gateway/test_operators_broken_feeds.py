@@ -10,7 +10,8 @@ import asyncpg
 import pytest
 
 from gateway import operator_store
-from gateway.feeds import feed_problem, publish_feed
+from gateway.feeds import publish_feed
+from gateway.problems import domain_problem
 from gtfs.feed.store import list_feed_versions
 from gtfs.feed.validate.archive import FeedInvalid, ZipLimits
 from tests.gtfs.feed.test_validate import BROKEN, Edit
@@ -50,7 +51,7 @@ async def test_broken_feed_leaves_the_previous_feed_current(
     )
     with pytest.raises(FeedInvalid) as caught:
         await publish_feed(db, broken, serving[0])
-    problem = feed_problem(caught.value)
+    problem = domain_problem(caught.value)
     assert problem.status == 422
     assert any(message in e["message"] for e in problem.extra["errors"])
     await _assert_still_serving(db, serving)

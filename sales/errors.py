@@ -1,0 +1,172 @@
+"""What can go wrong in a sale, in the sales domain's words; each error has a stable `code`.
+
+The gateway maps each class to an HTTP status in one table (`gateway/problems.py`);
+nothing here knows HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class SalesError(Exception):
+    """A sale that cannot go on; `detail` says why, in words a developer can act on."""
+
+    code: ClassVar[str] = "sales_error"
+    title: ClassVar[str] = "The sale cannot go on"
+    #: False when a retry may succeed (an operator was down): the outcome is not replayed.
+    final: ClassVar[bool] = True
+    by_code: ClassVar[dict[str, type[SalesError]]] = {}
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        SalesError.by_code.setdefault(cls.code, cls)
+
+    def as_record(self) -> dict[str, Any]:
+        """Return the error as JSON, to be replayed by `from_record`."""
+        return {"code": self.code, "title": self.title, "detail": self.detail, **self.extra}
+
+    @staticmethod
+    def from_record(record: dict[str, Any]) -> SalesError:
+        """Rebuild an error stored with `as_record` (an idempotent replay)."""
+        fields = {k: v for k, v in record.items() if k not in ("code", "title", "detail")}
+        cls = SalesError.by_code.get(str(record.get("code")), SalesError)
+        return cls(str(record.get("detail", "")), **fields)
+
+
+class NotFound(SalesError):
+    """An object that does not exist, or belongs to someone else."""
+
+    code = "not_found"
+    title = "Not found"
+
+    @classmethod
+    def of(cls, what: str, ident: str) -> NotFound:
+        """Return the error for the `what` called `ident`."""
+        return cls(f"{what} {ident!r} does not exist")
+
+
+class NoFares(SalesError):
+    """The operator publishes no fares."""
+
+    code = "no_fares"
+    title = "No fares"
+
+
+class NoFare(SalesError):
+    """No fare rule prices what was asked."""
+
+    code = "no_fare"
+    title = "No fare applies"
+
+
+class Departed(SalesError):
+    """A leg that has already left."""
+
+    code = "departed"
+    title = "Already departed"
+
+
+class ValidFromPast(SalesError):
+    """A product whose validity would start in the past."""
+
+    code = "valid_from_past"
+    title = "Validity in the past"
+
+
+class MixedCurrencies(SalesError):
+    """Offers or legs priced in more than one currency."""
+
+    code = "mixed_currencies"
+    title = "Mixed currencies"
+
+
+class InvalidBooking(SalesError):
+    """A booking request that cannot be right (an offer listed twice)."""
+
+    code = "validation_failed"
+    title = "Validation failed"
+
+
+class TravellersMismatch(SalesError):
+    """Travellers other than those the offer was priced for."""
+
+    code = "travellers_mismatch"
+    title = "Travellers do not match"
+
+
+class OfferExpired(SalesError):
+    """An offer past its validity."""
+
+    code = "offer_expired"
+    title = "Offer expired"
+
+
+class OfferAlreadyBooked(SalesError):
+    """An offer that another booking holds."""
+
+    code = "offer_already_booked"
+    title = "Offer already booked"
+
+
+class SoldOut(SalesError):
+    """Not enough seats left on a departure or product."""
+
+    code = "sold_out"
+    title = "Sold out"
+
+
+class CapacityBelowTaken(SalesError):
+    """A seat limit below the seats already sold."""
+
+    code = "capacity_below_taken"
+    title = "Capacity below seats taken"
+
+
+class BookingNotPending(SalesError):
+    """Confirming a booking that is not PENDING."""
+
+    code = "booking_not_pending"
+    title = "Booking not pending"
+
+
+class BookingExpired(SalesError):
+    """Confirming a booking after its hold ran out."""
+
+    code = "booking_expired"
+    title = "Booking expired"
+
+
+class BookingNotCancellable(SalesError):
+    """Cancelling a booking its state or conditions do not let be cancelled."""
+
+    code = "booking_not_cancellable"
+    title = "Booking not cancellable"
+
+
+class OperatorUnavailable(SalesError):
+    """An operator's back-end did not answer; trying again later may succeed."""
+
+    code = "operator_unavailable"
+    title = "Operator unavailable"
+    final = False
+
+
+class IdempotencyKeyInProgress(SalesError):
+    """A request with the same Idempotency-Key is still running."""
+
+    code = "idempotency_key_in_progress"
+    title = "Request in progress"
+    final = False
+
+
+class IdempotencyKeyReused(SalesError):
+    """The same Idempotency-Key sent with another request."""
+
+    code = "idempotency_key_reused"
+    title = "Idempotency key reused"
