@@ -91,6 +91,11 @@ async def postgres(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def postgres_answers(pool: asyncpg.Pool) -> None:
+    """Run a trivial query: raises when PostgreSQL does not answer."""
+    await pool.fetchval("SELECT 1")
+
+
 async def redis_client(app: web.Application) -> AsyncIterator[None]:
     """Connect to Redis lazily: a Redis that is down at start-up only degrades the gateway."""
     settings = app[settings_key]

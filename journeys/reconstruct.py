@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from gtfs.snapshot.build import Snapshot
-from gtfs.snapshot.footpaths import EARTH_RADIUS_M
+from gtfs.snapshot.footpaths import great_circle_m
 from journeys.dayview import DayView
 from journeys.itinerary import Itinerary, Leg, Place, StopCall, TransitLeg, WalkLeg, make_itinerary
 from journeys.raptor import Labels, Targets
@@ -290,9 +289,4 @@ def to_itinerary(t: Trace, steps: list[Step]) -> Itinerary:
 
 def distance_between_m(a: Place, b: Place) -> float:
     """Return the great-circle distance between two places."""
-    p1, p2 = math.radians(a.lat), math.radians(b.lat)
-    h = (
-        math.sin((p2 - p1) / 2) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(b.lon - a.lon) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(h, 1.0)))
+    return great_circle_m(a.lat, a.lon, b.lat, b.lon)

@@ -117,3 +117,14 @@ async def list_bookings(
     page = rows[:limit]
     following = (page[-1]["created_at"], page[-1]["id"]) if len(rows) > limit else None
     return await _assemble(pool, page), following
+
+
+async def find_ticket_token(pool: asyncpg.Pool, tenant_id: str, ticket_id: uuid.UUID) -> str | None:
+    """Return the signed token of one of a tenant's tickets, or None."""
+    token = await pool.fetchval(
+        "SELECT t.token FROM tickets t JOIN bookings b ON b.id = t.booking_id "
+        "WHERE t.id = $1 AND b.tenant_id = $2",
+        ticket_id,
+        tenant_id,
+    )
+    return None if token is None else str(token)

@@ -7,7 +7,7 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gateway import apikeys
+from gateway import apikeys, operator_store
 from gateway.api import api, principal
 from gateway.apikeys import Role
 from gateway.appkeys import db_key
@@ -97,10 +97,9 @@ async def get_me(request: web.Request) -> Me:
 async def create_key(request: web.Request, body: KeyCreate) -> KeyCreated:
     """Create a key and return it once."""
     pool = request.app[db_key]
-    if body.operator_id is not None:
-        exists = await pool.fetchval("SELECT 1 FROM operators WHERE id = $1", body.operator_id)
-        if not exists:
-            raise not_found("operator", body.operator_id)
+    operator_id = body.operator_id
+    if operator_id is not None and await operator_store.find_operator(pool, operator_id) is None:
+        raise not_found("operator", operator_id)
     try:
         key = await apikeys.create_key(pool, body.role, body.name, body.operator_id, body.tenant_id)
     except apikeys.TenantTaken as exc:

@@ -33,7 +33,7 @@ from sales.schemas import (
     Strict,
 )
 from sales.signing import published_keys
-from sales.store import get_booking, list_bookings
+from sales.store import find_ticket_token, get_booking, list_bookings
 from sales.tokens import qr_png, qr_svg
 
 MAX_FARES_BYTES = 10 * 1024 * 1024
@@ -217,12 +217,7 @@ async def _ticket_token(request: web.Request) -> str:
         ticket_id = uuid.UUID(request.match_info["id"])
     except ValueError:
         raise not_found("ticket", request.match_info["id"]) from None
-    token = await request.app[db_key].fetchval(
-        "SELECT t.token FROM tickets t JOIN bookings b ON b.id = t.booking_id "
-        "WHERE t.id = $1 AND b.tenant_id = $2",
-        ticket_id,
-        _tenant(request),
-    )
+    token = await find_ticket_token(request.app[db_key], _tenant(request), ticket_id)
     if token is None:
         raise not_found("ticket", str(ticket_id))
     return str(token)

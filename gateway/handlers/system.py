@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from gateway.api import api, json_response
 from gateway.appkeys import db_key, metrics_key, redis_key, timetable_key
 from gateway.openapi import build_openapi
+from gateway.resources import postgres_answers
 
 
 class Health(BaseModel):
@@ -41,7 +42,7 @@ async def ready(request: web.Request) -> web.Response:
     """Answer 200 when PostgreSQL answers (Redis only degrades), else 503."""
     try:
         async with asyncio.timeout(2):
-            await request.app[db_key].fetchval("SELECT 1")
+            await postgres_answers(request.app[db_key])
         postgres = "ok"
     except (OSError, TimeoutError, Exception):
         postgres = "down"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import time
 from collections.abc import Iterable
 from typing import Literal
@@ -18,6 +17,7 @@ from gateway.appkeys import realtime_key
 from gateway.problems import Problem
 from gateway.realtime.sources import FEED_KINDS, FeedKind
 from gtfs.realtime.read import VehiclePosition, feed_message_json, vehicle_position_to_json
+from gtfs.snapshot.footpaths import great_circle_m
 
 _COORDS = r"^-?\d+(\.\d+)?,-?\d+(\.\d+)?"
 #: Streams one process serves at once; more get 503 (clients should poll /v1/vehicles then).
@@ -57,7 +57,7 @@ class VehiclesQuery(BaseModel):
             return min_lat <= v.lat <= max_lat and min_lon <= v.lon <= max_lon
         if self.near:
             lat, lon = (float(x) for x in self.near.split(","))
-            return _distance_m(lat, lon, v.lat, v.lon) <= self.radius_m
+            return great_circle_m(lat, lon, v.lat, v.lon) <= self.radius_m
         return True
 
 
@@ -72,15 +72,6 @@ class VehicleList(BaseModel):
 
     items: list[VehiclePosition]
     total: int
-
-
-def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = (
-        math.sin((p2 - p1) / 2) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * 6_371_000 * math.asin(min(1.0, math.sqrt(a)))
 
 
 def _matching(
