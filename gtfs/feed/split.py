@@ -18,17 +18,6 @@ class AgencyOperator:
     name: str
 
 
-#: The Kuopio demo: `kuopio.zip` holds five agencies, each imported as its own operator.
-#: These ids are fixed; the fares data uses them too.
-KUOPIO_OPERATORS: tuple[AgencyOperator, ...] = (
-    AgencyOperator("44517", "kuopion-liikenne", "Kuopion Liikenne Oy"),
-    AgencyOperator("6791", "linja-karjala", "Linja-Karjala Oy"),
-    AgencyOperator("6717", "jaaskelaisen-auto", "Jääskeläisen Auto Oy"),
-    AgencyOperator("6778", "e-ahonen", "E. Ahonen Ky"),
-    AgencyOperator("6852", "pohjolan-liikenne", "Pohjolan Liikenne Oy"),
-)
-
-
 def list_agency_ids(feed: gk.Feed) -> list[str]:
     """Return the feed's agency ids (empty when agency.txt has no agency_id column)."""
     if "agency_id" not in feed.agency:

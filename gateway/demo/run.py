@@ -23,15 +23,14 @@ from aiohttp import web
 
 from gateway import apikeys, operator_store
 from gateway.appkeys import db_key, settings_key
+from gateway.demo.kuopio import KUOPIO_OPERATORS, KUOPIO_TIMEZONE, read_demo_fare_files
+from gateway.demo.shift import first_service_date, shift_service_dates
 from gtfs.feed.prepare import file_sha256, prepare_split
-from gtfs.feed.shift import first_service_date, shift_service_dates
-from gtfs.feed.split import KUOPIO_OPERATORS
 from gtfs.feed.store import StoredFeed, store_feed
-from operators.fares.demo import KUOPIO_TIMEZONE, read_demo_fare_files
 from sales.fares import store_fares, zip_files
 
 DEMO_FEED_ENV = "MAAS_DEMO_FEED"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_ROLES: tuple[apikeys.Role, ...] = ("admin", "maas", "operator", "planner")
 DEMO_TENANT = "demo-app"
 

@@ -1,35 +1,37 @@
-"""Demo fares: Vilkku-style zone fares for the five operators of the Kuopio demo feed."""
+"""The Kuopio demo's data: its five operators and their Vilkku-style zone fares (in `fares/`)."""
 
 from __future__ import annotations
 
 from importlib import resources
 
+from gtfs.feed.split import AgencyOperator
 from gtfs.tables import GtfsTables
 from operators.fares.csvfiles import FARE_FILES
 from operators.fares.loader import load_fares_files
 from operators.fares.model import FareFeed
 
-#: Operator id of each agency_id in the Kuopio feed (`/work/shared/data/gtfs/kuopio.zip`).
-KUOPIO_OPERATORS: dict[str, str] = {
-    "44517": "kuopion-liikenne",
-    "6791": "linja-karjala",
-    "6717": "jaaskelaisen-auto",
-    "6778": "e-ahonen",
-    "6852": "pohjolan-liikenne",
-}
+#: `../shared/data/gtfs/kuopio.zip` holds five agencies, each imported as its own operator.
+#: These ids are fixed; the fares data uses them too.
+KUOPIO_OPERATORS: tuple[AgencyOperator, ...] = (
+    AgencyOperator("44517", "kuopion-liikenne", "Kuopion Liikenne Oy"),
+    AgencyOperator("6791", "linja-karjala", "Linja-Karjala Oy"),
+    AgencyOperator("6717", "jaaskelaisen-auto", "Jääskeläisen Auto Oy"),
+    AgencyOperator("6778", "e-ahonen", "E. Ahonen Ky"),
+    AgencyOperator("6852", "pohjolan-liikenne", "Pohjolan Liikenne Oy"),
+)
 KUOPIO_TIMEZONE = "Europe/Helsinki"
 
 
 def list_demo_operator_ids() -> tuple[str, ...]:
     """Return the operator ids that have demo fares."""
-    return tuple(KUOPIO_OPERATORS.values())
+    return tuple(op.operator_id for op in KUOPIO_OPERATORS)
 
 
 def read_demo_fare_files(operator_id: str) -> dict[str, bytes]:
     """Return the demo Fares v2 files of an operator by file name (KeyError if it has none)."""
-    if operator_id not in KUOPIO_OPERATORS.values():
+    if operator_id not in list_demo_operator_ids():
         raise KeyError(f"no demo fares for operator {operator_id!r}")
-    folder = resources.files(__package__).joinpath("kuopio", operator_id)
+    folder = resources.files(__package__).joinpath("fares", operator_id)
     return {
         name: folder.joinpath(name).read_bytes()
         for name in FARE_FILES

@@ -12,11 +12,11 @@ import pytest
 
 from gateway.app import create_app
 from gateway.appkeys import timetable_key
-from gateway.demo import import_demo, live_feed, next_weekday_morning
+from gateway.demo.kuopio import KUOPIO_OPERATORS
+from gateway.demo.run import import_demo, live_feed, next_weekday_morning
+from gateway.demo.shift import first_service_date
 from gateway.resources import init_connection
 from gateway.settings import Settings
-from gtfs.feed.shift import first_service_date
-from gtfs.feed.split import KUOPIO_OPERATORS
 from tests.conftest import ClientFactory, bearer
 from tests.sales.support import book
 from tests.servers import fresh_database

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from gateway.demo.kuopio import get_demo_fares, list_demo_operator_ids, read_demo_fare_files
 from operators.fares.catalogue import get_product_price, list_catalogue
-from operators.fares.demo import get_demo_fares, list_demo_operator_ids, read_demo_fare_files
 from operators.fares.engine import price_itinerary
 from operators.fares.loader import load_fares_files
 from operators.fares.matching import Leg

@@ -1,1 +1,0 @@
-"""No wire format: the hosted adapter calls nobody (the file keeps every adapter's layout)."""
