@@ -1,12 +1,10 @@
 """The contract between the gateway and an operator's sales system.
 
-An adapter answers two kinds of calls, kept apart as pretix keeps
-`checkout_prepare` apart from `payment_perform`:
-
-* calls with no side effects (`describe`): safe to retry, cache or drop;
-* calls that move money (`reserve`, `confirm`, `release`, `cancel`): each takes an
-  idempotency key, and the adapter must make a repeated call with the same key
-  return the first call's result instead of acting twice.
+Every call an adapter answers moves money (`reserve`, `confirm`, `release`,
+`cancel`; what has no side effects, such as pricing, is the fare engine's): each
+takes an idempotency key, and the adapter must make a repeated call with the
+same key return the first call's result instead of acting twice. Kept apart as
+pretix keeps `checkout_prepare` apart from `payment_perform`.
 
 Two-phase booking: `reserve` holds a leg (the operator's PENDING); `confirm`
 commits it; `release` drops a reservation that was never confirmed; `cancel`
@@ -63,13 +61,9 @@ class OperatorResult:
 class OperatorError(Exception):
     """An operator could not do what was asked."""
 
-    retryable = False
-
 
 class OperatorUnavailable(OperatorError):
     """The operator did not answer (timeout, connection refused, 5xx, open circuit)."""
-
-    retryable = True
 
 
 class OperatorRefused(OperatorError):
@@ -80,10 +74,6 @@ class OperatorAdapter(Protocol):
     """What every adapter implements; see the module docstring for the rules."""
 
     spec: AdapterSpec
-
-    def describe(self) -> dict[str, Any]:
-        """Return what the adapter knows about its operator (no side effects)."""
-        ...
 
     async def reserve(self, order: LegOrder, idempotency_key: str) -> OperatorResult:
         """Hold the leg; the operator's booking is PENDING until `confirm` or `release`."""

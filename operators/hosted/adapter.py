@@ -7,8 +7,6 @@ with the operator's key. Every call is therefore local, idempotent and final.
 
 from __future__ import annotations
 
-from typing import Any
-
 from operators.adapter import AdapterSpec, LegOrder, OperatorResult
 from operators.hosted import SPEC
 from operators.hosted.mapping import operator_ref
@@ -21,10 +19,6 @@ class HostedAdapter:
 
     def __init__(self, operator_id: str) -> None:
         self.operator_id = operator_id
-
-    def describe(self) -> dict[str, Any]:
-        """Say that the gateway holds this operator's sales."""
-        return {"adapter": self.spec.id, "operator_id": self.operator_id}
 
     async def reserve(self, order: LegOrder, idempotency_key: str) -> OperatorResult:
         """Hold the leg (seats are held by the gateway's own transaction)."""

@@ -6,8 +6,6 @@ reserve = `POST /bookings` (PENDING); confirm = event `COMMIT`; release = event
 
 from __future__ import annotations
 
-from typing import Any
-
 from operators.adapter import AdapterSpec, LegOrder, OperatorResult
 from operators.tomp import SPEC
 from operators.tomp.client import TompClient
@@ -22,14 +20,6 @@ class TompAdapter:
     def __init__(self, operator_id: str, client: TompClient) -> None:
         self.operator_id = operator_id
         self.client = client
-
-    def describe(self) -> dict[str, Any]:
-        """Say where the operator's back-end is."""
-        return {
-            "adapter": self.spec.id,
-            "operator_id": self.operator_id,
-            "url": self.client.base_url,
-        }
 
     async def reserve(self, order: LegOrder, idempotency_key: str) -> OperatorResult:
         """Create a PENDING booking at the operator."""

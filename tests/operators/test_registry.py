@@ -13,6 +13,7 @@ def test_every_adapter_folder_is_registered_under_its_own_name() -> None:
 
 
 def test_every_adapter_has_the_same_files() -> None:
+    # client.py holds a wire format: only adapters that call a back-end have one.
     for spec in ADAPTERS:
         files = {p.name for p in (ROOT / spec.id).glob("*.py")}
-        assert files >= {"__init__.py", "adapter.py", "client.py", "mapping.py"}, spec.id
+        assert files >= {"__init__.py", "adapter.py", "mapping.py"}, spec.id
