@@ -21,9 +21,9 @@ import asyncpg
 from support import running_gateway, scratch_database  # bench/support.py, run as a script
 
 from gateway import apikeys
+from gateway.demo.kuopio import read_demo_fare_files
 from gateway.migrate import migrate
 from gateway.resources import init_connection
-from operators.fares.demo import read_demo_fare_files
 from sales.fares import store_fares, zip_files
 
 CLIENTS = 64

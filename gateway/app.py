@@ -7,9 +7,10 @@ from pathlib import Path
 import swagger_ui_bundle
 from aiohttp import web
 
-from gateway import demo, handlers
+from gateway import handlers
 from gateway.api import api
 from gateway.appkeys import metrics_key, settings_key
+from gateway.demo import run as demo
 from gateway.metrics import Metrics
 from gateway.middlewares import MIDDLEWARES
 from gateway.resources import CLEANUP_CONTEXTS

@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from gateway.demo import import_demo
+from gateway.demo.run import import_demo
 from gateway.resources import init_connection
 
 

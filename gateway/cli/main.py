@@ -11,9 +11,11 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from gateway import apikeys, cli_sales, cli_timetable
+from gateway import apikeys
 from gateway.app import create_app
-from gateway.clidb import database, database_url
+from gateway.cli import sales as cli_sales
+from gateway.cli import timetable as cli_timetable
+from gateway.cli.db import database, database_url
 from gateway.logs import AccessLogger, configure_logging
 from gateway.migrate import migrate
 from gateway.settings import Settings, SettingsError, load_settings

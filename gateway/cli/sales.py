@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from gateway.clidb import database
+from gateway.cli.db import database
 from gateway.settings import Settings
 from operators.fares.model import FaresValidationError
 from sales.fares import store_fares

@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 from tqdm import tqdm
 
 from gateway import operator_store
-from gateway.clidb import database
-from gateway.demo import demo_feed_path, import_demo, live_feed
+from gateway.cli.db import database
+from gateway.demo.kuopio import KUOPIO_TIMEZONE
+from gateway.demo.run import demo_feed_path, import_demo, live_feed
 from gateway.settings import Settings
 from gtfs.feed.prepare import prepare_feed
 from gtfs.feed.store import store_feed
 from gtfs.feed.validate.archive import FeedInvalid
-from operators.fares.demo import KUOPIO_TIMEZONE
 
 
 def _say(text: str) -> None:

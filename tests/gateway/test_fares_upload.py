@@ -11,7 +11,7 @@ import asyncpg
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from operators.fares.demo import read_demo_fare_files
+from gateway.demo.kuopio import read_demo_fare_files
 from tests.conftest import bearer
 from tests.sales.support import operator_with_demo_fares
 

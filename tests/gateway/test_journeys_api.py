@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from gateway.appkeys import timetable_key
-from gtfs.feed.split import KUOPIO_OPERATORS
+from gateway.demo.kuopio import KUOPIO_OPERATORS
 from tests.conftest import bearer
 from tests.sales.support import operator_with_demo_fares
 

@@ -15,9 +15,9 @@ from aiohttp.test_utils import TestClient
 
 from gateway.app import create_app
 from gateway.appkeys import timetable_key
+from gateway.demo.kuopio import KUOPIO_OPERATORS
 from gateway.settings import Settings
 from gateway.timetable import Timetable
-from gtfs.feed.split import KUOPIO_OPERATORS
 from tests.conftest import ClientFactory
 
 Client = TestClient[web.Request, web.Application]

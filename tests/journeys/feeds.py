@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+from gateway.demo.kuopio import KUOPIO_OPERATORS
 from gtfs.feed.read import read_gtfs_kit_feed, read_tables, tables_from_feed
-from gtfs.feed.split import KUOPIO_OPERATORS, split_by_agency
+from gtfs.feed.split import split_by_agency
 from gtfs.snapshot.build import Snapshot, build_snapshot
 from gtfs.tables import GtfsTables, concat
 

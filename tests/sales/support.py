@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from aiohttp.test_utils import TestClient
 
-from operators.fares.demo import read_demo_fare_files
+from gateway.demo.kuopio import read_demo_fare_files
 from sales.fares import store_fares, zip_files
 from tests.conftest import bearer
 

@@ -11,8 +11,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 
-from gateway import cli
 from gateway.app import create_app
+from gateway.cli import main as cli
 from gateway.settings import Settings
 from sales.signing import get_active_key
 from sales.tokens import (

@@ -1,6 +1,6 @@
 import pytest
 
-from gateway import cli
+from gateway.cli import main as cli
 from gateway.settings import SettingsError, load_settings
 
 

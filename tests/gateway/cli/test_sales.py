@@ -8,8 +8,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from gateway import cli
-from operators.fares.demo import read_demo_fare_files
+from gateway.cli import main as cli
+from gateway.demo.kuopio import read_demo_fare_files
 from sales.fares import zip_files
 from tests.sales.support import confirmed_ticket, operator_with_demo_fares
 

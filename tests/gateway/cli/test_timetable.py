@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway import cli
+from gateway.cli import main as cli
 from tests.timetable_data import gtfs_path, rewrite_zip
 
 

@@ -13,8 +13,8 @@ from aiohttp.test_utils import TestClient
 from google.transit import gtfs_realtime_pb2
 
 from gateway.appkeys import timetable_key
+from gateway.demo.kuopio import KUOPIO_OPERATORS
 from gateway.timetable import Timetable
-from gtfs.feed.split import KUOPIO_OPERATORS
 from gtfs.tables import original_id
 from tests.conftest import bearer
 

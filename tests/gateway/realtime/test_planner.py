@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from google.transit import gtfs_realtime_pb2
 
-from tests.gateway.realtime_support import (
+from tests.gateway.realtime.support import (
     KL,
     TEATTERIKULMA,
     WHEN,

@@ -12,7 +12,7 @@ from google.transit import gtfs_realtime_pb2
 
 from gateway.appkeys import realtime_key
 from tests.conftest import bearer
-from tests.gateway.realtime_support import (
+from tests.gateway.realtime.support import (
     KL,
     Client,
     MakeKey,

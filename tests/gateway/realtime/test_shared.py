@@ -15,7 +15,7 @@ from gateway.app import create_app
 from gateway.realtime.poller import next_delay_s
 from gateway.settings import Settings
 from tests.conftest import ClientFactory, bearer
-from tests.gateway.realtime_support import (
+from tests.gateway.realtime.support import (
     KL,
     TEATTERIKULMA,
     WHEN,

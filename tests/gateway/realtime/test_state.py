@@ -7,7 +7,7 @@ import time
 
 from gateway.realtime.state import FeedBytes, RealtimeState
 from gateway.timetable import Timetable
-from tests.gateway.realtime_support import (
+from tests.gateway.realtime.support import (
     KL,
     TEATTERIKULMA,
     Client,

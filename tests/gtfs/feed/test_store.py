@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from gateway import operator_store
+from gateway.demo.kuopio import KUOPIO_OPERATORS
 from gtfs.feed.export import gtfs_zip_bytes
 from gtfs.feed.prepare import PreparedFeed, prepare_feed
-from gtfs.feed.split import KUOPIO_OPERATORS
 from gtfs.feed.store import list_feed_versions, load_current, load_current_tables, store_feed
 from gtfs.feed.validate.archive import FeedInvalid
 from gtfs.tables import COLUMNS, GtfsTables, operator_of
