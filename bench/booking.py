@@ -20,7 +20,7 @@ import aiohttp
 import asyncpg
 from support import running_gateway, scratch_database  # bench/support.py, run as a script
 
-from gateway import apikeys
+from gateway import credentials
 from gateway.demo.kuopio import read_demo_fare_files
 from gateway.migrate import migrate
 from gateway.resources import init_connection
@@ -38,7 +38,7 @@ async def _prepare(url: str) -> str:
         await pool.execute("INSERT INTO operators (id, name) VALUES ('bench-bus', 'Bench Bus')")
         files = zip_files(read_demo_fare_files("kuopion-liikenne"))
         await store_fares(pool, "bench-bus", files, "Europe/Helsinki")
-        return await apikeys.create_key(pool, "maas", "bench app")
+        return await credentials.create_key(pool, "maas", "bench app")
 
 
 def _expect(ok: bool, answer: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ import numpy as np
 from google.transit import gtfs_realtime_pb2
 from support import running_gateway, scratch_database, wait_ready
 
-from gateway import apikeys
+from gateway import credentials
 from gateway.migrate import migrate
 from gtfs.feed.read import read_tables
 from gtfs.realtime.read import build_trip_schedules, read_trip_updates, read_vehicle_positions
@@ -153,7 +153,7 @@ async def _prepare(url: str) -> str:
     finally:
         await conn.close()
     async with asyncpg.create_pool(url, min_size=1, max_size=1) as pool:
-        return await apikeys.create_key(pool, "operator", "bench operator", OPERATOR)
+        return await credentials.create_key(pool, "operator", "bench operator", OPERATOR)
 
 
 async def _push_all(

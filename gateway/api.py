@@ -16,7 +16,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from gateway.apikeys import Principal, Role
+from gateway.credentials import Principal, Role
 from gateway.problems import Problem
 
 Handler = Callable[..., Awaitable[web.StreamResponse | BaseModel]]

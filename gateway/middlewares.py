@@ -10,7 +10,7 @@ import uuid
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway import apikeys, ratelimit
+from gateway import credentials, ratelimit
 from gateway.api import PRINCIPAL
 from gateway.appkeys import db_key, metrics_key
 from gateway.logs import request_id_var
@@ -97,7 +97,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise _unauthorized("use the header `Authorization: Bearer <api key>`")
-        found = await apikeys.authenticate(request.app[db_key], key.strip())
+        found = await credentials.authenticate(request.app[db_key], key.strip())
         if found is None:
             # Counted against the client's address, or guessing keys would be unlimited.
             verdict = await ratelimit.check(request)

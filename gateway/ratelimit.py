@@ -9,9 +9,9 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from gateway.api import PRINCIPAL
-from gateway.apikeys import Principal
 from gateway.appkeys import redis_key, settings_key
 from gateway.clientaddr import client_address
+from gateway.credentials import Principal
 
 #: Probes and metrics scrapes are never limited.
 _EXEMPT = frozenset({"/health", "/ready", "/metrics"})

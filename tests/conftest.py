@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from gateway import apikeys
+from gateway import credentials
 from gateway.app import create_app
 from gateway.resources import init_connection
 from gateway.settings import Settings
@@ -75,10 +75,10 @@ def make_key(db: asyncpg.Pool) -> Callable[..., Awaitable[str]]:
     """Return a function that issues a key of a role and returns it."""
 
     async def make(
-        role: apikeys.Role, operator_id: str | None = None, tenant_id: str | None = None
+        role: credentials.Role, operator_id: str | None = None, tenant_id: str | None = None
     ) -> str:
         name = f"test-{role}-{uuid.uuid4().hex[:6]}"
-        return await apikeys.create_key(db, role, name, operator_id, tenant_id)
+        return await credentials.create_key(db, role, name, operator_id, tenant_id)
 
     return make
 

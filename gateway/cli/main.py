@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from gateway import apikeys
+from gateway import credentials
 from gateway.app import create_app
 from gateway.cli import sales as cli_sales
 from gateway.cli import timetable as cli_timetable
@@ -54,14 +54,18 @@ async def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
     """Create a key and print it on the last line."""
     async with database(settings) as pool:
         try:
-            key = await apikeys.create_key(pool, args.role, args.name, args.operator, args.tenant)
+            key = await credentials.create_key(
+                pool, args.role, args.name, args.operator, args.tenant
+            )
         except ValueError as exc:
             print(f"maas keys create: {exc}", file=sys.stderr)
             return 2
         except asyncpg.ForeignKeyViolationError:
             print(f"maas keys create: no operator {args.operator!r}", file=sys.stderr)
             return 2
-    print(f"created {args.role} key {apikeys.key_prefix(key)} for {args.name!r}; keep it secret:")
+    print(
+        f"created {args.role} key {credentials.key_prefix(key)} for {args.name!r}; keep it secret:"
+    )
     print(key)
     return 0
 
@@ -69,7 +73,7 @@ async def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_keys_list(settings: Settings, args: argparse.Namespace) -> int:
     """Print every key (prefixes, never secrets)."""
     async with database(settings) as pool:
-        keys = await apikeys.list_keys(pool)
+        keys = await credentials.list_keys(pool)
     print(f"{'prefix':<22} {'role':<9} {'bound to':<24} {'created':<20} {'revoked':<20} name")
     for k in keys:
         bound = k.operator_id or k.tenant_id or "-"
@@ -82,7 +86,7 @@ async def cmd_keys_list(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
     """Revoke the key with the given prefix."""
     async with database(settings) as pool:
-        done = await apikeys.revoke_key(pool, args.prefix)
+        done = await credentials.revoke_key(pool, args.prefix)
     if not done:
         print(f"no active key with prefix {args.prefix!r}", file=sys.stderr)
         return 1
@@ -102,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     create = keys.add_parser("create", help="issue a key (printed on the last line)")
-    create.add_argument("--role", required=True, choices=apikeys.ROLES)
+    create.add_argument("--role", required=True, choices=credentials.ROLES)
     create.add_argument("--name", required=True)
     create.add_argument("--operator", help="operator id (role operator only)")
     create.add_argument("--tenant", help="join this tenant (maas; default: new, from the name)")

@@ -21,7 +21,7 @@ import asyncpg
 import orjson
 from aiohttp import web
 
-from gateway import apikeys, operator_store
+from gateway import credentials, operator_store
 from gateway.appkeys import db_key, settings_key
 from gateway.demo.kuopio import KUOPIO_OPERATORS, KUOPIO_TIMEZONE, read_demo_fare_files
 from gateway.demo.shift import first_service_date, shift_service_dates
@@ -31,7 +31,7 @@ from sales.fares import store_fares, zip_files
 
 DEMO_FEED_ENV = "MAAS_DEMO_FEED"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEMO_ROLES: tuple[apikeys.Role, ...] = ("admin", "maas", "operator", "planner")
+DEMO_ROLES: tuple[credentials.Role, ...] = ("admin", "maas", "operator", "planner")
 DEMO_TENANT = "demo-app"
 
 
@@ -107,10 +107,10 @@ async def ensure_demo_keys(pool: asyncpg.Pool, data_dir: Path) -> dict[str, str]
     keys: dict[str, str] = {}
     for role in DEMO_ROLES:
         key = saved.get(role)
-        if key is None or await apikeys.authenticate(pool, key) is None:
+        if key is None or await credentials.authenticate(pool, key) is None:
             operator = KUOPIO_OPERATORS[0].operator_id if role == "operator" else None
             tenant = DEMO_TENANT if role == "maas" else None
-            key = await apikeys.create_key(pool, role, f"demo {role}", operator, tenant)
+            key = await credentials.create_key(pool, role, f"demo {role}", operator, tenant)
         keys[role] = key
     if keys != saved:
         await asyncio.to_thread(

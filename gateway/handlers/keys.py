@@ -7,10 +7,10 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gateway import apikeys, operator_store
+from gateway import credentials, operator_store
 from gateway.api import api, principal
-from gateway.apikeys import Role
 from gateway.appkeys import db_key
+from gateway.credentials import Role
 from gateway.problems import Problem, not_found
 
 
@@ -70,7 +70,7 @@ class Me(BaseModel):
 
 
 @api.route(
-    "GET", "/v1/me", summary="The caller's key", tag="keys", roles=apikeys.ROLES, response=Me
+    "GET", "/v1/me", summary="The caller's key", tag="keys", roles=credentials.ROLES, response=Me
 )
 async def get_me(request: web.Request) -> Me:
     """Return the caller's role and binding."""
@@ -101,10 +101,12 @@ async def create_key(request: web.Request, body: KeyCreate) -> KeyCreated:
     if operator_id is not None and await operator_store.find_operator(pool, operator_id) is None:
         raise not_found("operator", operator_id)
     try:
-        key = await apikeys.create_key(pool, body.role, body.name, body.operator_id, body.tenant_id)
-    except apikeys.TenantTaken as exc:
+        key = await credentials.create_key(
+            pool, body.role, body.name, body.operator_id, body.tenant_id
+        )
+    except credentials.TenantTaken as exc:
         raise Problem(409, "tenant_exists", "Tenant exists", str(exc)) from None
-    return KeyCreated(key=key, prefix=apikeys.key_prefix(key), role=body.role)
+    return KeyCreated(key=key, prefix=credentials.key_prefix(key), role=body.role)
 
 
 @api.route(
@@ -112,7 +114,7 @@ async def create_key(request: web.Request, body: KeyCreate) -> KeyCreated:
 )
 async def list_keys(request: web.Request) -> KeyList:
     """List every key without secrets."""
-    keys = await apikeys.list_keys(request.app[db_key])
+    keys = await credentials.list_keys(request.app[db_key])
     return KeyList(items=[KeyOut.model_validate(k, from_attributes=True) for k in keys])
 
 
@@ -127,6 +129,6 @@ async def list_keys(request: web.Request) -> KeyList:
 async def revoke_key(request: web.Request) -> web.Response:
     """Revoke a key by its prefix."""
     prefix = request.match_info["prefix"]
-    if not await apikeys.revoke_key(request.app[db_key], prefix):
+    if not await credentials.revoke_key(request.app[db_key], prefix):
         raise not_found("active key", prefix)
     return web.Response(status=204)

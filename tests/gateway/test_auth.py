@@ -4,7 +4,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from gateway import apikeys
+from gateway import credentials
 from tests.conftest import bearer
 
 MakeKey = Callable[..., Awaitable[str]]
@@ -39,7 +39,7 @@ async def test_right_secret_with_wrong_prefix_is_401(
 ) -> None:
     key = await make_key("admin")
     other = await make_key("admin")
-    forged = apikeys.key_prefix(other) + key[len(apikeys.key_prefix(key)) :]
+    forged = credentials.key_prefix(other) + key[len(credentials.key_prefix(key)) :]
     resp = await client.get("/v1/me", headers=bearer(forged))
     assert resp.status == 401
 
@@ -51,7 +51,7 @@ async def test_revoked_key_is_401(
 ) -> None:
     key = await make_key("planner")
     assert (await client.get("/v1/me", headers=bearer(key))).status == 200
-    assert await apikeys.revoke_key(db, apikeys.key_prefix(key))
+    assert await credentials.revoke_key(db, credentials.key_prefix(key))
     resp = await client.get("/v1/me", headers=bearer(key))
     assert resp.status == 401
     assert "revoked" in (await resp.json())["detail"]
@@ -61,7 +61,7 @@ async def test_revoked_key_is_401(
 async def test_wrong_role_is_403(
     client: TestClient,  # type: ignore[type-arg]
     make_key: MakeKey,
-    role: apikeys.Role,
+    role: credentials.Role,
 ) -> None:
     key = await make_key(role)
     resp = await client.get("/v1/keys", headers=bearer(key))
@@ -121,7 +121,7 @@ async def test_operator_key_needs_an_existing_operator(
 
 async def test_stored_key_is_only_a_hash(make_key: MakeKey, db: asyncpg.Pool) -> None:
     key = await make_key("admin")
-    row = await db.fetchrow("SELECT * FROM api_keys WHERE prefix = $1", apikeys.key_prefix(key))
+    row = await db.fetchrow("SELECT * FROM api_keys WHERE prefix = $1", credentials.key_prefix(key))
     assert row is not None
     assert key.encode() not in bytes(row["secret_hash"])
     assert all(key not in str(v) for v in dict(row).values())
