@@ -31,6 +31,8 @@ public_http_key = web.AppKey("public_http", aiohttp.ClientSession)
 metrics_key = web.AppKey("metrics", Metrics)
 database_url_key = web.AppKey("database_url", str)
 redis_url_key = web.AppKey("redis_url", str)
+#: What `maas serve --demo` prints once it listens: the demo keys and a walkthrough.
+demo_banner_key = web.AppKey("demo_banner", str)
 timetable_key: web.AppKey[TimetableStore] = web.AppKey("timetable")
 realtime_key: web.AppKey[Realtime] = web.AppKey("realtime")
 sales_key: web.AppKey[Sales] = web.AppKey("sales")

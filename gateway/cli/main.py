@@ -13,6 +13,7 @@ from aiohttp import web
 
 from gateway import credentials
 from gateway.app import create_app
+from gateway.appkeys import demo_banner_key
 from gateway.cli import sales as cli_sales
 from gateway.cli import timetable as cli_timetable
 from gateway.cli.db import database, database_url
@@ -26,14 +27,22 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.demo:
         settings = settings.model_copy(update={"demo": True})
     app = create_app(settings)
-    print(f"MaaS Gateway on http://{settings.host}:{settings.port}", flush=True)
+    print(f"MaaS Gateway starting on http://{settings.host}:{settings.port}", flush=True)
+
+    def announce(_: str) -> None:
+        # Called by aiohttp once the site listens: only then do the banner's commands work.
+        print(f"MaaS Gateway ready on http://{settings.host}:{settings.port}", flush=True)
+        banner = app.get(demo_banner_key)
+        if banner:
+            print(banner, flush=True)
+
     web.run_app(
         app,
         host=settings.host,
         port=settings.port,
         shutdown_timeout=settings.shutdown_timeout_s,
         access_log_class=AccessLogger,
-        print=None,
+        print=announce,
     )
     return 0
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import shutil
 import sys
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -22,17 +25,19 @@ import orjson
 from aiohttp import web
 
 from gateway import credentials, operator_store
-from gateway.appkeys import db_key, settings_key
+from gateway.appkeys import db_key, demo_banner_key, settings_key, timetable_key
 from gateway.demo.kuopio import KUOPIO_OPERATORS, KUOPIO_TIMEZONE, read_demo_fare_files
 from gateway.demo.shift import first_service_date, shift_service_dates
 from gtfs.feed.prepare import file_sha256, prepare_split
-from gtfs.feed.store import StoredFeed, store_feed
+from gtfs.feed.store import StoredFeed, current_version_ids, store_feed
 from sales.fares import store_fares, zip_files
 
 DEMO_FEED_ENV = "MAAS_DEMO_FEED"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_ROLES: tuple[credentials.Role, ...] = ("admin", "maas", "operator", "planner")
 DEMO_TENANT = "demo-app"
+#: How long start-up waits for the demo timetable (a fresh machine also compiles the planner).
+DEMO_BUILD_TIMEOUT_S = 600
 
 
 def demo_feed_path() -> Path:
@@ -127,35 +132,55 @@ def _write_private(path: Path, data: bytes) -> None:
         f.write(data)
 
 
-def demo_banner(keys: dict[str, str], base_url: str, when: dt.datetime) -> str:
-    """Return the demo keys and a few copy-paste curl examples, for journeys at `when`."""
-    stop = f"{KUOPIO_OPERATORS[0].operator_id}:201804"
+@dataclass(frozen=True, slots=True)
+class Walkthrough:
+    """What the banner's commands need: keys, the gateway's address, files, when to travel."""
+
+    keys: dict[str, str]
+    base_url: str
+    when: dt.datetime
+    keys_file: Path
+    feed: Path
+    maas_command: str
+
+
+def demo_banner(walk: Walkthrough) -> str:
+    """Return the demo keys and copy-paste commands that work, in order, as printed.
+
+    A command whose answer the next one needs ends in `# NAME: path`: NAME in later
+    commands stands for that field of its JSON answer (the tests run them so).
+    """
+    keys, base_url, operator = walk.keys, walk.base_url, KUOPIO_OPERATORS[0]
+    stop, to = f"{operator.operator_id}:201804", f"{operator.operator_id}:201666"
     maas = f"Authorization: Bearer {keys['maas']}"
-    at = quote(when.isoformat(), safe=":-T")
-    local = when.strftime("%Y-%m-%dT%H:%M")
-    lines = ["", "Demo API keys (kept in demo-keys.json):"]
+    at = quote(walk.when.isoformat(), safe=":-T")
+    local = walk.when.strftime("%Y-%m-%dT%H:%M")
+    lines = ["", f"Demo API keys (kept in {_shown(walk.keys_file)}):"]
     lines += [f"  {role:<9} {key}" for role, key in keys.items()]
     lines += [
         "",
-        "Try:",
+        "Try (NAME in a command is the field that an earlier command's comment names):",
         f"  curl {base_url}/v1/operators",
         f"  curl '{base_url}/v1/stops?near=62.8925,27.6780&radius_m=300'",
         f"  curl '{base_url}/v1/stops/{stop}/departures?at={at}'",
         f"  curl -o merged.zip {base_url}/v1/gtfs/merged.zip",
         f"  curl -H 'Authorization: Bearer {keys['admin']}' {base_url}/v1/keys",
         f"  curl -X PUT -H 'Authorization: Bearer {keys['operator']}'"
-        " -H 'Content-Type: application/zip' --data-binary @feed.zip"
-        f" {base_url}/v1/operators/{KUOPIO_OPERATORS[0].operator_id}/feed",
+        f" -H 'Content-Type: application/zip' --data-binary @{_shown(walk.feed)}"
+        f" '{base_url}/v1/operators/{operator.operator_id}/feed?agency_id={operator.agency_id}'",
         "",
-        "Buy a ticket (journeys come with priced offers for a maas key):",
-        f"  curl -H '{maas}' '{base_url}/v1/journeys?from={stop}"
-        f"&to={KUOPIO_OPERATORS[0].operator_id}:201666&depart_at={at}'",
-        f"  curl '{base_url}/v1/products?operator={KUOPIO_OPERATORS[0].operator_id}'",
-        f"  curl -H '{maas}' -H 'Idempotency-Key: purchase-1' -H 'Content-Type: application/json'"
+        "Buy a ticket:",
+        f"  curl -H '{maas}' '{base_url}/v1/journeys?from={stop}&to={to}&depart_at={at}'"
+        "  # OFFER_ID: items[0].offer.id",
+        f"  curl -H '{maas}' -H 'Idempotency-Key: {uuid.uuid4()}'"
+        " -H 'Content-Type: application/json'"
         ' -d \'{"offer_ids": ["OFFER_ID"], "travellers": [{}]}\''
-        f" {base_url}/v1/bookings",
-        f"  curl -X POST -H '{maas}' {base_url}/v1/bookings/BOOKING_ID/confirm",
-        f"  maas ticket verify TOKEN --jwks {base_url}/.well-known/jwks.json",
+        f" {base_url}/v1/bookings  # BOOKING_ID: id",
+        f"  curl -X POST -H '{maas}' {base_url}/v1/bookings/BOOKING_ID/confirm"
+        "  # TOKEN: legs[0].ticket.token  VALID_FROM: legs[0].valid_from",
+        f"  {walk.maas_command} ticket verify TOKEN --jwks {base_url}/.well-known/jwks.json"
+        " --at VALID_FROM",
+        "",
         f"Map: {base_url}/map#from=62.8925,27.6780&to=62.8460,27.6420&at={local}",
         f"Docs: {base_url}/docs",
         "",
@@ -163,11 +188,31 @@ def demo_banner(keys: dict[str, str], base_url: str, when: dt.datetime) -> str:
     return "\n".join(lines)
 
 
+def _shown(path: Path) -> str:
+    """Return a path as short as it can be said from the working directory."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def maas_command() -> str:
+    """Return how to run this `maas` from the working directory (`.venv/bin/maas`)."""
+    found = Path(sys.executable).with_name("maas")
+    if not found.is_file():
+        return shutil.which("maas") or "maas"
+    return _shown(found)
+
+
 async def on_startup(app: web.Application) -> None:
-    """Load the demo (first start only does real work) and print keys and examples."""
+    """Load the demo (first start only does real work) and prepare its banner.
+
+    `maas serve` prints the banner once the gateway listens and the demo timetable is built.
+    """
     settings, pool = app[settings_key], app[db_key]
     feed = demo_feed_path()
     today = dt.datetime.now(ZoneInfo(KUOPIO_TIMEZONE)).date()
+    live = None
     if await asyncio.to_thread(feed.is_file):
         # Replayed as if it ran now, so journeys can be priced and booked today.
         live = await asyncio.to_thread(live_feed, feed, settings.data_dir / "demo", today)
@@ -175,6 +220,17 @@ async def on_startup(app: web.Application) -> None:
     else:
         sys.stderr.write(f"demo feed not found at {feed}; set {DEMO_FEED_ENV}\n")
     keys = await ensure_demo_keys(pool, settings.data_dir)
-    base_url = f"http://{settings.host}:{settings.port}"
-    sys.stdout.write(demo_banner(keys, base_url, next_weekday_morning(today)) + "\n")
-    sys.stdout.flush()
+    # The banner's first commands must not meet a timetable that is still being built.
+    store = app[timetable_key]
+    store.request_rebuild()
+    expected = await current_version_ids(pool)
+    await store.wait_for(lambda t: t.version_ids == expected, DEMO_BUILD_TIMEOUT_S)
+    walk = Walkthrough(
+        keys=keys,
+        base_url=f"http://{settings.host}:{settings.port}",
+        when=next_weekday_morning(today),
+        keys_file=settings.data_dir / "demo-keys.json",
+        feed=live if live is not None else feed,
+        maas_command=maas_command(),
+    )
+    app[demo_banner_key] = demo_banner(walk)
