@@ -16,8 +16,6 @@ import pytest
 from tests.gateway.demo.walkthrough import parse_banner, run_all
 from tests.servers import fresh_database
 
-REPO = Path(__file__).resolve().parents[3]
-
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
@@ -67,7 +65,7 @@ def test_every_banner_command_works_in_order_as_printed(
     maas = Path(sys.executable).with_name("maas")
     process = subprocess.Popen(  # noqa: S603
         [str(maas), "serve", "--demo"],
-        cwd=REPO,
+        cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -75,7 +73,7 @@ def test_every_banner_command_works_in_order_as_printed(
     )
     try:
         commands = parse_banner(_read_banner(process, timeout_s=600))
-        outputs = run_all(commands, REPO)
+        outputs = run_all(commands, tmp_path)
     finally:
         process.terminate()
         process.wait(timeout=30)
