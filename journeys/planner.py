@@ -117,6 +117,8 @@ class Planner:
         view = self.day_view(day, query.wheelchair, overlay)
         access, origin = self._access(query.origin, query)
         targets, destination = self._targets(query.destination, query)
+        if origin.place_id is not None and origin.place_id == destination.place_id:
+            raise InvalidQueryError("origin and destination are the same place")
         labels = Labels.empty(query.max_transfers + 1, view.n_stops)
         trace = Trace(self.snapshot, view, labels, targets, origin, destination, self._places)
         if query.arrive_by is not None:

@@ -76,6 +76,10 @@ class PlaceOut(BaseModel):
     lon: float
     stop_id: str | None = None
     operator_id: str | None = None
+    place_id: str | None = Field(
+        default=None,
+        description="the place this stop shares with other operators' stops (`place:...`)",
+    )
 
 
 class StopCallOut(BaseModel):
@@ -120,6 +124,11 @@ class TransitLegOut(BaseModel):
     )
     stay_seated: bool
     realtime: bool
+    transfer_s: int | None = Field(
+        default=None,
+        description="a change from the previous ride at the same stop or shared place: "
+        "the minimum time the change needs",
+    )
 
 
 class ItineraryOut(BaseModel):
