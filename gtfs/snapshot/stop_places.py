@@ -126,3 +126,23 @@ def suggest_stop_ids(places: StopPlaces, stop_ids: tuple[str, ...], wanted: str)
         places.ids[int(places.place_of[i])] for i in found if places.place_of[i] >= 0
     )
     return [*shared, *(stop_ids[i] for i in found if stop_ids[i] != wanted)][:10]
+
+
+def group_found(places: StopPlaces, found: I64) -> list[tuple[int, list[int]]]:
+    """Fold search results into entries (place index or -1, stop indices), in found order.
+
+    A place is listed once, where its first stop was found, with every operator's stop
+    there; a place of which only one stop is among the results (a search by operator)
+    is listed as that stop.
+    """
+    place_of = places.place_of[found]
+    counts = np.bincount(place_of[place_of >= 0], minlength=len(places.ids))
+    entries: list[tuple[int, list[int]]] = []
+    seen: set[int] = set()
+    for stop, place in zip(found.tolist(), place_of.tolist(), strict=True):
+        if place < 0 or counts[place] < 2:
+            entries.append((-1, [stop]))
+        elif place not in seen:
+            seen.add(place)
+            entries.append((place, places.members_of(place).tolist()))
+    return entries
