@@ -112,6 +112,7 @@ SALES_STATUSES: dict[type[sales.SalesError], int] = {
     sales.Departed: 422,
     sales.ValidFromPast: 422,
     sales.MixedCurrencies: 422,
+    sales.InvalidReportPeriod: 422,
     sales.InvalidBooking: 422,
     sales.TravellersMismatch: 422,
     sales.IdempotencyKeyReused: 422,

@@ -7,7 +7,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from gateway.appkeys import timetable_key
-from gtfs.feed.split import KUOPIO_OPERATORS
+from gateway.demo.kuopio import KUOPIO_OPERATORS
 
 Client = TestClient[web.Request, web.Application]
 TORIKULMA = "kuopion-liikenne:201827"

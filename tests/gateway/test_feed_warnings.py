@@ -14,7 +14,7 @@ import asyncpg
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from gtfs.feed.shift import shift_service_dates
+from gateway.demo.shift import shift_service_dates
 from tests.conftest import bearer
 from tests.timetable_data import gtfs_path
 

@@ -13,7 +13,7 @@ import asyncpg
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from operators.fares.demo import read_demo_fare_files
+from gateway.demo.kuopio import read_demo_fare_files
 from tests.conftest import bearer
 from tests.sales.support import operator_with_demo_fares
 from tests.timetable_data import gtfs_path
