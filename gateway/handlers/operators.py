@@ -37,6 +37,13 @@ class OperatorCreate(BaseModel):
     sales_channel: Literal["hosted", "tomp"] = "hosted"
     terms_url: str | None = Field(default=None, max_length=500)
 
+    @field_validator("id")
+    @classmethod
+    def _not_place(cls, value: str) -> str:
+        if value == "place":
+            raise ValueError("'place' is reserved: place:<stop id> names a stop operators share")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _iana(cls, value: str) -> str:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from gateway.appkeys import timetable_key
 from gateway.demo.kuopio import KUOPIO_OPERATORS
+from tests.conftest import bearer
 
 Client = TestClient[web.Request, web.Application]
+MakeKey = Callable[..., Awaitable[str]]
 TORIKULMA = "kuopion-liikenne:201827"
 TEATTERIKULMA = "kuopion-liikenne:201804"
 
@@ -93,3 +98,15 @@ async def test_a_journey_between_shared_places_has_no_walk_between_copies(
         assert journey["legs"][0]["mode"] == "transit"
         assert journey["legs"][0]["from_place"]["place_id"] == "place:201804"
         assert journey["legs"][-1]["to_place"]["place_id"] == "place:201827"
+
+
+async def test_no_operator_is_called_place(
+    client: Client, db: asyncpg.Pool, make_key: MakeKey
+) -> None:
+    resp = await client.post(
+        "/v1/operators", json={"id": "place", "name": "P"}, headers=bearer(await make_key("admin"))
+    )
+    assert resp.status == 422
+    assert "reserved" in (await resp.json())["detail"]
+    with pytest.raises(asyncpg.CheckViolationError):
+        await db.execute("INSERT INTO operators (id, name) VALUES ('place', 'P')")

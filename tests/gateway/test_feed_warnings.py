@@ -96,8 +96,12 @@ async def test_the_migration_fills_the_service_period_of_stored_versions(
         "SELECT service_dates FROM feed_versions WHERE id = $1", version_id
     )
     await db.execute("UPDATE feed_versions SET service_dates = NULL WHERE id = $1", version_id)
-    sql = resources.files("gateway.migrations").joinpath("060_feed_service_dates.sql").read_text()
-    await db.execute(sql[sql.index("UPDATE feed_versions") :])
+    sql = (
+        resources.files("gateway.migrations")
+        .joinpath("060_service_dates_and_places.sql")
+        .read_text()
+    )
+    await db.execute(sql[sql.index("UPDATE feed_versions") : sql.index("ALTER TABLE operators")])
     filled = await db.fetchval("SELECT service_dates FROM feed_versions WHERE id = $1", version_id)
     assert filled == computed
     assert (filled[0], filled[-1]) == (HSL_START, HSL_END)

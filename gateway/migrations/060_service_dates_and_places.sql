@@ -20,3 +20,7 @@ UPDATE feed_versions v SET service_dates = coalesce((
          WHERE feed_version_id = v.id AND exception_type = 1
     ) AS days), '{}')
  WHERE v.status = 'ready';
+
+-- `place:<stop id>` names a stop that several operators share (gtfs/snapshot/stop_places.py):
+-- no operator may be called `place`, or its stops' ids would read as shared places.
+ALTER TABLE operators ADD CONSTRAINT operators_id_not_place CHECK (id <> 'place');
