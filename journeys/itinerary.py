@@ -2,9 +2,8 @@
 
 Times are aware datetimes in the time zone of the operator whose stop or trip
 they belong to (a ride in its agency's zone, a walk in the zone of the stop it
-leaves). An itinerary has a
-stable `id` (a digest of its trips, stops and times) so that an offer can be
-attached to it later without changing these types.
+leaves). An itinerary has a stable `id` (a digest of its trips, stops and times)
+so that an offer can be attached to it later without changing these types.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ and each version's service period, at upload and on `GET /v1/operators/{id}/feed
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from importlib import resources
@@ -30,7 +31,9 @@ async def _publish(client: Client, admin: str, operator_id: str, feed: Path) -> 
     )
     assert created.status == 201
     resp = await client.put(
-        f"/v1/operators/{operator_id}/feed", data=feed.open("rb"), headers=ZIP | bearer(admin)
+        f"/v1/operators/{operator_id}/feed",
+        data=await asyncio.to_thread(feed.read_bytes),
+        headers=ZIP | bearer(admin),
     )
     assert resp.status == 201, await resp.text()
     body: dict[str, Any] = await resp.json()
