@@ -60,31 +60,40 @@ def local_id(stop_id: str) -> str:
     return stop_id.split(":", 1)[1] if ":" in stop_id else stop_id
 
 
+def _split(stops: list[int], lat: F64, lon: F64) -> list[list[int]]:
+    """Split copies of one local id into groups, each within `SAME_PLACE_M` of its first stop."""
+    groups: list[list[int]] = []
+    pending = stops
+    while pending:
+        first, rest = pending[0], np.asarray(pending[1:], dtype=np.int64)
+        near = (
+            haversine_m(
+                np.full(len(rest), lat[first]), np.full(len(rest), lon[first]), lat[rest], lon[rest]
+            )
+            <= SAME_PLACE_M
+        )
+        groups.append([first, *rest[near].tolist()])
+        pending = rest[~near].tolist()
+    return groups
+
+
 def _groups(
     by_local: dict[str, list[int]], lat: F64, lon: F64, operators: tuple[str, ...]
 ) -> list[list[int]]:
     """Return the groups of copies: one local id, several operators, within `SAME_PLACE_M`."""
+    shared = [sorted(s, key=lambda i: operators[i]) for s in by_local.values() if len(s) > 1]
+    if not shared:
+        return []
+    sizes = np.asarray([len(s) for s in shared], dtype=np.int64)
+    flat = np.asarray([i for s in shared for i in s], dtype=np.int64)
+    firsts = np.repeat(np.asarray([s[0] for s in shared], dtype=np.int64), sizes)
+    near = haversine_m(lat[firsts], lon[firsts], lat[flat], lon[flat]) <= SAME_PLACE_M
+    # Copies are nearly always at one spot: only the other local ids are split one by one.
+    together = np.logical_and.reduceat(near, np.cumsum(sizes) - sizes)
     groups: list[list[int]] = []
-    for stops in by_local.values():
-        if len({operators[i] for i in stops}) < 2:
-            continue
-        pending = sorted(stops, key=lambda i: operators[i])
-        while pending:
-            first, rest = pending[0], np.asarray(pending[1:], dtype=np.int64)
-            near = (
-                haversine_m(
-                    np.full(len(rest), lat[first]),
-                    np.full(len(rest), lon[first]),
-                    lat[rest],
-                    lon[rest],
-                )
-                <= SAME_PLACE_M
-            )
-            group = [first, *rest[near].tolist()]
-            pending = rest[~near].tolist()
-            if len({operators[i] for i in group}) > 1:
-                groups.append(group)
-    return groups
+    for stops, one_spot in zip(shared, together.tolist(), strict=True):
+        groups += [stops] if one_spot else _split(stops, lat, lon)
+    return [g for g in groups if len({operators[i] for i in g}) > 1]
 
 
 def build_stop_places(
@@ -105,16 +114,16 @@ def build_stop_places(
             place_id = f"{base}~{n}"
         taken.add(place_id)
         place_ids.append(place_id)
+    sizes = np.asarray([len(g) for g in groups], dtype=np.int64)
+    members = np.asarray([i for g in groups for i in g], dtype=np.int32)
     place_of = np.full(len(ids), -1, dtype=np.int32)
-    for p, group in enumerate(groups):
-        place_of[group] = p
-    sizes = [len(g) for g in groups]
+    place_of[members] = np.repeat(np.arange(len(groups), dtype=np.int32), sizes)
     return StopPlaces(
         ids=tuple(place_ids),
         index={p: i for i, p in enumerate(place_ids)},
         place_of=place_of,
         member_ptr=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
-        members=np.asarray([i for g in groups for i in g], dtype=np.int32),
+        members=members,
         by_local_id={k: tuple(v) for k, v in by_local.items()},
     )
 
