@@ -122,6 +122,18 @@ def json_response(
     )
 
 
+#: A time whose `+hh:mm` offset arrived as ` hh:mm`: a `+` in a query string means a space.
+_PLUS_AS_SPACE = re.compile(r"\d{2}:\d{2}(:\d{2}(\.\d+)?)? \d{2}(:?\d{2})?$")
+
+
+def _hint(where: str, value: object) -> str:
+    """Return what to change in a bad value, when the mistake is a common one."""
+    if where == "query" and isinstance(value, str) and _PLUS_AS_SPACE.search(value):
+        fixed = value[::-1].replace(" ", "B2%", 1)[::-1]
+        return f" (a + in a URL means a space: write the offset's + as %2B, e.g. {fixed})"
+    return ""
+
+
 def validation_problem(exc: ValidationError, where: str) -> Problem:
     """Turn a pydantic error into a 422 problem that names each bad field."""
     errors = []
@@ -129,7 +141,8 @@ def validation_problem(exc: ValidationError, where: str) -> Problem:
         path = where
         for part in err["loc"]:
             path += f"[{part}]" if isinstance(part, int) else f".{part}"
-        errors.append({"field": path, "message": err["msg"], "type": err["type"]})
+        message = err["msg"] + _hint(where, err.get("input"))
+        errors.append({"field": path, "message": message, "type": err["type"]})
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     return Problem(422, "validation_failed", "Validation failed", detail, errors=errors)
 

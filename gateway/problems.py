@@ -67,6 +67,14 @@ def not_found(what: str, ident: str) -> Problem:
     return Problem(404, "not_found", "Not found", f"{what} {ident!r} does not exist")
 
 
+def with_suggestions(problem: Problem, suggestions: list[str]) -> Problem:
+    """Add what the client probably meant (`suggestions`, and a "did you mean" in the detail)."""
+    if suggestions:
+        problem.detail = f"{problem.detail}; did you mean {', '.join(map(repr, suggestions))}?"
+        problem.extra["suggestions"] = suggestions
+    return problem
+
+
 def conflict(code: str, detail: str) -> Problem:
     """Return a 409 problem for a state transition that is not allowed."""
     return Problem(409, code, "Conflict", detail)
@@ -104,6 +112,7 @@ SALES_STATUSES: dict[type[sales.SalesError], int] = {
     sales.Departed: 422,
     sales.ValidFromPast: 422,
     sales.MixedCurrencies: 422,
+    sales.InvalidReportPeriod: 422,
     sales.InvalidBooking: 422,
     sales.TravellersMismatch: 422,
     sales.IdempotencyKeyReused: 422,

@@ -1,8 +1,9 @@
 """Itineraries the planner returns: plain frozen dataclasses the HTTP layer serialises as they are.
 
-Times are aware datetimes in the network's time zone. An itinerary has a
-stable `id` (a digest of its trips, stops and times) so that an offer can be
-attached to it later without changing these types.
+Times are aware datetimes in the time zone of the operator whose stop or trip
+they belong to (a ride in its agency's zone, a walk in the zone of the stop it
+leaves). An itinerary has a stable `id` (a digest of its trips, stops and times)
+so that an offer can be attached to it later without changing these types.
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ from typing import Literal
 
 @dataclass(frozen=True, slots=True)
 class Place:
-    """A stop (with its namespaced id and operator) or a bare coordinate (stop_id None)."""
+    """A stop (with its namespaced id and operator) or a bare coordinate (stop_id None).
+
+    `place_id` names the place a stop shares with other operators' stops, if any.
+    """
 
     name: str
     lat: float
     lon: float
     stop_id: str | None = None
     operator_id: str | None = None
+    place_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,8 @@ class TransitLeg:
     geometry: tuple[tuple[float, float], ...]
     stay_seated: bool = False
     realtime: bool = False
+    #: A change from the previous ride at the same stop or place: the time it needs.
+    transfer_s: int | None = None
     mode: Literal["transit"] = "transit"
 
     @property

@@ -21,7 +21,7 @@ import numpy as np
 
 from gtfs.realtime.overlay import RealtimeOverlay
 from gtfs.snapshot.build import Snapshot
-from gtfs.snapshot.footpaths import haversine_m, walk_duration_s
+from gtfs.snapshot.footpaths import expand_ranges, haversine_m, walk_duration_s
 from gtfs.snapshot.service import service_day_start
 from journeys.bounds import no_bounds, to_destination
 from journeys.dayview import DayView, build_day_view
@@ -117,6 +117,8 @@ class Planner:
         view = self.day_view(day, query.wheelchair, overlay)
         access, origin = self._access(query.origin, query)
         targets, destination = self._targets(query.destination, query)
+        if origin.place_id is not None and origin.place_id == destination.place_id:
+            raise InvalidQueryError("origin and destination are the same place")
         labels = Labels.empty(query.max_transfers + 1, view.n_stops)
         trace = Trace(self.snapshot, view, labels, targets, origin, destination, self._places)
         if query.arrive_by is not None:
@@ -137,7 +139,7 @@ class Planner:
             return []
         walk_s = int(walk_duration_s(np.asarray([distance_m]), self.snapshot.walking)[0])
         start = when if q.arrive_by is None else when - dt.timedelta(seconds=walk_s)
-        tz = ZoneInfo(self.snapshot.timezone)
+        tz = self._zone_near(origin)
         leg = WalkLeg(
             origin,
             destination,
@@ -146,6 +148,17 @@ class Planner:
             distance_m,
         )
         return [make_itinerary((leg,))]
+
+    def _zone_near(self, place: Place) -> ZoneInfo:
+        """Return the time zone of the stop nearest to a place (the network's if none)."""
+        s = self.snapshot.stops
+        if len(s.lat) == 0:
+            return ZoneInfo(self.snapshot.timezone)
+        distance_m = haversine_m(
+            np.full(len(s.lat), place.lat), np.full(len(s.lon), place.lon), s.lat, s.lon
+        )
+        nearest = int(np.nanargmin(distance_m))
+        return ZoneInfo(self.snapshot.timezones[int(self.snapshot.stop_timezone[nearest])])
 
     def _run(
         self, t: Trace, access: Access, window: tuple[int, int], q: JourneyQuery
@@ -193,12 +206,18 @@ class Planner:
             raise OutsideServiceError(day.isoformat(), first.isoformat(), last.isoformat())
         return day, int(when.timestamp()) - service_day_start(day, snap.timezone)
 
-    def _stop(self, stop_id: str) -> int:
-        """Return a stop's index or raise `UnknownStopError`."""
-        index = self.snapshot.stops.index.get(stop_id)
-        if index is None:
+    def _stops(self, stop_id: str) -> tuple[np.ndarray, Place]:
+        """Return the stops of a stop id or shared place id, and its place (or raise)."""
+        snap = self.snapshot
+        index = snap.stops.index.get(stop_id)
+        if index is not None:
+            return snap.places.same_place(index).astype(np.int64), self._places.get(index)
+        place = snap.places.index.get(stop_id)
+        if place is None:
             raise UnknownStopError(stop_id)
-        return index
+        members = snap.places.members_of(place).astype(np.int64)
+        first = self._places.get(int(members[0]))
+        return members, Place(first.name, first.lat, first.lon, place_id=stop_id)
 
     def _nearby(self, point: Coordinates, radius_m: float) -> tuple[np.ndarray, np.ndarray]:
         """Return (stops, walking seconds) within the radius of a point, or raise if none."""
@@ -216,12 +235,13 @@ class Planner:
         if isinstance(origin, Coordinates):
             stops, walk_s = self._nearby(origin, q.access_radius_m)
             return Access(stops, walk_s), Place("origin", origin.lat, origin.lon)
-        stop = self._stop(origin)
+        stops, place = self._stops(origin)
         foot = self.snapshot.footpaths
-        lo, hi = int(foot.ptr[stop]), int(foot.ptr[stop + 1])
-        stops = np.concatenate([[stop], foot.to_stop[lo:hi]]).astype(np.int64)
-        walk_s = np.concatenate([[0], foot.duration_s[lo:hi]]).astype(np.int64)
-        return Access(stops, walk_s), self._places.get(stop)
+        lo, hi = foot.ptr[stops], foot.ptr[stops + 1]
+        _, flat = expand_ranges(lo.astype(np.int64), (hi - lo).astype(np.int64))
+        reach = np.concatenate([stops, foot.to_stop[flat]])
+        walk_s = np.concatenate([np.zeros(len(stops)), foot.duration_s[flat]])
+        return Access(*_fastest(reach, walk_s)), place
 
     def _targets(self, destination: Endpoint, q: JourneyQuery) -> tuple[Targets, Place]:
         """Return where the journey may end and the destination's place."""
@@ -230,9 +250,17 @@ class Planner:
             return Targets(stops, walk_s, False), Place(
                 "destination", destination.lat, destination.lon
             )
-        stop = self._stop(destination)
-        targets = Targets(np.asarray([stop], dtype=np.int64), np.zeros(1, dtype=np.int64), True)
-        return targets, self._places.get(stop)
+        stops, place = self._stops(destination)
+        return Targets(stops, np.zeros(len(stops), dtype=np.int64), True), place
+
+
+def _fastest(stops: np.ndarray, walk_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return each stop once, with its shortest walk."""
+    order = np.lexsort((walk_s, stops))
+    first = np.ones(len(order), dtype=np.bool_)
+    first[1:] = stops[order][1:] != stops[order][:-1]
+    keep = order[first]
+    return stops[keep].astype(np.int64), walk_s[keep].astype(np.int64)
 
 
 def _query_time(query: JourneyQuery) -> dt.datetime:

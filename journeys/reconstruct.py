@@ -167,19 +167,21 @@ class Places:
     def __init__(self, snap: Snapshot) -> None:
         """Bind to a snapshot's stops."""
         self._stops = snap.stops
+        self._shared = snap.places
         self._made: dict[int, Place] = {}
 
     def get(self, stop: int) -> Place:
         """Return the place of a stop index."""
         place = self._made.get(stop)
         if place is None:
-            s = self._stops
+            s, shared = self._stops, int(self._shared.place_of[stop])
             place = Place(
                 s.names[stop],
                 float(s.lat[stop]),
                 float(s.lon[stop]),
                 s.ids[stop],
                 s.operator_ids[stop],
+                self._shared.ids[shared] if shared >= 0 else None,
             )
             self._made[stop] = place
         return place
@@ -199,10 +201,11 @@ def _geometry(snap: Snapshot, trip: int, stops: list[Place]) -> tuple[tuple[floa
     return tuple(zip(lat[i : j + 1].tolist(), lon[i : j + 1].tolist(), strict=True))
 
 
-def _transit_leg(t: Trace, ride: Ride, clock: _Clock) -> TransitLeg:
-    """Build the leg of one ride."""
+def _transit_leg(t: Trace, ride: Ride, clocks: _Clocks, transfer_s: int | None) -> TransitLeg:
+    """Build the leg of one ride, its times in its trip's time zone."""
     snap, view = t.snap, t.view
     trip = int(view.row_trip[ride.row])
+    clock = clocks.of_zone(int(snap.trips.timezone[trip]))
     route = int(snap.trips.route[trip])
     pp = np.arange(ride.from_pp, ride.to_pp + 1)
     cols = view.pp_col[pp] + ride.row - int(view.route_row_start[view.pp_route[ride.from_pp]])
@@ -230,12 +233,13 @@ def _transit_leg(t: Trace, ride: Ride, clock: _Clock) -> TransitLeg:
         geometry=_geometry(snap, trip, stops),
         stay_seated=ride.stay_seated,
         realtime=bool(view.row_realtime[ride.row]),
+        transfer_s=None if ride.stay_seated else transfer_s,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class _Clock:
-    """Turns seconds on the day axis into aware datetimes in the network's zone."""
+    """Turns seconds on the day axis into aware datetimes in one time zone."""
 
     base_epoch_s: int
     tz: ZoneInfo
@@ -243,6 +247,39 @@ class _Clock:
     def at(self, seconds: int) -> dt.datetime:
         """Return the moment `seconds` after the day axis' zero."""
         return dt.datetime.fromtimestamp(self.base_epoch_s + seconds, self.tz)
+
+
+class _Clocks:
+    """A clock per time zone of the snapshot, made when first asked for."""
+
+    def __init__(self, snap: Snapshot, base_epoch_s: int) -> None:
+        """Bind to a snapshot's zones and a day axis."""
+        self._snap, self._base = snap, base_epoch_s
+        self._made: dict[int, _Clock] = {}
+
+    def of_zone(self, zone: int) -> _Clock:
+        """Return the clock of a zone index."""
+        clock = self._made.get(zone)
+        if clock is None:
+            clock = _Clock(self._base, ZoneInfo(self._snap.timezones[zone]))
+            self._made[zone] = clock
+        return clock
+
+    def of_walk(self, walk: Walk) -> _Clock:
+        """Return the clock of a walk: the zone of the stop it leaves (or reaches, from a point)."""
+        stop = walk.from_stop if walk.from_stop >= 0 else walk.to_stop
+        if stop < 0:
+            return _Clock(self._base, ZoneInfo(self._snap.timezone))
+        return self.of_zone(int(self._snap.stop_timezone[stop]))
+
+
+def _in_place(t: Trace, walk: Walk) -> bool:
+    """Return whether a walk stays at one stop or at one place that operators share."""
+    a = t.origin if walk.from_stop < 0 else t.places.get(walk.from_stop)
+    b = t.destination if walk.to_stop < 0 else t.places.get(walk.to_stop)
+    if a.stop_id is not None and a.stop_id == b.stop_id:
+        return True
+    return a.place_id is not None and a.place_id == b.place_id
 
 
 def summarise(t: Trace, steps: list[Step]) -> tuple[int, int, int]:
@@ -262,26 +299,34 @@ def summarise(t: Trace, steps: list[Step]) -> tuple[int, int, int]:
             )
             rides += not step.stay_seated
             continue
-        a = t.origin if step.from_stop < 0 else t.places.get(step.from_stop)
-        b = t.destination if step.to_stop < 0 else t.places.get(step.to_stop)
-        if a.stop_id is None or a.stop_id != b.stop_id:
+        if not _in_place(t, step):
             times.append((step.departure_s, step.arrival_s))
     base = t.view.base_epoch_s
     return base + times[0][0], base + times[-1][1], max(0, rides - 1)
 
 
 def to_itinerary(t: Trace, steps: list[Step]) -> Itinerary:
-    """Turn traced steps into an itinerary with places and aware datetimes."""
-    clock = _Clock(t.view.base_epoch_s, ZoneInfo(t.snap.timezone))
+    """Turn traced steps into an itinerary with places and aware datetimes.
+
+    A walk within one place (the copies of a stop that several operators publish) is
+    no leg: the next ride says it is a change there, and how long the change needs.
+    """
+    clocks = _Clocks(t.snap, t.view.base_epoch_s)
     legs: list[Leg] = []
+    transfer_s: int | None = None
     for step in steps:
         if isinstance(step, Ride):
-            legs.append(_transit_leg(t, step, clock))
+            if transfer_s is None and legs and isinstance(legs[-1], TransitLeg):
+                transfer_s = int(t.snap.footpaths.transfer_s[t.view.pp_stop[step.from_pp]])
+            legs.append(_transit_leg(t, step, clocks, transfer_s))
+            transfer_s = None
+            continue
+        if _in_place(t, step):
+            transfer_s = step.arrival_s - step.departure_s if legs else None
             continue
         a = t.origin if step.from_stop < 0 else t.places.get(step.from_stop)
         b = t.destination if step.to_stop < 0 else t.places.get(step.to_stop)
-        if a.stop_id is not None and a.stop_id == b.stop_id:
-            continue
+        clock = clocks.of_walk(step)
         when = clock.at(step.departure_s), clock.at(step.arrival_s)
         legs.append(WalkLeg(a, b, *when, distance_m=round(distance_between_m(a, b), 1)))
     return make_itinerary(tuple(legs))

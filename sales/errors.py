@@ -79,6 +79,13 @@ class ValidFromPast(SalesError):
     title = "Validity in the past"
 
 
+class InvalidReportPeriod(SalesError):
+    """A sales report asked for a period that ends before it starts, or is too long."""
+
+    code = "invalid_report_period"
+    title = "Invalid report period"
+
+
 class MixedCurrencies(SalesError):
     """Offers or legs priced in more than one currency."""
 

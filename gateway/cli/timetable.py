@@ -17,6 +17,7 @@ from gateway.demo.kuopio import KUOPIO_TIMEZONE
 from gateway.demo.run import demo_feed_path, import_demo, live_feed
 from gateway.settings import Settings
 from gtfs.feed.prepare import prepare_feed
+from gtfs.feed.service_period import service_warnings
 from gtfs.feed.store import store_feed
 from gtfs.feed.validate.archive import FeedInvalid
 
@@ -48,7 +49,8 @@ async def cmd_operators_create(settings: Settings, args: argparse.Namespace) -> 
 async def cmd_import_gtfs(settings: Settings, args: argparse.Namespace) -> int:
     """Validate and import a GTFS zip as an operator's current feed."""
     async with database(settings) as pool:
-        if await operator_store.find_operator(pool, args.operator) is None:
+        operator = await operator_store.find_operator(pool, args.operator)
+        if operator is None:
             sys.stderr.write(f"no operator {args.operator!r}: create it first\n")
             return 1
         with tqdm(total=4, unit="step", file=sys.stderr) as bar:
@@ -74,7 +76,17 @@ async def cmd_import_gtfs(settings: Settings, args: argparse.Namespace) -> int:
     _say(
         f"{prepared.interpolated_rows} stop times interpolated; {prepared.warning_total} warning(s)"
     )
+    _say_service(list(prepared.service_dates), operator.timezone)
     return 0
+
+
+def _say_service(dates: list[dt.date], timezone: str) -> None:
+    """Print a feed's service period and what is wrong with it as of today."""
+    if dates:
+        _say(f"service from {dates[0].isoformat()} to {dates[-1].isoformat()}")
+    today = dt.datetime.now(ZoneInfo(timezone)).date()
+    for warning in service_warnings(dates, today):
+        _say(f"warning: {warning.message}")
 
 
 def _print_errors(exc: FeedInvalid) -> None:

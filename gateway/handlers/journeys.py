@@ -14,8 +14,9 @@ from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_val
 
 from gateway.api import PRINCIPAL, api
 from gateway.appkeys import db_key, fares_key, realtime_key, timetable_key
-from gateway.problems import domain_problem
-from journeys.errors import JourneyError
+from gateway.problems import domain_problem, with_suggestions
+from gtfs.snapshot.stop_places import suggest_stop_ids
+from journeys.errors import JourneyError, UnknownStopError
 from journeys.itinerary import Itinerary, TransitLeg
 from journeys.planner import Coordinates, Endpoint, JourneyQuery
 from operators.fares.model import FareFeed
@@ -76,6 +77,10 @@ class PlaceOut(BaseModel):
     lon: float
     stop_id: str | None = None
     operator_id: str | None = None
+    place_id: str | None = Field(
+        default=None,
+        description="the place this stop shares with other operators' stops (`place:...`)",
+    )
 
 
 class StopCallOut(BaseModel):
@@ -120,6 +125,11 @@ class TransitLegOut(BaseModel):
     )
     stay_seated: bool
     realtime: bool
+    transfer_s: int | None = Field(
+        default=None,
+        description="a change from the previous ride at the same stop or shared place: "
+        "the minimum time the change needs",
+    )
 
 
 class ItineraryOut(BaseModel):
@@ -210,6 +220,10 @@ async def get_journeys(request: web.Request, query: JourneyParams) -> JourneyLis
     overlay = request.app[realtime_key].state.overlay(timetable.generation)
     try:
         found = await asyncio.to_thread(timetable.planner.plan, _query(query), overlay)
+    except UnknownStopError as exc:
+        snap = timetable.snapshot
+        suggested = suggest_stop_ids(snap.places, snap.stops.ids, exc.stop_id)
+        raise with_suggestions(domain_problem(exc), suggested) from None
     except JourneyError as exc:
         raise domain_problem(exc) from None
     found = found[: query.limit]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import orjson
 import pandas as pd
@@ -13,10 +15,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from gateway.api import api
 from gateway.appkeys import realtime_key, settings_key, timetable_key
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_offset, encode_cursor
-from gateway.problems import not_found
+from gateway.problems import not_found, with_suggestions
 from gateway.realtime.departures import expected_departures
 from gateway.timetable import Timetable
-from gtfs.snapshot.open_data import list_departures, routes_at_stop, search_stops
+from gtfs.snapshot.build import Snapshot
+from gtfs.snapshot.open_data import (
+    list_departures_at,
+    routes_at_stop,
+    search_stops,
+    service_period,
+)
+from gtfs.snapshot.stop_places import group_found, suggest_stop_ids
+from journeys.errors import OutsideServiceError
 
 
 def _text(value: object) -> str | None:
@@ -55,10 +65,10 @@ class StopsQuery(BaseModel):
 
 
 class StopOut(BaseModel):
-    """A stop, platform or station."""
+    """A stop, platform or station; or a place several operators share, with their stops."""
 
-    id: str
-    operator_id: str
+    id: str = Field(description="`operator:stop_id`, or `place:stop_id` for a shared place")
+    operator_id: str | None = Field(default=None, description="none for a shared place")
     name: str
     code: str | None = None
     lat: float
@@ -69,6 +79,9 @@ class StopOut(BaseModel):
     wheelchair_boarding: int
     platform_code: str | None = None
     distance_m: float | None = None
+    stops: list[StopOut] | None = Field(
+        default=None, description="at a shared place: each operator's stop there"
+    )
 
 
 class StopDetail(StopOut):
@@ -108,8 +121,9 @@ class DepartureOut(BaseModel):
     route_short_name: str
     headsign: str
     operator_id: str
+    stop_id: str = Field(description="the operator's stop it leaves from (one of a shared place)")
     service_day: dt.date
-    scheduled_at: dt.datetime
+    scheduled_at: dt.datetime = Field(description="in the time zone of the trip's operator")
     expected_at: dt.datetime | None = None
     delay_s: int | None = None
     cancelled: bool = False
@@ -173,11 +187,50 @@ def _stop_out(timetable: Timetable, i: int, distance_m: float | None = None) -> 
     )
 
 
-def _stop_index(timetable: Timetable, stop_id: str) -> int:
-    i = timetable.snapshot.stops.index.get(stop_id)
-    if i is None:
-        raise not_found("stop", stop_id)
-    return i
+def _place_out(timetable: Timetable, place: int, members: list[StopOut]) -> StopOut:
+    first = members[0]
+    access = {m.wheelchair_boarding for m in members}
+    return StopOut(
+        id=timetable.snapshot.places.ids[place],
+        name=first.name,
+        lat=first.lat,
+        lon=first.lon,
+        location_type=1,
+        wheelchair_boarding=1 if 1 in access else (2 if access == {2} else 0),
+        distance_m=min((m.distance_m for m in members if m.distance_m is not None), default=None),
+        stops=members,
+    )
+
+
+def _entry_out(
+    timetable: Timetable, place: int, stops: Sequence[int], distance_m: Mapping[int, float]
+) -> StopOut:
+    members = [_stop_out(timetable, int(i), distance_m.get(int(i))) for i in stops]
+    return members[0] if place < 0 else _place_out(timetable, place, members)
+
+
+def _stops_of(timetable: Timetable, stop_id: str) -> tuple[int, list[int]]:
+    """Return (place index or -1, stop indices) of a stop or place id; 404 with suggestions."""
+    snap = timetable.snapshot
+    i = snap.stops.index.get(stop_id)
+    if i is not None:
+        return -1, [i]
+    place = snap.places.index.get(stop_id)
+    if place is not None:
+        return place, snap.places.members_of(place).tolist()
+    suggested = suggest_stop_ids(snap.places, snap.stops.ids, stop_id)
+    raise with_suggestions(not_found("stop", stop_id), suggested)
+
+
+def check_service_date(snap: Snapshot, at: dt.datetime) -> None:
+    """Raise `OutsideServiceError` for a moment on no day of the timetable (as journeys do)."""
+    period = service_period(snap)
+    day = at.astimezone(ZoneInfo(snap.timezone)).date()
+    if period is None:
+        raise OutsideServiceError(day.isoformat(), "none", "none")
+    first, last = period
+    if not first - dt.timedelta(days=1) <= day <= last:
+        raise OutsideServiceError(day.isoformat(), first.isoformat(), last.isoformat())
 
 
 @api.route(
@@ -192,22 +245,24 @@ async def list_stops(request: web.Request, query: StopsQuery) -> StopList:
         keep = [timetable.snapshot.stops.operator_ids[i] == query.operator for i in found]
         found = found[keep]
         distance = distance[keep] if distance is not None else None
+    entries = group_found(timetable.snapshot.places, found)
+    distance_m = (
+        dict(zip(found.tolist(), distance.tolist(), strict=True)) if distance is not None else {}
+    )
     start = decode_offset(query.cursor)
     end = start + query.limit
-    items = [
-        _stop_out(timetable, int(i), float(distance[start + k]) if distance is not None else None)
-        for k, i in enumerate(found[start:end])
-    ]
-    return StopList(items=items, next_cursor=encode_cursor(end) if end < len(found) else None)
+    items = [_entry_out(timetable, p, stops, distance_m) for p, stops in entries[start:end]]
+    return StopList(items=items, next_cursor=encode_cursor(end) if end < len(entries) else None)
 
 
 @api.route("GET", "/v1/stops/{id}", summary="A stop", tag="open data", response=StopDetail)
 async def get_stop(request: web.Request) -> StopDetail:
-    """Return one stop and the routes that serve it."""
+    """Return one stop (or shared place) and the routes that serve it."""
     timetable = request.app[timetable_key].get()
-    i = _stop_index(timetable, request.match_info["id"])
-    stop = _stop_out(timetable, i)
-    return StopDetail(**stop.model_dump(), route_ids=routes_at_stop(timetable.index, i))
+    place, stops = _stops_of(timetable, request.match_info["id"])
+    stop = _entry_out(timetable, place, stops, {})
+    routes = sorted({r for i in stops for r in routes_at_stop(timetable.index, i)})
+    return StopDetail(**stop.model_dump(exclude={"stops"}), stops=stop.stops, route_ids=routes)
 
 
 @api.route(
@@ -222,9 +277,10 @@ async def get_departures(request: web.Request, query: DeparturesQuery) -> Depart
     """Return the next departures from a stop at or after `at`."""
     timetable = request.app[timetable_key].get()
     stop_id = request.match_info["id"]
-    i = _stop_index(timetable, stop_id)
+    _, stops = _stops_of(timetable, stop_id)
     at = query.at or dt.datetime.now(dt.UTC)
-    scheduled = list_departures(timetable.index, i, at, query.limit)
+    check_service_date(timetable.snapshot, at)
+    scheduled = list_departures_at(timetable.index, stops, at, query.limit)
     overlay = request.app[realtime_key].state.overlay(timetable.generation)
     expected = expected_departures(scheduled, overlay)
     items = [
@@ -234,6 +290,7 @@ async def get_departures(request: web.Request, query: DeparturesQuery) -> Depart
             route_short_name=d.route_short_name,
             headsign=d.headsign,
             operator_id=d.operator_id,
+            stop_id=timetable.snapshot.stops.ids[d.stop],
             service_day=d.service_day,
             scheduled_at=d.departure_at,
             expected_at=e.expected_at,

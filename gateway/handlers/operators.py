@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import zoneinfo
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -17,7 +18,8 @@ from gateway.feeds import publish_feed
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from gateway.problems import conflict, not_found
 from gateway.uploads import new_upload_path, receive_upload
-from gtfs.feed.store import list_feed_versions
+from gtfs.feed.service_period import service_warnings
+from gtfs.feed.store import FeedVersion, list_feed_versions
 
 OPERATOR_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
 
@@ -34,6 +36,13 @@ class OperatorCreate(BaseModel):
     timezone: str = "Europe/Helsinki"
     sales_channel: Literal["hosted", "tomp"] = "hosted"
     terms_url: str | None = Field(default=None, max_length=500)
+
+    @field_validator("id")
+    @classmethod
+    def _not_place(cls, value: str) -> str:
+        if value == "place":
+            raise ValueError("'place' is reserved: place:<stop id> names a stop operators share")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -53,7 +62,12 @@ class FeedSummary(BaseModel):
     status: str
     is_current: bool
     counts: dict[str, int]
-    warnings: list[dict[str, Any]]
+    service_start: date | None = Field(default=None, description="the first day a trip runs")
+    service_end: date | None = Field(default=None, description="the last day a trip runs")
+    warnings: list[dict[str, Any]] = Field(
+        description="the upload's warnings, and as of today: a service that has ended or that "
+        "runs no trip in the next 7 days (in the operator's time zone)"
+    )
     warning_total: int
 
 
@@ -103,7 +117,12 @@ class FeedPublished(BaseModel):
     created: bool
     counts: dict[str, int]
     interpolated_rows: int
-    warnings: list[dict[str, Any]]
+    service_start: date | None = Field(default=None, description="the first day a trip runs")
+    service_end: date | None = Field(default=None, description="the last day a trip runs")
+    warnings: list[dict[str, Any]] = Field(
+        description="what is odd but not wrong; first, a service that has ended or that runs "
+        "no trip in the next 7 days"
+    )
     warning_total: int
 
 
@@ -187,7 +206,8 @@ async def put_feed(request: web.Request, query: FeedQuery) -> web.Response:
     operator_id = request.match_info["id"]
     require_own_operator(request, operator_id)
     pool, settings = request.app[db_key], request.app[settings_key]
-    if await operator_store.find_operator(pool, operator_id) is None:
+    operator = await operator_store.find_operator(pool, operator_id)
+    if operator is None:
         raise not_found("operator", operator_id)
     path = await asyncio.to_thread(new_upload_path, settings.data_dir)
     try:
@@ -197,6 +217,7 @@ async def put_feed(request: web.Request, query: FeedQuery) -> web.Response:
         await asyncio.to_thread(path.unlink, missing_ok=True)
     if stored.changed:
         request.app[timetable_key].request_rebuild()
+    dated = _dated_warnings(list(prepared.service_dates), operator.timezone)
     body = FeedPublished(
         operator_id=operator_id,
         version_id=stored.version_id,
@@ -204,8 +225,10 @@ async def put_feed(request: web.Request, query: FeedQuery) -> web.Response:
         created=stored.created,
         counts=prepared.counts(),
         interpolated_rows=prepared.interpolated_rows,
-        warnings=[w.as_dict() for w in prepared.warnings],
-        warning_total=prepared.warning_total,
+        service_start=prepared.service_dates[0] if prepared.service_dates else None,
+        service_end=prepared.service_dates[-1] if prepared.service_dates else None,
+        warnings=dated + [w.as_dict() for w in prepared.warnings],
+        warning_total=len(dated) + prepared.warning_total,
     )
     return json_response(body, status=201 if stored.created else 200)
 
@@ -221,22 +244,31 @@ async def get_feed_versions(request: web.Request) -> FeedVersions:
     """List an operator's feed versions, newest first."""
     operator_id = request.match_info["id"]
     pool = request.app[db_key]
-    if await operator_store.find_operator(pool, operator_id) is None:
+    operator = await operator_store.find_operator(pool, operator_id)
+    if operator is None:
         raise not_found("operator", operator_id)
     versions = await list_feed_versions(pool, operator_id)
-    return FeedVersions(
-        items=[
-            FeedSummary(
-                id=v.id,
-                sha256=v.sha256,
-                created_at=v.created_at,
-                activated_at=v.activated_at,
-                status=v.status,
-                is_current=v.is_current,
-                counts=v.counts,
-                warnings=v.warnings.get("items", []),
-                warning_total=v.warnings.get("total", 0),
-            )
-            for v in versions
-        ]
+    return FeedVersions(items=[_feed_summary(v, operator.timezone) for v in versions])
+
+
+def _dated_warnings(dates: list[date], timezone: str) -> list[dict[str, Any]]:
+    """Return a service period's warnings as of today in the operator's time zone."""
+    today = datetime.now(ZoneInfo(timezone)).date()
+    return [w.as_dict() for w in service_warnings(dates, today)]
+
+
+def _feed_summary(v: FeedVersion, timezone: str) -> FeedSummary:
+    dated = _dated_warnings(v.service_dates, timezone) if v.status == "ready" else []
+    return FeedSummary(
+        id=v.id,
+        sha256=v.sha256,
+        created_at=v.created_at,
+        activated_at=v.activated_at,
+        status=v.status,
+        is_current=v.is_current,
+        counts=v.counts,
+        service_start=v.service_dates[0] if v.service_dates else None,
+        service_end=v.service_dates[-1] if v.service_dates else None,
+        warnings=dated + v.warnings.get("items", []),
+        warning_total=len(dated) + v.warnings.get("total", 0),
     )

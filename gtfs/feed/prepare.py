@@ -5,6 +5,7 @@ Everything here blocks (it parses CSV with pandas): call it off the event loop.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import gtfs_kit as gk
 
 from gtfs.feed.interpolate import interpolate_tables
 from gtfs.feed.read import read_gtfs_kit_feed, tables_from_feed
+from gtfs.feed.service_period import service_dates
 from gtfs.feed.split import restrict_to_agency
 from gtfs.feed.validate.archive import ValidationReport, ZipLimits, validate_zip
 from gtfs.feed.validate.issues import FeedIssue
@@ -31,6 +33,8 @@ class PreparedFeed:
     warnings: list[FeedIssue]
     warning_total: int
     interpolated_rows: int
+    #: The days its trips run (its service period and its date-dependent warnings).
+    service_dates: tuple[dt.date, ...] = ()
 
     def counts(self) -> dict[str, int]:
         """Return the number of rows of each table."""
@@ -107,4 +111,5 @@ def _prepare_part(
         warnings=report.warnings,
         warning_total=report.warning_total,
         interpolated_rows=filled,
+        service_dates=tuple(service_dates(tables)),
     )

@@ -11,7 +11,7 @@ import io
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -92,6 +92,7 @@ class FeedVersion:
     is_current: bool
     warnings: dict[str, Any]
     counts: dict[str, int]
+    service_dates: list[date]
 
 
 def _column_values(series: pd.Series, kind: str) -> list[Any]:
@@ -147,12 +148,13 @@ async def store_feed(pool: asyncpg.Pool, feed: PreparedFeed) -> StoredFeed:
 async def _copy_in(conn: asyncpg.Connection, feed: PreparedFeed) -> int:
     """Insert a version row and COPY its tables; return the version id."""
     version_id: int = await conn.fetchval(
-        "INSERT INTO feed_versions (operator_id, sha256, status, warnings, counts)"
-        " VALUES ($1, $2, 'ready', $3::text::jsonb, $4::text::jsonb) RETURNING id",
+        "INSERT INTO feed_versions (operator_id, sha256, status, warnings, counts, service_dates)"
+        " VALUES ($1, $2, 'ready', $3::text::jsonb, $4::text::jsonb, $5) RETURNING id",
         feed.operator_id,
         feed.sha256,
         orjson.dumps(feed.warnings_json()).decode(),
         orjson.dumps(feed.counts()).decode(),
+        list(feed.service_dates),
     )
     for table in feed.tables.table_names():
         df = getattr(feed.tables, table)
@@ -202,7 +204,8 @@ async def list_feed_versions(pool: asyncpg.Pool, operator_id: str) -> list[FeedV
     """Return an operator's feed versions, newest first."""
     rows = await pool.fetch(
         "SELECT id, operator_id, sha256, created_at, activated_at, status, is_current,"
-        " warnings::text AS warnings, counts::text AS counts FROM feed_versions"
+        " warnings::text AS warnings, counts::text AS counts,"
+        " coalesce(service_dates, '{}') AS service_dates FROM feed_versions"
         " WHERE operator_id = $1 ORDER BY id DESC",
         operator_id,
     )

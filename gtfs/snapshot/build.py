@@ -20,6 +20,7 @@ import pandas as pd
 
 from gtfs.snapshot.footpaths import Footpaths, WalkingConfig, build_footpaths
 from gtfs.snapshot.service import index_of, service_matrix
+from gtfs.snapshot.stop_places import StopPlaces, build_stop_places
 from gtfs.tables import GtfsTables
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,10 @@ class Snapshot:
     service_active: B
     walking: WalkingConfig
     warnings: tuple[str, ...]
+    #: Stops that several operators share, grouped into places.
+    places: StopPlaces
+    #: Each stop's time zone (an index into `timezones`): its operator's agencies' zone.
+    stop_timezone: I32
 
 
 def _strings(series: pd.Series) -> tuple[str, ...]:
@@ -244,6 +249,20 @@ def _trip_timezones(tables: GtfsTables) -> tuple[str, tuple[str, ...], I32]:
     return network, zones, np.asarray([zones.index(z) for z in route_tz], dtype=np.int32)
 
 
+def _stop_timezones(tables: GtfsTables, stops: Stops, zones: tuple[str, ...], network: str) -> I32:
+    """Return each stop's zone index: the zone of its operator's agencies, else the network's."""
+    agency = tables.agency
+    counted: dict[str, Counter[str]] = {}
+    for op, zone in zip(
+        _strings(agency["operator_id"]), _strings(agency["agency_timezone"]), strict=True
+    ):
+        if zone in zones:
+            counted.setdefault(op, Counter())[zone] += 1
+    of_operator = {op: zones.index(c.most_common(1)[0][0]) for op, c in counted.items()}
+    fallback = zones.index(network)
+    return np.asarray([of_operator.get(op, fallback) for op in stops.operator_ids], dtype=np.int32)
+
+
 def _build_shapes(shapes: pd.DataFrame) -> Shapes:
     """Pack shape points, ordered by shape and sequence."""
     df = shapes.assign(seq=_codes(shapes["shape_pt_sequence"])).sort_values(["shape_id", "seq"])
@@ -325,4 +344,6 @@ def build_snapshot(tables: GtfsTables, walking: WalkingConfig | None = None) -> 
         service_active=active,
         walking=walking,
         warnings=tuple(warnings),
+        places=build_stop_places(stops.ids, stops.lat, stops.lon, stops.operator_ids),
+        stop_timezone=_stop_timezones(tables, stops, zones, network_tz),
     )

@@ -1,5 +1,8 @@
 """The merged network as GeoJSON (RFC 7946): stops as points, each route's paths as lines.
 
+A stop that several operators publish is one point, its shared place (`stop_ids`
+lists the operators' stops there).
+
 A route's line follows the shape of its trips where the feed has shapes, else
 the stops in order; trips sharing a path are drawn once. Coordinates have 5
 decimals (about a metre). The foreign member `service` gives the network's time
@@ -15,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from gtfs.snapshot.build import Snapshot
+from gtfs.snapshot.stop_places import group_found
 
 
 def network_geojson(snap: Snapshot, route_colors: Mapping[str, str]) -> dict[str, Any]:
@@ -74,21 +78,26 @@ def _route_feature(
 
 
 def _stop_points(snap: Snapshot) -> list[dict[str, Any]]:
-    """Return a Point per stop that some trip serves."""
+    """Return a Point per served stop; a stop several operators share is one point, its place."""
     s = snap.stops
-    return [
-        _feature(
-            {
-                "type": "Point",
-                "coordinates": [round(float(s.lon[i]), 5), round(float(s.lat[i]), 5)],
-            },
-            kind="stop",
-            id=s.ids[i],
-            name=s.names[i],
-            operator_id=s.operator_ids[i],
+    points = []
+    for place, stops in group_found(snap.places, np.unique(snap.trips.stop).astype(np.int64)):
+        i = stops[0]
+        shared = {"stop_ids": [s.ids[j] for j in stops]} if place >= 0 else {}
+        points.append(
+            _feature(
+                {
+                    "type": "Point",
+                    "coordinates": [round(float(s.lon[i]), 5), round(float(s.lat[i]), 5)],
+                },
+                kind="stop",
+                id=snap.places.ids[place] if place >= 0 else s.ids[i],
+                name=s.names[i],
+                operator_id=s.operator_ids[i] if place < 0 else None,
+                **shared,
+            )
         )
-        for i in np.unique(snap.trips.stop).tolist()
-    ]
+    return points
 
 
 def _coordinates(lat: np.ndarray, lon: np.ndarray) -> list[list[float]]:

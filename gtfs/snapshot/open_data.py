@@ -7,6 +7,7 @@ timetable writer), so every request reads one consistent timetable.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -50,6 +51,7 @@ class Departure:
     departure_at: dt.datetime
     wheelchair_accessible: int
     stop_index: int = 0  # position of the stop in its trip, as realtime overlays count
+    stop: int = -1  # the stop's index in the snapshot
 
 
 def build_index(tables: GtfsTables, snapshot: Snapshot) -> OpenDataIndex:
@@ -132,6 +134,26 @@ def list_departures(
     return [_departure(snap, when, row, trip, day) for when, row, trip, day in found[:limit]]
 
 
+def list_departures_at(
+    index: OpenDataIndex, stops: Sequence[int], at: dt.datetime, limit: int
+) -> list[Departure]:
+    """Return the next departures from any of some stops (a shared place), soonest first."""
+    found = [d for stop in stops for d in list_departures(index, stop, at, limit)]
+    found.sort(key=lambda d: (d.departure_at, d.trip_id))
+    return found[:limit]
+
+
+def service_period(snap: Snapshot) -> tuple[dt.date, dt.date] | None:
+    """Return the first and last service dates of the timetable (None when it has none)."""
+    days = np.flatnonzero(snap.service_active.any(axis=0))
+    if len(days) == 0:
+        return None
+    return (
+        dt.date.fromordinal(snap.first_day + int(days[0])),
+        dt.date.fromordinal(snap.first_day + int(days[-1])),
+    )
+
+
 def _can_board(snap: Snapshot, rows: I64, trip: I64) -> npt.NDArray[np.bool_]:
     """Return whether passengers may board at each stop_time row (pickup_type is not 1)."""
     pattern = snap.trips.pattern[trip]
@@ -157,4 +179,5 @@ def _departure(snap: Snapshot, when: int, row: int, trip: int, day: dt.date) -> 
         departure_at=dt.datetime.fromtimestamp(when, tz=zone),
         wheelchair_accessible=int(snap.trips.wheelchair[trip]),
         stop_index=int(row - snap.trips.time_ptr[trip]),
+        stop=int(snap.trips.stop[row]),
     )

@@ -23,6 +23,8 @@ from tests.conftest import ClientFactory
 Client = TestClient[web.Request, web.Application]
 TORIKULMA = "kuopion-liikenne:201827"  # Torikulma I, by the market square: where lines end
 TEATTERIKULMA = "kuopion-liikenne:201804"  # Teatterikulma I: many lines pass
+#: Torikulma I as one place: three operators publish the stop, each under its own prefix.
+TORIKULMA_PLACE = "place:201827"
 
 
 async def _timetable(client: Client) -> Timetable:
@@ -43,12 +45,22 @@ async def test_stops_near_a_point_are_nearest_first(kuopio: Client) -> None:
     resp = await kuopio.get("/v1/stops", params={"near": "62.893025,27.6761", "radius_m": "300"})
     assert resp.status == 200
     items = (await resp.json())["items"]
-    assert items[0]["id"] == TORIKULMA or items[0]["distance_m"] == 0
+    assert items[0]["id"] == TORIKULMA_PLACE
     distances = [s["distance_m"] for s in items]
     assert distances == sorted(distances)
     assert all(d <= 300 for d in distances)
-    # The same physical stop, published by several operators, appears once per operator.
-    assert len({s["operator_id"] for s in items}) > 1
+    # The same physical stop, published by several operators, is listed once, as a place
+    # with each operator's stop under it.
+    torikulma = items[0]
+    members = torikulma["stops"]
+    assert TORIKULMA in [m["id"] for m in members]
+    assert len({m["operator_id"] for m in members}) == len(members) > 1
+    assert {m["name"] for m in members} == {torikulma["name"]}
+    assert "operator_id" not in torikulma
+    listed = [m["id"] for s in items for m in s.get("stops", [s])]
+    assert len(listed) == len(set(listed))
+    places = [(s["lat"], s["lon"], s["name"]) for s in items]
+    assert len(places) == len(set(places)), "no place is listed twice"
 
 
 async def test_stops_by_name_and_pages(kuopio: Client) -> None:
@@ -64,7 +76,8 @@ async def test_stops_by_name_and_pages(kuopio: Client) -> None:
         params["cursor"] = body["next_cursor"]
     assert len(seen) > 2
     assert len(seen) == len(set(seen))
-    assert TORIKULMA in seen
+    assert TORIKULMA_PLACE in seen
+    assert TORIKULMA not in seen
 
 
 async def test_stop_detail_names_its_routes(kuopio: Client) -> None:
@@ -106,11 +119,58 @@ async def test_departures_need_an_offset(kuopio: Client) -> None:
     assert resp.status == 422
 
 
-async def test_no_departures_outside_the_feed_dates(kuopio: Client) -> None:
+async def test_departures_outside_the_feed_dates_say_so(kuopio: Client) -> None:
     resp = await kuopio.get(
         f"/v1/stops/{TEATTERIKULMA}/departures", params={"at": "2030-01-01T08:00:00+02:00"}
     )
-    assert (await resp.json())["items"] == []
+    assert resp.status == 422
+    problem = await resp.json()
+    assert problem["code"] == "date_outside_service"
+    assert "2030-01-01 is outside the timetable's service period 2016-" in problem["detail"]
+
+
+async def test_a_shared_place_is_a_stop_with_each_operators_stop(kuopio: Client) -> None:
+    resp = await kuopio.get(f"/v1/stops/{TORIKULMA_PLACE}")
+    assert resp.status == 200
+    place = await resp.json()
+    assert place["location_type"] == 1
+    members = {m["id"]: m for m in place["stops"]}
+    assert TORIKULMA in members
+    member_routes: set[str] = set()
+    for stop_id in members:
+        member = await (await kuopio.get(f"/v1/stops/{stop_id}")).json()
+        member_routes |= set(member["route_ids"])
+    assert set(place["route_ids"]) == member_routes
+    assert len({r.split(":")[0] for r in place["route_ids"]}) > 1
+
+
+async def test_departures_from_a_place_are_every_operators(kuopio: Client) -> None:
+    at = "2017-01-16T08:00:00+02:00"
+    place = await (await kuopio.get(f"/v1/stops/place:{TEATTERIKULMA.split(':')[1]}")).json()
+    resp = await kuopio.get(f"/v1/stops/{place['id']}/departures", params={"at": at, "limit": "40"})
+    assert resp.status == 200
+    items = (await resp.json())["items"]
+    times = [dt.datetime.fromisoformat(d["scheduled_at"]) for d in items]
+    assert times == sorted(times)
+    assert {d["stop_id"] for d in items} <= {m["id"] for m in place["stops"]}
+    for stop_id in {d["stop_id"] for d in items}:
+        own = await kuopio.get(f"/v1/stops/{stop_id}/departures", params={"at": at, "limit": "40"})
+        own_trips = {d["trip_id"] for d in (await own.json())["items"]}
+        assert {d["trip_id"] for d in items if d["stop_id"] == stop_id} <= own_trips
+    assert len({d["operator_id"] for d in items}) > 1
+
+
+async def test_an_unprefixed_stop_id_suggests_the_prefixed_ones(kuopio: Client) -> None:
+    resp = await kuopio.get("/v1/stops/201827")
+    assert resp.status == 404
+    problem = await resp.json()
+    assert problem["suggestions"][0] == TORIKULMA_PLACE
+    assert TORIKULMA in problem["suggestions"]
+    assert "did you mean 'place:201827'" in problem["detail"]
+    departures = await (await kuopio.get("/v1/stops/201827/departures")).json()
+    assert departures["suggestions"] == problem["suggestions"]
+    unknown = await (await kuopio.get("/v1/stops/no-such-stop")).json()
+    assert "suggestions" not in unknown
 
 
 async def test_routes_by_operator(kuopio: Client) -> None:
@@ -178,7 +238,11 @@ async def test_network_geojson_draws_routes_and_served_stops(kuopio: Client) -> 
     kinds: dict[str, list[dict]] = {"stop": [], "route": []}  # type: ignore[type-arg]
     for feature in network["features"]:
         kinds[feature["properties"]["kind"]].append(feature)
-    assert len(kinds["stop"]) == len(np.unique(snap.trips.stop))
+    # Every served stop once: alone, or under the one point of the place operators share.
+    listed = [
+        i for f in kinds["stop"] for i in f["properties"].get("stop_ids", [f["properties"]["id"]])
+    ]
+    assert sorted(listed) == sorted(snap.stops.ids[i] for i in np.unique(snap.trips.stop))
     planned = snap.patterns.trips  # trips the planner runs (some may be dropped)
     served = {snap.routes.ids[r] for r in set(snap.trips.route[planned].tolist())}
     assert {f["properties"]["id"] for f in kinds["route"]} == served

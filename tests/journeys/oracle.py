@@ -198,20 +198,26 @@ class ConnectionScan:
         lo, hi = int(f.ptr[stop]), int(f.ptr[stop + 1])
         return list(zip(f.to_stop[lo:hi].tolist(), f.duration_s[lo:hi].tolist(), strict=True))
 
-    def _walk_on(self, stop: int, time_s: int, target: int, ready: dict[int, int]) -> int:
-        """Relax footpaths out of a stop reached at `time_s`; return the walk arrival at target."""
+    def _walk_on(self, stop: int, time_s: int, targets: set[int], ready: dict[int, int]) -> int:
+        """Relax footpaths out of a stop reached at `time_s`; return the walk arrival at targets."""
         best = INFINITY
         for to, seconds in self._walks(stop):
             ready[to] = min(ready.get(to, INFINITY), time_s + seconds)
-            if to == target:
-                best = time_s + seconds
+            if to in targets:
+                best = min(best, time_s + seconds)
         return best
 
     def earliest_arrival(self, origin: str, target: str, departure_s: int) -> int:
-        """Return the earliest arrival at `target` from `origin` at `departure_s` (or INFINITY)."""
-        o, t = self.snap.stops.index[origin], self.snap.stops.index[target]
-        ready: dict[int, int] = {o: departure_s}
-        best = self._walk_on(o, departure_s, t, ready)
+        """Return the earliest arrival at `target` from `origin` at `departure_s` (or INFINITY).
+
+        A stop that several operators share is one place: the journey starts at any of its
+        copies and has arrived at any copy of the target.
+        """
+        places = self.snap.places
+        starts = places.same_place(self.snap.stops.index[origin]).tolist()
+        t = set(places.same_place(self.snap.stops.index[target]).tolist())
+        ready: dict[int, int] = dict.fromkeys(starts, departure_s)
+        best = min(self._walk_on(o, departure_s, t, ready) for o in starts)
         arrival: dict[int, int] = {}
         on: set[tuple[str, int]] = set()
         transfer_s = self.snap.footpaths.transfer_s
@@ -229,7 +235,7 @@ class ConnectionScan:
             if not c.alight or c.arrival_s >= arrival.get(c.to_stop, INFINITY):
                 continue
             arrival[c.to_stop] = c.arrival_s
-            best = min(best, c.arrival_s if c.to_stop == t else INFINITY)
+            best = min(best, c.arrival_s if c.to_stop in t else INFINITY)
             boardable_s = c.arrival_s + int(transfer_s[c.to_stop])
             ready[c.to_stop] = min(ready.get(c.to_stop, INFINITY), boardable_s)
             best = min(best, self._walk_on(c.to_stop, c.arrival_s, t, ready))

@@ -65,7 +65,10 @@ def _check_chain(snap: Snapshot, itinerary: Itinerary) -> None:
         assert leg.departure <= leg.arrival
     for a, b in pairwise(legs):
         assert a.arrival <= b.departure
-        assert a.to_place == b.from_place
+        # One stop, or two operators' stops of one shared place (a change there, no walk).
+        assert a.to_place == b.from_place or (
+            a.to_place.place_id is not None and a.to_place.place_id == b.from_place.place_id
+        )
     rides = [(i, leg) for i, leg in enumerate(legs) if isinstance(leg, TransitLeg)]
     for (i, a), (j, b) in pairwise(rides):
         if b.stay_seated:

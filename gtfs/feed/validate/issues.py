@@ -34,7 +34,9 @@ class FeedInvalid(Exception):
         self.total = total if total is not None else len(errors)
         first = self.errors[0] if self.errors else FeedIssue("", None, None, "invalid")
         where = first.file + (f" line {first.row}" if first.row else "")
-        super().__init__(f"{self.total} error(s) in the feed; first: {where}: {first.message}")
+        # An issue of the whole upload names no file: no empty "first: : ..." then.
+        located = f"{where}: {first.message}" if where else first.message
+        super().__init__(f"{self.total} error(s) in the feed; first: {located}")
 
 
 @dataclass

@@ -28,6 +28,8 @@ def test_create_operator_then_import_its_feed_twice(
     first = capsys.readouterr()
     assert "cli-hsl: imported as version" in first.out
     assert "stop_times 15" in first.out
+    assert "service from 2019-03-05 to 2019-04-18" in first.out
+    assert "warning: the service ended on 2019-04-18" in first.out
     assert "store" in first.err  # the progress bar's last step
     assert cli.main(["import-gtfs", "--operator", "cli-hsl", feed]) == 0
     assert "unchanged: already current" in capsys.readouterr().out

@@ -6,7 +6,7 @@ import numpy as np
 
 from gtfs.snapshot.build import build_snapshot
 from gtfs.snapshot.geojson import network_geojson
-from tests.journeys.feeds import trensurb
+from tests.journeys.feeds import kuopio_snapshot, trensurb
 
 
 def test_lines_follow_the_shapes_and_stops_are_the_served_ones() -> None:
@@ -27,3 +27,18 @@ def test_lines_follow_the_shapes_and_stops_are_the_served_ones() -> None:
     ]
     assert set(coloured) == {"#FF8000"}
     assert network["service"]["timezone"] == snap.timezone
+
+
+def test_a_stop_operators_share_is_one_point() -> None:
+    snap = kuopio_snapshot()
+    points = [f for f in network_geojson(snap, {})["features"] if f["properties"]["kind"] == "stop"]
+    served = set(np.unique(snap.trips.stop).tolist())
+    listed = [
+        sid for f in points for sid in f["properties"].get("stop_ids", [f["properties"]["id"]])
+    ]
+    assert sorted(listed) == sorted(snap.stops.ids[i] for i in served)
+    shared = [f["properties"] for f in points if f["properties"]["id"].startswith("place:")]
+    assert shared
+    for place in shared:
+        assert place["operator_id"] is None
+        assert len({sid.split(":")[0] for sid in place["stop_ids"]}) == len(place["stop_ids"]) > 1
