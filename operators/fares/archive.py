@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TypeVar
@@ -35,25 +36,33 @@ T = TypeVar("T")
 
 
 class _Overrun(Exception):
-    """A member unpacked to more bytes than it declared."""
+    """A member whose data does not match its header (it declares less than it holds)."""
 
 
 class _Bounded(io.RawIOBase):
-    """A member's stream that fails rather than give more than `limit` bytes."""
+    """A member's stream that gives at most its declared size and checks it against its CRC.
 
-    def __init__(self, inner: IO[bytes], limit: int) -> None:
-        self._inner, self._left = inner, limit
+    zipfile stops at the declared size but checks the CRC only at the end of the data: a
+    member that declares less than it holds would be read cut short, silently.
+    """
+
+    def __init__(self, inner: IO[bytes], info: zipfile.ZipInfo) -> None:
+        self._inner, self._left, self._expected = inner, info.file_size, info.CRC
+        self._crc, self._checked = 0, False
 
     def readable(self) -> bool:
         """Return True: this is a read-only stream."""
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        """Read into `buffer`, raising once the member gives more than its limit."""
-        data = self._inner.read(min(len(buffer), self._left + 1))
-        if len(data) > self._left:
-            raise _Overrun
+        """Read into `buffer`; at the declared end, refuse data whose CRC is not the header's."""
+        data = self._inner.read(min(len(buffer), self._left)) if self._left else b""
         self._left -= len(data)
+        self._crc = zlib.crc32(data, self._crc)
+        if (not data or not self._left) and not self._checked:
+            self._checked = True
+            if self._left or self._crc != self._expected:
+                raise _Overrun
         buffer[: len(data)] = data
         return len(data)
 
@@ -112,10 +121,10 @@ def _read_member(
 ) -> T | None:
     try:
         with archive.open(info) as member:
-            stream = io.BufferedReader(_Bounded(member, info.file_size))
+            stream = io.BufferedReader(_Bounded(member, info))
             return read(info.filename, stream)
     except (_Overrun, zipfile.BadZipFile, EOFError, OSError) as exc:
-        detail = "it unpacks to more than it declares" if isinstance(exc, _Overrun) else str(exc)
+        detail = "its data does not match its header" if isinstance(exc, _Overrun) else str(exc)
         issues.error(info.filename, 0, "", f"the zip member is corrupt: {detail}")
         return None
 
