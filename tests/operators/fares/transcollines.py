@@ -97,8 +97,10 @@ def fares_only_zip(fares: Mapping[str, str] | None = None) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(FEED) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
-            if info.filename in FARE_FILES and (fares is None or info.filename in AREA_FILES):
-                dst.writestr(info.filename, src.read(info))
+            name = info.filename
+            own = fares is None or (name in AREA_FILES and name not in fares)
+            if name in FARE_FILES and own:
+                dst.writestr(name, src.read(info))
         for name, text in (fares or {}).items():
             dst.writestr(name, text)
     return out.getvalue()
