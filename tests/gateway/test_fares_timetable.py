@@ -19,8 +19,8 @@ from operators.fares.engine import price_itinerary
 from operators.fares.matching import Leg
 from tests.conftest import bearer
 from tests.operators.fares.transcollines import (
-    feed_zip,
     fares_only_zip,
+    feed_zip,
     read_member,
     ride,
 )
@@ -65,7 +65,7 @@ class Operator:
 
     async def price(self, *legs: Leg) -> int:
         """Price legs with the fares the gateway would sell with now."""
-        fares = await self.client.server.app[fares_key].current(self.db)
+        fares = await self.client.app[fares_key].current(self.db)
         return price_itinerary(legs, fares).total_minor
 
 
@@ -199,4 +199,4 @@ async def test_a_timetable_the_current_fares_no_longer_cover_is_warned_about_at_
     versions = await (await client.get(f"/v1/operators/{op.id}/feed")).json()
     kept = [w["message"] for w in versions["items"][0]["warnings"]]
     assert set(said) <= set(kept)
-    assert op.id in await client.server.app[fares_key].current(db)  # still loaded, leniently
+    assert op.id in await client.app[fares_key].current(db)  # still loaded, leniently
