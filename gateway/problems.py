@@ -109,6 +109,7 @@ SALES_STATUSES: dict[type[sales.SalesError], int] = {
     sales.NotFound: 404,
     sales.NoFares: 404,
     sales.NoFare: 422,
+    sales.NotASequence: 422,
     sales.Departed: 422,
     sales.ValidFromPast: 422,
     sales.MixedCurrencies: 422,

@@ -34,6 +34,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "parent_station",
         "wheelchair_boarding",
         "platform_code",
+        "stop_timezone",
         "operator_id",
     ),
     "routes": (
@@ -44,6 +45,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "route_type",
         "route_color",
         "route_text_color",
+        "network_id",
         "operator_id",
     ),
     "trips": (

@@ -65,6 +65,13 @@ class NoFare(SalesError):
     title = "No fare applies"
 
 
+class NotASequence(SalesError):
+    """Itinerary legs that are not a sequence in time: one leg twice, or one leaving too early."""
+
+    code = "itinerary_not_a_sequence"
+    title = "Legs out of sequence"
+
+
 class Departed(SalesError):
     """A leg that has already left."""
 

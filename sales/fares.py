@@ -1,22 +1,36 @@
-"""Operators' published fares: stored versions in PostgreSQL, parsed feeds cached per process."""
+"""Operators' published fares: stored versions in PostgreSQL, parsed feeds cached per process.
+
+Fares are always matched against the operator's current stored timetable: its calendar,
+stations, stop time zones, route networks and agency time zone. The cache reloads an
+operator's fares when either its fares or its timetable change.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import io
+import logging
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
 import asyncpg
 
+from gtfs.feed.store import load_version_tables
 from gtfs.tables import GtfsTables
-from operators.fares.csvfiles import read_zip_members
-from operators.fares.loader import load_fares_files
-from operators.fares.model import FareFeed
+from operators.fares.archive import read_zip_members
+from operators.fares.coverage import coverage_warnings
+from operators.fares.csvfiles import FARE_FILES
+from operators.fares.loader import load_fares
+from operators.fares.model import FareFeed, FareIssue, FaresValidationError
+
+log = logging.getLogger(__name__)
+
+#: The timetable tables fares refer to (trips and stop times are not needed to price).
+CONTEXT_TABLES = ("agency", "stops", "routes", "calendar", "calendar_dates")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +42,7 @@ class FareVersion:
     sha256: str
     product_count: int
     created: bool
+    warnings: tuple[FareIssue, ...] = ()
 
 
 def zip_files(files: Mapping[str, bytes]) -> bytes:
@@ -40,34 +55,66 @@ def zip_files(files: Mapping[str, bytes]) -> bytes:
 
 
 def fare_files_of(archive: bytes | Path) -> dict[str, bytes] | None:
-    """Return the Fares v2 files of a GTFS zip (with the files they refer to), or None."""
+    """Return the Fares v2 files of a GTFS zip, or None (the timetable is stored apart)."""
     files = read_zip_members(archive)
-    return files if "fare_products.txt" in files else None
+    if "fare_products.txt" not in files:
+        return None
+    return {name: data for name, data in files.items() if name in FARE_FILES}
+
+
+async def current_timetable(pool: asyncpg.Pool, operator_id: str) -> GtfsTables | None:
+    """Return the tables fares refer to in the operator's current timetable, or None."""
+    version_id = await pool.fetchval(
+        "SELECT id FROM feed_versions WHERE operator_id = $1 AND is_current", operator_id
+    )
+    return (
+        None if version_id is None else await load_version_tables(pool, version_id, CONTEXT_TABLES)
+    )
 
 
 async def store_fares(
-    pool: asyncpg.Pool,
-    operator_id: str,
-    archive: bytes,
-    timezone: str,
-    timetable: GtfsTables | None = None,
+    pool: asyncpg.Pool, operator_id: str, archive: bytes, timezone: str
 ) -> FareVersion:
-    """Validate a fares zip (or raise `FaresValidationError`) and make it the current fares.
+    """Validate a fares zip against the operator's current timetable and make it current.
 
-    With `timetable` (the operator's tables), stop and route references are checked too.
+    Raises `FaresValidationError`; `timezone` (the operator's) counts only when the operator
+    has no timetable yet: fares use the feed's agency time zone.
     """
+    timetable = await current_timetable(pool, operator_id)
     feed = await check_fares(archive, operator_id, timezone, timetable)
-    return await save_fares(pool, operator_id, archive, feed)
+    version = await save_fares(pool, operator_id, archive, feed)
+    extra = () if timetable is None else tuple(coverage_warnings(feed, timetable))
+    return replace(version, warnings=(*feed.warnings, *extra))
 
 
 async def check_fares(
-    archive: bytes, operator_id: str, timezone: str, timetable: GtfsTables | None = None
+    archive: bytes,
+    operator_id: str,
+    timezone: str | None,
+    timetable: GtfsTables | None = None,
+    *,
+    strict: bool = True,
 ) -> FareFeed:
-    """Load and validate a fares zip off the event loop (raises `FaresValidationError`)."""
-    files = await asyncio.to_thread(read_zip_members, archive)
-    return await asyncio.to_thread(
-        partial(load_fares_files, timezone=timezone, timetable=timetable), files, operator_id
+    """Load and validate a fares zip off the event loop (raises `FaresValidationError`).
+
+    Not `strict`: references the timetable no longer has are warnings (stored fares read
+    against a newer timetable still price what they can).
+    """
+    load = partial(load_fares, timezone=timezone, timetable=timetable, strict_timetable=strict)
+    return await asyncio.to_thread(load, archive, operator_id)
+
+
+async def timetable_change_warnings(
+    pool: asyncpg.Pool, operator_id: str, timezone: str, timetable: GtfsTables
+) -> list[FareIssue]:
+    """Return what the operator's current fares no longer cover in a new timetable."""
+    archive = await pool.fetchval(
+        "SELECT files FROM fare_versions WHERE operator_id = $1 AND is_current", operator_id
     )
+    if archive is None:
+        return []
+    feed = await check_fares(bytes(archive), operator_id, timezone, timetable, strict=False)
+    return [*feed.timetable_warnings, *coverage_warnings(feed, timetable)]
 
 
 async def save_fares(
@@ -106,36 +153,60 @@ async def save_fares(
     return FareVersion(version_id, operator_id, sha, len(feed.products), created=True)
 
 
+#: What a parsed feed depends on: the fares version, the timetable version, the zone.
+_Key = tuple[str, int | None, str]
+
+
 class FaresCache:
-    """Parsed current fares of every operator, reloaded only when a version changes."""
+    """Parsed current fares of every operator, reloaded when its fares or timetable change."""
 
     def __init__(self) -> None:
-        self._feeds: dict[str, tuple[str, FareFeed]] = {}
+        self._feeds: dict[str, tuple[_Key, FareFeed | None]] = {}
         self._lock = asyncio.Lock()
 
     async def current(self, pool: asyncpg.Pool) -> dict[str, FareFeed]:
-        """Return every operator's current fares."""
+        """Return every operator's current fares, matched against its current timetable."""
+        # The key includes the timetable version: another process's feed upload is seen
+        # at the next request, with no notification to lose.
         rows = await pool.fetch(
-            """SELECT f.operator_id, f.sha256, o.timezone FROM fare_versions f
-               JOIN operators o ON o.id = f.operator_id WHERE f.is_current"""
+            """SELECT f.operator_id, f.sha256, o.timezone, v.id AS feed_version_id
+               FROM fare_versions f JOIN operators o ON o.id = f.operator_id
+               LEFT JOIN feed_versions v ON v.operator_id = f.operator_id AND v.is_current
+               WHERE f.is_current"""
         )
-        wanted = {r["operator_id"]: (r["sha256"], r["timezone"]) for r in rows}
-        if any(self._sha(op) != sha for op, (sha, _) in wanted.items()):
+        wanted: dict[str, _Key] = {
+            r["operator_id"]: (r["sha256"], r["feed_version_id"], r["timezone"]) for r in rows
+        }
+        if any(self._key(op) != key for op, key in wanted.items()):
             async with self._lock:
                 # Checked again under the lock: a request queued before this one may have
                 # loaded it already, and a feed is parsed once, not once per waiting request.
-                for operator_id, (sha, timezone) in wanted.items():
-                    if self._sha(operator_id) != sha:
-                        await self._load(pool, operator_id, sha, timezone)
-        return {op: self._feeds[op][1] for op in wanted if op in self._feeds}
+                for operator_id, key in wanted.items():
+                    if self._key(operator_id) != key:
+                        await self._load(pool, operator_id, key)
+        loaded = {op: self._feeds[op][1] for op in wanted if op in self._feeds}
+        return {op: feed for op, feed in loaded.items() if feed is not None}
 
-    def _sha(self, operator_id: str) -> str:
-        return self._feeds.get(operator_id, ("", None))[0]
+    def _key(self, operator_id: str) -> _Key | None:
+        cached = self._feeds.get(operator_id)
+        return None if cached is None else cached[0]
 
-    async def _load(self, pool: asyncpg.Pool, operator_id: str, sha: str, timezone: str) -> None:
+    async def _load(self, pool: asyncpg.Pool, operator_id: str, key: _Key) -> None:
+        sha, version_id, timezone = key
         archive = await pool.fetchval(
             "SELECT files FROM fare_versions WHERE operator_id = $1 AND sha256 = $2",
             operator_id,
             sha,
         )
-        self._feeds[operator_id] = (sha, await check_fares(bytes(archive), operator_id, timezone))
+        timetable = None
+        if version_id is not None:
+            timetable = await load_version_tables(pool, version_id, CONTEXT_TABLES)
+        try:
+            feed = await check_fares(bytes(archive), operator_id, timezone, timetable, strict=False)
+        except FaresValidationError:
+            # Stored fares were valid when published; whatever fails now, sales of the
+            # other operators go on, and this one's legs get `no_fares` until it republishes.
+            log.exception("stored fares no longer load", extra={"operator_id": operator_id})
+            self._feeds[operator_id] = (key, None)
+            return
+        self._feeds[operator_id] = (key, feed)

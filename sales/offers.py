@@ -13,8 +13,16 @@ import asyncpg
 from operators.fares.catalogue import CatalogueProduct, find_product, get_product_price
 from operators.fares.engine import price_itinerary
 from operators.fares.matching import Leg, areas_of
-from operators.fares.model import FareError, FareFeed
-from sales.errors import Departed, MixedCurrencies, NoFare, NoFares, NotFound, ValidFromPast
+from operators.fares.model import FareError, FareFeed, ImpossibleItinerary
+from sales.errors import (
+    Departed,
+    MixedCurrencies,
+    NoFare,
+    NoFares,
+    NotASequence,
+    NotFound,
+    ValidFromPast,
+)
 from sales.schemas import (
     Conditions,
     ItineraryOfferRequest,
@@ -136,6 +144,8 @@ def price_itinerary_legs(
         ]
         try:
             per_traveller.append(price_itinerary(legs, fares, fare_media_id=request.fare_media_id))
+        except ImpossibleItinerary as exc:
+            raise NotASequence(f"itinerary.legs[{exc.leg_index}]: {exc.reason}") from exc
         except FareError as exc:
             raise _unpriceable(f"travellers[{i}]", str(exc)) from exc
     offer_legs = []

@@ -93,6 +93,8 @@ async def cmd_fares_import(settings: Settings, args: argparse.Namespace) -> int:
             return 1
     state = "stored" if version.created else "unchanged"
     _say(f"{args.operator}: fares {state}, {version.product_count} product rows")
+    for w in version.warnings:
+        _say(f"  warning {w.file}:{w.row} {w.field}: {w.message}")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -266,6 +267,12 @@ class FaresPublished(BaseModel):
     sha256: str
     product_count: int
     changed: bool
+    warnings: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="`{file, row, field, message}` about the fares and the operator's current "
+        "timetable they are matched against: references it lacks, routes or service days no "
+        "leg rule prices, a configured time zone that is not the feed's",
+    )
 
 
 @api.route(
@@ -291,6 +298,7 @@ async def put_fares(request: web.Request) -> web.Response:
         sha256=version.sha256,
         product_count=version.product_count,
         changed=version.created,
+        warnings=[w.as_dict() for w in version.warnings],
     )
     return json_response(body, status=201 if version.created else 200)
 

@@ -14,7 +14,7 @@ from gtfs.tables import COLUMNS, GtfsTables, seconds_from_gtfs_time
 ID_COLUMNS: dict[str, tuple[str, ...]] = {
     "agency": ("agency_id",),
     "stops": ("stop_id", "parent_station", "zone_id"),
-    "routes": ("route_id", "agency_id"),
+    "routes": ("route_id", "agency_id", "network_id"),
     "trips": ("trip_id", "route_id", "service_id", "block_id", "shape_id"),
     "stop_times": ("trip_id", "stop_id"),
     "calendar": ("service_id",),

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -236,18 +236,31 @@ async def load_current(pool: asyncpg.Pool) -> tuple[tuple[int, ...], GtfsTables]
     return tuple(sorted(versions)), GtfsTables(**tables)
 
 
-async def _copy_out(conn: asyncpg.Connection, table: str) -> pd.DataFrame:
-    """COPY one table of the current versions out as CSV and parse it with pandas."""
+async def load_version_tables(
+    pool: asyncpg.Pool, version_id: int, names: Collection[str]
+) -> GtfsTables:
+    """Read some tables of one stored feed version back (the others come out empty)."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        read = {name: await _copy_out(conn, name, version_id) for name in names}
+    return replace(GtfsTables.empty(), **read)
+
+
+async def _copy_out(
+    conn: asyncpg.Connection, table: str, version_id: int | None = None
+) -> pd.DataFrame:
+    """COPY one table of the current versions (or of one version) out as CSV, parse it."""
     columns = COLUMNS[table]
     select = ", ".join(
         f"to_char(t.{c}, 'YYYYMMDD')" if _KINDS.get(c) == "date" else f"t.{c}" for c in columns
     )
     query = (
         f"SELECT {select} FROM gtfs_{table} t JOIN feed_versions v"
-        " ON v.id = t.feed_version_id WHERE v.is_current"
+        " ON v.id = t.feed_version_id WHERE "
+        + ("v.is_current" if version_id is None else "v.id = $1")
     )
+    args = () if version_id is None else (version_id,)
     buffer = io.BytesIO()
-    await conn.copy_from_query(query, output=buffer, format="csv", header=False)
+    await conn.copy_from_query(query, *args, output=buffer, format="csv", header=False)
     buffer.seek(0)
     dtypes = {c: _READ_DTYPES.get(_KINDS.get(c, "text"), "string") for c in columns}
     if not buffer.getbuffer().nbytes:

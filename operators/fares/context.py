@@ -153,7 +153,7 @@ def _context(
 
 
 def merge_contexts(own: TimetableContext, given: TimetableContext | None) -> TimetableContext:
-    """Prefer the stored timetable's ids; the zip's route networks and time zone fill gaps."""
+    """Prefer the stored timetable: what the zip says only fills what the timetable lacks."""
     if given is None:
         return own
     with_calendar = given if given.service_ids is not None else own
@@ -162,7 +162,7 @@ def merge_contexts(own: TimetableContext, given: TimetableContext | None) -> Tim
         parent_stations=given.parent_stations,
         stop_timezones={**own.stop_timezones, **given.stop_timezones},
         route_ids=given.route_ids,
-        route_network_ids={**given.route_network_ids, **own.route_network_ids},
+        route_network_ids={**own.route_network_ids, **given.route_network_ids},
         service_ids=with_calendar.service_ids,
         service_dates=with_calendar.service_dates,
         timezone=given.timezone or own.timezone,

@@ -5,10 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import IO
 
 from operators.fares.model import FareIssue, FaresValidationError
 
@@ -27,8 +26,10 @@ FARE_FILES = (
     "timeframes.txt",
 )
 CONTEXT_FILES = ("agency.txt", "stops.txt", "routes.txt", "calendar.txt", "calendar_dates.txt")
-MAX_MEMBER_BYTES = 64 * 1024 * 1024
 MAX_REPORTED_ERRORS = 100
+#: Rows read from all the files of one upload: rows are kept (files refer to each other),
+#: so this, not the bytes, is what bounds the memory a load takes.
+MAX_ROWS = 500_000
 _TIME = re.compile(r"^(\d{1,2}):([0-5]\d):([0-5]\d)$")
 
 
@@ -54,6 +55,24 @@ class Table:
     readable: bool = True
 
 
+class _TooManyRows(Exception):
+    """The upload holds more rows than its `RowBudget` allows."""
+
+
+@dataclass(slots=True)
+class RowBudget:
+    """How many more rows one upload may hold, shared by all its files."""
+
+    max_rows: int = MAX_ROWS
+    used: int = 0
+
+    def take(self) -> None:
+        """Count one row; raise once the budget is spent."""
+        self.used += 1
+        if self.used > self.max_rows:
+            raise _TooManyRows
+
+
 @dataclass(slots=True)
 class Issues:
     """Errors and warnings collected while loading; keeps the first errors and counts all."""
@@ -61,6 +80,9 @@ class Issues:
     errors: list[FareIssue] = field(default_factory=list)
     total: int = 0
     warnings: list[FareIssue] = field(default_factory=list)
+    #: False when stored fares are matched against a newer timetable: what the timetable
+    #: no longer has is then a warning (those rules match nothing), not a refusal.
+    strict_timetable: bool = True
 
     def error(self, file: str, row: int, field_name: str, message: str) -> None:
         """Record an error (only the first `MAX_REPORTED_ERRORS` are kept)."""
@@ -72,61 +94,78 @@ class Issues:
         """Record a warning."""
         self.warnings.append(FareIssue(file, row, field_name, message))
 
+    timetable_warnings: list[FareIssue] = field(default_factory=list)
+
+    def timetable_mismatch(self, file: str, row: int, field_name: str, message: str) -> None:
+        """Record fares and timetable that disagree: an error, or a warning when not strict."""
+        if self.strict_timetable:
+            self.error(file, row, field_name, message)
+        else:
+            self.warn_timetable(file, row, field_name, message)
+
+    def warn_timetable(self, file: str, row: int, field_name: str, message: str) -> None:
+        """Record a warning about the timetable the fares are matched against."""
+        self.warn(file, row, field_name, message)
+        self.timetable_warnings.append(self.warnings[-1])
+
     def raise_if_any(self) -> None:
         """Raise `FaresValidationError` when an error was recorded."""
         if self.total:
             raise FaresValidationError(self.errors, self.total, tuple(self.warnings))
 
 
-def read_zip_members(source: bytes | Path) -> dict[str, bytes]:
-    """Return the fares and timetable-context files found at the root of a zip."""
-    wanted = set(FARE_FILES) | set(CONTEXT_FILES)
-    handle = io.BytesIO(source) if isinstance(source, bytes) else source
-    issues = Issues()
-    try:
-        with zipfile.ZipFile(handle) as archive:
-            members = [i for i in archive.infolist() if i.filename in wanted]
-            for info in members:
-                if info.file_size > MAX_MEMBER_BYTES:
-                    issues.error(info.filename, 0, "", "file is larger than the limit")
-            issues.raise_if_any()
-            return {info.filename: archive.read(info) for info in members}
-    except zipfile.BadZipFile:
-        issues.error("", 0, "", "not a zip file")
-        issues.raise_if_any()
-        raise  # pragma: no cover - raise_if_any always raises here
-
-
-def parse_table(name: str, content: bytes, issues: Issues) -> Table:
+def parse_table(
+    name: str, content: bytes, issues: Issues, budget: RowBudget | None = None
+) -> Table:
     """Parse a CSV file into rows numbered by their line in the file (header is line 1)."""
+    return parse_stream(name, io.BytesIO(content), issues, budget or RowBudget())
+
+
+def parse_stream(name: str, stream: IO[bytes], issues: Issues, budget: RowBudget) -> Table:
+    """Parse a CSV file a line at a time from a byte stream (never holding it whole)."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
     try:
-        text = content.decode("utf-8-sig")
+        header = next(reader, None)
+        if header is None:
+            issues.error(name, 0, "", "file is empty (no header line)")
+            return Table(name, (), (), readable=False)
+        columns = tuple(c.strip() for c in header)
+        rows = _rows(name, reader, lambda: reader.line_num, columns, issues, budget)
+        return Table(name, columns, tuple(rows))
     except UnicodeDecodeError:
         issues.error(name, 0, "", "file is not UTF-8")
-        return Table(name, (), (), readable=False)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if header is None:
-        issues.error(name, 0, "", "file is empty (no header line)")
-        return Table(name, (), (), readable=False)
-    columns = tuple(c.strip() for c in header)
-    rows: list[Row] = []
-    for record in reader:
+    except csv.Error as exc:
+        issues.error(name, reader.line_num, "", f"not a readable CSV file: {exc}")
+    except _TooManyRows:
+        issues.error(name, reader.line_num, "", f"more than {budget.max_rows} rows in the fares")
+    return Table(name, (), (), readable=False)
+
+
+def _rows(
+    name: str,
+    records: Iterator[list[str]],
+    line_of: Callable[[], int],
+    columns: tuple[str, ...],
+    issues: Issues,
+    budget: RowBudget,
+) -> Iterator[Row]:
+    for record in records:
+        line = line_of()
         if not any(value.strip() for value in record):
             continue
+        budget.take()
         if len(record) != len(columns):
-            issues.error(
-                name, reader.line_num, "", f"{len(record)} fields, header has {len(columns)}"
-            )
+            issues.error(name, line, "", f"{len(record)} fields, header has {len(columns)}")
         values = {c: v.strip() for c, v in zip(columns, record, strict=False) if v.strip()}
-        rows.append(Row(reader.line_num, values))
-    return Table(name, columns, tuple(rows))
+        yield Row(line, values)
 
 
 def parse_tables(files: Mapping[str, bytes], issues: Issues) -> dict[str, Table]:
     """Parse every known file present; unknown names are ignored."""
     known = (*FARE_FILES, *CONTEXT_FILES)
-    return {name: parse_table(name, files[name], issues) for name in known if name in files}
+    budget = RowBudget()
+    return {name: parse_table(name, files[name], issues, budget) for name in known if name in files}
 
 
 def check_columns(table: Table, required: tuple[str, ...], issues: Issues) -> bool:

@@ -12,7 +12,13 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from operators.fares.matching import FareLeg, Leg, effective_legs, list_leg_options
-from operators.fares.model import FareError, FareFeed, FareProduct, NoFareError
+from operators.fares.model import (
+    FareError,
+    FareFeed,
+    FareProduct,
+    ImpossibleItinerary,
+    NoFareError,
+)
 from operators.fares.transfers import Step, cheapest_steps
 
 
@@ -58,6 +64,7 @@ def price_itinerary(
     """Price legs with their operators' fares (raises `NoFareError` for a leg with no fare)."""
     if not legs:
         raise FareError("an itinerary needs at least one leg")
+    check_sequence(legs)
     priced: dict[int, LegPrice] = {}
     for operator_id in dict.fromkeys(leg.operator_id for leg in legs):
         own = [(i, leg) for i, leg in enumerate(legs) if leg.operator_id == operator_id]
@@ -72,6 +79,19 @@ def price_itinerary(
     if len(currencies) > 1:
         raise FareError(f"legs are priced in several currencies: {sorted(currencies)}")
     return ItineraryPrice(ordered, sum(p.price_minor for p in ordered), currencies.pop())
+
+
+def check_sequence(legs: Sequence[Leg]) -> None:
+    """Refuse legs that are not one traveller's sequence in time (`ImpossibleItinerary`)."""
+    for index, leg in enumerate(legs):
+        if leg in legs[:index]:
+            raise ImpossibleItinerary(index, f"the same leg as leg {legs.index(leg)}")
+        if index and leg.departure < legs[index - 1].arrival:
+            before = legs[index - 1].arrival.isoformat()
+            reason = (
+                f"leaves at {leg.departure.isoformat()}, before leg {index - 1} arrives at {before}"
+            )
+            raise ImpossibleItinerary(index, reason)
 
 
 def _price_operator_legs(

@@ -9,13 +9,14 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gtfs.tables import GtfsTables, namespaced
+from operators.fares.archive import read_zip_tables
 from operators.fares.context import (
     TimetableContext,
     context_from_tables,
     context_from_timetable,
     merge_contexts,
 )
-from operators.fares.csvfiles import FARE_FILES, Issues, Table, parse_tables, read_zip_members
+from operators.fares.csvfiles import FARE_FILES, Issues, Table, parse_tables
 from operators.fares.model import (
     FareFeed,
     FareLegJoinRule,
@@ -54,11 +55,12 @@ def load_fares(
     *,
     timetable: GtfsTables | None = None,
     timezone: str | None = None,
+    strict_timetable: bool = True,
 ) -> FareFeed:
     """Load the fares of a GTFS zip or a fares-only zip (raises `FaresValidationError`)."""
-    return load_fares_files(
-        read_zip_members(source), operator_id, timetable=timetable, timezone=timezone
-    )
+    issues = Issues(strict_timetable=strict_timetable)
+    tables = read_zip_tables(source, issues)
+    return _load_tables(tables, operator_id, issues, timetable, timezone)
 
 
 def load_fares_files(
@@ -67,10 +69,20 @@ def load_fares_files(
     *,
     timetable: GtfsTables | None = None,
     timezone: str | None = None,
+    strict_timetable: bool = True,
 ) -> FareFeed:
     """Load fares from file contents by name (`fare_products.txt`...), validating everything."""
-    issues = Issues()
-    tables = parse_tables(files, issues)
+    issues = Issues(strict_timetable=strict_timetable)
+    return _load_tables(parse_tables(files, issues), operator_id, issues, timetable, timezone)
+
+
+def _load_tables(
+    tables: Mapping[str, Table],
+    operator_id: str,
+    issues: Issues,
+    timetable: GtfsTables | None,
+    timezone: str | None,
+) -> FareFeed:
     services = _timeframe_services(tables.get("timeframes.txt"), operator_id)
     given = None if timetable is None else context_from_timetable(timetable, services)
     context = merge_contexts(context_from_tables(tables, operator_id, services), given)
@@ -205,7 +217,7 @@ def _build_feed(
         issues.warn("", 0, "", "no GTFS Fares v2 files found")
     parsed = _parse(tables, ns, issues)
     _check(tables, parsed, context, ns, issues)
-    zone = _time_zone(timezone or context.timezone, bool(parsed.timeframes), issues)
+    zone = _time_zone(context.timezone, timezone, bool(parsed.timeframes), issues)
     grouped_areas: dict[str, set[str]] = {}
     for stop_id, area_id in parsed.stop_areas:
         grouped_areas.setdefault(stop_id, set()).add(area_id)
@@ -228,6 +240,7 @@ def _build_feed(
         timeframes=tuple(parsed.timeframes),
         service_dates=context.service_dates,
         warnings=tuple(issues.warnings),
+        timetable_warnings=tuple(issues.timetable_warnings),
     )
 
 
@@ -263,10 +276,24 @@ def _check_network_sources(
     for name in ("networks.txt", "route_networks.txt"):
         if name in tables:
             message = "forbidden when routes.txt has network_id"
-            issues.error(name, 0, "", message)
+            issues.timetable_mismatch(name, 0, "", message)
 
 
-def _time_zone(zone: str | None, needed: bool, issues: Issues) -> str | None:
+def _time_zone(
+    feed: str | None, configured: str | None, needed: bool, issues: Issues
+) -> str | None:
+    """Return the feed's agency time zone; the configured one only when the feed has none.
+
+    The reference evaluates timeframes in the agency's time zone: an operator configured
+    for another zone must not move its fare windows (a warning says so).
+    """
+    if feed is not None and configured is not None and feed != configured:
+        message = (
+            f"the feed's time zone {feed!r} differs from the operator's configured "
+            f"{configured!r}: fares use the feed's, as timeframes are in the agency's time zone"
+        )
+        issues.warn_timetable("agency.txt", 0, "agency_timezone", message)
+    zone = feed or configured
     if zone is None:
         if needed:
             message = "time zone unknown: give agency.txt or the timezone to match timeframes"

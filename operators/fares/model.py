@@ -125,6 +125,8 @@ class FareFeed:
     given: timeframes then apply every day. `stop_areas` is as in the file: a platform
     without areas of its own takes its station's when matching. Timeframes are evaluated in
     `stop_timezones` of the stop (or its station), else in `timezone` (the agency's).
+    `timetable_warnings` are the warnings about the timetable the fares were matched against
+    (among `warnings`): what it no longer defines, a configured time zone not the feed's.
     """
 
     operator_id: str
@@ -145,6 +147,7 @@ class FareFeed:
     timeframes: tuple[Timeframe, ...] = ()
     service_dates: Mapping[str, frozenset[date]] | None = None
     warnings: tuple[FareIssue, ...] = ()
+    timetable_warnings: tuple[FareIssue, ...] = ()
 
     def list_product_rows(self, fare_product_id: str) -> tuple[FareProduct, ...]:
         """Return every priced row (rider category x media) of one fare product."""
@@ -172,4 +175,13 @@ class NoFareError(FareError):
         super().__init__(f"leg {leg_index} ({operator_id}): {reason}")
         self.leg_index = leg_index
         self.operator_id = operator_id
+        self.reason = reason
+
+
+class ImpossibleItinerary(FareError):
+    """Legs that are not a sequence in time: the same leg twice, or one leaving too early."""
+
+    def __init__(self, leg_index: int, reason: str) -> None:
+        super().__init__(f"leg {leg_index}: {reason}")
+        self.leg_index = leg_index
         self.reason = reason

@@ -52,6 +52,9 @@ REFERENCES: tuple[tuple[str, str, str], ...] = (
     ("timeframes.txt", "service_id", "services"),
 )
 
+#: Kinds of ids the timetable defines (networks: routes.txt may).
+TIMETABLE_KINDS = frozenset({"stops", "routes", "services", "networks"})
+
 _SOURCE = {
     "rider_categories": "rider_categories.txt",
     "fare_media": "fare_media.txt",
@@ -83,7 +86,8 @@ def check_references(
             value = row.get(column)
             if value is not None and ns.required(value) not in ids:
                 message = f"{value!r} is not defined in {_SOURCE[kind]}"
-                issues.error(file, row.line, column, message)
+                record = issues.timetable_mismatch if kind in TIMETABLE_KINDS else issues.error
+                record(file, row.line, column, message)
     for file, kind in sorted(unchecked):
         issues.warn(file, 0, "", f"{_SOURCE[kind]} not given: references to it are not checked")
 

@@ -3,7 +3,7 @@
 Dynamic programming over the fare legs: a state is the rule chosen for the leg, the chain of
 consecutive transfers under one (from, to) leg group pair (for `transfer_count` and
 `duration_limit`, measured from the chain's first leg), and whether the leg's own fare is paid
-(an AB transfer, type 2, replaces it).
+(an AB transfer, type 2, replaces it when the leg starts a chain of transfers).
 """
 
 from __future__ import annotations
@@ -30,11 +30,13 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class _State:
+    """A way to have paid up to a leg; `replaceable`: its own fare was paid fresh (no transfer)."""
+
     option: int
     pair: GroupPair | None
     count: int
     start: int
-    own_paid: bool
+    replaceable: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +131,14 @@ def _transfers(
             continue
         amount = 0 if product is None else product.amount_minor
         kind = rule.fare_transfer_type
-        removes = kind == 2 and state.own_paid
+        removes = kind == 2 and state.replaceable
         cost = amount + (option.product.amount_minor if kind == 1 else 0)
         cost -= previous.product.amount_minor if removes else 0
         step = Step(option, rule, product, kind == 1, removes)
         pair = (rule.from_leg_group_id, rule.to_leg_group_id)
-        out.append((step, _State(state.option, pair, count, start, kind == 1), cost))
+        # The leg reached by a transfer is part of what the reference calls S, the processed
+        # cost so far, which a later transfer adds to and never takes back (README).
+        out.append((step, _State(state.option, pair, count, start, replaceable=False), cost))
     return out
 
 
@@ -183,7 +187,7 @@ def _next_layer(
         for index, option in enumerate(options[position]):
             moved = _transfers(feed, legs, position, state, previous, option, media)
             for step, new, cost in moved:
-                new_state = _State(index, new.pair, new.count, new.start, new.own_paid)
+                new_state = _State(index, new.pair, new.count, new.start, new.replaceable)
                 _keep(layer, new_state, _Entry(entry.cost + cost, state, step))
             if not moved:
                 fresh = _State(index, None, 0, position, True)
