@@ -5,7 +5,17 @@ from __future__ import annotations
 import importlib
 
 #: Every handler module, in the order their routes appear in the OpenAPI document.
-MODULES = ("system", "keys", "operators", "open_data", "journeys", "sales", "realtime", "vehicles")
+MODULES = (
+    "system",
+    "keys",
+    "operators",
+    "open_data",
+    "journeys",
+    "sales",
+    "verification",
+    "realtime",
+    "vehicles",
+)
 
 
 def load() -> None:

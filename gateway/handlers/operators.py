@@ -18,6 +18,7 @@ from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_c
 from gateway.problems import conflict, not_found
 from gateway.uploads import new_upload_path, receive_upload
 from gtfs.feed.store import list_feed_versions
+from sales.signing import ensure_signing_key
 
 OPERATOR_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
 
@@ -135,6 +136,8 @@ async def create_operator(request: web.Request, body: OperatorCreate) -> Operato
     )
     if created is None:
         raise conflict("operator_exists", f"operator {body.id!r} already exists")
+    secret = request.app[settings_key].signing_secret
+    await ensure_signing_key(request.app[db_key], created.id, secret)
     return _operator_out(created)
 
 

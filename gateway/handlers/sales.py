@@ -32,7 +32,6 @@ from sales.schemas import (
     ProductQuery,
     Strict,
 )
-from sales.signing import published_keys
 from sales.store import find_ticket_token, get_booking, list_bookings
 from sales.tokens import qr_png, qr_svg
 
@@ -247,15 +246,6 @@ async def ticket_png(request: web.Request) -> web.Response:
 async def ticket_svg(request: web.Request) -> web.Response:
     """Return the QR code of a ticket's signed token as SVG."""
     return web.Response(text=qr_svg(await _ticket_token(request)), content_type="image/svg+xml")
-
-
-@api.route(
-    "GET", "/.well-known/jwks.json", summary="Public keys that verify tickets offline", tag="sales"
-)
-async def jwks(request: web.Request) -> web.Response:
-    """Serve every operator's ticket-verification keys, retired ones until their tickets expire."""
-    keys = await published_keys(request.app[db_key], datetime.now(UTC))
-    return json_response(keys, headers={"Cache-Control": "public, max-age=300"})
 
 
 class FaresPublished(BaseModel):

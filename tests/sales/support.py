@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from aiohttp.test_utils import TestClient
 
+from gateway.appkeys import settings_key
 from gateway.demo.kuopio import read_demo_fare_files
 from sales.fares import store_fares, zip_files
+from sales.signing import ensure_signing_key
 from tests.conftest import bearer
 
 
@@ -19,6 +21,7 @@ async def operator_with_demo_fares(
     pool: asyncpg.Pool,
     operator_id: str | None = None,
     fares_of: str = "kuopion-liikenne",
+    signing_secret: bytes | None = None,
     **columns: Any,
 ) -> str:
     """Create an operator (a fresh id unless given) selling the demo fares of `fares_of`."""
@@ -31,6 +34,7 @@ async def operator_with_demo_fares(
         "ON CONFLICT DO NOTHING",
         *values,
     )
+    await ensure_signing_key(pool, operator_id, signing_secret)  # as onboarding does
     await store_fares(
         pool, operator_id, zip_files(read_demo_fare_files(fares_of)), "Europe/Helsinki"
     )
@@ -74,7 +78,8 @@ async def confirmed_ticket(
     operator_id: str | None = None,
 ) -> tuple[str, str]:
     """Buy and confirm a day ticket (of a new operator unless given); return (operator, token)."""
-    operator_id = await operator_with_demo_fares(pool, operator_id)
+    secret = client.app[settings_key].signing_secret if client.app else None
+    operator_id = await operator_with_demo_fares(pool, operator_id, signing_secret=secret)
     created = await offer(client, maas_key, day_ticket_offer(operator_id))
     _, booking = await book(client, maas_key, [created["id"]])
     resp = await client.post(f"/v1/bookings/{booking['id']}/confirm", headers=bearer(maas_key))
