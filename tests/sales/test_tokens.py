@@ -91,7 +91,9 @@ def test_a_sealed_key_opens_only_with_its_secret() -> None:
     assert not is_sealed(key.private_pem)
     assert open_private_pem(key.private_pem, None) == key.private_pem  # stored in clear
     opened = open_private_pem(sealed, b"a secret of sixteen+")
-    token = sign_ticket(_claims(), SigningKey(key.kid, "kuopion-liikenne", opened, key.public_jwk), NOW)
+    token = sign_ticket(
+        _claims(), SigningKey(key.kid, "kuopion-liikenne", opened, key.public_jwk), NOW
+    )
     assert verify_ticket(token, {"keys": [key.public_jwk]}, NOW) == _claims()
     with pytest.raises(SigningKeyLocked, match="MAAS_SIGNING_KEY_SECRET"):
         open_private_pem(sealed, None)
