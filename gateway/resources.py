@@ -34,7 +34,7 @@ from gateway.migrate import migrate
 from gateway.realtime.service import realtime_context
 from gateway.redisguard import RedisGuard
 from gateway.timetable import timetable_store
-from gateway.urlguard import PublicResolver
+from gateway.urlguard import PublicResolver, public_only_trace
 from operators.resilience import Policy
 from sales import idempotency
 from sales.adapters import Adapters
@@ -121,11 +121,15 @@ async def http_client(app: web.Application) -> AsyncIterator[None]:
     """
     timeout = aiohttp.ClientTimeout(total=30, connect=5)
     headers = {"User-Agent": "maas-gateway"}
-    public = None if app[settings_key].allow_private_urls else PublicResolver()
+    private = app[settings_key].allow_private_urls
+    public = None if private else PublicResolver()
     async with (
         aiohttp.ClientSession(timeout=timeout, headers=headers) as session,
         aiohttp.ClientSession(
-            timeout=timeout, headers=headers, connector=aiohttp.TCPConnector(resolver=public)
+            timeout=timeout,
+            headers=headers,
+            connector=aiohttp.TCPConnector(resolver=public),
+            trace_configs=[] if private else [public_only_trace()],
         ) as public_session,
     ):
         app[http_key] = session
