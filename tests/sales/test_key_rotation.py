@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from gateway import cli
+from gateway.cli import main as cli
 from sales.errors import KeyRotationPending, NoSigningKey
 from sales.signing import ensure_every_signing_key, get_active_key, rotate_key
 from sales.tokens import verify_ticket
