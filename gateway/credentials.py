@@ -133,11 +133,21 @@ async def authenticate(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> Pri
     )
 
 
-async def list_keys(conn: asyncpg.Connection | asyncpg.Pool) -> list[KeyInfo]:
-    """Return every key, newest first."""
+async def list_keys(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    after: tuple[datetime, str] | None = None,
+    limit: int | None = None,
+) -> list[KeyInfo]:
+    """Return keys newest first: all, or `limit` of them after (created_at, prefix) `after`."""
+    created, prefix = after if after is not None else (None, None)
     rows = await conn.fetch(
         """SELECT prefix, role, name, tenant_id, operator_id, created_at, revoked_at
-           FROM api_keys ORDER BY created_at DESC, id DESC"""
+           FROM api_keys
+           WHERE $1::timestamptz IS NULL OR (created_at, prefix) < ($1, $2)
+           ORDER BY created_at DESC, prefix DESC LIMIT $3""",
+        created,
+        prefix,
+        limit,
     )
     return [KeyInfo(**dict(r)) for r in rows]
 

@@ -63,5 +63,36 @@ def decode_time_id(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         raise _invalid() from None
 
 
+def encode_keys(*keys: str) -> str:
+    """Return the cursor after an object listed by a tuple of text keys (name, time, ...)."""
+    return encode_cursor(list(keys))
+
+
+def decode_keys(cursor: str | None, count: int) -> tuple[str, ...] | None:
+    """Return the `count` text keys a cursor holds (None without one)."""
+    position = decode_cursor(cursor, list)
+    if not isinstance(position, list):
+        return None
+    if len(position) != count or not all(isinstance(k, str) for k in position):
+        raise _invalid()
+    return tuple(position)
+
+
+def encode_time_key(created_at: datetime, key: str) -> str:
+    """Return the cursor after an object listed by (creation time, a unique text key)."""
+    return encode_keys(created_at.isoformat(), key)
+
+
+def decode_time_key(cursor: str | None) -> tuple[datetime, str] | None:
+    """Return the (creation time, key) a cursor holds (None without one)."""
+    keys = decode_keys(cursor, 2)
+    if keys is None:
+        return None
+    try:
+        return datetime.fromisoformat(keys[0]), keys[1]
+    except ValueError:
+        raise _invalid() from None
+
+
 def _invalid() -> Problem:
     return Problem(400, "invalid_cursor", "Invalid cursor", "pass back a cursor you were given")

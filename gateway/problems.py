@@ -126,6 +126,8 @@ SALES_STATUSES: dict[type[sales.SalesError], int] = {
     sales.BookingNotCancellable: 409,
     sales.IdempotencyKeyInProgress: 409,
     sales.OperatorUnavailable: 502,
+    sales.NoSigningKey: 503,
+    sales.KeyRotationPending: 409,
 }
 #: Planner errors by code; any other is a request the timetable cannot answer (422).
 JOURNEY_STATUSES: dict[str, int] = {"unknown_stop": 404}

@@ -34,14 +34,14 @@ from gateway.migrate import migrate
 from gateway.realtime.service import realtime_context
 from gateway.redisguard import RedisGuard
 from gateway.timetable import timetable_store
-from gateway.urlguard import PublicResolver
+from gateway.urlguard import PublicResolver, public_only_trace
 from operators.resilience import Policy
 from sales import idempotency
 from sales.adapters import Adapters
 from sales.bookings import expire_due
 from sales.fares import FaresCache
 from sales.legs import Sales
-from sales.signing import check_active_keys
+from sales.signing import check_active_keys, ensure_every_signing_key
 
 log = logging.getLogger(__name__)
 
@@ -121,11 +121,15 @@ async def http_client(app: web.Application) -> AsyncIterator[None]:
     """
     timeout = aiohttp.ClientTimeout(total=30, connect=5)
     headers = {"User-Agent": "maas-gateway"}
-    public = None if app[settings_key].allow_private_urls else PublicResolver()
+    private = app[settings_key].allow_private_urls
+    public = None if private else PublicResolver()
     async with (
         aiohttp.ClientSession(timeout=timeout, headers=headers) as session,
         aiohttp.ClientSession(
-            timeout=timeout, headers=headers, connector=aiohttp.TCPConnector(resolver=public)
+            timeout=timeout,
+            headers=headers,
+            connector=aiohttp.TCPConnector(resolver=public),
+            trace_configs=[] if private else [public_only_trace()],
         ) as public_session,
     ):
         app[http_key] = session
@@ -146,9 +150,15 @@ async def _expiry_loop(sales: Sales, interval_s: float) -> None:
 
 
 async def signing_keys_context(app: web.Application) -> AsyncIterator[None]:
-    """Open every active signing key now, so a wrong secret stops start-up, not a sale."""
+    """Open every signing key now, so a wrong secret stops start-up, not a sale.
+
+    An operator onboarded before keys came with onboarding gets its key here, before
+    it can sell.
+    """
     secret = app[settings_key].signing_secret
     plain = await check_active_keys(app[db_key], secret)
+    if made := await ensure_every_signing_key(app[db_key], secret):
+        log.warning("operators had no signing key and got one", extra={"operators": made})
     if secret is None:
         log.warning("MAAS_SIGNING_KEY_SECRET is not set: ticket-signing keys are stored in clear")
     elif plain:
@@ -166,7 +176,11 @@ async def sales_context(app: web.Application) -> AsyncIterator[None]:
     )
     adapters = Adapters(app[http_key], settings.maas_id, policy)
     sales = Sales(
-        app[db_key], adapters, timedelta(seconds=settings.booking_hold_s), settings.signing_secret
+        app[db_key],
+        adapters,
+        timedelta(seconds=settings.booking_hold_s),
+        settings.signing_secret,
+        settings.base_url,
     )
     app[sales_key] = sales
     app[fares_key] = FaresCache()

@@ -67,6 +67,23 @@ class Settings(BaseSettings):
         description="reverse proxies (addresses or networks, comma-separated) whose "
         "X-Forwarded-For names the client",
     )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#]+(/[^?#]*)?$",
+        description="where clients reach the gateway (tickets name their status list under "
+        "it); unset: http://MAAS_HOST:MAAS_PORT",
+    )
+    signing_key_lead_time_h: float = Field(
+        default=24.0,
+        ge=0,
+        le=24 * 90,
+        description="how long `maas signing-keys rotate` publishes the next key before it signs",
+    )
+
+    @property
+    def base_url(self) -> str:
+        """The gateway's public URL, without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def signing_secret(self) -> bytes | None:

@@ -59,15 +59,25 @@ class OperatorResult:
 
 
 class OperatorError(Exception):
-    """An operator could not do what was asked."""
+    """An operator could not do what was asked.
+
+    Its text reaches the MaaS app: it says what failed in the gateway's words, with
+    `reason`, never what the operator's back-end answered (that is logged).
+    """
+
+    reason = "operator_error"
 
 
 class OperatorUnavailable(OperatorError):
     """The operator did not answer (timeout, connection refused, 5xx, open circuit)."""
 
+    reason = "operator_unavailable"
+
 
 class OperatorRefused(OperatorError):
     """The operator answered and said no (sold out, unknown product, not cancellable)."""
+
+    reason = "operator_refused"
 
 
 class OperatorAdapter(Protocol):

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from operators.adapter import OperatorError, OperatorResult
-from sales import capacity, tickets
+from sales import capacity, revocation, tickets
 from sales.errors import (
     BookingExpired,
     BookingNotCancellable,
@@ -286,7 +286,7 @@ async def _confirm_locked(
             # Still under the row lock: nobody sees the booking half-confirmed.
             await _reject(sales, conn, tenant_id, booking_id, f"confirmation failed: {failures[0]}")
             return None
-        await tickets.issue(conn, booking_id, sales.signing_secret)
+        await tickets.issue(conn, booking_id, sales.signing_secret, sales.public_url)
         await _set_status(conn, booking_id, "CONFIRMED")
         await _event(conn, booking_id, tenant_id, "booking.confirmed")
         return None
@@ -380,9 +380,7 @@ async def _cancel_locked(
         await conn.execute(
             "UPDATE booking_legs SET status = 'CANCELLED' WHERE booking_id = $1", booking_id
         )
-        await conn.execute(
-            "UPDATE tickets SET status = 'CANCELLED' WHERE booking_id = $1", booking_id
-        )
+        await revocation.revoke_tickets(conn, booking_id)
         await capacity.release(conn, booking_id)
         await _set_status(conn, booking_id, "CANCELLED", "cancelled by the MaaS app", refund)
         await _event(conn, booking_id, tenant_id, "booking.cancelled", refund_minor=refund)
@@ -392,9 +390,7 @@ async def _cancel_locked(
 async def _cancel_leg(conn: asyncpg.Connection, tenant_id: str, leg: asyncpg.Record) -> None:
     """Record one leg its operator cancelled, with its ticket (caller's transaction)."""
     await conn.execute("UPDATE booking_legs SET status = 'CANCELLED' WHERE id = $1", leg["id"])
-    await conn.execute(
-        "UPDATE tickets SET status = 'CANCELLED' WHERE booking_leg_id = $1", leg["id"]
-    )
+    await revocation.revoke_tickets(conn, leg["booking_id"], leg["id"])
     await _event(conn, leg["booking_id"], tenant_id, "leg.cancelled", leg=str(leg["id"]))
 
 

@@ -184,3 +184,18 @@ class IdempotencyKeyReused(SalesError):
 
     code = "idempotency_key_reused"
     title = "Idempotency key reused"
+
+
+class NoSigningKey(SalesError):
+    """An operator with no key to sign its tickets (it was not onboarded through the gateway)."""
+
+    code = "no_signing_key"
+    title = "No signing key"
+    final = False
+
+
+class KeyRotationPending(SalesError):
+    """A rotation while the key announced by the last one has not started signing yet."""
+
+    code = "key_rotation_pending"
+    title = "Key rotation pending"

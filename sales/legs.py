@@ -21,6 +21,8 @@ class Sales:
     adapters: Adapters
     hold: timedelta = timedelta(minutes=10)
     signing_secret: bytes | None = None
+    #: Where the gateway is reached from outside: tickets name their status list under it.
+    public_url: str = "http://127.0.0.1:8080"
 
 
 def leg_order(leg: asyncpg.Record) -> LegOrder:

@@ -188,9 +188,15 @@ class BookingQuery(Strict):
 
 
 class ProductQuery(Strict):
-    """Filters of the catalogue."""
+    """Filters and paging of the catalogue."""
 
-    operator: str | None = Field(default=None, pattern=_ID)
+    operator: str | None = Field(default=None, pattern=_ID, description="one operator's products")
+    limit: int = Field(
+        default=50, ge=1, le=500, description="products per page, by operator and product id"
+    )
+    cursor: str | None = Field(
+        default=None, description="the `next_cursor` of the previous page (opaque)"
+    )
 
 
 class ProductPrice(BaseModel):
@@ -221,6 +227,9 @@ class Product(BaseModel):
 
 
 class ProductList(BaseModel):
-    """The catalogue."""
+    """A page of the catalogue, by operator and product id."""
 
     items: list[Product]
+    next_cursor: str | None = Field(
+        default=None, description="pass as `cursor` for the next page; absent on the last page"
+    )

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from sales.revocation import allocate, status_uri
 from sales.signing import get_active_key
-from sales.tokens import SigningKey, TicketClaims, sign_ticket
+from sales.tokens import SigningKey, StatusRef, TicketClaims, sign_ticket
 
 
-def _claims(leg: asyncpg.Record, ticket_id: uuid.UUID) -> TicketClaims:
+def _claims(leg: asyncpg.Record, ticket_id: uuid.UUID, status: StatusRef) -> TicketClaims:
     d = leg["detail"]
     categories = [c for c in d.get("rider_categories", []) if c]
     return TicketClaims(
@@ -24,13 +25,17 @@ def _claims(leg: asyncpg.Record, ticket_id: uuid.UUID) -> TicketClaims:
         booking_ref=str(leg["booking_id"]),
         zones=tuple(d.get("zones", ())),
         route_id=d.get("route_id"),
+        status=status,
     )
 
 
-async def issue(conn: asyncpg.Connection, booking_id: uuid.UUID, secret: bytes | None) -> int:
+async def issue(
+    conn: asyncpg.Connection, booking_id: uuid.UUID, secret: bytes | None, public_url: str
+) -> int:
     """Sign a ticket for every confirmed leg of a booking that has none; return how many.
 
-    `secret` opens the operators' signing keys when they are stored encrypted.
+    `secret` opens the operators' signing keys when they are stored encrypted; each
+    ticket names its index in its operator's status list under `public_url`.
     """
     legs = await conn.fetch(
         """SELECT l.* FROM booking_legs l LEFT JOIN tickets t ON t.booking_leg_id = l.id
@@ -46,11 +51,12 @@ async def issue(conn: asyncpg.Connection, booking_id: uuid.UUID, secret: bytes |
             keys[operator_id] = await get_active_key(conn, operator_id, secret)
         key = keys[operator_id]
         ticket_id = uuid.uuid4()
-        claims = _claims(leg, ticket_id)
+        idx = await allocate(conn, operator_id, 1)
+        claims = _claims(leg, ticket_id, StatusRef(idx, status_uri(public_url, operator_id)))
         await conn.execute(
             """INSERT INTO tickets (id, booking_leg_id, booking_id, operator_id, kid, token,
-                                    valid_from, valid_until)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+                                    valid_from, valid_until, status_idx)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
             ticket_id,
             leg["id"],
             booking_id,
@@ -59,5 +65,6 @@ async def issue(conn: asyncpg.Connection, booking_id: uuid.UUID, secret: bytes |
             sign_ticket(claims, key, now),
             claims.valid_from,
             claims.valid_until,
+            idx,
         )
     return len(legs)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import segno
 from cryptography.hazmat.primitives import serialization
 from joserfc import errors, jwt
 from joserfc.jwk import KeySet, OKPKey
@@ -22,6 +21,8 @@ from joserfc.jwk import KeySet, OKPKey
 ALGORITHM = "Ed25519"
 _ACCEPTED = ["Ed25519", "EdDSA"]
 TICKET_TYPE = "maas-ticket+jwt"
+#: The JWK member that names the operator a key belongs to.
+OWNER = "iss"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,27 @@ class SigningKey:
     operator_id: str
     private_pem: bytes
     public_jwk: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRef:
+    """A ticket's entry in a status list (IETF OAuth Token Status List): index and list URI."""
+
+    idx: int
+    uri: str
+
+    @classmethod
+    def from_claim(cls, claim: object) -> StatusRef | None:
+        """Read the `status` claim; None when the ticket has none (sold before status lists)."""
+        if claim is None:
+            return None
+        ref = claim.get("status_list") if isinstance(claim, dict) else None
+        if not isinstance(ref, dict):
+            raise TypeError("the status claim has no status_list")
+        idx, uri = ref.get("idx"), ref.get("uri")
+        if not isinstance(idx, int) or isinstance(idx, bool) or idx < 0 or not isinstance(uri, str):
+            raise ValueError("the status claim needs an index and a URI")
+        return cls(idx, uri)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +69,8 @@ class TicketClaims:
     booking_ref: str
     zones: tuple[str, ...] = ()
     route_id: str | None = None
+    #: Where the ticket's revocation is published: its index in its operator's status list.
+    status: StatusRef | None = None
 
     def to_jwt(self, issued_at: datetime) -> dict[str, Any]:
         """Return the JWT claims set (short names keep the QR code small)."""
@@ -62,6 +86,8 @@ class TicketClaims:
         claims.update({k: v for k, v in optional.items() if v is not None})
         if self.zones:
             claims["zon"] = list(self.zones)
+        if self.status is not None:
+            claims["status"] = {"status_list": {"idx": self.status.idx, "uri": self.status.uri}}
         return claims
 
     @classmethod
@@ -77,6 +103,7 @@ class TicketClaims:
             booking_ref=str(claims["bkg"]),
             zones=tuple(claims.get("zon", ())),
             route_id=claims.get("rte"),
+            status=StatusRef.from_claim(claims.get("status")),
         )
 
 
@@ -93,7 +120,9 @@ def new_signing_key(operator_id: str) -> SigningKey:
     """Generate a fresh Ed25519 key for an operator."""
     kid = f"{operator_id}-{secrets.token_hex(4)}"
     key = OKPKey.generate_key("Ed25519", parameters={"kid": kid, "use": "sig", "alg": ALGORITHM})
-    return SigningKey(kid, operator_id, key.as_pem(private=True), key.as_dict(private=False))
+    # `iss` says whose key it is: a ticket verifies only with a key of its own issuer.
+    public_jwk = key.as_dict(private=False) | {OWNER: operator_id}
+    return SigningKey(kid, operator_id, key.as_pem(private=True), public_jwk)
 
 
 class SigningKeyLocked(Exception):
@@ -136,29 +165,50 @@ def open_private_pem(stored_pem: bytes, secret: bytes | None) -> bytes:
 
 
 def sign_ticket(claims: TicketClaims, key: SigningKey, issued_at: datetime) -> str:
-    """Return the compact JWS of a ticket."""
+    """Return the compact JWS of a ticket; a key signs only its own operator's tickets."""
+    if key.operator_id != claims.operator_id:
+        raise ValueError(f"key {key.kid} of {key.operator_id} cannot sign {claims.operator_id}'s")
     private = OKPKey.import_key(key.private_pem, parameters={"kid": key.kid})
     header = {"alg": ALGORITHM, "kid": key.kid, "typ": TICKET_TYPE}
     return jwt.encode(header, claims.to_jwt(issued_at), private, algorithms=[ALGORITHM])
 
 
-def verify_ticket(token: str, jwks: dict[str, Any], now: datetime) -> TicketClaims:
-    """Verify a ticket offline against a JWKS; raise `TicketInvalid` saying why it fails."""
+def decode_signed(token: str, jwks: dict[str, Any], typ: str) -> tuple[dict[str, Any], str]:
+    """Verify a JWS of type `typ` against a JWKS; return its claims and its key's owner."""
     try:
         key_set = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
         decoded = jwt.decode(token.strip(), key_set, algorithms=_ACCEPTED)
     except (errors.InvalidKeyIdError, errors.MissingKeyError) as exc:
-        raise TicketInvalid("unknown_key", "no published key has this ticket's kid") from exc
+        raise TicketInvalid("unknown_key", "no published key has this token's kid") from exc
     except errors.BadSignatureError as exc:
-        raise TicketInvalid("bad_signature", "the signature does not match the ticket") from exc
-    except (errors.JoseError, ValueError, KeyError) as exc:
-        raise TicketInvalid("malformed", f"not a ticket token: {exc}") from exc
-    if decoded.header.get("typ") != TICKET_TYPE:
-        raise TicketInvalid("malformed", "the token is not a MaaS ticket")
+        raise TicketInvalid("bad_signature", "the signature does not match the token") from exc
+    except (errors.JoseError, ValueError, KeyError, TypeError) as exc:
+        raise TicketInvalid("malformed", f"not a signed token: {exc}") from exc
+    if decoded.header.get("typ") != typ:
+        raise TicketInvalid("malformed", f"the token is not of type {typ}")
+    kid = decoded.header.get("kid")
+    owners = [
+        k.get(OWNER) for k in jwks.get("keys", ()) if isinstance(k, dict) and k.get("kid") == kid
+    ]
+    return decoded.claims, str(owners[0]) if len(owners) == 1 and owners[0] else ""
+
+
+def verify_ticket(token: str, jwks: dict[str, Any], now: datetime) -> TicketClaims:
+    """Verify a ticket offline against a JWKS; raise `TicketInvalid` saying why it fails.
+
+    The key must belong to the ticket's issuer (the JWKS entry's `iss`), so one
+    operator's key cannot make tickets that verify as another operator's.
+    """
+    raw, owner = decode_signed(token, jwks, TICKET_TYPE)
     try:
-        claims = TicketClaims.from_jwt(decoded.claims)
+        claims = TicketClaims.from_jwt(raw)
     except (KeyError, TypeError, ValueError) as exc:
-        raise TicketInvalid("malformed", f"missing claim {exc}") from exc
+        raise TicketInvalid("malformed", f"bad claim {exc}") from exc
+    if owner != claims.operator_id:
+        whose = f"of {owner!r}" if owner else "that names no owner"
+        raise TicketInvalid(
+            "wrong_issuer", f"issued as {claims.operator_id!r} but signed with a key {whose}"
+        )
     if now >= claims.valid_until:
         raise TicketInvalid("expired", f"valid until {claims.valid_until.isoformat()}")
     if now < claims.valid_from:
@@ -168,6 +218,8 @@ def verify_ticket(token: str, jwks: dict[str, Any], now: datetime) -> TicketClai
 
 def qr_png(token: str, scale: int = 4) -> bytes:
     """Return the ticket as a QR code PNG."""
+    import segno  # imported here: an inspector's `maas ticket verify` draws no QR code
+
     buffer = io.BytesIO()
     segno.make(token, error="m").save(buffer, kind="png", scale=scale, border=2)
     return buffer.getvalue()
@@ -175,6 +227,8 @@ def qr_png(token: str, scale: int = 4) -> bytes:
 
 def qr_svg(token: str) -> str:
     """Return the ticket as a QR code SVG."""
+    import segno
+
     buffer = io.BytesIO()
     segno.make(token, error="m").save(buffer, kind="svg", scale=4, border=2, xmldecl=False)
     return buffer.getvalue().decode()

@@ -5,60 +5,42 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import urllib.request
-from datetime import UTC, datetime
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-import orjson
-
+from gateway.cli import verify as cli_verify
 from gateway.cli.db import database
 from gateway.settings import Settings
 from operators.fares.model import FaresValidationError
+from sales.errors import KeyRotationPending
 from sales.fares import store_fares
 from sales.signing import rotate_key, seal_keys
-from sales.tokens import TicketInvalid, verify_ticket
 
 
 def _say(text: str, err: bool = False) -> None:
     (sys.stderr if err else sys.stdout).write(text + "\n")
 
 
-def _load_jwks(source: str) -> dict[str, Any]:
-    if source.startswith(("http://", "https://")):
-        with urllib.request.urlopen(source, timeout=10) as resp:  # noqa: S310  (scheme checked)
-            data: dict[str, Any] = orjson.loads(resp.read())
-            return data
-    loaded: dict[str, Any] = orjson.loads(Path(source).read_bytes())
-    return loaded
-
-
 def cmd_ticket_verify(settings: Settings, args: argparse.Namespace) -> int:
-    """Verify a ticket offline against a JWKS file or URL; say why it fails."""
-    jwks_source = args.jwks or f"http://{settings.host}:{settings.port}/.well-known/jwks.json"
-    try:
-        jwks = _load_jwks(jwks_source)
-    except (OSError, orjson.JSONDecodeError) as exc:
-        _say(f"cannot read the key set {jwks_source}: {exc}", err=True)
-        return 2
-    try:
-        claims = verify_ticket(args.token, jwks, datetime.now(UTC))
-    except TicketInvalid as exc:
-        _say(f"INVALID ({exc.reason}): {exc.detail}")
-        return 1
-    _say(f"VALID ticket {claims.ticket_id} of {claims.operator_id}")
-    _say(f"  product {claims.product_id}, rider {claims.rider_category}")
-    _say(f"  valid {claims.valid_from.isoformat()} .. {claims.valid_until.isoformat()}")
-    if claims.zones:
-        _say(f"  zones {', '.join(claims.zones)}")
-    return 0
+    """Verify a ticket offline against a JWKS file or URL (and a status list); say why it fails."""
+    return cli_verify.run(args)
 
 
 async def cmd_rotate(settings: Settings, args: argparse.Namespace) -> int:
-    """Start a new signing key; the old one stays published until its tickets expire."""
+    """Publish an operator's next key now; it signs after the lead time, the current one until."""
+    lead_h = settings.signing_key_lead_time_h if args.lead_time_h is None else args.lead_time_h
     async with database(settings) as pool, pool.acquire() as conn:
-        key = await rotate_key(conn, args.operator, settings.signing_secret)
-    _say(f"{args.operator}: new signing key {key.kid}")
+        try:
+            rotation = await rotate_key(
+                conn, args.operator, settings.signing_secret, timedelta(hours=lead_h)
+            )
+        except KeyRotationPending as exc:
+            _say(exc.detail, err=True)
+            return 1
+    signs = rotation.signs_from.isoformat(timespec="seconds")
+    _say(f"{args.operator}: key {rotation.kid} published now, signs from {signs}")
+    if rotation.replaces:
+        _say(f"  {rotation.replaces} signs until then, published until its last ticket expires")
     return 0
 
 
@@ -102,13 +84,20 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     """Add the sales commands to the `maas` parser."""
     ticket = sub.add_parser("ticket", help="tickets").add_subparsers(dest="action", required=True)
     verify = ticket.add_parser("verify", help="verify a ticket offline")
-    verify.add_argument("token")
-    verify.add_argument("--jwks", help="a JWKS file or URL (default: this gateway's)")
+    cli_verify.add_arguments(verify)
     verify.set_defaults(run=cmd_ticket_verify)
     keys = sub.add_parser("signing-keys", help="operators' ticket-signing keys")
     key_actions = keys.add_subparsers(dest="action", required=True)
-    rotate = key_actions.add_parser("rotate", help="start a new key for an operator")
+    rotate = key_actions.add_parser(
+        "rotate", help="publish an operator's next key, signing after a lead time"
+    )
     rotate.add_argument("--operator", required=True)
+    rotate.add_argument(
+        "--lead-time-h",
+        type=float,
+        help="hours between publishing the key and its first signature "
+        "(default MAAS_SIGNING_KEY_LEAD_TIME_H, 24; 0 for a key that must go now)",
+    )
     rotate.set_defaults(run=cmd_rotate)
     seal = key_actions.add_parser("seal", help="encrypt keys stored in clear")
     seal.set_defaults(run=cmd_seal)

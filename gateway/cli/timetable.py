@@ -20,6 +20,7 @@ from gtfs.feed.prepare import prepare_feed
 from gtfs.feed.service_period import service_warnings
 from gtfs.feed.store import store_feed
 from gtfs.feed.validate.archive import FeedInvalid
+from sales.signing import ensure_signing_key
 
 
 def _say(text: str) -> None:
@@ -39,6 +40,8 @@ async def cmd_operators_create(settings: Settings, args: argparse.Namespace) -> 
             sales_channel=args.sales_channel,
             terms_url=args.terms_url,
         )
+        if created is not None:
+            await ensure_signing_key(pool, created.id, settings.signing_secret)
     if created is None:
         sys.stderr.write(f"operator {args.id!r} already exists\n")
         return 1
@@ -106,7 +109,7 @@ async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         today = dt.datetime.now(ZoneInfo(KUOPIO_TIMEZONE)).date()
         feed = await asyncio.to_thread(live_feed, feed, settings.data_dir / "demo", today)
     async with database(settings) as pool:
-        result = await import_demo(pool, feed)
+        result = await import_demo(pool, feed, settings.signing_secret)
     for operator_id, stored in result.items():
         _say(f"{operator_id}: " + (f"version {stored.version_id}" if stored else "unchanged"))
     return 0

@@ -31,6 +31,7 @@ from gateway.demo.shift import first_service_date, shift_service_dates
 from gtfs.feed.prepare import file_sha256, prepare_split
 from gtfs.feed.store import StoredFeed, current_version_ids, store_feed
 from sales.fares import store_fares, zip_files
+from sales.signing import ensure_signing_key
 
 DEMO_FEED_ENV = "MAAS_DEMO_FEED"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -80,10 +81,13 @@ def next_weekday_morning(today: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(8), ZoneInfo(KUOPIO_TIMEZONE))
 
 
-async def import_demo(pool: asyncpg.Pool, feed: Path) -> dict[str, StoredFeed | None]:
+async def import_demo(
+    pool: asyncpg.Pool, feed: Path, signing_secret: bytes | None = None
+) -> dict[str, StoredFeed | None]:
     """Create the five Kuopio operators, import each one's feed and demo fares (idempotent)."""
     for op in KUOPIO_OPERATORS:
         await operator_store.create_operator(pool, op.operator_id, op.name)
+        await ensure_signing_key(pool, op.operator_id, signing_secret)
     current = {
         r["operator_id"]: r["sha256"]
         for r in await pool.fetch("SELECT operator_id, sha256 FROM feed_versions WHERE is_current")
@@ -216,7 +220,7 @@ async def on_startup(app: web.Application) -> None:
     if await asyncio.to_thread(feed.is_file):
         # Replayed as if it ran now, so journeys can be priced and booked today.
         live = await asyncio.to_thread(live_feed, feed, settings.data_dir / "demo", today)
-        await import_demo(pool, live)
+        await import_demo(pool, live, settings.signing_secret)
     else:
         sys.stderr.write(f"demo feed not found at {feed}; set {DEMO_FEED_ENV}\n")
     keys = await ensure_demo_keys(pool, settings.data_dir)

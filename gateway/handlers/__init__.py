@@ -13,6 +13,7 @@ MODULES = (
     "open_data",
     "journeys",
     "sales",
+    "verification",
     "realtime",
     "vehicles",
 )

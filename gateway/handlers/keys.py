@@ -11,6 +11,7 @@ from gateway import credentials, operator_store
 from gateway.api import api, principal
 from gateway.appkeys import db_key
 from gateway.credentials import Role
+from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_time_key, encode_time_key
 from gateway.problems import Problem, not_found
 
 
@@ -54,9 +55,25 @@ class KeyOut(BaseModel):
 
 
 class KeyList(BaseModel):
-    """Every key, newest first."""
+    """A page of keys, newest first."""
 
     items: list[KeyOut]
+    next_cursor: str | None = Field(
+        default=None, description="pass as `cursor` for the next page; absent on the last page"
+    )
+
+
+class KeyQuery(BaseModel):
+    """Paging of the key list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(
+        default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="keys per page, newest first"
+    )
+    cursor: str | None = Field(
+        default=None, description="the `next_cursor` of the previous page (opaque)"
+    )
 
 
 class Me(BaseModel):
@@ -110,12 +127,24 @@ async def create_key(request: web.Request, body: KeyCreate) -> KeyCreated:
 
 
 @api.route(
-    "GET", "/v1/keys", summary="List API keys", tag="keys", roles=("admin",), response=KeyList
+    "GET",
+    "/v1/keys",
+    summary="List API keys",
+    tag="keys",
+    roles=("admin",),
+    query=KeyQuery,
+    response=KeyList,
 )
-async def list_keys(request: web.Request) -> KeyList:
-    """List every key without secrets."""
-    keys = await credentials.list_keys(request.app[db_key])
-    return KeyList(items=[KeyOut.model_validate(k, from_attributes=True) for k in keys])
+async def list_keys(request: web.Request, query: KeyQuery) -> KeyList:
+    """List keys without secrets, newest first, a page at a time."""
+    after = decode_time_key(query.cursor)
+    found = await credentials.list_keys(request.app[db_key], after, query.limit + 1)
+    page = found[: query.limit]
+    more = len(found) > query.limit
+    return KeyList(
+        items=[KeyOut.model_validate(k, from_attributes=True) for k in page],
+        next_cursor=encode_time_key(page[-1].created_at, page[-1].prefix) if more else None,
+    )
 
 
 @api.route(

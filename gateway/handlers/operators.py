@@ -20,6 +20,7 @@ from gateway.problems import conflict, not_found
 from gateway.uploads import new_upload_path, receive_upload
 from gtfs.feed.service_period import service_warnings
 from gtfs.feed.store import FeedVersion, list_feed_versions
+from sales.signing import ensure_signing_key
 
 OPERATOR_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
 
@@ -154,6 +155,8 @@ async def create_operator(request: web.Request, body: OperatorCreate) -> Operato
     )
     if created is None:
         raise conflict("operator_exists", f"operator {body.id!r} already exists")
+    secret = request.app[settings_key].signing_secret
+    await ensure_signing_key(request.app[db_key], created.id, secret)
     return _operator_out(created)
 
 

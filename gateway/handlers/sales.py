@@ -12,14 +12,14 @@ from pydantic import BaseModel, Field, model_validator
 
 from gateway.api import api, json_response, principal, require_own_operator
 from gateway.appkeys import db_key, fares_key, sales_key
-from gateway.pagination import decode_time_id, encode_time_id
+from gateway.pagination import decode_keys, decode_time_id, encode_keys, encode_time_id
 from gateway.problems import Problem, not_found
 from gateway.uploads import read_upload
-from operators.fares.catalogue import list_catalogue
+from operators.fares.catalogue import CatalogueProduct, list_catalogue
 from sales import capacity, idempotency
 from sales.bookings import cancel_booking, confirm_booking, create_booking
 from sales.fares import store_fares
-from sales.offers import create_offer, operator_terms, product_validity
+from sales.offers import OperatorTerms, create_offer, operator_terms, product_validity
 from sales.schemas import (
     Booking,
     BookingCreate,
@@ -33,7 +33,6 @@ from sales.schemas import (
     ProductQuery,
     Strict,
 )
-from sales.signing import published_keys
 from sales.store import find_ticket_token, get_booking, list_bookings
 from sales.tokens import qr_png, qr_svg
 
@@ -56,35 +55,47 @@ def _tenant(request: web.Request) -> str:
     response=ProductList,
 )
 async def list_products(request: web.Request, query: ProductQuery) -> ProductList:
-    """List every product with rider categories, prices, media, validity and conditions."""
+    """List products with rider categories, prices, media, validity and conditions, by page."""
+    after = decode_keys(query.cursor, 2)
     pool = request.app[db_key]
     fares = await request.app[fares_key].current(pool)
-    if query.operator is not None:
-        fares = {k: v for k, v in fares.items() if k == query.operator}
-    terms = await operator_terms(pool, set(fares))
+    wanted = sorted(
+        op
+        for op in fares
+        if (query.operator is None or op == query.operator) and (after is None or op >= after[0])
+    )
+    terms = await operator_terms(pool, set(wanted))
     now = datetime.now(UTC)
-    items = []
-    for operator_id in sorted(fares):
-        for product in list_catalogue(fares[operator_id]):
-            items.append(
-                Product(
-                    operator_id=operator_id,
-                    product_id=product.fare_product_id,
-                    name=product.fare_product_name,
-                    prices=[
-                        ProductPrice.model_validate(p, from_attributes=True) for p in product.prices
-                    ],
-                    has_origin_destination=product.has_origin_destination,
-                    sold_alone=not product.is_leg_product and not product.is_transfer_product,
-                    validity_min=int(
-                        product_validity(product, terms[operator_id]).total_seconds() // 60
-                    ),
-                    conditions=terms[operator_id].conditions(now),
-                    areas=[list(pair) for pair in product.area_pairs],
-                    networks=list(product.network_ids),
-                )
-            )
-    return ProductList(items=items)
+    items: list[Product] = []
+    for operator_id in wanted:
+        for product in sorted(list_catalogue(fares[operator_id]), key=lambda p: p.fare_product_id):
+            if after is None or (operator_id, product.fare_product_id) > after:
+                items.append(_product(operator_id, product, terms[operator_id], now))
+        if len(items) > query.limit:
+            break
+    page = items[: query.limit]
+    more = len(items) > query.limit
+    return ProductList(
+        items=page,
+        next_cursor=encode_keys(page[-1].operator_id, page[-1].product_id) if more else None,
+    )
+
+
+def _product(
+    operator_id: str, product: CatalogueProduct, terms: OperatorTerms, now: datetime
+) -> Product:
+    return Product(
+        operator_id=operator_id,
+        product_id=product.fare_product_id,
+        name=product.fare_product_name,
+        prices=[ProductPrice.model_validate(p, from_attributes=True) for p in product.prices],
+        has_origin_destination=product.has_origin_destination,
+        sold_alone=not product.is_leg_product and not product.is_transfer_product,
+        validity_min=int(product_validity(product, terms).total_seconds() // 60),
+        conditions=terms.conditions(now),
+        areas=[list(pair) for pair in product.area_pairs],
+        networks=list(product.network_ids),
+    )
 
 
 @api.route(
@@ -248,15 +259,6 @@ async def ticket_png(request: web.Request) -> web.Response:
 async def ticket_svg(request: web.Request) -> web.Response:
     """Return the QR code of a ticket's signed token as SVG."""
     return web.Response(text=qr_svg(await _ticket_token(request)), content_type="image/svg+xml")
-
-
-@api.route(
-    "GET", "/.well-known/jwks.json", summary="Public keys that verify tickets offline", tag="sales"
-)
-async def jwks(request: web.Request) -> web.Response:
-    """Serve every operator's ticket-verification keys, retired ones until their tickets expire."""
-    keys = await published_keys(request.app[db_key], datetime.now(UTC))
-    return json_response(keys, headers={"Cache-Control": "public, max-age=300"})
 
 
 class FaresPublished(BaseModel):

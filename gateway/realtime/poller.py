@@ -3,6 +3,8 @@
 One task per configured (operator, feed kind). Across gateway processes a
 short Redis lease picks the one that polls, so an operator's server sees one
 client however many processes run; with Redis down every process polls for itself.
+Redirects are not followed (a public URL could send the gateway to its own
+metadata service), and a URL is logged without its query, which often holds a key.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import asyncpg
@@ -40,6 +43,17 @@ Lease = Callable[[str, FeedKind, float], Awaitable[bool]]
 
 class PollFailure(Exception):
     """The operator's server answered with something other than a feed."""
+
+
+def redact_url(url: str) -> str:
+    """Return a URL without its query, fragment and credentials: fit for logs."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    query = "?..." if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, "", "")) + query
 
 
 @dataclass(slots=True)
@@ -151,22 +165,28 @@ class Poller:
                 status.etag, status.last_modified = etag, last_modified
             status.failures = 0
             status.last_error = None
-        except (aiohttp.ClientError, TimeoutError, PollFailure, RealtimeFeedError) as exc:
+        except (aiohttp.ClientError, OSError, PollFailure, RealtimeFeedError) as exc:
             status.failures += 1
             # Never echo the body: the URL may point somewhere the operator should not read.
+            error = str(exc).replace(status.url, redact_url(status.url))
             status.last_error = (
                 f"{type(exc).__name__}: the answer is not a usable GTFS-Realtime feed"
                 if isinstance(exc, RealtimeFeedError)
-                else f"{type(exc).__name__}: {exc}"
+                else f"{type(exc).__name__}: {error}"
             )
-            log.info("polling a realtime feed failed", extra={"url": status.url, "error": str(exc)})
+            log.info(
+                "polling a realtime feed failed",
+                extra={"url": redact_url(status.url), "error": error},
+            )
         except Problem as problem:
             # Our side is not ready (no timetable yet): no reason to back off from theirs.
             status.last_error = problem.detail or problem.title
         except Exception as exc:  # the loop must outlive one bad poll (a bug here included)
             status.failures += 1
             status.last_error = f"{type(exc).__name__}: the feed could not be applied"
-            log.exception("applying a polled realtime feed failed", extra={"url": status.url})
+            log.exception(
+                "applying a polled realtime feed failed", extra={"url": redact_url(status.url)}
+            )
 
     async def _fetch(self, status: PollStatus) -> tuple[bytes, str | None, str | None] | None:
         """Return (body, ETag, Last-Modified), or None when the server says nothing changed."""
@@ -176,13 +196,19 @@ class Poller:
         if status.last_modified:
             headers["If-Modified-Since"] = status.last_modified
         timeout = aiohttp.ClientTimeout(total=POLL_TIMEOUT_S, connect=min(5.0, POLL_TIMEOUT_S))
-        async with self._http.get(status.url, headers=headers, timeout=timeout) as resp:
+        async with self._http.get(
+            status.url, headers=headers, timeout=timeout, allow_redirects=False
+        ) as resp:
             status.last_status = resp.status
             if resp.status == 304:
                 status.not_modified += 1
                 return None
+            if 300 <= resp.status < 400:
+                raise PollFailure(
+                    f"HTTP {resp.status}: redirects are not followed; configure the feed's own URL"
+                )
             if resp.status != 200:
-                raise PollFailure(f"HTTP {resp.status} from {status.url}")
+                raise PollFailure(f"HTTP {resp.status} from {redact_url(status.url)}")
             too_large = PollFailure(f"feed larger than {MAX_FEED_BYTES} bytes")
             data = await read_limited(resp.content, MAX_FEED_BYTES, too_large)
             return data, resp.headers.get("ETag"), resp.headers.get("Last-Modified")

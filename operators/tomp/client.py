@@ -1,13 +1,23 @@
-"""TOMP-API 1.6.1 over HTTP: `POST /bookings` and `POST /bookings/{id}/events`."""
+"""TOMP-API 1.6.1 over HTTP: `POST /bookings` and `POST /bookings/{id}/events`.
+
+What a back-end says when it fails (its error body, its address in a connection
+error) is logged for the gateway's operators and never put in the error, whose
+text reaches the MaaS app: the app gets the status and a reason code.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import aiohttp
 
 from operators.adapter import OperatorRefused, OperatorUnavailable
 from operators.resilience import NotSent
+
+log = logging.getLogger(__name__)
+#: How much of a back-end's error body goes to the log.
+LOGGED_BODY_CHARS = 500
 
 
 class TompClient:
@@ -32,14 +42,33 @@ class TompClient:
         headers = {**self.headers, "Idempotency-Key": idempotency_key}
         try:
             async with self.session.post(self.base_url + path, json=body, headers=headers) as resp:
+                if resp.status >= 400:
+                    await self._log_failure(path, resp)
                 if resp.status >= 500:
-                    raise OperatorUnavailable(f"TOMP {path}: HTTP {resp.status}")
+                    raise OperatorUnavailable(
+                        f"TOMP {path}: HTTP {resp.status} ({OperatorUnavailable.reason})"
+                    )
                 if resp.status >= 400:
                     raise OperatorRefused(
-                        f"TOMP {path}: HTTP {resp.status}: {(await resp.text())[:200]}"
+                        f"TOMP {path}: HTTP {resp.status} ({OperatorRefused.reason})"
                     )
                 return await resp.json(content_type=None)
         except aiohttp.ClientConnectorError as exc:
-            raise NotSent(f"TOMP {path}: cannot connect: {exc}") from exc
+            log.warning("TOMP back-end unreachable", extra={"path": path, "error": str(exc)})
+            raise NotSent(f"TOMP {path}: cannot connect ({NotSent.reason})") from exc
         except (aiohttp.ClientError, ValueError) as exc:
-            raise OperatorUnavailable(f"TOMP {path}: {type(exc).__name__}: {exc}") from exc
+            log.warning("TOMP back-end answer unusable", extra={"path": path, "error": repr(exc)})
+            raise OperatorUnavailable(
+                f"TOMP {path}: {type(exc).__name__} ({OperatorUnavailable.reason})"
+            ) from exc
+
+    async def _log_failure(self, path: str, resp: aiohttp.ClientResponse) -> None:
+        """Log a failed answer with (the start of) its body, for the gateway's operators."""
+        try:
+            text = (await resp.text(errors="replace"))[:LOGGED_BODY_CHARS]
+        except (aiohttp.ClientError, ValueError) as exc:
+            text = f"(body unreadable: {type(exc).__name__})"
+        log.warning(
+            "TOMP back-end refused a call",
+            extra={"path": path, "status": resp.status, "body": text},
+        )

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import orjson
 from aiohttp.test_utils import TestClient
 
+from gateway.appkeys import settings_key
 from gateway.demo.kuopio import read_demo_fare_files
 from sales.fares import store_fares, zip_files
+from sales.signing import ensure_signing_key
 from tests.conftest import bearer
 
 
@@ -19,6 +23,7 @@ async def operator_with_demo_fares(
     pool: asyncpg.Pool,
     operator_id: str | None = None,
     fares_of: str = "kuopion-liikenne",
+    signing_secret: bytes | None = None,
     **columns: Any,
 ) -> str:
     """Create an operator (a fresh id unless given) selling the demo fares of `fares_of`."""
@@ -31,6 +36,7 @@ async def operator_with_demo_fares(
         "ON CONFLICT DO NOTHING",
         *values,
     )
+    await ensure_signing_key(pool, operator_id, signing_secret)  # as onboarding does
     await store_fares(
         pool, operator_id, zip_files(read_demo_fare_files(fares_of)), "Europe/Helsinki"
     )
@@ -74,7 +80,8 @@ async def confirmed_ticket(
     operator_id: str | None = None,
 ) -> tuple[str, str]:
     """Buy and confirm a day ticket (of a new operator unless given); return (operator, token)."""
-    operator_id = await operator_with_demo_fares(pool, operator_id)
+    secret = client.app[settings_key].signing_secret if client.app else None
+    operator_id = await operator_with_demo_fares(pool, operator_id, signing_secret=secret)
     created = await offer(client, maas_key, day_ticket_offer(operator_id))
     _, booking = await book(client, maas_key, [created["id"]])
     resp = await client.post(f"/v1/bookings/{booking['id']}/confirm", headers=bearer(maas_key))
@@ -89,3 +96,29 @@ def in_days(days: int, hhmm: str = "08:00") -> dt.datetime:
     return dt.datetime.combine(
         today + dt.timedelta(days=days), dt.time(hour, minute), ZoneInfo("Europe/Helsinki")
     )
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """Return the claims of a signed token, unverified (what a test looks at)."""
+    payload = token.split(".")[1]
+    claims: dict[str, Any] = orjson.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return claims
+
+
+async def cancellable_ticket(
+    client: TestClient,  # type: ignore[type-arg]
+    db: asyncpg.Pool,
+    maas: str,
+    operator_id: str | None = None,
+) -> tuple[str, str, str]:
+    """Buy a cancellable day ticket (valid from 2030); return (operator, booking id, token)."""
+    operator_id = operator_id or await operator_with_demo_fares(db)
+    body = day_ticket_offer(operator_id)
+    body["product"]["valid_from"] = "2030-01-01T00:00:00+02:00"
+    _, booking = await book(client, maas, [(await offer(client, maas, body))["id"]])
+    resp = await client.post(f"/v1/bookings/{booking['id']}/confirm", headers=bearer(maas))
+    confirmed = await resp.json()
+    assert confirmed["status"] == "CONFIRMED", confirmed
+    return operator_id, booking["id"], confirmed["legs"][0]["ticket"]["token"]

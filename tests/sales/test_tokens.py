@@ -85,15 +85,47 @@ def test_qr_codes_carry_the_token() -> None:
 
 
 def test_a_sealed_key_opens_only_with_its_secret() -> None:
-    key = new_signing_key("op")
+    key = new_signing_key("kuopion-liikenne")
     sealed = seal_private_pem(key.private_pem, b"a secret of sixteen+")
     assert is_sealed(sealed)
     assert not is_sealed(key.private_pem)
     assert open_private_pem(key.private_pem, None) == key.private_pem  # stored in clear
     opened = open_private_pem(sealed, b"a secret of sixteen+")
-    token = sign_ticket(_claims(), SigningKey(key.kid, "op", opened, key.public_jwk), NOW)
+    token = sign_ticket(
+        _claims(), SigningKey(key.kid, "kuopion-liikenne", opened, key.public_jwk), NOW
+    )
     assert verify_ticket(token, {"keys": [key.public_jwk]}, NOW) == _claims()
     with pytest.raises(SigningKeyLocked, match="MAAS_SIGNING_KEY_SECRET"):
         open_private_pem(sealed, None)
     with pytest.raises(SigningKeyLocked, match="does not open"):
         open_private_pem(sealed, b"another secret, wrong")
+
+
+def test_a_ticket_signed_with_another_operators_key_fails_as_wrong_issuer() -> None:
+    own, other = new_signing_key("kuopion-liikenne"), new_signing_key("pohjolan-liikenne")
+    # A key whose holder claims to be another operator: the JWKS says whose key it is.
+    forged_key = SigningKey(other.kid, "kuopion-liikenne", other.private_pem, other.public_jwk)
+    forged = sign_ticket(_claims(), forged_key, NOW)
+    jwks = {"keys": [own.public_jwk, other.public_jwk]}
+    with pytest.raises(TicketInvalid) as err:
+        verify_ticket(forged, jwks, NOW)
+    assert err.value.reason == "wrong_issuer"
+    assert "pohjolan-liikenne" in err.value.detail
+    assert verify_ticket(sign_ticket(_claims(), own, NOW), jwks, NOW) == _claims()
+
+
+def test_a_key_that_names_no_owner_verifies_no_ticket() -> None:
+    key = new_signing_key("kuopion-liikenne")
+    anonymous = {k: v for k, v in key.public_jwk.items() if k != "iss"}
+    with pytest.raises(TicketInvalid) as err:
+        verify_ticket(sign_ticket(_claims(), key, NOW), {"keys": [anonymous]}, NOW)
+    assert err.value.reason == "wrong_issuer"
+
+
+def test_the_published_key_names_its_operator() -> None:
+    assert new_signing_key("kuopion-liikenne").public_jwk["iss"] == "kuopion-liikenne"
+
+
+def test_a_key_signs_only_its_own_operators_tickets() -> None:
+    with pytest.raises(ValueError, match="pohjolan-liikenne"):
+        sign_ticket(_claims(), new_signing_key("pohjolan-liikenne"), NOW)
