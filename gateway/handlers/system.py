@@ -82,10 +82,15 @@ def _openapi_document() -> bytes:
 
 _DOCS_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>MaaS Gateway API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" type="image/png" href="/docs/static/favicon-32x32.png">
 <link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
 <body><div id="ui"></div>
 <script src="/docs/static/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui", deepLinking: true});</script>
+<script>
+// validatorUrl null: the default badge would send the document to swagger.io.
+SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui", deepLinking: true, validatorUrl: null});
+</script>
 </body></html>
 """
 
@@ -94,5 +99,5 @@ _DOCS_PAGE = """<!doctype html>
     "GET", "/docs", summary="Readable API documentation", tag="system", media_types=("text/html",)
 )
 async def docs(request: web.Request) -> web.Response:
-    """Serve Swagger UI from the gateway's own assets, so it works offline."""
+    """Serve Swagger UI 5 from the gateway's own assets, so it works offline."""
     return web.Response(text=_DOCS_PAGE, content_type="text/html")
