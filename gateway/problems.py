@@ -12,7 +12,9 @@ from journeys.errors import JourneyError
 from operators.fares.model import FaresValidationError
 from sales import errors as sales
 
-PROBLEM_TYPE_BASE = "https://maas-gateway.example/problems/"
+#: Problem types are pages of the gateway itself (`/problems/{code}`); RFC 9457 asks that a
+#: relative type carry the full path, so it resolves against whichever host answered.
+PROBLEM_TYPE_BASE = "/problems/"
 CONTENT_TYPE = "application/problem+json"
 
 

@@ -6,6 +6,7 @@ import importlib
 
 #: Every handler module, in the order their routes appear in the OpenAPI document.
 MODULES = (
+    "pages",
     "system",
     "keys",
     "operators",

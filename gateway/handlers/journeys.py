@@ -213,6 +213,14 @@ async def _priced(
     tag="journeys",
     query=JourneyParams,
     response=JourneyList,
+    errors=(
+        "timetable_loading",
+        "unknown_stop",
+        "outside_network",
+        "date_outside_service",
+        "invalid_query",
+        "journey_error",
+    ),
 )
 async def get_journeys(request: web.Request, query: JourneyParams) -> JourneyList:
     """Plan with RAPTOR on the current snapshot; a maas caller gets a stored offer per journey."""

@@ -110,6 +110,11 @@ async def get_me(request: web.Request) -> Me:
     body=KeyCreate,
     response=KeyCreated,
     status=201,
+    errors=(
+        "not_found",
+        "tenant_exists",
+    ),
+    location="/v1/keys/{prefix}",
 )
 async def create_key(request: web.Request, body: KeyCreate) -> KeyCreated:
     """Create a key and return it once."""
@@ -154,6 +159,7 @@ async def list_keys(request: web.Request, query: KeyQuery) -> KeyList:
     tag="keys",
     roles=("admin",),
     status=204,
+    errors=("not_found",),
 )
 async def revoke_key(request: web.Request) -> web.Response:
     """Revoke a key by its prefix."""

@@ -234,7 +234,16 @@ def check_service_date(snap: Snapshot, at: dt.datetime) -> None:
 
 
 @api.route(
-    "GET", "/v1/stops", summary="Find stops", tag="open data", query=StopsQuery, response=StopList
+    "GET",
+    "/v1/stops",
+    summary="Find stops",
+    tag="open data",
+    query=StopsQuery,
+    response=StopList,
+    errors=(
+        "timetable_loading",
+        "invalid_cursor",
+    ),
 )
 async def list_stops(request: web.Request, query: StopsQuery) -> StopList:
     """List stops near a point and/or by name, a page at a time."""
@@ -255,7 +264,17 @@ async def list_stops(request: web.Request, query: StopsQuery) -> StopList:
     return StopList(items=items, next_cursor=encode_cursor(end) if end < len(entries) else None)
 
 
-@api.route("GET", "/v1/stops/{id}", summary="A stop", tag="open data", response=StopDetail)
+@api.route(
+    "GET",
+    "/v1/stops/{id}",
+    summary="A stop",
+    tag="open data",
+    response=StopDetail,
+    errors=(
+        "timetable_loading",
+        "not_found",
+    ),
+)
 async def get_stop(request: web.Request) -> StopDetail:
     """Return one stop (or shared place) and the routes that serve it."""
     timetable = request.app[timetable_key].get()
@@ -272,6 +291,10 @@ async def get_stop(request: web.Request) -> StopDetail:
     tag="open data",
     query=DeparturesQuery,
     response=Departures,
+    errors=(
+        "timetable_loading",
+        "not_found",
+    ),
 )
 async def get_departures(request: web.Request, query: DeparturesQuery) -> Departures:
     """Return the next departures from a stop at or after `at`."""
@@ -326,6 +349,10 @@ def _route_out(timetable: Timetable, i: int) -> RouteOut:
     tag="open data",
     query=RoutesQuery,
     response=RouteList,
+    errors=(
+        "timetable_loading",
+        "invalid_cursor",
+    ),
 )
 async def list_routes(request: web.Request, query: RoutesQuery) -> RouteList:
     """List routes, of one operator or all, a page at a time."""
@@ -338,7 +365,17 @@ async def list_routes(request: web.Request, query: RoutesQuery) -> RouteList:
     return RouteList(items=items, next_cursor=encode_cursor(end) if end < len(found) else None)
 
 
-@api.route("GET", "/v1/routes/{id}", summary="A route", tag="open data", response=RouteOut)
+@api.route(
+    "GET",
+    "/v1/routes/{id}",
+    summary="A route",
+    tag="open data",
+    response=RouteOut,
+    errors=(
+        "timetable_loading",
+        "not_found",
+    ),
+)
 async def get_route(request: web.Request) -> RouteOut:
     """Return one route."""
     timetable = request.app[timetable_key].get()
@@ -356,6 +393,7 @@ async def get_route(request: web.Request) -> RouteOut:
     summary="Every operator's timetable as one GTFS feed",
     tag="open data",
     media_types=("application/zip",),
+    errors=("timetable_loading",),
 )
 async def merged_zip(request: web.Request) -> web.Response:
     """Serve the merged GTFS zip of the current timetable."""
@@ -377,6 +415,7 @@ async def merged_zip(request: web.Request) -> web.Response:
     summary="The merged network as GeoJSON: routes as lines, stops as points",
     tag="open data",
     media_types=("application/geo+json",),
+    errors=("timetable_loading",),
 )
 async def network_geojson(request: web.Request) -> web.Response:
     """Serve the current timetable's network as a GeoJSON FeatureCollection (RFC 7946)."""

@@ -146,6 +146,8 @@ def _operator_out(op: operator_store.Operator) -> OperatorOut:
     body=OperatorCreate,
     response=OperatorOut,
     status=201,
+    errors=("operator_exists",),
+    location="/v1/operators/{id}",
 )
 async def create_operator(request: web.Request, body: OperatorCreate) -> OperatorOut:
     """Create an operator (409 if the id is taken)."""
@@ -167,6 +169,7 @@ async def create_operator(request: web.Request, body: OperatorCreate) -> Operato
     tag="operators",
     query=PageQuery,
     response=OperatorList,
+    errors=("invalid_cursor",),
 )
 async def list_operators(request: web.Request, query: PageQuery) -> OperatorList:
     """List operators by id, a page at a time."""
@@ -183,7 +186,12 @@ async def list_operators(request: web.Request, query: PageQuery) -> OperatorList
 
 
 @api.route(
-    "GET", "/v1/operators/{id}", summary="An operator", tag="operators", response=OperatorOut
+    "GET",
+    "/v1/operators/{id}",
+    summary="An operator",
+    tag="operators",
+    response=OperatorOut,
+    errors=("not_found",),
 )
 async def get_operator(request: web.Request) -> OperatorOut:
     """Return one operator."""
@@ -203,6 +211,15 @@ async def get_operator(request: web.Request) -> OperatorOut:
     query=FeedQuery,
     response=FeedPublished,
     upload="application/zip",
+    errors=(
+        "not_found",
+        "empty_body",
+        "feed_invalid",
+        "invalid_fares",
+    ),
+    also=((200, "this feed was already published: nothing changed"),),
+    location="/v1/operators/{id}/feed",
+    status=201,
 )
 async def put_feed(request: web.Request, query: FeedQuery) -> web.Response:
     """Validate and store an uploaded GTFS zip; 422 lists every error of a bad feed."""
@@ -242,6 +259,7 @@ async def put_feed(request: web.Request, query: FeedQuery) -> web.Response:
     summary="The operator's feed versions and their warnings",
     tag="operators",
     response=FeedVersions,
+    errors=("not_found",),
 )
 async def get_feed_versions(request: web.Request) -> FeedVersions:
     """List an operator's feed versions, newest first."""

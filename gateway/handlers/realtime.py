@@ -130,6 +130,7 @@ def feed_problem(exc: RealtimeFeedError) -> Problem:
     roles=("operator", "admin"),
     response=ReportOut,
     upload="application/x-protobuf",
+    errors=("not_found", "payload_too_large", "feed_undecodable", "feed_version_unsupported"),
 )
 async def push_feed(request: web.Request) -> ReportOut:
     """Apply a pushed feed in every gateway process; 422 (state unchanged) if it is unusable."""
@@ -150,6 +151,7 @@ async def push_feed(request: web.Request) -> ReportOut:
     tag="realtime",
     roles=("operator", "admin"),
     response=RealtimeStatus,
+    errors=("not_found",),
 )
 async def get_status(request: web.Request) -> RealtimeStatus:
     """Return what the operator's latest feeds held and how polling goes."""
@@ -182,6 +184,10 @@ def _fields(obj: Any, model: type[BaseModel]) -> dict[str, Any]:
     roles=("operator", "admin"),
     body=SourcesIn,
     response=SourcesOut,
+    errors=(
+        "not_found",
+        "url_not_allowed",
+    ),
 )
 async def put_realtime_sources(request: web.Request, body: SourcesIn) -> SourcesOut:
     """Store the operator's realtime URLs; polling follows within seconds in every process."""
@@ -214,6 +220,7 @@ async def put_realtime_sources(request: web.Request, body: SourcesIn) -> Sources
     tag="realtime",
     roles=("operator", "admin"),
     response=SourcesOut,
+    errors=("not_found",),
 )
 async def get_realtime_sources(request: web.Request) -> SourcesOut:
     """Return the operator's realtime URLs (404 when none are configured)."""

@@ -53,6 +53,10 @@ def _tenant(request: web.Request) -> str:
     tag="sales",
     query=ProductQuery,
     response=ProductList,
+    errors=(
+        "not_found",
+        "no_fares",
+    ),
 )
 async def list_products(request: web.Request, query: ProductQuery) -> ProductList:
     """List products with rider categories, prices, media, validity and conditions, by page."""
@@ -107,6 +111,16 @@ def _product(
     body=OfferCreate,
     response=Offer,
     status=201,
+    errors=(
+        "forbidden",
+        "not_found",
+        "no_fares",
+        "no_fare",
+        "departed",
+        "valid_from_past",
+        "mixed_currencies",
+        "timetable_loading",
+    ),
 )
 async def post_offer(request: web.Request, body: OfferCreate) -> Offer:
     """Price with the operators' fares and store the offer for 15 minutes."""
@@ -144,6 +158,17 @@ def _idempotency_key(request: web.Request) -> str:
     response=Booking,
     status=201,
     idempotent_key=True,
+    errors=(
+        "forbidden",
+        "not_found",
+        "offer_expired",
+        "offer_already_booked",
+        "travellers_mismatch",
+        "mixed_currencies",
+        "sold_out",
+        "operator_unavailable",
+    ),
+    location="/v1/bookings/{id}",
 )
 async def post_booking(request: web.Request, body: BookingCreate) -> web.Response:
     """Reserve every leg with its operator; replay the first answer for a repeated key."""
@@ -174,6 +199,10 @@ def _booking_id(request: web.Request) -> uuid.UUID:
     roles=("maas",),
     query=BookingQuery,
     response=BookingPage,
+    errors=(
+        "forbidden",
+        "invalid_cursor",
+    ),
 )
 async def get_bookings(request: web.Request, query: BookingQuery) -> BookingPage:
     """List the caller's bookings, newest first, by cursor."""
@@ -192,6 +221,10 @@ async def get_bookings(request: web.Request, query: BookingQuery) -> BookingPage
     tag="sales",
     roles=("maas",),
     response=Booking,
+    errors=(
+        "forbidden",
+        "not_found",
+    ),
 )
 async def get_one_booking(request: web.Request) -> Booking:
     """Return one of the caller's bookings."""
@@ -205,6 +238,12 @@ async def get_one_booking(request: web.Request) -> Booking:
     tag="sales",
     roles=("maas",),
     response=Booking,
+    errors=(
+        "forbidden",
+        "not_found",
+        "booking_not_pending",
+        "booking_expired",
+    ),
 )
 async def post_confirm(request: web.Request) -> Booking:
     """Commit all legs (CONFIRMED with tickets) or none (REJECTED, compensated)."""
@@ -218,6 +257,12 @@ async def post_confirm(request: web.Request) -> Booking:
     tag="sales",
     roles=("maas",),
     response=Booking,
+    errors=(
+        "forbidden",
+        "not_found",
+        "booking_not_cancellable",
+        "operator_unavailable",
+    ),
 )
 async def post_cancel(request: web.Request) -> Booking:
     """Cancel every leg; the refund follows each leg's conditions."""
@@ -242,6 +287,7 @@ async def _ticket_token(request: web.Request) -> str:
     tag="sales",
     roles=("maas",),
     media_types=("image/png",),
+    errors=("not_found",),
 )
 async def ticket_png(request: web.Request) -> web.Response:
     """Return the QR code of a ticket's signed token as PNG."""
@@ -255,6 +301,7 @@ async def ticket_png(request: web.Request) -> web.Response:
     tag="sales",
     roles=("maas",),
     media_types=("image/svg+xml",),
+    errors=("not_found",),
 )
 async def ticket_svg(request: web.Request) -> web.Response:
     """Return the QR code of a ticket's signed token as SVG."""
@@ -285,6 +332,13 @@ class FaresPublished(BaseModel):
     roles=("operator", "admin"),
     response=FaresPublished,
     upload="application/zip",
+    errors=(
+        "not_found",
+        "empty_body",
+        "invalid_fares",
+    ),
+    also=((200, "these fares were already published: nothing changed"),),
+    status=201,
 )
 async def put_fares(request: web.Request) -> web.Response:
     """Validate and store the operator's Fares v2 files; 422 lists every error by file and row."""
@@ -337,6 +391,10 @@ class CapacityOut(BaseModel):
     roles=("operator", "admin"),
     body=CapacitySet,
     response=CapacityOut,
+    errors=(
+        "not_found",
+        "capacity_below_taken",
+    ),
 )
 async def put_capacity(request: web.Request, body: CapacitySet) -> CapacityOut:
     """Create or resize a seat limit (never below the seats already taken)."""

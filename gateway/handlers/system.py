@@ -37,7 +37,14 @@ async def health(request: web.Request) -> Health:
     return Health(status="ok")
 
 
-@api.route("GET", "/ready", summary="Dependencies answer", tag="system", response=Ready)
+@api.route(
+    "GET",
+    "/ready",
+    summary="Dependencies answer",
+    tag="system",
+    response=Ready,
+    also=((503, "PostgreSQL does not answer: `status` is `down`"),),
+)
 async def ready(request: web.Request) -> web.Response:
     """Answer 200 when PostgreSQL answers (Redis only degrades), else 503."""
     try:

@@ -106,6 +106,7 @@ def _event(name: str, data: object) -> bytes:
     tag="realtime",
     query=StreamQuery,
     media_types=("text/event-stream",),
+    errors=("too_many_streams",),
 )
 async def stream_vehicles(request: web.Request, query: StreamQuery) -> web.StreamResponse:
     """Send the matching vehicles now, then each update, until `max_s` or the client leaves."""
