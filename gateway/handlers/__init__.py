@@ -12,6 +12,7 @@ MODULES = (
     "operators",
     "operator_sales",
     "open_data",
+    "network_map",
     "journeys",
     "sales",
     "verification",

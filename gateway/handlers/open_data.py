@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import orjson
 import pandas as pd
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.api import api
-from gateway.appkeys import realtime_key, settings_key, timetable_key
+from gateway.appkeys import realtime_key, timetable_key
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_offset, encode_cursor
 from gateway.problems import not_found, with_suggestions
 from gateway.realtime.departures import expected_departures
@@ -425,22 +423,3 @@ async def network_geojson(request: web.Request) -> web.Response:
         content_type="application/geo+json",
         headers={"ETag": f'"network-{timetable.generation}"'},
     )
-
-
-_MAP_PAGE = (Path(__file__).parent.parent / "static" / "map.html").read_text(encoding="utf-8")
-
-
-@api.route(
-    "GET",
-    "/map",
-    summary="The network, live vehicles and journeys on a map (a page for people)",
-    tag="open data",
-    media_types=("text/html",),
-)
-async def network_map(request: web.Request) -> web.Response:
-    """Serve the map page; its background tiles come from `MAAS_MAP_TILES` when set."""
-    settings = request.app[settings_key]
-    config = {"tiles": settings.map_tiles, "attribution": settings.map_attribution}
-    # Inside <script>, "</" could end the element: JSON allows writing it as "<\/".
-    page = _MAP_PAGE.replace("{{CONFIG}}", orjson.dumps(config).decode().replace("</", "<\\/"))
-    return web.Response(text=page, content_type="text/html")
