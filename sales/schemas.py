@@ -30,45 +30,100 @@ class Strict(BaseModel):
 class Traveller(Strict):
     """One traveller: a rider category (the operator's id, e.g. `adult`; default when absent)."""
 
-    rider_category: str | None = Field(default=None, pattern=_ID)
+    rider_category: str | None = Field(
+        default=None,
+        pattern=_ID,
+        description=(
+            "the rider category to price for (`rider_category_id` of the operator's"
+            " fares); default its default category"
+        ),
+    )
     ref: str | None = Field(default=None, max_length=64, description="your reference, not a name")
 
 
 class ProductOfferRequest(Strict):
     """An offer for a product sold on its own (a single or a day ticket)."""
 
-    operator_id: str = Field(pattern=_ID)
-    product_id: str = Field(pattern=_ID)
-    valid_from: AwareDatetime | None = None
-    fare_media_id: str | None = Field(default=None, pattern=_ID)
+    operator_id: str = Field(pattern=_ID, description="the operator selling the product")
+    product_id: str = Field(
+        pattern=_ID, description="its `fare_product_id`, as `/v1/products` lists it"
+    )
+    valid_from: AwareDatetime | None = Field(
+        default=None,
+        description="when the ticket starts to be valid, ISO 8601 with an offset; default now",
+    )
+    fare_media_id: str | None = Field(
+        default=None,
+        pattern=_ID,
+        description="the fare medium to sell it on; default the product's first",
+    )
 
 
 class ItineraryLegRequest(Strict):
     """A transit leg of an itinerary from `/v1/journeys`."""
 
-    operator_id: str = Field(pattern=_ID)
-    route_id: str = Field(pattern=_ID)
-    trip_id: str | None = Field(default=None, pattern=_ID)
-    service_date: date | None = None
-    from_stop_id: str = Field(pattern=_ID)
-    to_stop_id: str = Field(pattern=_ID)
-    departure: AwareDatetime
-    arrival: AwareDatetime
+    operator_id: str = Field(pattern=_ID, description="the operator running the trip")
+    route_id: str = Field(pattern=_ID, description="the route, with its operator prefix")
+    trip_id: str | None = Field(
+        default=None,
+        pattern=_ID,
+        description="the trip, with its operator prefix (with `service_date`, for seat limits)",
+    )
+    service_date: date | None = Field(
+        default=None, description="the trip's service day (with `trip_id`)"
+    )
+    from_stop_id: str = Field(pattern=_ID, description="the stop boarded at")
+    to_stop_id: str = Field(pattern=_ID, description="the stop alighted at")
+    departure: AwareDatetime = Field(
+        description="the departure from `from_stop_id`, ISO 8601 with an offset"
+    )
+    arrival: AwareDatetime = Field(
+        description="the arrival at `to_stop_id`, ISO 8601 with an offset"
+    )
 
 
 class ItineraryOfferRequest(Strict):
     """An offer for every transit leg of an itinerary, priced with each operator's fares."""
 
-    legs: list[ItineraryLegRequest] = Field(min_length=1, max_length=8)
-    fare_media_id: str | None = Field(default=None, pattern=_ID)
+    legs: list[ItineraryLegRequest] = Field(
+        min_length=1,
+        max_length=8,
+        description="the transit legs of a journey, in order, as `/v1/journeys` returns them",
+    )
+    fare_media_id: str | None = Field(
+        default=None,
+        pattern=_ID,
+        description="the fare medium to sell on; default each product's first",
+    )
 
 
 class OfferCreate(Strict):
     """Ask for an offer: either a product or an itinerary, for one to nine travellers."""
 
-    product: ProductOfferRequest | None = None
-    itinerary: ItineraryOfferRequest | None = None
-    travellers: list[Traveller] = Field(min_length=1, max_length=9)
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "product": {
+                        "operator_id": "kuopion-liikenne",
+                        "product_id": "kuopion-liikenne:single",
+                    },
+                    "travellers": [{"rider_category": "adult"}],
+                }
+            ]
+        },
+    )
+
+    product: ProductOfferRequest | None = Field(
+        default=None, description="price one product (give this or `itinerary`)"
+    )
+    itinerary: ItineraryOfferRequest | None = Field(
+        default=None, description="price a journey's legs (give this or `product`)"
+    )
+    travellers: list[Traveller] = Field(
+        min_length=1, max_length=9, description="who travels: one entry per traveller"
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> OfferCreate:
@@ -121,9 +176,31 @@ class Offer(BaseModel):
 class BookingCreate(Strict):
     """Book offers (all of them or none) for the travellers the offers were made for."""
 
-    offer_ids: list[UUID] = Field(min_length=1, max_length=8)
-    travellers: list[Traveller] = Field(min_length=1, max_length=9)
-    traveller_ref: str | None = Field(default=None, max_length=64)
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "offer_ids": ["9b2f6c1e-8a4d-4f0e-b6a1-3c5d7e9f1a2b"],
+                    "travellers": [{"rider_category": "adult"}],
+                }
+            ]
+        },
+    )
+
+    offer_ids: list[UUID] = Field(
+        min_length=1,
+        max_length=8,
+        description="the offers to book, all or none, made for the same travellers",
+    )
+    travellers: list[Traveller] = Field(
+        min_length=1, max_length=9, description="the travellers the offers were made for"
+    )
+    traveller_ref: str | None = Field(
+        default=None,
+        max_length=64,
+        description="your own reference of the traveller (never a name)",
+    )
 
 
 class Ticket(BaseModel):
@@ -182,9 +259,13 @@ class BookingPage(BaseModel):
 class BookingQuery(Strict):
     """Filters of the booking list."""
 
-    status: BookingStatus | None = None
-    cursor: str | None = Field(default=None, max_length=200)
-    limit: int = Field(default=50, ge=1, le=200)
+    status: BookingStatus | None = Field(default=None, description="only bookings in this state")
+    cursor: str | None = Field(
+        default=None,
+        max_length=200,
+        description="the `next_cursor` of the previous page; leave out for the first page",
+    )
+    limit: int = Field(default=50, ge=1, le=200, description="how many bookings per page")
 
 
 class ProductQuery(Strict):

@@ -37,15 +37,38 @@ _COORDINATES = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
 class JourneyParams(Strict):
     """Where from and to (a stop id, or `lat,lon`), and when."""
 
-    from_: str = Field(alias="from", min_length=1, max_length=200)
-    to: str = Field(min_length=1, max_length=200)
-    depart_at: AwareDatetime | None = None
-    arrive_by: AwareDatetime | None = None
+    from_: str = Field(
+        alias="from",
+        min_length=1,
+        max_length=200,
+        description=(
+            "where from: a stop id (e.g. `kuopion-liikenne:201804`) or `lat,lon` in WGS84 degrees"
+        ),
+    )
+    to: str = Field(min_length=1, max_length=200, description="where to: a stop id or `lat,lon`")
+    depart_at: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "leave at or after this time, ISO 8601 with an offset (write `+` as `%2B`); default now"
+        ),
+    )
+    arrive_by: AwareDatetime | None = Field(
+        default=None, description="arrive at or before this time instead, ISO 8601 with an offset"
+    )
     window_min: int = Field(default=0, ge=0, le=180, description="range query over this window")
-    max_transfers: int = Field(default=4, ge=0, le=8)
-    wheelchair: bool = False
-    limit: int = Field(default=5, ge=1, le=20)
-    rider_category: str | None = Field(default=None, pattern=r"^[A-Za-z0-9:._-]{1,100}$")
+    max_transfers: int = Field(default=4, ge=0, le=8, description="at most this many changes")
+    wheelchair: bool = Field(
+        default=False, description="only trips and stops accessible by wheelchair"
+    )
+    limit: int = Field(default=5, ge=1, le=20, description="at most this many journeys")
+    rider_category: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9:._-]{1,100}$",
+        description=(
+            "price the offers for this rider category (the operator's "
+            "`rider_category_id`); default the operator's default one"
+        ),
+    )
     offers: bool = Field(default=True, description="attach a priced offer (maas keys)")
 
     @model_validator(mode="after")

@@ -18,12 +18,26 @@ from gateway.problems import Problem, not_found
 class KeyCreate(BaseModel):
     """A new key's role, a name for people, and the operator an operator key is bound to."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"role": "maas", "name": "whim-fi"}]}
+    )
 
-    role: Role
-    name: str = Field(min_length=1, max_length=200)
-    operator_id: str | None = None
-    tenant_id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    role: Role = Field(description="what the key may do: `maas`, `operator`, `planner` or `admin`")
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        description="a name for people; a new maas tenant is named after it",
+    )
+    operator_id: str | None = Field(
+        default=None, description="the operator an `operator` key acts for"
+    )
+    tenant_id: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9-]{1,62}$",
+        description=(
+            "the tenant a `maas` key belongs to (joins an existing tenant); default a new tenant"
+        ),
+    )
 
     @model_validator(mode="after")
     def _operator_only_for_operator_keys(self) -> KeyCreate:

@@ -45,12 +45,28 @@ class StopsQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    near: str | None = Field(default=None, pattern=r"^-?\d+(\.\d+)?,-?\d+(\.\d+)?$")
-    radius_m: float = Field(default=500.0, gt=0, le=5000)
-    q: str | None = Field(default=None, min_length=1, max_length=100)
-    operator: str | None = None
-    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: str | None = None
+    near: str | None = Field(
+        default=None,
+        pattern=r"^-?\d+(\.\d+)?,-?\d+(\.\d+)?$",
+        description="`lat,lon` (WGS84 degrees): stops within `radius_m`, nearest first",
+    )
+    radius_m: float = Field(
+        default=500.0, gt=0, le=5000, description="the radius around `near`, in metres"
+    )
+    q: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="a part of the stop's name, in any case",
+    )
+    operator: str | None = Field(default=None, description="only this operator's stops")
+    limit: int = Field(
+        default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="how many stops per page"
+    )
+    cursor: str | None = Field(
+        default=None,
+        description="the `next_cursor` of the previous page; leave out for the first page",
+    )
 
     @field_validator("near")
     @classmethod
@@ -100,8 +116,11 @@ class DeparturesQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    at: dt.datetime | None = None
-    limit: int = Field(default=20, ge=1, le=200)
+    at: dt.datetime | None = Field(
+        default=None,
+        description="from when, ISO 8601 with an offset (write `+` as `%2B` in a URL); default now",
+    )
+    limit: int = Field(default=20, ge=1, le=200, description="how many departures")
 
     @field_validator("at")
     @classmethod
@@ -141,9 +160,14 @@ class RoutesQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    operator: str | None = None
-    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: str | None = None
+    operator: str | None = Field(default=None, description="only this operator's routes")
+    limit: int = Field(
+        default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="how many routes per page"
+    )
+    cursor: str | None = Field(
+        default=None,
+        description="the `next_cursor` of the previous page; leave out for the first page",
+    )
 
 
 class RouteOut(BaseModel):

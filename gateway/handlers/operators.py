@@ -28,15 +28,48 @@ OPERATOR_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
 class OperatorCreate(BaseModel):
     """A new operator: a slug id, a name, and how its tickets are sold."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "saaristo-lautat",
+                    "name": "Saaristolautat Oy",
+                    "timezone": "Europe/Helsinki",
+                    "sales_channel": "hosted",
+                }
+            ]
+        },
+    )
 
-    id: str = Field(pattern=OPERATOR_ID)
-    name: str = Field(min_length=1, max_length=200)
-    business_id: str | None = Field(default=None, max_length=40)
-    contact_email: str | None = Field(default=None, max_length=200)
-    timezone: str = "Europe/Helsinki"
-    sales_channel: Literal["hosted", "tomp"] = "hosted"
-    terms_url: str | None = Field(default=None, max_length=500)
+    id: str = Field(
+        pattern=OPERATOR_ID,
+        description=(
+            "the operator's id: lower case letters, digits and dashes; prefixes "
+            "every id of its feed"
+        ),
+    )
+    name: str = Field(min_length=1, max_length=200, description="the operator's public name")
+    business_id: str | None = Field(
+        default=None, max_length=40, description="its business id (Y-tunnus in Finland)"
+    )
+    contact_email: str | None = Field(
+        default=None, max_length=200, description="where the gateway's operator reaches it"
+    )
+    timezone: str = Field(
+        default="Europe/Helsinki",
+        description="its IANA time zone: its fares' and tickets' local dates",
+    )
+    sales_channel: Literal["hosted", "tomp"] = Field(
+        default="hosted",
+        description=(
+            "`hosted`: the gateway sells and signs tickets for it; `tomp`: its own "
+            "TOMP-API back-end confirms bookings"
+        ),
+    )
+    terms_url: str | None = Field(
+        default=None, max_length=500, description="its terms of carriage, shown with its offers"
+    )
 
     @field_validator("id")
     @classmethod
@@ -97,8 +130,13 @@ class PageQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: str | None = None
+    limit: int = Field(
+        default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="how many items per page"
+    )
+    cursor: str | None = Field(
+        default=None,
+        description="the `next_cursor` of the previous page; leave out for the first page",
+    )
 
 
 class FeedQuery(BaseModel):
@@ -106,7 +144,14 @@ class FeedQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    agency_id: str | None = Field(default=None, max_length=100)
+    agency_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description=(
+            "publish only this agency's part of a feed that carries several (its "
+            "`agency_id` in agency.txt)"
+        ),
+    )
 
 
 class FeedPublished(BaseModel):

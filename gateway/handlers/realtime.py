@@ -30,12 +30,31 @@ KIND_PATTERN = "|".join(FEED_KINDS)
 class SourcesIn(BaseModel):
     """The URLs to poll (any may be null) and the interval between polls."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "vehicle_positions_url": "https://data.example.fi/gtfs-rt/vehicle-positions.pb",
+                    "poll_interval_s": 15,
+                }
+            ]
+        },
+    )
 
-    vehicle_positions_url: AnyHttpUrl | None = None
-    trip_updates_url: AnyHttpUrl | None = None
-    alerts_url: AnyHttpUrl | None = None
-    poll_interval_s: float = Field(default=30.0, ge=0.2, le=3600)
+    vehicle_positions_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="a public https URL of the operator's GTFS-Realtime vehicle positions to poll",
+    )
+    trip_updates_url: AnyHttpUrl | None = Field(
+        default=None, description="a public https URL of its trip updates"
+    )
+    alerts_url: AnyHttpUrl | None = Field(
+        default=None, description="a public https URL of its service alerts"
+    )
+    poll_interval_s: float = Field(
+        default=30.0, ge=0.2, le=3600, description="how often to poll each URL, in seconds"
+    )
 
 
 class SourcesOut(BaseModel):
