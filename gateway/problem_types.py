@@ -1,12 +1,15 @@
-"""The page of every problem code: its status, what it means and how to fix the request.
+"""The page of every problem code: what it means and how to fix the request.
 
-`/problems/{code}` serves these texts, and the OpenAPI document reads each
-operation's error statuses from this one table.
+`/problems/{code}` serves these texts; the statuses come from the one table in
+`gateway/problems.py`, so a page and an answer never disagree.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from gateway.problems import code_status
+from sales.errors import SalesError
 
 
 @dataclass(frozen=True)
@@ -19,33 +22,28 @@ class ProblemType:
     fix: str
 
 
-def _t(status: int, title: str, meaning: str, fix: str) -> ProblemType:
-    return ProblemType(status, title, meaning, fix)
+def _t(title: str, meaning: str, fix: str) -> tuple[str, str, str]:
+    return title, meaning, fix
 
 
-#: Every problem code the gateway answers with, its status, and its page's text. The
-#: OpenAPI document reads each operation's error statuses from here.
-PROBLEM_TYPES: dict[str, ProblemType] = {
+#: Every problem code's page: its title, what it means, how to fix the request.
+_TEXTS: dict[str, tuple[str, str, str]] = {
     "bad_request": _t(
-        400,
         "Bad request",
         "The request could not be read as HTTP.",
         "Check the request line, headers and encoding.",
     ),
     "invalid_json": _t(
-        400,
         "Invalid JSON",
         "The body is not valid JSON.",
         "Send a JSON document; the detail names where parsing stopped.",
     ),
     "empty_body": _t(
-        400,
         "Empty body",
         "The upload carried no bytes.",
         "Send the file as the request body, e.g. `curl --data-binary @feed.zip`.",
     ),
     "invalid_cursor": _t(
-        400,
         "Invalid cursor",
         "`cursor` is not one this API gave.",
         (
@@ -54,7 +52,6 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ),
     ),
     "idempotency_key_required": _t(
-        400,
         "Idempotency-Key required",
         "This request moves money and must carry an `Idempotency-Key` header.",
         (
@@ -63,7 +60,6 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ),
     ),
     "idempotency_key_invalid": _t(
-        400,
         "Invalid Idempotency-Key",
         (
             "The `Idempotency-Key` header is empty, too long or has characters outside printable "
@@ -72,7 +68,6 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "Use a UUID or another token of 1 to 255 printable ASCII characters.",
     ),
     "unauthorized": _t(
-        401,
         "Unauthorized",
         "No API key was sent, or the key sent is unknown, revoked or malformed.",
         (
@@ -81,7 +76,6 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ),
     ),
     "forbidden": _t(
-        403,
         "Forbidden",
         "The key is valid but its role (or its operator) may not do this.",
         (
@@ -90,7 +84,6 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ),
     ),
     "not_found": _t(
-        404,
         "Not found",
         "The object named in the path or body does not exist, or belongs to another tenant.",
         (
@@ -99,7 +92,6 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ),
     ),
     "no_fares": _t(
-        404,
         "No fares",
         "The operator has published no fares, so nothing of it can be priced.",
         (
@@ -108,61 +100,51 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ),
     ),
     "unknown_stop": _t(
-        404,
         "Unknown stop",
         "`from` or `to` names a stop id the timetable does not hold.",
         "Give a stop id from `/v1/stops` (with its operator prefix) or a position as `lat,lon`.",
     ),
     "method_not_allowed": _t(
-        405,
         "Method not allowed",
         "The path exists but not with this method.",
         "Use one of the methods in the `Allow` header.",
     ),
     "not_acceptable": _t(
-        406,
         "Not acceptable",
         "The gateway cannot answer in a media type the `Accept` header allows.",
         "Accept `application/json` (or the media type the operation documents).",
     ),
     "conflict": _t(
-        409,
         "Conflict",
         "The request conflicts with the current state of the resource.",
         "Read the resource again and retry with a request that fits its state.",
     ),
     "operator_exists": _t(
-        409,
         "Operator exists",
         "An operator with this id is already onboarded.",
         "Choose another id, or update the existing operator.",
     ),
     "tenant_exists": _t(
-        409,
         "Tenant exists",
         "A tenant of that name already exists, and the key did not ask to join it.",
         "Pass its `tenant_id` to add a key to the existing tenant, or choose another name.",
     ),
     "sold_out": _t(
-        409,
         "Sold out",
         "Not enough seats are left on the product or departure for the travellers asked.",
         "Ask for fewer travellers or choose another departure; new offers show what is left.",
     ),
     "offer_expired": _t(
-        409,
         "Offer expired",
         "An offer in the booking is past its `expires_at`.",
         "Get a new offer (`POST /v1/offers` or `/v1/journeys` with a maas key) and book that.",
     ),
     "offer_already_booked": _t(
-        409,
         "Offer already booked",
         "An offer can be booked once; this one is in another booking.",
         "Get a new offer, or retry the first booking with its own `Idempotency-Key` to replay it.",
     ),
     "booking_not_pending": _t(
-        409,
         "Booking not pending",
         "Only a PENDING booking can be confirmed.",
         (
@@ -171,13 +153,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ),
     ),
     "booking_expired": _t(
-        409,
         "Booking expired",
         "The booking's hold ended before it was confirmed; its seats are released.",
         "Book again with new offers and confirm before `expires_at`.",
     ),
     "booking_not_cancellable": _t(
-        409,
         "Booking not cancellable",
         (
             "The booking is in a state, or past the time, in which its conditions allow no "
@@ -186,19 +166,16 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "Read the booking's state and its offers' conditions.",
     ),
     "capacity_below_taken": _t(
-        409,
         "Capacity below seats taken",
         "More seats are already sold or held than the capacity asked for.",
         "Set a capacity at least as large as the seats taken, shown in the detail.",
     ),
     "idempotency_key_in_progress": _t(
-        409,
         "Request in progress",
         "A request with this `Idempotency-Key` is still being processed.",
         "Wait a moment and retry with the same key and body: the first answer is then replayed.",
     ),
     "payload_too_large": _t(
-        413,
         "Payload too large",
         "The body is larger than the gateway accepts for this operation.",
         (
@@ -207,7 +184,6 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ),
     ),
     "unsupported_media_type": _t(
-        415,
         "Unsupported media type",
         "The body's `Content-Type` is not the one the operation reads.",
         (
@@ -216,7 +192,6 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ),
     ),
     "validation_failed": _t(
-        422,
         "Validation failed",
         (
             "A field of the query or body is missing, unknown or out of range; `errors` lists each "
@@ -225,13 +200,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "Correct each field named in `errors`; request bodies refuse unknown fields.",
     ),
     "idempotency_key_reused": _t(
-        422,
         "Idempotency-Key reused",
         "This `Idempotency-Key` was used before with another body.",
         "Use a fresh key for a new request; reuse a key only to retry the same request.",
     ),
     "feed_invalid": _t(
-        422,
         "The GTFS feed is not valid",
         (
             "The uploaded GTFS zip has errors; `errors` lists them per file and row. The previous "
@@ -240,119 +213,108 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "Fix the rows named and upload again.",
     ),
     "invalid_fares": _t(
-        422,
         "Invalid fares",
         "The Fares v2 files are not valid or do not match the operator's feed.",
         "Fix the files and rows named in the detail and upload again.",
     ),
     "feed_undecodable": _t(
-        422,
         "Not a usable GTFS-Realtime feed",
         "The body is not a GTFS-Realtime FeedMessage; the previous feed stays in force.",
         "Send the protobuf bytes of a FeedMessage (`Content-Type: application/x-protobuf`).",
     ),
     "feed_version_unsupported": _t(
-        422,
         "Unsupported GTFS-Realtime version",
         "The FeedMessage's `gtfs_realtime_version` is not one the gateway reads.",
         "Publish GTFS-Realtime 2.0 (or 1.0).",
     ),
     "url_not_allowed": _t(
-        422,
         "URL not allowed",
         "The URL is not https or names a host that is not public.",
         "Give a public `https://` URL the gateway may poll.",
     ),
     "departed": _t(
-        422,
         "Departed",
         "The offer asks for a departure that has already left.",
         "Plan again from now, or choose a later departure.",
     ),
     "no_fare": _t(
-        422,
         "No fare",
         "The operator's fares price none of the products for this leg or rider category.",
         "Choose another rider category or product; `/v1/products` lists what is sold.",
     ),
     "valid_from_past": _t(
-        422,
         "Validity in the past",
         "`valid_from` is before now.",
         "Leave `valid_from` out (now) or give a time in the future, with an offset.",
     ),
     "mixed_currencies": _t(
-        422,
         "Mixed currencies",
         "The offers or legs are priced in different currencies and cannot be summed.",
         "Book the offers of each currency separately.",
     ),
     "travellers_mismatch": _t(
-        422,
         "Travellers mismatch",
         "The offers in one booking are for different travellers.",
         "Book offers made for the same travellers together.",
     ),
     "outside_network": _t(
-        422,
         "Outside the network",
         "No stop lies within walking distance of the `lat,lon` given.",
         "Give a position nearer a stop, or a stop id from `/v1/stops`.",
     ),
     "date_outside_service": _t(
-        422,
         "Date outside the timetable",
         "The time asked is outside the period the timetable covers (the detail gives it).",
         "Ask for a time within the service period shown by `/v1/network.geojson`'s `service`.",
     ),
     "invalid_query": _t(
-        422,
         "Invalid journey query",
         "The journey query cannot be planned as given (for example `depart_at` with `arrive_by`).",
         "Give one of `depart_at` or `arrive_by`, and `from` differing from `to`.",
     ),
     "journey_error": _t(
-        422,
         "No journey can be planned",
         "The planner could not plan this query.",
         "Read the detail; try other places or times.",
     ),
     "rate_limited": _t(
-        429,
         "Too many requests",
         "The key or client address made more requests in the window than allowed.",
         "Wait the seconds in `Retry-After`, then retry.",
     ),
     "internal_error": _t(
-        500,
         "Internal error",
         "The gateway failed; the error is logged with the request id.",
         "Retry later; report the `X-Request-Id` to the gateway's operator if it persists.",
     ),
     "operator_unavailable": _t(
-        502,
         "Operator unavailable",
         "An operator's back-end did not answer or answered with an error.",
         "Retry later; the booking holds nothing at that operator.",
     ),
     "timetable_loading": _t(
-        503,
         "Timetable loading",
         "The gateway is still building its timetable (at start-up or after a feed upload).",
         "Retry after the seconds in `Retry-After`; `/ready` says `ok` once it is built.",
     ),
     "too_many_streams": _t(
-        503,
         "Too many streams",
         "The gateway serves as many Server-Sent Event streams as it allows.",
         "Retry later, or poll `/v1/vehicles` instead.",
     ),
 }
 
+
+def _problem_type(code: str, title: str, meaning: str, fix: str) -> ProblemType:
+    """Take the status from `gateway.problems`, and a sales error's title from its class."""
+    kind = SalesError.by_code.get(code)
+    return ProblemType(code_status(code), kind.title if kind else title, meaning, fix)
+
+
+#: Every problem code the gateway answers with, and its page.
+PROBLEM_TYPES: dict[str, ProblemType] = {
+    code: _problem_type(code, *texts) for code, texts in _TEXTS.items()
+}
+
 #: Codes every operation can answer with, whatever it does.
 COMMON_CODES = ("rate_limited", "internal_error")
-
-
-def status_of(code: str) -> int:
-    """Return the HTTP status of a problem code (KeyError for a code with no page)."""
-    return PROBLEM_TYPES[code].status

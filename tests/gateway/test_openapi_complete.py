@@ -13,7 +13,9 @@ from gateway import handlers
 from gateway.api import api
 from gateway.openapi import build_openapi
 from gateway.problem_types import PROBLEM_TYPES
+from gateway.problems import GATEWAY_STATUSES, HTTP_CODES, JOURNEY_STATUSES, sales_status
 from journeys.errors import JourneyError
+from sales.errors import SalesError
 
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = ("get", "put", "post", "delete", "patch")
@@ -128,28 +130,44 @@ def test_the_document_names_its_server(document: dict[str, Any]) -> None:
     assert document["servers"][0]["url"] == "/"
 
 
-def _raised_codes() -> Iterator[tuple[str, str]]:
-    """Yield (code, where) of every literal problem code the gateway's source raises."""
+def _raised_codes() -> Iterator[tuple[str, int | None, str]]:
+    """Yield (code, status, where) of every literal problem code the source raises."""
     sources = [p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))]
     for path in sources:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not isinstance(node, ast.Call):
+            if not isinstance(node, ast.Call) or not node.args:
                 continue
-            name = getattr(node.func, "id", getattr(node.func, "attr", None))
-            index = {"Problem": 1, "conflict": 0}.get(str(name))
-            if index is None or len(node.args) <= index:
-                continue
-            arg = node.args[index]
-            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                yield arg.value, f"{path.relative_to(ROOT)}:{node.lineno}"
+            name = str(getattr(node.func, "id", getattr(node.func, "attr", None)))
+            args = [a.value if isinstance(a, ast.Constant) else None for a in node.args[:2]]
+            where = f"{path.relative_to(ROOT)}:{node.lineno}"
+            if name == "Problem" and len(args) == 2 and isinstance(args[1], str):
+                yield args[1], args[0] if isinstance(args[0], int) else None, where
+            elif name == "conflict" and isinstance(args[0], str):
+                yield args[0], 409, where
 
 
-def test_every_code_the_gateway_raises_has_a_page() -> None:
+def test_every_code_the_gateway_raises_has_a_page_and_its_status() -> None:
     codes = list(_raised_codes())
     assert len(codes) > 20  # the scan finds the gateway's problems at all
-    assert [(c, where) for c, where in codes if c not in PROBLEM_TYPES] == []
+    assert [(c, where) for c, _, where in codes if c not in PROBLEM_TYPES] == []
+    wrong = [
+        (code, status, where)
+        for code, status, where in codes
+        if status is not None and status != PROBLEM_TYPES[code].status
+    ]
+    assert wrong == []
 
 
-def test_every_planner_error_has_a_page() -> None:
-    kinds = [JourneyError, *JourneyError.__subclasses__()]
-    assert [k.code for k in kinds if k.code not in PROBLEM_TYPES] == []
+def test_every_domain_error_has_a_page_with_the_status_it_is_answered_with() -> None:
+    for code, kind in SalesError.by_code.items():
+        assert PROBLEM_TYPES[code].status == sales_status(kind), code
+        assert PROBLEM_TYPES[code].title == kind.title, code
+    journey_kinds: list[type[JourneyError]] = [JourneyError, *JourneyError.__subclasses__()]
+    for journey in journey_kinds:
+        assert PROBLEM_TYPES[journey.code].status == JOURNEY_STATUSES.get(journey.code, 422)
+
+
+def test_aiohttp_errors_and_the_gateway_table_agree() -> None:
+    for status, (code, _) in HTTP_CODES.items():
+        assert PROBLEM_TYPES[code].status == status, code
+    assert set(GATEWAY_STATUSES) <= set(PROBLEM_TYPES)
