@@ -109,40 +109,46 @@ class PlaceOut(BaseModel):
 class StopCallOut(BaseModel):
     """A call at an intermediate stop."""
 
-    stop: PlaceOut
-    arrival: dt.datetime
-    departure: dt.datetime
+    stop: PlaceOut = Field(description="the stop called at")
+    arrival: dt.datetime = Field(description="when the trip arrives there")
+    departure: dt.datetime = Field(description="when it leaves")
 
 
 class WalkLegOut(BaseModel):
     """Walking between two places."""
 
-    mode: Literal["walk"]
-    from_place: PlaceOut
-    to_place: PlaceOut
-    departure: dt.datetime
-    arrival: dt.datetime
-    duration_s: int
-    distance_m: float
+    mode: Literal["walk"] = Field(description="`walk`")
+    from_place: PlaceOut = Field(description="where the walk starts")
+    to_place: PlaceOut = Field(description="where it ends")
+    departure: dt.datetime = Field(description="when it starts")
+    arrival: dt.datetime = Field(description="when it ends")
+    duration_s: int = Field(description="how long it takes, in seconds")
+    distance_m: float = Field(description="how far, in metres")
 
 
 class TransitLegOut(BaseModel):
     """A ride on one trip of one operator."""
 
-    mode: Literal["transit"]
-    operator_id: str
-    route_id: str
-    route_short_name: str
-    route_long_name: str
-    route_type: int
-    trip_id: str
-    headsign: str
-    from_place: PlaceOut
-    to_place: PlaceOut
-    departure: dt.datetime
-    arrival: dt.datetime
-    duration_s: int
-    intermediate_stops: list[StopCallOut]
+    mode: Literal["transit"] = Field(description="`transit`")
+    operator_id: str = Field(description="the operator running the trip")
+    route_id: str = Field(description="the trip's route")
+    route_short_name: str = Field(description="the route's short name (the line number)")
+    route_long_name: str = Field(description="its long name")
+    route_type: int = Field(
+        description="GTFS `route_type`: 0 tram, 1 metro, 2 rail, 3 bus, 4 ferry, ..."
+    )
+    trip_id: str = Field(description="the trip ridden")
+    headsign: str = Field(
+        description="where the trip is headed (its last stop when the feed gives none)"
+    )
+    from_place: PlaceOut = Field(description="where the leg boards")
+    to_place: PlaceOut = Field(description="where it alights")
+    departure: dt.datetime = Field(
+        description="when it leaves `from_place` (the expected time when realtime data covers it)"
+    )
+    arrival: dt.datetime = Field(description="when it reaches `to_place`")
+    duration_s: int = Field(description="how long the ride takes, in seconds")
+    intermediate_stops: list[StopCallOut] = Field(description="the stops called at between")
     geometry: list[tuple[float, float]] = Field(
         description="[lat, lon] points of the ride: its shape, or its stops where the feed has none"
     )
@@ -158,20 +164,27 @@ class TransitLegOut(BaseModel):
 class ItineraryOut(BaseModel):
     """A journey; `offer` is its price, bookable by id with `POST /v1/bookings`."""
 
-    id: str
-    departure: dt.datetime
-    arrival: dt.datetime
-    duration_s: int
-    transfers: int
-    legs: list[Annotated[WalkLegOut | TransitLegOut, Field(discriminator="mode")]]
-    offer: Offer | None = None
-    offer_problem: str | None = None
+    id: str = Field(description="the journey's id")
+    departure: dt.datetime = Field(description="when it starts")
+    arrival: dt.datetime = Field(description="when it ends")
+    duration_s: int = Field(description="how long it takes, in seconds")
+    transfers: int = Field(description="how many changes")
+    legs: list[Annotated[WalkLegOut | TransitLegOut, Field(discriminator="mode")]] = Field(
+        description="its walks and rides, in order"
+    )
+    offer: Offer | None = Field(
+        default=None, description="its priced offer (maas keys): book it by `offer.id`"
+    )
+    offer_problem: str | None = Field(
+        default=None,
+        description="why it has no offer (the problem code's title and detail), when it has none",
+    )
 
 
 class JourneyList(BaseModel):
     """Pareto-optimal journeys (departure, arrival, transfers), earliest departure first."""
 
-    items: list[ItineraryOut]
+    items: list[ItineraryOut] = Field(description="the journeys, earliest departure first")
 
 
 def _query(params: JourneyParams) -> JourneyQuery:

@@ -51,21 +51,23 @@ class KeyCreate(BaseModel):
 class KeyCreated(BaseModel):
     """The new key: shown once, never again."""
 
-    key: str
-    prefix: str
-    role: Role
+    key: str = Field(
+        description="the key: send it as `Authorization: Bearer <key>`; it is shown only once"
+    )
+    prefix: str = Field(description="its public prefix, to list or revoke it")
+    role: Role = Field(description="its role")
 
 
 class KeyOut(BaseModel):
     """A key as listed: never its secret."""
 
-    prefix: str
-    role: Role
-    name: str
-    tenant_id: str | None = None
-    operator_id: str | None = None
-    created_at: datetime
-    revoked_at: datetime | None = None
+    prefix: str = Field(description="its public prefix")
+    role: Role = Field(description="its role")
+    name: str = Field(description="its name")
+    tenant_id: str | None = Field(default=None, description="the tenant of a maas key")
+    operator_id: str | None = Field(default=None, description="the operator of an operator key")
+    created_at: datetime = Field(description="when it was issued")
+    revoked_at: datetime | None = Field(default=None, description="when it was revoked")
 
 
 class KeyList(BaseModel):
@@ -93,11 +95,11 @@ class KeyQuery(BaseModel):
 class Me(BaseModel):
     """What the caller's key says about the caller."""
 
-    prefix: str
-    role: Role
-    name: str
-    tenant_id: str | None = None
-    operator_id: str | None = None
+    prefix: str = Field(description="the key's prefix")
+    role: Role = Field(description="its role")
+    name: str = Field(description="its name")
+    tenant_id: str | None = Field(default=None, description="the tenant of a maas key")
+    operator_id: str | None = Field(default=None, description="the operator of an operator key")
 
 
 @api.route(

@@ -101,14 +101,16 @@ class StopOut(BaseModel):
 class StopDetail(StopOut):
     """A stop and the routes that call at it."""
 
-    route_ids: list[str]
+    route_ids: list[str] = Field(description="the routes that call at the stop")
 
 
 class StopList(BaseModel):
     """A page of stops (nearest first with `near`)."""
 
-    items: list[StopOut]
-    next_cursor: str | None = None
+    items: list[StopOut] = Field(description="the stops, nearest first with `near`")
+    next_cursor: str | None = Field(
+        default=None, description="pass as `cursor` for the next page; absent on the last"
+    )
 
 
 class DeparturesQuery(BaseModel):
@@ -151,8 +153,8 @@ class DepartureOut(BaseModel):
 class Departures(BaseModel):
     """The next departures from a stop, soonest first."""
 
-    stop_id: str
-    items: list[DepartureOut]
+    stop_id: str = Field(description="the stop")
+    items: list[DepartureOut] = Field(description="the departures, soonest first")
 
 
 class RoutesQuery(BaseModel):
@@ -173,22 +175,28 @@ class RoutesQuery(BaseModel):
 class RouteOut(BaseModel):
     """A route."""
 
-    id: str
-    operator_id: str
-    agency_id: str | None = None
-    short_name: str | None = None
-    long_name: str | None = None
-    route_type: int
-    color: str | None = None
-    text_color: str | None = None
-    trip_count: int
+    id: str = Field(description="the route id, prefixed with its operator's id")
+    operator_id: str = Field(description="the operator running it")
+    agency_id: str | None = Field(default=None, description="its agency in the operator's feed")
+    short_name: str | None = Field(default=None, description="its short name (the line number)")
+    long_name: str | None = Field(default=None, description="its long name")
+    route_type: int = Field(
+        description="GTFS `route_type`: 0 tram, 1 metro, 2 rail, 3 bus, 4 ferry, ..."
+    )
+    color: str | None = Field(default=None, description="its colour, hex without `#`")
+    text_color: str | None = Field(
+        default=None, description="the colour of text on it, hex without `#`"
+    )
+    trip_count: int = Field(description="how many trips it has in the timetable")
 
 
 class RouteList(BaseModel):
     """A page of routes."""
 
-    items: list[RouteOut]
-    next_cursor: str | None = None
+    items: list[RouteOut] = Field(description="the routes")
+    next_cursor: str | None = Field(
+        default=None, description="pass as `cursor` for the next page; absent on the last"
+    )
 
 
 def _stop_out(timetable: Timetable, i: int, distance_m: float | None = None) -> StopOut:

@@ -108,21 +108,25 @@ class FeedSummary(BaseModel):
 class OperatorOut(BaseModel):
     """An operator as published."""
 
-    id: str
-    name: str
-    business_id: str | None = None
-    contact_email: str | None = None
-    timezone: str
-    sales_channel: str
-    terms_url: str | None = None
-    created_at: datetime
+    id: str = Field(description="the operator's id: the prefix of every id of its feed")
+    name: str = Field(description="its public name")
+    business_id: str | None = Field(default=None, description="its business id")
+    contact_email: str | None = Field(
+        default=None, description="where the gateway's operator reaches it"
+    )
+    timezone: str = Field(description="its IANA time zone")
+    sales_channel: str = Field(description="`hosted` or `tomp`")
+    terms_url: str | None = Field(default=None, description="its terms of carriage")
+    created_at: datetime = Field(description="when it was onboarded")
 
 
 class OperatorList(BaseModel):
     """A page of operators; pass `next_cursor` back as `cursor` for the next one."""
 
-    items: list[OperatorOut]
-    next_cursor: str | None = None
+    items: list[OperatorOut] = Field(description="the operators, by id")
+    next_cursor: str | None = Field(
+        default=None, description="pass as `cursor` for the next page; absent on the last"
+    )
 
 
 class PageQuery(BaseModel):
@@ -175,7 +179,7 @@ class FeedPublished(BaseModel):
 class FeedVersions(BaseModel):
     """An operator's feed versions, newest first."""
 
-    items: list[FeedSummary]
+    items: list[FeedSummary] = Field(description="the versions, newest first")
 
 
 def _operator_out(op: operator_store.Operator) -> OperatorOut:

@@ -396,8 +396,8 @@ class CapacitySet(Strict):
 class CapacityOut(BaseModel):
     """A limited product or departure."""
 
-    id: int
-    seats_total: int
+    id: int = Field(description="the capacity's id")
+    seats_total: int = Field(description="how many seats there are to sell")
 
 
 @api.route(

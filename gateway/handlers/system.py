@@ -8,7 +8,7 @@ from importlib.metadata import version
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gateway.api import api, json_response
 from gateway.appkeys import db_key, metrics_key, redis_key, timetable_key
@@ -19,16 +19,22 @@ from gateway.resources import postgres_answers
 class Health(BaseModel):
     """The process is alive."""
 
-    status: str
+    status: str = Field(description="`ok` while the process runs")
 
 
 class Ready(BaseModel):
     """Whether each dependency answers; `degraded` means serving without Redis or timetable."""
 
-    status: str
-    postgres: str
-    redis: str
-    timetable: str
+    status: str = Field(
+        description=(
+            "`ok`; `degraded` when serving without Redis or a timetable; `down` without PostgreSQL"
+        )
+    )
+    postgres: str = Field(description="`ok` or `down`")
+    redis: str = Field(description="`ok`, or `degraded` (the gateway keeps selling without it)")
+    timetable: str = Field(
+        description="`ok`, `loading` before the first build, `failed` when the last build failed"
+    )
 
 
 @api.route("GET", "/health", summary="The process is alive", tag="system", response=Health)

@@ -85,8 +85,8 @@ class StreamQuery(VehiclesQuery):
 class VehicleList(BaseModel):
     """Live vehicles that match the query."""
 
-    items: list[VehiclePosition]
-    total: int
+    items: list[VehiclePosition] = Field(description="the vehicles' latest positions")
+    total: int = Field(description="how many matched before `limit`")
 
 
 def _matching(
