@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from gateway.api import Api, Endpoint, openapi_path
+from gateway.openapi_examples import EXAMPLES
 from gateway.problem_types import COMMON_CODES, PROBLEM_TYPES
 from gateway.problems import CONTENT_TYPE as PROBLEM
 from gateway.problems import PROBLEM_TYPE_BASE
@@ -156,10 +157,9 @@ def _error_responses(codes: list[str]) -> dict[str, Any]:
 
 
 def _examples(model: type[BaseModel]) -> dict[str, Any]:
-    """Return a media type's `example` from the model's own `examples`, if it has some."""
-    extra = model.model_config.get("json_schema_extra")
-    examples = extra.get("examples") if isinstance(extra, dict) else None
-    return {"example": examples[0]} if isinstance(examples, list) and examples else {}
+    """Return a media type's `example` of the model, if `gateway.openapi_examples` has one."""
+    example = EXAMPLES.get(model.__name__)
+    return {"example": example} if example is not None else {}
 
 
 def _success(endpoint: Endpoint, description: str) -> dict[str, Any]:

@@ -100,21 +100,6 @@ class ItineraryOfferRequest(Strict):
 class OfferCreate(Strict):
     """Ask for an offer: either a product or an itinerary, for one to nine travellers."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "product": {
-                        "operator_id": "kuopion-liikenne",
-                        "product_id": "kuopion-liikenne:single",
-                    },
-                    "travellers": [{"rider_category": "adult"}],
-                }
-            ]
-        },
-    )
-
     product: ProductOfferRequest | None = Field(
         default=None, description="price one product (give this or `itinerary`)"
     )
@@ -187,18 +172,6 @@ class Offer(BaseModel):
 
 class BookingCreate(Strict):
     """Book offers (all of them or none) for the travellers the offers were made for."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "offer_ids": ["9b2f6c1e-8a4d-4f0e-b6a1-3c5d7e9f1a2b"],
-                    "travellers": [{"rider_category": "adult"}],
-                }
-            ]
-        },
-    )
 
     offer_ids: list[UUID] = Field(
         min_length=1,

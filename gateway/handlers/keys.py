@@ -18,9 +18,7 @@ from gateway.problems import Problem, not_found
 class KeyCreate(BaseModel):
     """A new key's role, a name for people, and the operator an operator key is bound to."""
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"role": "maas", "name": "whim-fi"}]}
-    )
+    model_config = ConfigDict(extra="forbid")
 
     role: Role = Field(description="what the key may do: `maas`, `operator`, `planner` or `admin`")
     name: str = Field(

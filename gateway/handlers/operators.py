@@ -28,19 +28,7 @@ OPERATOR_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
 class OperatorCreate(BaseModel):
     """A new operator: a slug id, a name, and how its tickets are sold."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "saaristo-lautat",
-                    "name": "Saaristolautat Oy",
-                    "timezone": "Europe/Helsinki",
-                    "sales_channel": "hosted",
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(extra="forbid")
 
     id: str = Field(
         pattern=OPERATOR_ID,

@@ -30,17 +30,7 @@ KIND_PATTERN = "|".join(FEED_KINDS)
 class SourcesIn(BaseModel):
     """The URLs to poll (any may be null) and the interval between polls."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "vehicle_positions_url": "https://data.example.fi/gtfs-rt/vehicle-positions.pb",
-                    "poll_interval_s": 15,
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(extra="forbid")
 
     vehicle_positions_url: AnyHttpUrl | None = Field(
         default=None,

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from gateway.api import api, json_response, principal, require_own_operator
 from gateway.appkeys import db_key, fares_key, sales_key
@@ -361,19 +361,6 @@ async def put_fares(request: web.Request) -> web.Response:
 
 class CapacitySet(Strict):
     """Limit the seats of a product or of one departure."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "seats_total": 48,
-                    "trip_id": "kuopion-liikenne:1_20170116_1",
-                    "service_date": "2017-01-16",
-                }
-            ]
-        },
-    )
 
     seats_total: int = Field(ge=0, le=100_000, description="how many seats there are to sell")
     product_id: str | None = Field(

@@ -12,6 +12,7 @@ import pytest
 from gateway import handlers
 from gateway.api import api
 from gateway.openapi import build_openapi
+from gateway.openapi_examples import EXAMPLES
 from gateway.problem_types import PROBLEM_TYPES
 from gateway.problems import GATEWAY_STATUSES, HTTP_CODES, JOURNEY_STATUSES, sales_status
 from journeys.errors import JourneyError
@@ -170,3 +171,24 @@ def test_aiohttp_errors_and_the_gateway_table_agree() -> None:
     for status, (code, _) in HTTP_CODES.items():
         assert PROBLEM_TYPES[code].status == status, code
     assert set(GATEWAY_STATUSES) <= set(PROBLEM_TYPES)
+
+
+def test_every_example_is_valid_for_its_model() -> None:
+    handlers.load()
+    models = {m.__name__: m for e in api.endpoints for m in (e.body, e.response) if m is not None}
+    assert set(EXAMPLES) <= set(models)
+    for name, example in EXAMPLES.items():
+        models[name].model_validate(example)
+
+
+def test_the_main_responses_have_examples(document: dict[str, Any]) -> None:
+    for path, method in [
+        ("/v1/stops", "get"),
+        ("/v1/stops/{id}/departures", "get"),
+        ("/v1/journeys", "get"),
+        ("/v1/offers", "post"),
+        ("/v1/bookings", "post"),
+    ]:
+        responses = document["paths"][path][method]["responses"]
+        ok = next(v for k, v in responses.items() if k.startswith("2"))
+        assert "example" in ok["content"]["application/json"], path
