@@ -187,7 +187,10 @@ def _responses(endpoint: Endpoint) -> dict[str, Any]:
         }
     responses = {str(endpoint.status): ok}
     for status, description in endpoint.also:
-        responses[str(status)] = _success(endpoint, description)
+        bodiless = status in (204, 304)
+        responses[str(status)] = (
+            {"description": description} if bodiless else (_success(endpoint, description))
+        )
     return responses | _error_responses(error_codes(endpoint))
 
 
@@ -203,7 +206,10 @@ def _request_body(endpoint: Endpoint) -> dict[str, Any] | None:
         binary = {"schema": {"type": "string", "format": "binary"}}
         return {
             "required": True,
-            "description": f"the file's bytes as the body ({endpoint.upload}), not a form",
+            "description": (
+                f"the file's bytes as the body ({endpoint.upload}), not a form: "
+                f"`curl --data-binary @FILE -H 'Content-Type: {endpoint.upload}'`"
+            ),
             "content": {endpoint.upload: binary},
         }
     return None

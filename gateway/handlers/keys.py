@@ -124,10 +124,7 @@ async def get_me(request: web.Request) -> Me:
     body=KeyCreate,
     response=KeyCreated,
     status=201,
-    errors=(
-        "not_found",
-        "tenant_exists",
-    ),
+    errors=("not_found", "tenant_exists"),
     location="/v1/keys/{prefix}",
 )
 async def create_key(request: web.Request, body: KeyCreate) -> KeyCreated:

@@ -270,10 +270,7 @@ def check_service_date(snap: Snapshot, at: dt.datetime) -> None:
     tag="open data",
     query=StopsQuery,
     response=StopList,
-    errors=(
-        "timetable_loading",
-        "invalid_cursor",
-    ),
+    errors=("timetable_loading", "invalid_cursor"),
 )
 async def list_stops(request: web.Request, query: StopsQuery) -> StopList:
     """List stops near a point and/or by name, a page at a time."""
@@ -300,10 +297,7 @@ async def list_stops(request: web.Request, query: StopsQuery) -> StopList:
     summary="A stop",
     tag="open data",
     response=StopDetail,
-    errors=(
-        "timetable_loading",
-        "not_found",
-    ),
+    errors=("timetable_loading", "not_found"),
 )
 async def get_stop(request: web.Request) -> StopDetail:
     """Return one stop (or shared place) and the routes that serve it."""
@@ -321,10 +315,7 @@ async def get_stop(request: web.Request) -> StopDetail:
     tag="open data",
     query=DeparturesQuery,
     response=Departures,
-    errors=(
-        "timetable_loading",
-        "not_found",
-    ),
+    errors=("timetable_loading", "not_found"),
 )
 async def get_departures(request: web.Request, query: DeparturesQuery) -> Departures:
     """Return the next departures from a stop at or after `at`."""
@@ -379,10 +370,7 @@ def _route_out(timetable: Timetable, i: int) -> RouteOut:
     tag="open data",
     query=RoutesQuery,
     response=RouteList,
-    errors=(
-        "timetable_loading",
-        "invalid_cursor",
-    ),
+    errors=("timetable_loading", "invalid_cursor"),
 )
 async def list_routes(request: web.Request, query: RoutesQuery) -> RouteList:
     """List routes, of one operator or all, a page at a time."""
@@ -401,10 +389,7 @@ async def list_routes(request: web.Request, query: RoutesQuery) -> RouteList:
     summary="A route",
     tag="open data",
     response=RouteOut,
-    errors=(
-        "timetable_loading",
-        "not_found",
-    ),
+    errors=("timetable_loading", "not_found"),
 )
 async def get_route(request: web.Request) -> RouteOut:
     """Return one route."""

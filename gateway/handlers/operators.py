@@ -248,12 +248,7 @@ async def get_operator(request: web.Request) -> OperatorOut:
     query=FeedQuery,
     response=FeedPublished,
     upload="application/zip",
-    errors=(
-        "not_found",
-        "empty_body",
-        "feed_invalid",
-        "invalid_fares",
-    ),
+    errors=("not_found", "empty_body", "feed_invalid", "invalid_fares"),
     also=((200, "this feed was already published: nothing changed"),),
     location="/v1/operators/{id}/feed",
     status=201,

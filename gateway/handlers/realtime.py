@@ -207,10 +207,7 @@ def _fields(obj: Any, model: type[BaseModel]) -> dict[str, Any]:
     roles=("operator", "admin"),
     body=SourcesIn,
     response=SourcesOut,
-    errors=(
-        "not_found",
-        "url_not_allowed",
-    ),
+    errors=("not_found", "url_not_allowed"),
 )
 async def put_realtime_sources(request: web.Request, body: SourcesIn) -> SourcesOut:
     """Store the operator's realtime URLs; polling follows within seconds in every process."""

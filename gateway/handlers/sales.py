@@ -53,10 +53,6 @@ def _tenant(request: web.Request) -> str:
     tag="sales",
     query=ProductQuery,
     response=ProductList,
-    errors=(
-        "not_found",
-        "no_fares",
-    ),
 )
 async def list_products(request: web.Request, query: ProductQuery) -> ProductList:
     """List products with rider categories, prices, media, validity and conditions, by page."""
@@ -199,10 +195,7 @@ def _booking_id(request: web.Request) -> uuid.UUID:
     roles=("maas",),
     query=BookingQuery,
     response=BookingPage,
-    errors=(
-        "forbidden",
-        "invalid_cursor",
-    ),
+    errors=("forbidden", "invalid_cursor"),
 )
 async def get_bookings(request: web.Request, query: BookingQuery) -> BookingPage:
     """List the caller's bookings, newest first, by cursor."""
@@ -221,10 +214,7 @@ async def get_bookings(request: web.Request, query: BookingQuery) -> BookingPage
     tag="sales",
     roles=("maas",),
     response=Booking,
-    errors=(
-        "forbidden",
-        "not_found",
-    ),
+    errors=("forbidden", "not_found"),
 )
 async def get_one_booking(request: web.Request) -> Booking:
     """Return one of the caller's bookings."""
@@ -238,12 +228,7 @@ async def get_one_booking(request: web.Request) -> Booking:
     tag="sales",
     roles=("maas",),
     response=Booking,
-    errors=(
-        "forbidden",
-        "not_found",
-        "booking_not_pending",
-        "booking_expired",
-    ),
+    errors=("forbidden", "not_found", "booking_not_pending", "booking_expired"),
 )
 async def post_confirm(request: web.Request) -> Booking:
     """Commit all legs (CONFIRMED with tickets) or none (REJECTED, compensated)."""
@@ -257,12 +242,7 @@ async def post_confirm(request: web.Request) -> Booking:
     tag="sales",
     roles=("maas",),
     response=Booking,
-    errors=(
-        "forbidden",
-        "not_found",
-        "booking_not_cancellable",
-        "operator_unavailable",
-    ),
+    errors=("forbidden", "not_found", "booking_not_cancellable", "operator_unavailable"),
 )
 async def post_cancel(request: web.Request) -> Booking:
     """Cancel every leg; the refund follows each leg's conditions."""
@@ -332,11 +312,7 @@ class FaresPublished(BaseModel):
     roles=("operator", "admin"),
     response=FaresPublished,
     upload="application/zip",
-    errors=(
-        "not_found",
-        "empty_body",
-        "invalid_fares",
-    ),
+    errors=("not_found", "empty_body", "invalid_fares"),
     also=((200, "these fares were already published: nothing changed"),),
     status=201,
 )
@@ -395,10 +371,7 @@ class CapacityOut(BaseModel):
     roles=("operator", "admin"),
     body=CapacitySet,
     response=CapacityOut,
-    errors=(
-        "not_found",
-        "capacity_below_taken",
-    ),
+    errors=("not_found", "capacity_below_taken"),
 )
 async def put_capacity(request: web.Request, body: CapacitySet) -> CapacityOut:
     """Create or resize a seat limit (never below the seats already taken)."""

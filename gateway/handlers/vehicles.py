@@ -205,6 +205,7 @@ def _merged_feed_route(kind: FeedKind) -> None:
         tag="open data",
         query=FeedQuery,
         media_types=("application/x-protobuf",),
+        also=((304, "unchanged since the `ETag` sent as `If-None-Match`"),),
     )(handler)
 
 
