@@ -189,7 +189,7 @@ def _responses(endpoint: Endpoint) -> dict[str, Any]:
     for status, description in endpoint.also:
         bodiless = status in (204, 304)
         responses[str(status)] = (
-            {"description": description} if bodiless else (_success(endpoint, description))
+            {"description": description} if bodiless else _success(endpoint, description)
         )
     return responses | _error_responses(error_codes(endpoint))
 
