@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from gateway import handlers
 from gateway.api import api, openapi_path
 from gateway.appkeys import timetable_key
-from gtfs.feed.split import KUOPIO_OPERATORS
+from gateway.demo.kuopio import KUOPIO_OPERATORS
 from tests.gateway.browser import dump_dom, find_chromium, screenshot
 
 Client = TestClient[web.Request, web.Application]
