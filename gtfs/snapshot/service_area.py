@@ -1,7 +1,7 @@
 """Where a network runs: the box around the stops its trips call at in the coming days.
 
 A map opens there rather than on the box of every stop ever published, which for a
-gateway of operators on several continents is the whole earth.
+gateway of operators on several continents (or of feeds long ended) is the whole earth.
 """
 
 from __future__ import annotations
@@ -21,14 +21,24 @@ def service_area(
 ) -> Box | None:
     """Return the box of stops served from day ordinal `first_day` for `days` days.
 
-    With no service in that period (a published timetable that has ended, say), the box
-    of every served stop; with `operator_id`, of that operator's trips only; None when
-    no trip is left.
+    With no service in that period, the `days` with service nearest to it: the next ones,
+    or, once every calendar has ended, the last ones. With `operator_id`, of that
+    operator's trips only; None when it has no trip.
     """
     trips = _operator_trips(snap, operator_id)
-    active = trips & _active_trips(snap, first_day, days)
-    box = _box(snap, active)
+    start = _nearest_service(snap, trips, first_day, days)
+    box = _box(snap, trips & _active_trips(snap, start, days))
     return box if box is not None else _box(snap, trips)
+
+
+def _nearest_service(snap: Snapshot, trips: B, first_day: int, days: int) -> int:
+    """Return the first day of the `days`-long window with service nearest to `first_day`."""
+    services = np.unique(snap.trips.service[trips & (snap.trips.service >= 0)])
+    running = np.flatnonzero(snap.service_active[services].any(axis=0)) + snap.first_day
+    if not len(running) or ((running >= first_day) & (running < first_day + days)).any():
+        return first_day
+    later = running[running >= first_day]
+    return int(later[0]) if len(later) else int(running[-1]) - days + 1
 
 
 def _operator_trips(snap: Snapshot, operator_id: str | None) -> B:

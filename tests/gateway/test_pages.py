@@ -65,27 +65,22 @@ async def test_a_created_operator_is_named_in_location(
     assert (await client.get(resp.headers["Location"])).status == 200
 
 
-def _map_config(page: str) -> dict[str, Any]:
+def map_config(page: str) -> dict[str, Any]:
+    """Return the configuration the map page was served with."""
     found = re.search(r'<script type="application/json" id="map-config">(.*?)</script>', page)
     assert found
     config: dict[str, Any] = orjson.loads(found[1])
     return config
 
 
-async def test_the_map_opens_on_the_network_or_on_one_operator(
-    kuopio_demo: str, client: Client
-) -> None:
+async def test_the_map_opens_on_one_operators_network(kuopio_demo: str, client: Client) -> None:
     await client.app[timetable_key].wait_for(
         lambda t: "kuopion-liikenne" in set(t.snapshot.stops.operator_ids), timeout_s=60
     )
-    every = _map_config(await (await client.get("/map")).text())["bounds"]
-    (south, west), (north, east) = every
-    assert 62.5 < south < north < 63.5  # Kuopio, not the earth
+    one = map_config(await (await client.get("/map?operator=kuopion-liikenne")).text())
+    (south, west), (north, east) = one["bounds"]
+    assert 62.5 < south < north < 63.5  # Kuopio, whatever else this run's database holds
     assert 27 < west < east < 28.5
-    one = _map_config(await (await client.get("/map?operator=kuopion-liikenne")).text())
-    (s, w), (n, e) = one["bounds"]
-    assert south <= s <= n <= north
-    assert west <= w <= e <= east
     assert one["operator"] == "kuopion-liikenne"
-    nobody = _map_config(await (await client.get("/map?operator=nobody")).text())
+    nobody = map_config(await (await client.get("/map?operator=nobody")).text())
     assert nobody["bounds"] is None

@@ -46,13 +46,22 @@ def test_the_area_is_that_of_the_stops_served_in_the_coming_days(tables: GtfsTab
     assert south == north == STOPS["A"][0]
 
 
-def test_with_no_service_in_the_coming_days_the_area_is_every_served_stop(
+def test_with_no_service_in_the_coming_days_the_area_is_that_of_the_next_days_with_some(
+    tables: GtfsTables,
+) -> None:
+    snap = build_snapshot(tables)
+    box = service_area(snap, dt.date(2024, 4, 8).toordinal(), 7)
+    assert box is not None
+    assert (box[1], box[3]) == (STOPS["D"][1], STOPS["E"][1])  # June's trips
+
+
+def test_once_every_calendar_has_ended_the_area_is_that_of_the_last_days_of_service(
     tables: GtfsTables,
 ) -> None:
     snap = build_snapshot(tables)
     box = service_area(snap, dt.date(2025, 1, 6).toordinal(), 7)
     assert box is not None
-    assert (box[1], box[3]) == (STOPS["A"][1], STOPS["E"][1])
+    assert (box[1], box[3]) == (STOPS["D"][1], STOPS["E"][1])
 
 
 def test_an_operator_with_no_trips_has_no_area(tables: GtfsTables) -> None:

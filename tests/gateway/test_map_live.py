@@ -1,5 +1,6 @@
-"""A journey on /map, in headless Chromium: its legs name stops and operators, and with a maas
-key given as `#key=` it shows the price of the offer (the live demo, so departures are ahead)."""
+"""/map over the live demo (its departures are ahead): it opens on where the demo runs, and a
+journey on it, in headless Chromium, names its stops and operators and, with a maas key given
+as `#key=`, shows its price."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from gateway.resources import init_connection
 from gateway.settings import Settings
 from tests.conftest import ClientFactory
 from tests.gateway.browser import dump_dom, find_chromium, screenshot
+from tests.gateway.test_pages import map_config
 from tests.servers import fresh_database
 
 Client = TestClient[web.Request, web.Application]
@@ -84,3 +86,10 @@ async def test_a_journey_shows_its_stops_operators_and_price(
         assert operator_id in {op.operator_id for op in KUOPIO_OPERATORS}
     assert re.search(r'class="price">\d+\.\d\d EUR<', first[1]), first[1]
     await screenshot(chromium, url, tmp_path / "journey.png", budget_ms=30_000)
+
+
+async def test_the_map_opens_on_where_the_network_runs_this_week(live: Client) -> None:
+    config = map_config(await (await live.get("/map")).text())
+    (south, west), (north, east) = config["bounds"]
+    assert 62.5 < south < north < 63.5  # Kuopio
+    assert 27 < west < east < 28.5
