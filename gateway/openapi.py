@@ -50,6 +50,7 @@ _PATH_PARAMETERS = {
     "stops": "A stop id, prefixed with its operator's id, e.g. `kuopion-liikenne:201804`.",
     "routes": "A route id, prefixed with its operator's id, e.g. `kuopion-liikenne:1`.",
     "bookings": "The booking's id (a UUID), as `POST /v1/bookings` answered it.",
+    "offers": "The offer's id (a UUID), as `POST /v1/offers` or `/v1/journeys` gave it.",
     "tickets": "The ticket's id (a UUID), from a confirmed booking's `tickets`.",
     "keys": "The key's prefix (`mk_<role>_<prefix>`), as `GET /v1/keys` lists it.",
     "realtime": "The kind of GTFS-Realtime feed.",

@@ -33,7 +33,7 @@ from sales.schemas import (
     ProductQuery,
     Strict,
 )
-from sales.store import find_ticket_token, get_booking, list_bookings
+from sales.store import find_ticket_token, get_booking, get_offer, list_bookings
 from sales.tokens import qr_png, qr_svg
 
 MAX_FARES_BYTES = 10 * 1024 * 1024
@@ -115,14 +115,32 @@ def _product(
         "departed",
         "valid_from_past",
         "mixed_currencies",
-        "timetable_loading",
     ),
+    location="/v1/offers/{id}",
 )
 async def post_offer(request: web.Request, body: OfferCreate) -> Offer:
     """Price with the operators' fares and store the offer for 15 minutes."""
     pool = request.app[db_key]
     fares = await request.app[fares_key].current(pool)
     return await create_offer(pool, _tenant(request), body, fares)
+
+
+@api.route(
+    "GET",
+    "/v1/offers/{id}",
+    summary="An offer as it was made",
+    tag="sales",
+    roles=("maas",),
+    response=Offer,
+    errors=("forbidden", "not_found"),
+)
+async def get_one_offer(request: web.Request) -> Offer:
+    """Return one of the tenant's offers, also after it has expired."""
+    try:
+        offer_id = uuid.UUID(request.match_info["id"])
+    except ValueError:
+        raise not_found("offer", request.match_info["id"]) from None
+    return await get_offer(request.app[db_key], _tenant(request), offer_id)
 
 
 def _idempotency_key(request: web.Request) -> str:
