@@ -64,3 +64,15 @@ async def test_map_draws_the_network(chromium: str, kuopio: Client, tmp_path: Pa
     assert status, dom[:2000]
     assert int(status[1]) > 100
     await screenshot(chromium, _url(kuopio, "/map"), tmp_path / "map.png")
+
+
+def test_without_chromium_ci_fails_and_a_local_run_skips(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing to find
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        find_chromium()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+        find_chromium()
