@@ -20,6 +20,7 @@ from gateway.problems import CONTENT_TYPE as PROBLEM
 from gateway.problems import PROBLEM_TYPE_BASE
 
 _REF = "#/components/schemas/{model}"
+_EXAMPLE_REF = "#/components/examples/problem-{code}"
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -150,7 +151,7 @@ def _error_responses(codes: list[str]) -> dict[str, Any]:
             "content": {
                 PROBLEM: {
                     "schema": {"$ref": "#/components/schemas/Problem"},
-                    "examples": {c: _problem_example(c) for c in found},
+                    "examples": {c: {"$ref": _EXAMPLE_REF.format(code=c)} for c in found},
                 }
             },
         }
@@ -281,6 +282,8 @@ def build_openapi(api: Api, version: str) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
+            # Each problem's example once, referred to by every operation that can answer it.
+            "examples": {f"problem-{c}": _problem_example(c) for c in sorted(PROBLEM_TYPES)},
             "securitySchemes": {
                 "apiKey": {
                     "type": "http",

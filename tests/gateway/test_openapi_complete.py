@@ -105,7 +105,8 @@ def test_every_operation_lists_its_problem_codes_by_status(document: dict[str, A
         for code in codes:
             status = str(PROBLEM_TYPES[code].status)
             examples = op["responses"][status]["content"]["application/problem+json"]["examples"]
-            assert examples[code]["value"]["type"] == f"/problems/{code}", name
+            example = document["components"]["examples"][examples[code]["$ref"].split("/")[-1]]
+            assert example["value"]["type"] == f"/problems/{code}", name
 
 
 def test_an_operation_on_one_object_can_answer_not_found(document: dict[str, Any]) -> None:
