@@ -11,6 +11,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from aiohttp import web
@@ -40,6 +41,14 @@ class Endpoint:
     media_types: tuple[str, ...] = ()
     idempotent_key: bool = False
     upload: str | None = None
+    errors: tuple[str, ...] = ()
+    also: tuple[tuple[int, str], ...] = ()
+    location: str | None = None
+
+    @property
+    def description(self) -> str:
+        """Return what the operation does: the handler's docstring."""
+        return (self.handler.__doc__ or "").strip()
 
 
 class Api:
@@ -63,8 +72,17 @@ class Api:
         media_types: tuple[str, ...] = (),
         idempotent_key: bool = False,
         upload: str | None = None,
+        errors: tuple[str, ...] = (),
+        also: tuple[tuple[int, str], ...] = (),
+        location: str | None = None,
     ) -> Callable[[Handler], Handler]:
-        """Declare a handler for `method path`; `upload` names a binary body's media type."""
+        """Declare a handler for `method path`.
+
+        `upload` names a binary body's media type; `errors` the problem codes the handler
+        raises itself (those of authentication, validation and rate limits are added);
+        `also` other success statuses and what each means; `location` the template of a
+        201's `Location`, filled from the path's parameters and the response's fields.
+        """
 
         def register(fn: Handler) -> Handler:
             self.endpoints.append(
@@ -82,6 +100,9 @@ class Api:
                     media_types,
                     idempotent_key,
                     upload,
+                    errors,
+                    also,
+                    location,
                 )
             )
             return fn
@@ -192,11 +213,27 @@ def _wrap(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRes
             kwargs["body"] = await _read_body(request, endpoint.body)
         result = await endpoint.handler(request, **kwargs)
         if isinstance(result, web.StreamResponse):
-            return result
-        return json_response(result, endpoint.status)
+            response = result
+        else:
+            response = json_response(result, endpoint.status)
+        if endpoint.location is not None and response.status == 201:
+            _set_location(request, response, endpoint.location)
+        return response
 
     handle.__name__ = endpoint.handler.__name__
     return handle
+
+
+def _set_location(request: web.Request, response: web.StreamResponse, template: str) -> None:
+    """Name the created resource from the path's parameters and the JSON body's fields."""
+    values: dict[str, Any] = {}
+    if isinstance(response, web.Response) and isinstance(response.body, bytes):
+        parsed = orjson.loads(response.body)
+        if isinstance(parsed, dict):
+            values.update(parsed)
+    values.update(request.match_info)
+    quoted = {k: quote(str(v), safe=":@") for k, v in values.items()}
+    response.headers.setdefault("Location", template.format_map(quoted))
 
 
 _PATH_PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)(?::[^}]*)?\}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import swagger_ui_bundle
 from aiohttp import web
 
 from gateway import handlers
@@ -27,6 +26,7 @@ def create_app(settings: Settings) -> web.Application:
     if settings.demo:
         app.on_startup.append(demo.on_startup)
     api.mount(app)
-    app.router.add_static("/docs/static", swagger_ui_bundle.swagger_ui_path)
-    app.router.add_static("/map/static/leaflet", Path(__file__).parent / "static" / "leaflet")
+    static = Path(__file__).parent / "static"
+    app.router.add_static("/docs/static", static / "swagger-ui")
+    app.router.add_static("/map/static/leaflet", static / "leaflet")
     return app

@@ -12,7 +12,9 @@ from journeys.errors import JourneyError
 from operators.fares.model import FaresValidationError
 from sales import errors as sales
 
-PROBLEM_TYPE_BASE = "https://maas-gateway.example/problems/"
+#: Problem types are pages of the gateway itself (`/problems/{code}`); RFC 9457 asks that a
+#: relative type carry the full path, so it resolves against whichever host answered.
+PROBLEM_TYPE_BASE = "/problems/"
 CONTENT_TYPE = "application/problem+json"
 
 
@@ -135,13 +137,62 @@ JOURNEY_STATUSES: dict[str, int] = {"unknown_stop": 404}
 DOMAIN_ERRORS = (sales.SalesError, FaresValidationError, FeedInvalid, JourneyError)
 
 
-def status_of(error: sales.SalesError) -> int:
-    """Return the HTTP status of a sales error (its class's, or the nearest base's)."""
-    for cls in type(error).__mro__:
+#: The codes of the problems the gateway raises itself (HTTP, keys, uploads, feeds, the
+#: timetable); the domains' codes take their statuses from the tables above.
+GATEWAY_STATUSES: dict[str, int] = {
+    "bad_request": 400,
+    "invalid_json": 400,
+    "empty_body": 400,
+    "invalid_cursor": 400,
+    "idempotency_key_required": 400,
+    "idempotency_key_invalid": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "not_acceptable": 406,
+    "conflict": 409,
+    "operator_exists": 409,
+    "tenant_exists": 409,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "validation_failed": 422,
+    "feed_invalid": 422,
+    "invalid_fares": 422,
+    "feed_undecodable": 422,
+    "feed_version_unsupported": 422,
+    "url_not_allowed": 422,
+    "rate_limited": 429,
+    "internal_error": 500,
+    "timetable_loading": 503,
+    "too_many_streams": 503,
+}
+_JOURNEY_KINDS: tuple[type[JourneyError], ...] = (JourneyError, *JourneyError.__subclasses__())
+_JOURNEY_CODES = frozenset(kind.code for kind in _JOURNEY_KINDS)
+
+
+def sales_status(kind: type[sales.SalesError]) -> int:
+    """Return the HTTP status of a kind of sales error (its own, or its nearest base's)."""
+    for cls in kind.__mro__:
         status = SALES_STATUSES.get(cls)
         if status is not None:
             return status
     return 422
+
+
+def status_of(error: sales.SalesError) -> int:
+    """Return the HTTP status of a sales error (its class's, or the nearest base's)."""
+    return sales_status(type(error))
+
+
+def code_status(code: str) -> int:
+    """Return the HTTP status a problem `code` is answered with (KeyError for none)."""
+    kind = sales.SalesError.by_code.get(code)
+    if kind is not None:
+        return sales_status(kind)
+    if code in _JOURNEY_CODES:
+        return JOURNEY_STATUSES.get(code, 422)
+    return GATEWAY_STATUSES[code]
 
 
 def domain_problem(exc: Exception) -> Problem:

@@ -30,45 +30,85 @@ class Strict(BaseModel):
 class Traveller(Strict):
     """One traveller: a rider category (the operator's id, e.g. `adult`; default when absent)."""
 
-    rider_category: str | None = Field(default=None, pattern=_ID)
+    rider_category: str | None = Field(
+        default=None,
+        pattern=_ID,
+        description=(
+            "the rider category to price for (`rider_category_id` of the operator's"
+            " fares); default its default category"
+        ),
+    )
     ref: str | None = Field(default=None, max_length=64, description="your reference, not a name")
 
 
 class ProductOfferRequest(Strict):
     """An offer for a product sold on its own (a single or a day ticket)."""
 
-    operator_id: str = Field(pattern=_ID)
-    product_id: str = Field(pattern=_ID)
-    valid_from: AwareDatetime | None = None
-    fare_media_id: str | None = Field(default=None, pattern=_ID)
+    operator_id: str = Field(pattern=_ID, description="the operator selling the product")
+    product_id: str = Field(
+        pattern=_ID, description="its `fare_product_id`, as `/v1/products` lists it"
+    )
+    valid_from: AwareDatetime | None = Field(
+        default=None,
+        description="when the ticket starts to be valid, ISO 8601 with an offset; default now",
+    )
+    fare_media_id: str | None = Field(
+        default=None,
+        pattern=_ID,
+        description="the fare medium to sell it on; default the product's first",
+    )
 
 
 class ItineraryLegRequest(Strict):
     """A transit leg of an itinerary from `/v1/journeys`."""
 
-    operator_id: str = Field(pattern=_ID)
-    route_id: str = Field(pattern=_ID)
-    trip_id: str | None = Field(default=None, pattern=_ID)
-    service_date: date | None = None
-    from_stop_id: str = Field(pattern=_ID)
-    to_stop_id: str = Field(pattern=_ID)
-    departure: AwareDatetime
-    arrival: AwareDatetime
+    operator_id: str = Field(pattern=_ID, description="the operator running the trip")
+    route_id: str = Field(pattern=_ID, description="the route, with its operator prefix")
+    trip_id: str | None = Field(
+        default=None,
+        pattern=_ID,
+        description="the trip, with its operator prefix (with `service_date`, for seat limits)",
+    )
+    service_date: date | None = Field(
+        default=None, description="the trip's service day (with `trip_id`)"
+    )
+    from_stop_id: str = Field(pattern=_ID, description="the stop boarded at")
+    to_stop_id: str = Field(pattern=_ID, description="the stop alighted at")
+    departure: AwareDatetime = Field(
+        description="the departure from `from_stop_id`, ISO 8601 with an offset"
+    )
+    arrival: AwareDatetime = Field(
+        description="the arrival at `to_stop_id`, ISO 8601 with an offset"
+    )
 
 
 class ItineraryOfferRequest(Strict):
     """An offer for every transit leg of an itinerary, priced with each operator's fares."""
 
-    legs: list[ItineraryLegRequest] = Field(min_length=1, max_length=8)
-    fare_media_id: str | None = Field(default=None, pattern=_ID)
+    legs: list[ItineraryLegRequest] = Field(
+        min_length=1,
+        max_length=8,
+        description="the transit legs of a journey, in order, as `/v1/journeys` returns them",
+    )
+    fare_media_id: str | None = Field(
+        default=None,
+        pattern=_ID,
+        description="the fare medium to sell on; default each product's first",
+    )
 
 
 class OfferCreate(Strict):
     """Ask for an offer: either a product or an itinerary, for one to nine travellers."""
 
-    product: ProductOfferRequest | None = None
-    itinerary: ItineraryOfferRequest | None = None
-    travellers: list[Traveller] = Field(min_length=1, max_length=9)
+    product: ProductOfferRequest | None = Field(
+        default=None, description="price one product (give this or `itinerary`)"
+    )
+    itinerary: ItineraryOfferRequest | None = Field(
+        default=None, description="price a journey's legs (give this or `product`)"
+    )
+    travellers: list[Traveller] = Field(
+        min_length=1, max_length=9, description="who travels: one entry per traveller"
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> OfferCreate:
@@ -80,111 +120,158 @@ class OfferCreate(Strict):
 class Conditions(BaseModel):
     """What the buyer may undo, until when and at what fee."""
 
-    cancellable: bool
-    refundable_until: datetime | None
-    refund_fee_minor: int
+    cancellable: bool = Field(description="whether the booking may be cancelled")
+    refundable_until: datetime | None = Field(
+        description="until when a cancellation is refunded (none: never)"
+    )
+    refund_fee_minor: int = Field(
+        description="what a refunded cancellation costs, in minor units of the offer's currency"
+    )
 
 
 class OfferLeg(BaseModel):
     """One operator's part of an offer: its product, price for every traveller, validity."""
 
-    position: int
-    operator_id: str
-    product_id: str | None
-    product_name: str | None
-    rider_categories: list[str | None]
-    price_minor: int
-    currency: str
-    valid_from: datetime
-    valid_until: datetime
-    conditions: Conditions
-    trip_id: str | None = None
-    service_date: date | None = None
-    route_id: str | None = None
-    from_stop_id: str | None = None
-    to_stop_id: str | None = None
-    zones: list[str] = []
+    position: int = Field(description="the leg's place in the offer, from 0")
+    operator_id: str = Field(description="the operator selling this leg")
+    product_id: str | None = Field(description="the fare product sold (`fare_product_id`)")
+    product_name: str | None = Field(description="its name for people")
+    rider_categories: list[str | None] = Field(
+        description="the rider category each traveller is priced as, in the order of `travellers`"
+    )
+    price_minor: int = Field(
+        description="the leg's price for every traveller, in minor units (cents)"
+    )
+    currency: str = Field(description="ISO 4217 currency of `price_minor`")
+    valid_from: datetime = Field(description="when the ticket starts to be valid")
+    valid_until: datetime = Field(description="when it stops being valid")
+    conditions: Conditions = Field(description="what may be undone, until when and at what fee")
+    trip_id: str | None = Field(default=None, description="the trip ridden (itinerary offers)")
+    service_date: date | None = Field(default=None, description="the trip's service day")
+    route_id: str | None = Field(default=None, description="the trip's route")
+    from_stop_id: str | None = Field(default=None, description="where the leg boards")
+    to_stop_id: str | None = Field(default=None, description="where it alights")
+    zones: list[str] = Field(default=[], description="the fare areas the leg's stops are in")
 
 
 class Offer(BaseModel):
     """A priced, stored offer; book it by id before `valid_until`."""
 
-    id: UUID
-    kind: Literal["product", "itinerary"]
-    legs: list[OfferLeg]
-    travellers: list[Traveller]
-    total_minor: int
-    currency: str
-    valid_until: datetime
+    id: UUID = Field(description="the offer's id: book it with `POST /v1/bookings`")
+    kind: Literal["product", "itinerary"] = Field(
+        description="`product` (one product) or `itinerary` (a journey's legs)"
+    )
+    legs: list[OfferLeg] = Field(description="one entry per operator's part")
+    travellers: list[Traveller] = Field(description="the travellers it is priced for")
+    total_minor: int = Field(
+        description="the price of every leg for every traveller, in minor units (cents)"
+    )
+    currency: str = Field(description="ISO 4217 currency of `total_minor`")
+    valid_until: datetime = Field(description="book before this, or ask for a new offer")
 
 
 class BookingCreate(Strict):
     """Book offers (all of them or none) for the travellers the offers were made for."""
 
-    offer_ids: list[UUID] = Field(min_length=1, max_length=8)
-    travellers: list[Traveller] = Field(min_length=1, max_length=9)
-    traveller_ref: str | None = Field(default=None, max_length=64)
+    offer_ids: list[UUID] = Field(
+        min_length=1,
+        max_length=8,
+        description="the offers to book, all or none, made for the same travellers",
+    )
+    travellers: list[Traveller] = Field(
+        min_length=1, max_length=9, description="the travellers the offers were made for"
+    )
+    traveller_ref: str | None = Field(
+        default=None,
+        max_length=64,
+        description="your own reference of the traveller (never a name)",
+    )
 
 
 class Ticket(BaseModel):
     """A signed ticket: show `token` (or its QR code) to the inspector."""
 
-    id: UUID
-    operator_id: str
-    kid: str
-    token: str
-    valid_from: datetime
-    valid_until: datetime
-    status: Literal["VALID", "CANCELLED"]
-    qr_png_url: str
-    qr_svg_url: str
+    id: UUID = Field(description="the ticket's id")
+    operator_id: str = Field(description="the operator that signed it")
+    kid: str = Field(description="the id of its signing key in `/.well-known/jwks.json`")
+    token: str = Field(
+        description=(
+            "the signed ticket (a compact JWS, EdDSA): what the inspector verifies offline"
+        )
+    )
+    valid_from: datetime = Field(description="when it starts to be valid")
+    valid_until: datetime = Field(description="when it stops being valid")
+    status: Literal["VALID", "CANCELLED"] = Field(
+        description="`VALID`, or `CANCELLED` once the booking is"
+    )
+    qr_png_url: str = Field(description="its QR code as PNG (a maas key of its tenant)")
+    qr_svg_url: str = Field(description="its QR code as SVG")
 
 
 class BookingLeg(BaseModel):
     """One operator's part of a booking."""
 
-    position: int
-    operator_id: str
-    status: str
-    price_minor: int
-    currency: str
-    product_id: str | None = None
-    valid_from: datetime
-    valid_until: datetime
-    ticket: Ticket | None = None
+    position: int = Field(description="the leg's place in the booking, from 0")
+    operator_id: str = Field(description="the operator of this leg")
+    status: str = Field(description="the leg's own state at its operator")
+    price_minor: int = Field(description="its price, in minor units")
+    currency: str = Field(description="ISO 4217 currency of `price_minor`")
+    product_id: str | None = Field(default=None, description="the fare product sold")
+    valid_from: datetime = Field(description="when its ticket starts to be valid")
+    valid_until: datetime = Field(description="when it stops being valid")
+    ticket: Ticket | None = Field(
+        default=None, description="its ticket, once the booking is confirmed"
+    )
 
 
 class Booking(BaseModel):
     """A booking and its legs, in TOMP-API states."""
 
-    id: UUID
-    status: BookingStatus
-    offer_ids: list[UUID]
-    legs: list[BookingLeg]
-    travellers: list[Traveller]
-    traveller_ref: str | None = None
-    total_minor: int
-    refund_minor: int | None = None
-    currency: str
-    expires_at: datetime
-    reason: str | None = None
-    created_at: datetime
-    updated_at: datetime
+    id: UUID = Field(description="the booking's id")
+    status: BookingStatus = Field(
+        description=(
+            "its TOMP-API state: `PENDING` until confirmed or `expires_at`, then "
+            "`CONFIRMED`, `REJECTED`, `EXPIRED` or `CANCELLED`"
+        )
+    )
+    offer_ids: list[UUID] = Field(description="the offers booked")
+    legs: list[BookingLeg] = Field(
+        description="one per operator's part, each with its ticket once confirmed"
+    )
+    travellers: list[Traveller] = Field(description="the travellers booked for")
+    traveller_ref: str | None = Field(default=None, description="your reference of the traveller")
+    total_minor: int = Field(description="the price of the whole booking, in minor units")
+    refund_minor: int | None = Field(
+        default=None, description="what a cancellation refunded, in minor units"
+    )
+    currency: str = Field(description="ISO 4217 currency of the amounts")
+    expires_at: datetime = Field(
+        description="a `PENDING` booking not confirmed by then expires and releases its seats"
+    )
+    reason: str | None = Field(default=None, description="why it was rejected, when it was")
+    created_at: datetime = Field(description="when it was made")
+    updated_at: datetime = Field(description="when its state last changed")
 
 
 class BookingPage(BaseModel):
     """A page of bookings, newest first; pass `next_cursor` as `cursor` for the next page."""
 
-    items: list[Booking]
-    next_cursor: str | None = None
+    items: list[Booking] = Field(description="the bookings, newest first")
+    next_cursor: str | None = Field(
+        default=None, description="pass as `cursor` for the next page; absent on the last"
+    )
 
 
 class BookingQuery(Strict):
     """Filters of the booking list."""
 
-    status: BookingStatus | None = None
-    cursor: str | None = Field(default=None, max_length=200)
-    limit: int = Field(default=50, ge=1, le=200)
+    status: BookingStatus | None = Field(default=None, description="only bookings in this state")
+    cursor: str | None = Field(
+        default=None,
+        max_length=200,
+        description="the `next_cursor` of the previous page; leave out for the first page",
+    )
+    limit: int = Field(default=50, ge=1, le=200, description="how many bookings per page")
 
 
 class ProductQuery(Strict):
@@ -202,28 +289,40 @@ class ProductQuery(Strict):
 class ProductPrice(BaseModel):
     """A product's price for one rider category and fare media."""
 
-    rider_category_id: str | None
-    rider_category_name: str | None
-    is_default_rider_category: bool
-    fare_media_id: str | None
-    fare_media_name: str | None
-    price_minor: int
-    currency: str
+    rider_category_id: str | None = Field(
+        description="the rider category this price is for (none: everyone)"
+    )
+    rider_category_name: str | None = Field(description="its name for people")
+    is_default_rider_category: bool = Field(
+        description="whether it is the category used when none is asked"
+    )
+    fare_media_id: str | None = Field(description="the fare medium this price is for")
+    fare_media_name: str | None = Field(description="its name for people")
+    price_minor: int = Field(description="the price, in minor units (cents)")
+    currency: str = Field(description="ISO 4217 currency of `price_minor`")
 
 
 class Product(BaseModel):
     """A product an operator sells, with its prices and conditions."""
 
-    operator_id: str
-    product_id: str
-    name: str | None
-    prices: list[ProductPrice]
-    has_origin_destination: bool
-    sold_alone: bool
-    validity_min: int
-    conditions: Conditions
-    areas: list[list[str | None]]
-    networks: list[str]
+    operator_id: str = Field(description="the operator selling it")
+    product_id: str = Field(description="its `fare_product_id`: offer it with `POST /v1/offers`")
+    name: str | None = Field(description="its name for people")
+    prices: list[ProductPrice] = Field(description="its price per rider category and fare medium")
+    has_origin_destination: bool = Field(
+        description=(
+            "false for a product valid without an origin or destination (a day ticket, a flat fare)"
+        )
+    )
+    sold_alone: bool = Field(
+        description="whether it can be bought on its own rather than only as a leg of a journey"
+    )
+    validity_min: int = Field(description="how long a ticket stays valid, in minutes")
+    conditions: Conditions = Field(description="what may be undone, until when and at what fee")
+    areas: list[list[str | None]] = Field(
+        description="the (from area, to area) pairs it is valid between; none for any area"
+    )
+    networks: list[str] = Field(description="the route networks it is valid on")
 
 
 class ProductList(BaseModel):

@@ -1,4 +1,4 @@
-"""Reading bookings back: one booking with its legs and tickets, or a tenant's page of them."""
+"""Reading sales back: an offer as it was made, a booking with its legs and tickets, a page."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from sales.errors import NotFound
-from sales.schemas import Booking, BookingLeg, Ticket, Traveller
+from sales.schemas import Booking, BookingLeg, Offer, OfferLeg, Ticket, Traveller
 
 _LEGS = """
 SELECT l.booking_id, l.position, l.operator_id, l.status, l.price_minor, l.currency, l.detail,
@@ -81,6 +81,24 @@ async def _assemble(
         )
         for r in rows
     ]
+
+
+async def get_offer(pool: asyncpg.Pool, tenant_id: str, offer_id: uuid.UUID) -> Offer:
+    """Return a tenant's offer as it was made; another tenant's is reported as not existing."""
+    row = await pool.fetchrow(
+        "SELECT * FROM offers WHERE id = $1 AND tenant_id = $2", offer_id, tenant_id
+    )
+    if row is None:
+        raise NotFound.of("offer", str(offer_id))
+    return Offer(
+        id=row["id"],
+        kind=row["kind"],
+        legs=[OfferLeg.model_validate(leg) for leg in row["legs"]],
+        travellers=[Traveller.model_validate(t) for t in row["travellers"]],
+        total_minor=row["total_minor"],
+        currency=row["currency"],
+        valid_until=row["valid_until"],
+    )
 
 
 async def get_booking(

@@ -6,11 +6,13 @@ import importlib
 
 #: Every handler module, in the order their routes appear in the OpenAPI document.
 MODULES = (
+    "pages",
     "system",
     "keys",
     "operators",
     "operator_sales",
     "open_data",
+    "network_map",
     "journeys",
     "sales",
     "verification",

@@ -37,15 +37,38 @@ _COORDINATES = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
 class JourneyParams(Strict):
     """Where from and to (a stop id, or `lat,lon`), and when."""
 
-    from_: str = Field(alias="from", min_length=1, max_length=200)
-    to: str = Field(min_length=1, max_length=200)
-    depart_at: AwareDatetime | None = None
-    arrive_by: AwareDatetime | None = None
+    from_: str = Field(
+        alias="from",
+        min_length=1,
+        max_length=200,
+        description=(
+            "where from: a stop id (e.g. `kuopion-liikenne:201804`) or `lat,lon` in WGS84 degrees"
+        ),
+    )
+    to: str = Field(min_length=1, max_length=200, description="where to: a stop id or `lat,lon`")
+    depart_at: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "leave at or after this time, ISO 8601 with an offset (write `+` as `%2B`); default now"
+        ),
+    )
+    arrive_by: AwareDatetime | None = Field(
+        default=None, description="arrive at or before this time instead, ISO 8601 with an offset"
+    )
     window_min: int = Field(default=0, ge=0, le=180, description="range query over this window")
-    max_transfers: int = Field(default=4, ge=0, le=8)
-    wheelchair: bool = False
-    limit: int = Field(default=5, ge=1, le=20)
-    rider_category: str | None = Field(default=None, pattern=r"^[A-Za-z0-9:._-]{1,100}$")
+    max_transfers: int = Field(default=4, ge=0, le=8, description="at most this many changes")
+    wheelchair: bool = Field(
+        default=False, description="only trips and stops accessible by wheelchair"
+    )
+    limit: int = Field(default=5, ge=1, le=20, description="at most this many journeys")
+    rider_category: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9:._-]{1,100}$",
+        description=(
+            "price the offers for this rider category (the operator's "
+            "`rider_category_id`); default the operator's default one"
+        ),
+    )
     offers: bool = Field(default=True, description="attach a priced offer (maas keys)")
 
     @model_validator(mode="after")
@@ -86,40 +109,46 @@ class PlaceOut(BaseModel):
 class StopCallOut(BaseModel):
     """A call at an intermediate stop."""
 
-    stop: PlaceOut
-    arrival: dt.datetime
-    departure: dt.datetime
+    stop: PlaceOut = Field(description="the stop called at")
+    arrival: dt.datetime = Field(description="when the trip arrives there")
+    departure: dt.datetime = Field(description="when it leaves")
 
 
 class WalkLegOut(BaseModel):
     """Walking between two places."""
 
-    mode: Literal["walk"]
-    from_place: PlaceOut
-    to_place: PlaceOut
-    departure: dt.datetime
-    arrival: dt.datetime
-    duration_s: int
-    distance_m: float
+    mode: Literal["walk"] = Field(description="`walk`")
+    from_place: PlaceOut = Field(description="where the walk starts")
+    to_place: PlaceOut = Field(description="where it ends")
+    departure: dt.datetime = Field(description="when it starts")
+    arrival: dt.datetime = Field(description="when it ends")
+    duration_s: int = Field(description="how long it takes, in seconds")
+    distance_m: float = Field(description="how far, in metres")
 
 
 class TransitLegOut(BaseModel):
     """A ride on one trip of one operator."""
 
-    mode: Literal["transit"]
-    operator_id: str
-    route_id: str
-    route_short_name: str
-    route_long_name: str
-    route_type: int
-    trip_id: str
-    headsign: str
-    from_place: PlaceOut
-    to_place: PlaceOut
-    departure: dt.datetime
-    arrival: dt.datetime
-    duration_s: int
-    intermediate_stops: list[StopCallOut]
+    mode: Literal["transit"] = Field(description="`transit`")
+    operator_id: str = Field(description="the operator running the trip")
+    route_id: str = Field(description="the trip's route")
+    route_short_name: str = Field(description="the route's short name (the line number)")
+    route_long_name: str = Field(description="its long name")
+    route_type: int = Field(
+        description="GTFS `route_type`: 0 tram, 1 metro, 2 rail, 3 bus, 4 ferry, ..."
+    )
+    trip_id: str = Field(description="the trip ridden")
+    headsign: str = Field(
+        description="where the trip is headed (its last stop when the feed gives none)"
+    )
+    from_place: PlaceOut = Field(description="where the leg boards")
+    to_place: PlaceOut = Field(description="where it alights")
+    departure: dt.datetime = Field(
+        description="when it leaves `from_place` (the expected time when realtime data covers it)"
+    )
+    arrival: dt.datetime = Field(description="when it reaches `to_place`")
+    duration_s: int = Field(description="how long the ride takes, in seconds")
+    intermediate_stops: list[StopCallOut] = Field(description="the stops called at between")
     geometry: list[tuple[float, float]] = Field(
         description="[lat, lon] points of the ride: its shape, or its stops where the feed has none"
     )
@@ -135,20 +164,27 @@ class TransitLegOut(BaseModel):
 class ItineraryOut(BaseModel):
     """A journey; `offer` is its price, bookable by id with `POST /v1/bookings`."""
 
-    id: str
-    departure: dt.datetime
-    arrival: dt.datetime
-    duration_s: int
-    transfers: int
-    legs: list[Annotated[WalkLegOut | TransitLegOut, Field(discriminator="mode")]]
-    offer: Offer | None = None
-    offer_problem: str | None = None
+    id: str = Field(description="the journey's id")
+    departure: dt.datetime = Field(description="when it starts")
+    arrival: dt.datetime = Field(description="when it ends")
+    duration_s: int = Field(description="how long it takes, in seconds")
+    transfers: int = Field(description="how many changes")
+    legs: list[Annotated[WalkLegOut | TransitLegOut, Field(discriminator="mode")]] = Field(
+        description="its walks and rides, in order"
+    )
+    offer: Offer | None = Field(
+        default=None, description="its priced offer (maas keys): book it by `offer.id`"
+    )
+    offer_problem: str | None = Field(
+        default=None,
+        description="why it has no offer (the problem code's title and detail), when it has none",
+    )
 
 
 class JourneyList(BaseModel):
     """Pareto-optimal journeys (departure, arrival, transfers), earliest departure first."""
 
-    items: list[ItineraryOut]
+    items: list[ItineraryOut] = Field(description="the journeys, earliest departure first")
 
 
 def _query(params: JourneyParams) -> JourneyQuery:
@@ -213,6 +249,14 @@ async def _priced(
     tag="journeys",
     query=JourneyParams,
     response=JourneyList,
+    errors=(
+        "timetable_loading",
+        "unknown_stop",
+        "outside_network",
+        "date_outside_service",
+        "invalid_query",
+        "journey_error",
+    ),
 )
 async def get_journeys(request: web.Request, query: JourneyParams) -> JourneyList:
     """Plan with RAPTOR on the current snapshot; a maas caller gets a stored offer per journey."""

@@ -20,10 +20,22 @@ class KeyCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    role: Role
-    name: str = Field(min_length=1, max_length=200)
-    operator_id: str | None = None
-    tenant_id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    role: Role = Field(description="what the key may do: `maas`, `operator`, `planner` or `admin`")
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        description="a name for people; a new maas tenant is named after it",
+    )
+    operator_id: str | None = Field(
+        default=None, description="the operator an `operator` key acts for"
+    )
+    tenant_id: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9-]{1,62}$",
+        description=(
+            "the tenant a `maas` key belongs to (joins an existing tenant); default a new tenant"
+        ),
+    )
 
     @model_validator(mode="after")
     def _operator_only_for_operator_keys(self) -> KeyCreate:
@@ -37,21 +49,23 @@ class KeyCreate(BaseModel):
 class KeyCreated(BaseModel):
     """The new key: shown once, never again."""
 
-    key: str
-    prefix: str
-    role: Role
+    key: str = Field(
+        description="the key: send it as `Authorization: Bearer <key>`; it is shown only once"
+    )
+    prefix: str = Field(description="its public prefix, to list or revoke it")
+    role: Role = Field(description="its role")
 
 
 class KeyOut(BaseModel):
     """A key as listed: never its secret."""
 
-    prefix: str
-    role: Role
-    name: str
-    tenant_id: str | None = None
-    operator_id: str | None = None
-    created_at: datetime
-    revoked_at: datetime | None = None
+    prefix: str = Field(description="its public prefix")
+    role: Role = Field(description="its role")
+    name: str = Field(description="its name")
+    tenant_id: str | None = Field(default=None, description="the tenant of a maas key")
+    operator_id: str | None = Field(default=None, description="the operator of an operator key")
+    created_at: datetime = Field(description="when it was issued")
+    revoked_at: datetime | None = Field(default=None, description="when it was revoked")
 
 
 class KeyList(BaseModel):
@@ -79,11 +93,11 @@ class KeyQuery(BaseModel):
 class Me(BaseModel):
     """What the caller's key says about the caller."""
 
-    prefix: str
-    role: Role
-    name: str
-    tenant_id: str | None = None
-    operator_id: str | None = None
+    prefix: str = Field(description="the key's prefix")
+    role: Role = Field(description="its role")
+    name: str = Field(description="its name")
+    tenant_id: str | None = Field(default=None, description="the tenant of a maas key")
+    operator_id: str | None = Field(default=None, description="the operator of an operator key")
 
 
 @api.route(
@@ -110,6 +124,8 @@ async def get_me(request: web.Request) -> Me:
     body=KeyCreate,
     response=KeyCreated,
     status=201,
+    errors=("not_found", "tenant_exists"),
+    location="/v1/keys/{prefix}",
 )
 async def create_key(request: web.Request, body: KeyCreate) -> KeyCreated:
     """Create a key and return it once."""
@@ -154,6 +170,7 @@ async def list_keys(request: web.Request, query: KeyQuery) -> KeyList:
     tag="keys",
     roles=("admin",),
     status=204,
+    errors=("not_found",),
 )
 async def revoke_key(request: web.Request) -> web.Response:
     """Revoke a key by its prefix."""

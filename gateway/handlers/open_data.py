@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import orjson
 import pandas as pd
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.api import api
-from gateway.appkeys import realtime_key, settings_key, timetable_key
+from gateway.appkeys import realtime_key, timetable_key
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_offset, encode_cursor
 from gateway.problems import not_found, with_suggestions
 from gateway.realtime.departures import expected_departures
@@ -47,12 +45,28 @@ class StopsQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    near: str | None = Field(default=None, pattern=r"^-?\d+(\.\d+)?,-?\d+(\.\d+)?$")
-    radius_m: float = Field(default=500.0, gt=0, le=5000)
-    q: str | None = Field(default=None, min_length=1, max_length=100)
-    operator: str | None = None
-    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: str | None = None
+    near: str | None = Field(
+        default=None,
+        pattern=r"^-?\d+(\.\d+)?,-?\d+(\.\d+)?$",
+        description="`lat,lon` (WGS84 degrees): stops within `radius_m`, nearest first",
+    )
+    radius_m: float = Field(
+        default=500.0, gt=0, le=5000, description="the radius around `near`, in metres"
+    )
+    q: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="a part of the stop's name, in any case",
+    )
+    operator: str | None = Field(default=None, description="only this operator's stops")
+    limit: int = Field(
+        default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="how many stops per page"
+    )
+    cursor: str | None = Field(
+        default=None,
+        description="the `next_cursor` of the previous page; leave out for the first page",
+    )
 
     @field_validator("near")
     @classmethod
@@ -87,14 +101,16 @@ class StopOut(BaseModel):
 class StopDetail(StopOut):
     """A stop and the routes that call at it."""
 
-    route_ids: list[str]
+    route_ids: list[str] = Field(description="the routes that call at the stop")
 
 
 class StopList(BaseModel):
     """A page of stops (nearest first with `near`)."""
 
-    items: list[StopOut]
-    next_cursor: str | None = None
+    items: list[StopOut] = Field(description="the stops, nearest first with `near`")
+    next_cursor: str | None = Field(
+        default=None, description="pass as `cursor` for the next page; absent on the last"
+    )
 
 
 class DeparturesQuery(BaseModel):
@@ -102,8 +118,11 @@ class DeparturesQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    at: dt.datetime | None = None
-    limit: int = Field(default=20, ge=1, le=200)
+    at: dt.datetime | None = Field(
+        default=None,
+        description="from when, ISO 8601 with an offset (write `+` as `%2B` in a URL); default now",
+    )
+    limit: int = Field(default=20, ge=1, le=200, description="how many departures")
 
     @field_validator("at")
     @classmethod
@@ -134,8 +153,8 @@ class DepartureOut(BaseModel):
 class Departures(BaseModel):
     """The next departures from a stop, soonest first."""
 
-    stop_id: str
-    items: list[DepartureOut]
+    stop_id: str = Field(description="the stop")
+    items: list[DepartureOut] = Field(description="the departures, soonest first")
 
 
 class RoutesQuery(BaseModel):
@@ -143,30 +162,41 @@ class RoutesQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    operator: str | None = None
-    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: str | None = None
+    operator: str | None = Field(default=None, description="only this operator's routes")
+    limit: int = Field(
+        default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="how many routes per page"
+    )
+    cursor: str | None = Field(
+        default=None,
+        description="the `next_cursor` of the previous page; leave out for the first page",
+    )
 
 
 class RouteOut(BaseModel):
     """A route."""
 
-    id: str
-    operator_id: str
-    agency_id: str | None = None
-    short_name: str | None = None
-    long_name: str | None = None
-    route_type: int
-    color: str | None = None
-    text_color: str | None = None
-    trip_count: int
+    id: str = Field(description="the route id, prefixed with its operator's id")
+    operator_id: str = Field(description="the operator running it")
+    agency_id: str | None = Field(default=None, description="its agency in the operator's feed")
+    short_name: str | None = Field(default=None, description="its short name (the line number)")
+    long_name: str | None = Field(default=None, description="its long name")
+    route_type: int = Field(
+        description="GTFS `route_type`: 0 tram, 1 metro, 2 rail, 3 bus, 4 ferry, ..."
+    )
+    color: str | None = Field(default=None, description="its colour, hex without `#`")
+    text_color: str | None = Field(
+        default=None, description="the colour of text on it, hex without `#`"
+    )
+    trip_count: int = Field(description="how many trips it has in the timetable")
 
 
 class RouteList(BaseModel):
     """A page of routes."""
 
-    items: list[RouteOut]
-    next_cursor: str | None = None
+    items: list[RouteOut] = Field(description="the routes")
+    next_cursor: str | None = Field(
+        default=None, description="pass as `cursor` for the next page; absent on the last"
+    )
 
 
 def _stop_out(timetable: Timetable, i: int, distance_m: float | None = None) -> StopOut:
@@ -234,7 +264,13 @@ def check_service_date(snap: Snapshot, at: dt.datetime) -> None:
 
 
 @api.route(
-    "GET", "/v1/stops", summary="Find stops", tag="open data", query=StopsQuery, response=StopList
+    "GET",
+    "/v1/stops",
+    summary="Find stops",
+    tag="open data",
+    query=StopsQuery,
+    response=StopList,
+    errors=("timetable_loading", "invalid_cursor"),
 )
 async def list_stops(request: web.Request, query: StopsQuery) -> StopList:
     """List stops near a point and/or by name, a page at a time."""
@@ -255,7 +291,14 @@ async def list_stops(request: web.Request, query: StopsQuery) -> StopList:
     return StopList(items=items, next_cursor=encode_cursor(end) if end < len(entries) else None)
 
 
-@api.route("GET", "/v1/stops/{id}", summary="A stop", tag="open data", response=StopDetail)
+@api.route(
+    "GET",
+    "/v1/stops/{id}",
+    summary="A stop",
+    tag="open data",
+    response=StopDetail,
+    errors=("timetable_loading", "not_found"),
+)
 async def get_stop(request: web.Request) -> StopDetail:
     """Return one stop (or shared place) and the routes that serve it."""
     timetable = request.app[timetable_key].get()
@@ -272,6 +315,7 @@ async def get_stop(request: web.Request) -> StopDetail:
     tag="open data",
     query=DeparturesQuery,
     response=Departures,
+    errors=("timetable_loading", "not_found"),
 )
 async def get_departures(request: web.Request, query: DeparturesQuery) -> Departures:
     """Return the next departures from a stop at or after `at`."""
@@ -326,6 +370,7 @@ def _route_out(timetable: Timetable, i: int) -> RouteOut:
     tag="open data",
     query=RoutesQuery,
     response=RouteList,
+    errors=("timetable_loading", "invalid_cursor"),
 )
 async def list_routes(request: web.Request, query: RoutesQuery) -> RouteList:
     """List routes, of one operator or all, a page at a time."""
@@ -338,7 +383,14 @@ async def list_routes(request: web.Request, query: RoutesQuery) -> RouteList:
     return RouteList(items=items, next_cursor=encode_cursor(end) if end < len(found) else None)
 
 
-@api.route("GET", "/v1/routes/{id}", summary="A route", tag="open data", response=RouteOut)
+@api.route(
+    "GET",
+    "/v1/routes/{id}",
+    summary="A route",
+    tag="open data",
+    response=RouteOut,
+    errors=("timetable_loading", "not_found"),
+)
 async def get_route(request: web.Request) -> RouteOut:
     """Return one route."""
     timetable = request.app[timetable_key].get()
@@ -356,6 +408,7 @@ async def get_route(request: web.Request) -> RouteOut:
     summary="Every operator's timetable as one GTFS feed",
     tag="open data",
     media_types=("application/zip",),
+    errors=("timetable_loading",),
 )
 async def merged_zip(request: web.Request) -> web.Response:
     """Serve the merged GTFS zip of the current timetable."""
@@ -377,6 +430,7 @@ async def merged_zip(request: web.Request) -> web.Response:
     summary="The merged network as GeoJSON: routes as lines, stops as points",
     tag="open data",
     media_types=("application/geo+json",),
+    errors=("timetable_loading",),
 )
 async def network_geojson(request: web.Request) -> web.Response:
     """Serve the current timetable's network as a GeoJSON FeatureCollection (RFC 7946)."""
@@ -386,22 +440,3 @@ async def network_geojson(request: web.Request) -> web.Response:
         content_type="application/geo+json",
         headers={"ETag": f'"network-{timetable.generation}"'},
     )
-
-
-_MAP_PAGE = (Path(__file__).parent.parent / "static" / "map.html").read_text(encoding="utf-8")
-
-
-@api.route(
-    "GET",
-    "/map",
-    summary="The network, live vehicles and journeys on a map (a page for people)",
-    tag="open data",
-    media_types=("text/html",),
-)
-async def network_map(request: web.Request) -> web.Response:
-    """Serve the map page; its background tiles come from `MAAS_MAP_TILES` when set."""
-    settings = request.app[settings_key]
-    config = {"tiles": settings.map_tiles, "attribution": settings.map_attribution}
-    # Inside <script>, "</" could end the element: JSON allows writing it as "<\/".
-    page = _MAP_PAGE.replace("{{CONFIG}}", orjson.dumps(config).decode().replace("</", "<\\/"))
-    return web.Response(text=page, content_type="text/html")

@@ -30,13 +30,34 @@ class OperatorCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=OPERATOR_ID)
-    name: str = Field(min_length=1, max_length=200)
-    business_id: str | None = Field(default=None, max_length=40)
-    contact_email: str | None = Field(default=None, max_length=200)
-    timezone: str = "Europe/Helsinki"
-    sales_channel: Literal["hosted", "tomp"] = "hosted"
-    terms_url: str | None = Field(default=None, max_length=500)
+    id: str = Field(
+        pattern=OPERATOR_ID,
+        description=(
+            "the operator's id: lower case letters, digits and dashes; prefixes "
+            "every id of its feed"
+        ),
+    )
+    name: str = Field(min_length=1, max_length=200, description="the operator's public name")
+    business_id: str | None = Field(
+        default=None, max_length=40, description="its business id (Y-tunnus in Finland)"
+    )
+    contact_email: str | None = Field(
+        default=None, max_length=200, description="where the gateway's operator reaches it"
+    )
+    timezone: str = Field(
+        default="Europe/Helsinki",
+        description="its IANA time zone: its fares' and tickets' local dates",
+    )
+    sales_channel: Literal["hosted", "tomp"] = Field(
+        default="hosted",
+        description=(
+            "`hosted`: the gateway sells and signs tickets for it; `tomp`: its own "
+            "TOMP-API back-end confirms bookings"
+        ),
+    )
+    terms_url: str | None = Field(
+        default=None, max_length=500, description="its terms of carriage, shown with its offers"
+    )
 
     @field_validator("id")
     @classmethod
@@ -75,21 +96,25 @@ class FeedSummary(BaseModel):
 class OperatorOut(BaseModel):
     """An operator as published."""
 
-    id: str
-    name: str
-    business_id: str | None = None
-    contact_email: str | None = None
-    timezone: str
-    sales_channel: str
-    terms_url: str | None = None
-    created_at: datetime
+    id: str = Field(description="the operator's id: the prefix of every id of its feed")
+    name: str = Field(description="its public name")
+    business_id: str | None = Field(default=None, description="its business id")
+    contact_email: str | None = Field(
+        default=None, description="where the gateway's operator reaches it"
+    )
+    timezone: str = Field(description="its IANA time zone")
+    sales_channel: str = Field(description="`hosted` or `tomp`")
+    terms_url: str | None = Field(default=None, description="its terms of carriage")
+    created_at: datetime = Field(description="when it was onboarded")
 
 
 class OperatorList(BaseModel):
     """A page of operators; pass `next_cursor` back as `cursor` for the next one."""
 
-    items: list[OperatorOut]
-    next_cursor: str | None = None
+    items: list[OperatorOut] = Field(description="the operators, by id")
+    next_cursor: str | None = Field(
+        default=None, description="pass as `cursor` for the next page; absent on the last"
+    )
 
 
 class PageQuery(BaseModel):
@@ -97,8 +122,13 @@ class PageQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: str | None = None
+    limit: int = Field(
+        default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="how many items per page"
+    )
+    cursor: str | None = Field(
+        default=None,
+        description="the `next_cursor` of the previous page; leave out for the first page",
+    )
 
 
 class FeedQuery(BaseModel):
@@ -106,7 +136,14 @@ class FeedQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    agency_id: str | None = Field(default=None, max_length=100)
+    agency_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description=(
+            "publish only this agency's part of a feed that carries several (its "
+            "`agency_id` in agency.txt)"
+        ),
+    )
 
 
 class FeedPublished(BaseModel):
@@ -130,7 +167,7 @@ class FeedPublished(BaseModel):
 class FeedVersions(BaseModel):
     """An operator's feed versions, newest first."""
 
-    items: list[FeedSummary]
+    items: list[FeedSummary] = Field(description="the versions, newest first")
 
 
 def _operator_out(op: operator_store.Operator) -> OperatorOut:
@@ -146,6 +183,8 @@ def _operator_out(op: operator_store.Operator) -> OperatorOut:
     body=OperatorCreate,
     response=OperatorOut,
     status=201,
+    errors=("operator_exists",),
+    location="/v1/operators/{id}",
 )
 async def create_operator(request: web.Request, body: OperatorCreate) -> OperatorOut:
     """Create an operator (409 if the id is taken)."""
@@ -167,6 +206,7 @@ async def create_operator(request: web.Request, body: OperatorCreate) -> Operato
     tag="operators",
     query=PageQuery,
     response=OperatorList,
+    errors=("invalid_cursor",),
 )
 async def list_operators(request: web.Request, query: PageQuery) -> OperatorList:
     """List operators by id, a page at a time."""
@@ -183,7 +223,12 @@ async def list_operators(request: web.Request, query: PageQuery) -> OperatorList
 
 
 @api.route(
-    "GET", "/v1/operators/{id}", summary="An operator", tag="operators", response=OperatorOut
+    "GET",
+    "/v1/operators/{id}",
+    summary="An operator",
+    tag="operators",
+    response=OperatorOut,
+    errors=("not_found",),
 )
 async def get_operator(request: web.Request) -> OperatorOut:
     """Return one operator."""
@@ -203,6 +248,10 @@ async def get_operator(request: web.Request) -> OperatorOut:
     query=FeedQuery,
     response=FeedPublished,
     upload="application/zip",
+    errors=("not_found", "empty_body", "feed_invalid", "invalid_fares"),
+    also=((200, "this feed was already published: nothing changed"),),
+    location="/v1/operators/{id}/feed",
+    status=201,
 )
 async def put_feed(request: web.Request, query: FeedQuery) -> web.Response:
     """Validate and store an uploaded GTFS zip; 422 lists every error of a bad feed."""
@@ -242,6 +291,7 @@ async def put_feed(request: web.Request, query: FeedQuery) -> web.Response:
     summary="The operator's feed versions and their warnings",
     tag="operators",
     response=FeedVersions,
+    errors=("not_found",),
 )
 async def get_feed_versions(request: web.Request) -> FeedVersions:
     """List an operator's feed versions, newest first."""

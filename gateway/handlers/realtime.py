@@ -32,62 +32,85 @@ class SourcesIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    vehicle_positions_url: AnyHttpUrl | None = None
-    trip_updates_url: AnyHttpUrl | None = None
-    alerts_url: AnyHttpUrl | None = None
-    poll_interval_s: float = Field(default=30.0, ge=0.2, le=3600)
+    vehicle_positions_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="a public https URL of the operator's GTFS-Realtime vehicle positions to poll",
+    )
+    trip_updates_url: AnyHttpUrl | None = Field(
+        default=None, description="a public https URL of its trip updates"
+    )
+    alerts_url: AnyHttpUrl | None = Field(
+        default=None, description="a public https URL of its service alerts"
+    )
+    poll_interval_s: float = Field(
+        default=30.0, ge=0.2, le=3600, description="how often to poll each URL, in seconds"
+    )
 
 
 class SourcesOut(BaseModel):
     """An operator's GTFS-Realtime URLs and poll interval."""
 
-    operator_id: str
-    vehicle_positions_url: str | None = None
-    trip_updates_url: str | None = None
-    alerts_url: str | None = None
-    poll_interval_s: float
+    operator_id: str = Field(description="the operator")
+    vehicle_positions_url: str | None = Field(
+        default=None, description="the URL polled for vehicle positions"
+    )
+    trip_updates_url: str | None = Field(
+        default=None, description="the URL polled for trip updates"
+    )
+    alerts_url: str | None = Field(default=None, description="the URL polled for alerts")
+    poll_interval_s: float = Field(description="how often each URL is polled, in seconds")
 
 
 class ReportOut(BaseModel):
     """What one feed held: entities accepted, ids the timetable lacks, and whether it is stale."""
 
-    operator_id: str
-    feed_kind: str
-    header_timestamp_s: int | None = None
-    age_s: int | None = None
-    stale: bool
-    entity_count: int
-    accepted_count: int
-    unknown_trip_count: int
-    unknown_stop_count: int
-    unsupported_count: int
-    unknown_trip_samples: list[str]
-    unknown_stop_samples: list[str]
-    received_s: float | None = None
+    operator_id: str = Field(description="the operator whose feed it was")
+    feed_kind: str = Field(description="`vehicle-positions`, `trip-updates` or `alerts`")
+    header_timestamp_s: int | None = Field(
+        default=None, description="the feed's own timestamp, Unix seconds"
+    )
+    age_s: int | None = Field(
+        default=None, description="how old the feed was when it arrived, in seconds"
+    )
+    stale: bool = Field(description="older than the gateway accepts: its data is not applied")
+    entity_count: int = Field(description="entities in the feed")
+    accepted_count: int = Field(description="entities applied")
+    unknown_trip_count: int = Field(description="entities naming a trip the timetable lacks")
+    unknown_stop_count: int = Field(description="entities naming a stop the timetable lacks")
+    unsupported_count: int = Field(description="entities of a kind the gateway does not read")
+    unknown_trip_samples: list[str] = Field(description="some of the unknown trip ids, to look for")
+    unknown_stop_samples: list[str] = Field(description="some of the unknown stop ids")
+    received_s: float | None = Field(
+        default=None, description="when the gateway received it, Unix seconds"
+    )
 
 
 class PollOut(BaseModel):
     """The state of polling one URL, as this process sees it."""
 
-    url: str
-    interval_s: float
-    polls: int
-    not_modified: int
-    failures: int
-    last_polled_s: float | None = None
-    last_status: int | None = None
-    last_error: str | None = None
-    next_delay_s: float
-    polled_here: bool
+    url: str = Field(description="the URL polled")
+    interval_s: float = Field(description="how often it is polled, in seconds")
+    polls: int = Field(description="polls so far")
+    not_modified: int = Field(description="polls answered 304 Not Modified")
+    failures: int = Field(description="polls that failed")
+    last_polled_s: float | None = Field(
+        default=None, description="when it was last polled, Unix seconds"
+    )
+    last_status: int | None = Field(default=None, description="the HTTP status of the last poll")
+    last_error: str | None = Field(default=None, description="why the last poll failed, if it did")
+    next_delay_s: float = Field(description="seconds until the next poll (longer after failures)")
+    polled_here: bool = Field(description="this gateway process holds the lease and polls it")
 
 
 class RealtimeStatus(BaseModel):
     """The latest report of each feed kind and the polling state of each configured URL."""
 
-    operator_id: str
-    feeds: dict[str, ReportOut]
-    polling: dict[str, PollOut]
-    shared: bool
+    operator_id: str = Field(description="the operator")
+    feeds: dict[str, ReportOut] = Field(description="the latest report per feed kind")
+    polling: dict[str, PollOut] = Field(description="the polling state per feed kind")
+    shared: bool = Field(
+        description="whether updates reach every gateway process (Redis pub/sub is connected)"
+    )
 
 
 def report_out(report: FeedReport, received_s: float | None = None) -> ReportOut:
@@ -130,6 +153,7 @@ def feed_problem(exc: RealtimeFeedError) -> Problem:
     roles=("operator", "admin"),
     response=ReportOut,
     upload="application/x-protobuf",
+    errors=("not_found", "payload_too_large", "feed_undecodable", "feed_version_unsupported"),
 )
 async def push_feed(request: web.Request) -> ReportOut:
     """Apply a pushed feed in every gateway process; 422 (state unchanged) if it is unusable."""
@@ -150,6 +174,7 @@ async def push_feed(request: web.Request) -> ReportOut:
     tag="realtime",
     roles=("operator", "admin"),
     response=RealtimeStatus,
+    errors=("not_found",),
 )
 async def get_status(request: web.Request) -> RealtimeStatus:
     """Return what the operator's latest feeds held and how polling goes."""
@@ -182,6 +207,7 @@ def _fields(obj: Any, model: type[BaseModel]) -> dict[str, Any]:
     roles=("operator", "admin"),
     body=SourcesIn,
     response=SourcesOut,
+    errors=("not_found", "url_not_allowed"),
 )
 async def put_realtime_sources(request: web.Request, body: SourcesIn) -> SourcesOut:
     """Store the operator's realtime URLs; polling follows within seconds in every process."""
@@ -214,6 +240,7 @@ async def put_realtime_sources(request: web.Request, body: SourcesIn) -> Sources
     tag="realtime",
     roles=("operator", "admin"),
     response=SourcesOut,
+    errors=("not_found",),
 )
 async def get_realtime_sources(request: web.Request) -> SourcesOut:
     """Return the operator's realtime URLs (404 when none are configured)."""

@@ -33,7 +33,7 @@ from sales.schemas import (
     ProductQuery,
     Strict,
 )
-from sales.store import find_ticket_token, get_booking, list_bookings
+from sales.store import find_ticket_token, get_booking, get_offer, list_bookings
 from sales.tokens import qr_png, qr_svg
 
 MAX_FARES_BYTES = 10 * 1024 * 1024
@@ -107,12 +107,40 @@ def _product(
     body=OfferCreate,
     response=Offer,
     status=201,
+    errors=(
+        "forbidden",
+        "not_found",
+        "no_fares",
+        "no_fare",
+        "departed",
+        "valid_from_past",
+        "mixed_currencies",
+    ),
+    location="/v1/offers/{id}",
 )
 async def post_offer(request: web.Request, body: OfferCreate) -> Offer:
     """Price with the operators' fares and store the offer for 15 minutes."""
     pool = request.app[db_key]
     fares = await request.app[fares_key].current(pool)
     return await create_offer(pool, _tenant(request), body, fares)
+
+
+@api.route(
+    "GET",
+    "/v1/offers/{id}",
+    summary="An offer as it was made",
+    tag="sales",
+    roles=("maas",),
+    response=Offer,
+    errors=("forbidden", "not_found"),
+)
+async def get_one_offer(request: web.Request) -> Offer:
+    """Return one of the tenant's offers, also after it has expired."""
+    try:
+        offer_id = uuid.UUID(request.match_info["id"])
+    except ValueError:
+        raise not_found("offer", request.match_info["id"]) from None
+    return await get_offer(request.app[db_key], _tenant(request), offer_id)
 
 
 def _idempotency_key(request: web.Request) -> str:
@@ -144,6 +172,17 @@ def _idempotency_key(request: web.Request) -> str:
     response=Booking,
     status=201,
     idempotent_key=True,
+    errors=(
+        "forbidden",
+        "not_found",
+        "offer_expired",
+        "offer_already_booked",
+        "travellers_mismatch",
+        "mixed_currencies",
+        "sold_out",
+        "operator_unavailable",
+    ),
+    location="/v1/bookings/{id}",
 )
 async def post_booking(request: web.Request, body: BookingCreate) -> web.Response:
     """Reserve every leg with its operator; replay the first answer for a repeated key."""
@@ -174,6 +213,7 @@ def _booking_id(request: web.Request) -> uuid.UUID:
     roles=("maas",),
     query=BookingQuery,
     response=BookingPage,
+    errors=("forbidden", "invalid_cursor"),
 )
 async def get_bookings(request: web.Request, query: BookingQuery) -> BookingPage:
     """List the caller's bookings, newest first, by cursor."""
@@ -192,6 +232,7 @@ async def get_bookings(request: web.Request, query: BookingQuery) -> BookingPage
     tag="sales",
     roles=("maas",),
     response=Booking,
+    errors=("forbidden", "not_found"),
 )
 async def get_one_booking(request: web.Request) -> Booking:
     """Return one of the caller's bookings."""
@@ -205,6 +246,7 @@ async def get_one_booking(request: web.Request) -> Booking:
     tag="sales",
     roles=("maas",),
     response=Booking,
+    errors=("forbidden", "not_found", "booking_not_pending", "booking_expired"),
 )
 async def post_confirm(request: web.Request) -> Booking:
     """Commit all legs (CONFIRMED with tickets) or none (REJECTED, compensated)."""
@@ -218,6 +260,7 @@ async def post_confirm(request: web.Request) -> Booking:
     tag="sales",
     roles=("maas",),
     response=Booking,
+    errors=("forbidden", "not_found", "booking_not_cancellable", "operator_unavailable"),
 )
 async def post_cancel(request: web.Request) -> Booking:
     """Cancel every leg; the refund follows each leg's conditions."""
@@ -242,6 +285,7 @@ async def _ticket_token(request: web.Request) -> str:
     tag="sales",
     roles=("maas",),
     media_types=("image/png",),
+    errors=("not_found",),
 )
 async def ticket_png(request: web.Request) -> web.Response:
     """Return the QR code of a ticket's signed token as PNG."""
@@ -255,6 +299,7 @@ async def ticket_png(request: web.Request) -> web.Response:
     tag="sales",
     roles=("maas",),
     media_types=("image/svg+xml",),
+    errors=("not_found",),
 )
 async def ticket_svg(request: web.Request) -> web.Response:
     """Return the QR code of a ticket's signed token as SVG."""
@@ -285,6 +330,9 @@ class FaresPublished(BaseModel):
     roles=("operator", "admin"),
     response=FaresPublished,
     upload="application/zip",
+    errors=("not_found", "empty_body", "invalid_fares"),
+    also=((200, "these fares were already published: nothing changed"),),
+    status=201,
 )
 async def put_fares(request: web.Request) -> web.Response:
     """Validate and store the operator's Fares v2 files; 422 lists every error by file and row."""
@@ -308,10 +356,14 @@ async def put_fares(request: web.Request) -> web.Response:
 class CapacitySet(Strict):
     """Limit the seats of a product or of one departure."""
 
-    seats_total: int = Field(ge=0, le=100_000)
-    product_id: str | None = None
-    trip_id: str | None = None
-    service_date: date | None = None
+    seats_total: int = Field(ge=0, le=100_000, description="how many seats there are to sell")
+    product_id: str | None = Field(
+        default=None, description="limit this product (give this, or `trip_id` with `service_date`)"
+    )
+    trip_id: str | None = Field(
+        default=None, description="limit this departure (with `service_date`)"
+    )
+    service_date: date | None = Field(default=None, description="the service day of `trip_id`")
 
     @model_validator(mode="after")
     def _one_target(self) -> CapacitySet:
@@ -325,8 +377,8 @@ class CapacitySet(Strict):
 class CapacityOut(BaseModel):
     """A limited product or departure."""
 
-    id: int
-    seats_total: int
+    id: int = Field(description="the capacity's id")
+    seats_total: int = Field(description="how many seats there are to sell")
 
 
 @api.route(
@@ -337,6 +389,7 @@ class CapacityOut(BaseModel):
     roles=("operator", "admin"),
     body=CapacitySet,
     response=CapacityOut,
+    errors=("not_found", "capacity_below_taken"),
 )
 async def put_capacity(request: web.Request, body: CapacitySet) -> CapacityOut:
     """Create or resize a seat limit (never below the seats already taken)."""

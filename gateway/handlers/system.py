@@ -8,7 +8,7 @@ from importlib.metadata import version
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gateway.api import api, json_response
 from gateway.appkeys import db_key, metrics_key, redis_key, timetable_key
@@ -19,16 +19,22 @@ from gateway.resources import postgres_answers
 class Health(BaseModel):
     """The process is alive."""
 
-    status: str
+    status: str = Field(description="`ok` while the process runs")
 
 
 class Ready(BaseModel):
     """Whether each dependency answers; `degraded` means serving without Redis or timetable."""
 
-    status: str
-    postgres: str
-    redis: str
-    timetable: str
+    status: str = Field(
+        description=(
+            "`ok`; `degraded` when serving without Redis or a timetable; `down` without PostgreSQL"
+        )
+    )
+    postgres: str = Field(description="`ok` or `down`")
+    redis: str = Field(description="`ok`, or `degraded` (the gateway keeps selling without it)")
+    timetable: str = Field(
+        description="`ok`, `loading` before the first build, `failed` when the last build failed"
+    )
 
 
 @api.route("GET", "/health", summary="The process is alive", tag="system", response=Health)
@@ -37,7 +43,14 @@ async def health(request: web.Request) -> Health:
     return Health(status="ok")
 
 
-@api.route("GET", "/ready", summary="Dependencies answer", tag="system", response=Ready)
+@api.route(
+    "GET",
+    "/ready",
+    summary="Dependencies answer",
+    tag="system",
+    response=Ready,
+    also=((503, "PostgreSQL does not answer: `status` is `down`"),),
+)
 async def ready(request: web.Request) -> web.Response:
     """Answer 200 when PostgreSQL answers (Redis only degrades), else 503."""
     try:
@@ -82,10 +95,15 @@ def _openapi_document() -> bytes:
 
 _DOCS_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>MaaS Gateway API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" type="image/png" href="/docs/static/favicon-32x32.png">
 <link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
 <body><div id="ui"></div>
 <script src="/docs/static/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui", deepLinking: true});</script>
+<script>
+// validatorUrl null: the default badge would send the document to swagger.io.
+SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui", deepLinking: true, validatorUrl: null});
+</script>
 </body></html>
 """
 
@@ -94,5 +112,5 @@ _DOCS_PAGE = """<!doctype html>
     "GET", "/docs", summary="Readable API documentation", tag="system", media_types=("text/html",)
 )
 async def docs(request: web.Request) -> web.Response:
-    """Serve Swagger UI from the gateway's own assets, so it works offline."""
+    """Serve Swagger UI 5 from the gateway's own assets, so it works offline."""
     return web.Response(text=_DOCS_PAGE, content_type="text/html")

@@ -33,12 +33,22 @@ class VehiclesQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    bbox: str | None = Field(default=None, pattern=_COORDS + r",-?\d+(\.\d+)?,-?\d+(\.\d+)?$")
-    near: str | None = Field(default=None, pattern=_COORDS + "$")
-    radius_m: float = Field(default=1000.0, gt=0, le=50_000)
-    route: str | None = None
-    operator: str | None = None
-    limit: int = Field(default=1000, ge=1, le=10_000)
+    bbox: str | None = Field(
+        default=None,
+        pattern=_COORDS + r",-?\d+(\.\d+)?,-?\d+(\.\d+)?$",
+        description="`min_lat,min_lon,max_lat,max_lon`: vehicles inside this box",
+    )
+    near: str | None = Field(
+        default=None,
+        pattern=_COORDS + "$",
+        description="`lat,lon`: vehicles within `radius_m` of this point",
+    )
+    radius_m: float = Field(
+        default=1000.0, gt=0, le=50_000, description="the radius around `near`, in metres"
+    )
+    route: str | None = Field(default=None, description="only vehicles on this route id")
+    operator: str | None = Field(default=None, description="only this operator's vehicles")
+    limit: int = Field(default=1000, ge=1, le=10_000, description="at most this many vehicles")
 
     @model_validator(mode="after")
     def _one_area(self) -> VehiclesQuery:
@@ -64,14 +74,19 @@ class VehiclesQuery(BaseModel):
 class StreamQuery(VehiclesQuery):
     """The filters of `/v1/vehicles`, and how long the stream stays open."""
 
-    max_s: float = Field(default=300.0, gt=0, le=3600)
+    max_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=3600,
+        description="end the stream after this many seconds (reconnect to go on)",
+    )
 
 
 class VehicleList(BaseModel):
     """Live vehicles that match the query."""
 
-    items: list[VehiclePosition]
-    total: int
+    items: list[VehiclePosition] = Field(description="the vehicles' latest positions")
+    total: int = Field(description="how many matched before `limit`")
 
 
 def _matching(
@@ -106,6 +121,7 @@ def _event(name: str, data: object) -> bytes:
     tag="realtime",
     query=StreamQuery,
     media_types=("text/event-stream",),
+    errors=("too_many_streams",),
 )
 async def stream_vehicles(request: web.Request, query: StreamQuery) -> web.StreamResponse:
     """Send the matching vehicles now, then each update, until `max_s` or the client leaves."""
@@ -159,7 +175,10 @@ class FeedQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    format: Literal["pb", "json"] = "pb"
+    format: Literal["pb", "json"] = Field(
+        default="pb",
+        description="`pb`: the protobuf FeedMessage; `json`: the same for people to read",
+    )
 
 
 async def _feed_response(request: web.Request, kind: FeedKind, query: FeedQuery) -> web.Response:
@@ -186,6 +205,7 @@ def _merged_feed_route(kind: FeedKind) -> None:
         tag="open data",
         query=FeedQuery,
         media_types=("application/x-protobuf",),
+        also=((304, "unchanged since the `ETag` sent as `If-None-Match`"),),
     )(handler)
 
 

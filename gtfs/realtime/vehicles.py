@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from google.transit import gtfs_realtime_pb2
 
@@ -19,29 +19,55 @@ _VehiclePositionPb = gtfs_realtime_pb2.VehiclePosition
 class VehiclePosition:
     """Where one vehicle is, as an operator reported it (JSON-ready, ids namespaced)."""
 
+    # pydantic reads the attribute docstrings below into the OpenAPI document.
+    __pydantic_config__: ClassVar[dict[str, bool]] = {"use_attribute_docstrings": True}
+
     operator_id: str
+    """the operator that reported it"""
     entity_id: str
+    """the feed entity's id"""
     lat: float
+    """latitude, WGS84 degrees"""
     lon: float
+    """longitude, WGS84 degrees"""
     vehicle_id: str | None = None
+    """the vehicle's internal id"""
     vehicle_label: str | None = None
+    """the label shown to travellers (a fleet or line number)"""
     license_plate: str | None = None
+    """the vehicle's licence plate"""
     trip_id: str | None = None
+    """the trip it serves, with its operator prefix"""
     route_id: str | None = None
+    """the route it serves, with its operator prefix"""
     direction_id: int | None = None
+    """GTFS `direction_id` of the trip: 0 or 1"""
     start_date: str | None = None
+    """the trip's start date, `YYYYMMDD`"""
     start_time: str | None = None
+    """the trip's start time, `HH:MM:SS`"""
     trip_schedule_relationship: str | None = None
+    """GTFS-Realtime `schedule_relationship` of the trip, e.g. `SCHEDULED`"""
     stop_id: str | None = None
+    """the stop it is at or heading to, with its operator prefix"""
     current_stop_sequence: int | None = None
+    """that stop's `stop_sequence` in the trip"""
     current_status: str | None = None
+    """`INCOMING_AT`, `STOPPED_AT` or `IN_TRANSIT_TO` that stop"""
     bearing_deg: float | None = None
+    """heading, degrees clockwise from true north"""
     speed_m_s: float | None = None
+    """speed, metres per second"""
     odometer_m: float | None = None
+    """odometer reading, metres"""
     timestamp_s: int | None = None
+    """when the position was measured, Unix seconds"""
     congestion_level: str | None = None
+    """GTFS-Realtime `congestion_level`"""
     occupancy_status: str | None = None
+    """GTFS-Realtime `occupancy_status`, e.g. `MANY_SEATS_AVAILABLE`"""
     occupancy_percentage: int | None = None
+    """how full the vehicle is, percent of its capacity"""
 
 
 def optional_id(operator_id: str, message: Any, field_name: str) -> str | None:

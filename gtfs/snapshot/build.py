@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -315,6 +315,16 @@ def _build_trips(
     ), patterns_of[0]
 
 
+def _headsigns(trips: Trips, stop_names: tuple[str, ...]) -> tuple[str, ...]:
+    """Return each trip's headsign: where the feed gives none, its last stop's name."""
+    signs = list(trips.headsigns)
+    ptr = trips.time_ptr
+    for t in (i for i, sign in enumerate(signs) if not sign):
+        if ptr[t + 1] > ptr[t]:
+            signs[t] = stop_names[int(trips.stop[ptr[t + 1] - 1])]
+    return tuple(signs)
+
+
 def build_snapshot(tables: GtfsTables, walking: WalkingConfig | None = None) -> Snapshot:
     """Compile merged tables into an immutable snapshot for the journey planner."""
     walking = walking or WalkingConfig()
@@ -330,6 +340,7 @@ def build_snapshot(tables: GtfsTables, walking: WalkingConfig | None = None) -> 
         pd.Index(routes.ids), route_tz, zones.index(network_tz), service_index, pd.Index(shapes.ids)
     )
     trips, patterns = _build_trips(tables.trips, st, ctx)
+    trips = replace(trips, headsigns=_headsigns(trips, stops.names))
     return Snapshot(
         timezone=network_tz,
         timezones=zones,

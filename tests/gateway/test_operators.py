@@ -115,11 +115,13 @@ async def test_feed_upload_auth(client: Client, make_key: MakeKey, hsl: bytes) -
     own = await make_key("operator", operator_id="ops-auth-a")
     published = await client.put(url, data=hsl, headers=ZIP | bearer(own))
     assert published.status == 201, await published.text()
+    assert published.headers["Location"] == url
     body = await published.json()
     assert body["changed"]
     assert body["counts"]["stop_times"] == 15
     by_admin = await client.put(url, data=hsl, headers=ZIP | bearer(admin))
     assert by_admin.status == 200
+    assert "Location" not in by_admin.headers
     assert (await by_admin.json())["changed"] is False
 
 

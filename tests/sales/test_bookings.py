@@ -91,6 +91,20 @@ async def test_same_idempotency_key_replays_the_first_booking(
     assert problem["code"] == "idempotency_key_reused"
 
 
+async def test_a_booking_is_named_in_location(
+    client: Client, db: asyncpg.Pool, make_key: MakeKey
+) -> None:
+    key = await make_key("maas")
+    created = await offer(client, key, day_ticket_offer(await operator_with_demo_fares(db)))
+    body = {"offer_ids": [created["id"]], "travellers": [{"rider_category": "adult"}]}
+    headers = bearer(key) | {"Idempotency-Key": str(uuid.uuid4())}
+    resp = await client.post("/v1/bookings", json=body, headers=headers)
+    assert resp.status == 201
+    booking = await resp.json()
+    assert resp.headers["Location"] == f"/v1/bookings/{booking['id']}"
+    assert (await client.get(resp.headers["Location"], headers=bearer(key))).status == 200
+
+
 async def test_concurrent_requests_with_one_key_make_one_booking(
     client: Client, db: asyncpg.Pool, make_key: MakeKey
 ) -> None:

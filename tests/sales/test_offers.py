@@ -143,3 +143,22 @@ async def test_no_offer_for_a_departure_that_has_left(
     resp = await client.post("/v1/offers", json=product, headers=key)
     assert resp.status == 422
     assert (await resp.json(content_type=None))["code"] == "valid_from_past"
+
+
+async def test_a_created_offer_is_named_in_location_and_reads_back(
+    client: TestClient,  # type: ignore[type-arg]
+    db: asyncpg.Pool,
+    make_key: MakeKey,
+) -> None:
+    operator_id = await operator_with_demo_fares(db)
+    key = await make_key("maas")
+    resp = await client.post("/v1/offers", json=day_ticket_offer(operator_id), headers=bearer(key))
+    assert resp.status == 201
+    created = await resp.json()
+    assert resp.headers["Location"] == f"/v1/offers/{created['id']}"
+    again = await client.get(resp.headers["Location"], headers=bearer(key))
+    assert again.status == 200
+    assert await again.json() == created
+    other = await client.get(resp.headers["Location"], headers=bearer(await make_key("maas")))
+    assert other.status == 404  # another tenant's offer does not exist for it
+    assert (await client.get("/v1/offers/not-a-uuid", headers=bearer(key))).status == 404

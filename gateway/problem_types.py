@@ -1,0 +1,320 @@
+"""The page of every problem code: what it means and how to fix the request.
+
+`/problems/{code}` serves these texts; the statuses come from the one table in
+`gateway/problems.py`, so a page and an answer never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.problems import code_status
+from sales.errors import SalesError
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    """What a problem `code` means and how a client fixes its request; `/problems/{code}`."""
+
+    status: int
+    title: str
+    meaning: str
+    fix: str
+
+
+def _t(title: str, meaning: str, fix: str) -> tuple[str, str, str]:
+    return title, meaning, fix
+
+
+#: Every problem code's page: its title, what it means, how to fix the request.
+_TEXTS: dict[str, tuple[str, str, str]] = {
+    "bad_request": _t(
+        "Bad request",
+        "The request could not be read as HTTP.",
+        "Check the request line, headers and encoding.",
+    ),
+    "invalid_json": _t(
+        "Invalid JSON",
+        "The body is not valid JSON.",
+        "Send a JSON document; the detail names where parsing stopped.",
+    ),
+    "empty_body": _t(
+        "Empty body",
+        "The upload carried no bytes.",
+        "Send the file as the request body, e.g. `curl --data-binary @feed.zip`.",
+    ),
+    "invalid_cursor": _t(
+        "Invalid cursor",
+        "`cursor` is not one this API gave.",
+        (
+            "Pass the `next_cursor` of the previous page unchanged, or leave `cursor` out for the "
+            "first page."
+        ),
+    ),
+    "idempotency_key_required": _t(
+        "Idempotency-Key required",
+        "This request moves money and must carry an `Idempotency-Key` header.",
+        (
+            "Send a fresh random key (a UUID) per booking attempt; repeat it only to retry the same"
+            " request."
+        ),
+    ),
+    "idempotency_key_invalid": _t(
+        "Invalid Idempotency-Key",
+        (
+            "The `Idempotency-Key` header is empty, too long or has characters outside printable "
+            "ASCII."
+        ),
+        "Use a UUID or another token of 1 to 255 printable ASCII characters.",
+    ),
+    "unauthorized": _t(
+        "Unauthorized",
+        "No API key was sent, or the key sent is unknown, revoked or malformed.",
+        (
+            "Send `Authorization: Bearer mk_<role>_<prefix>_<secret>` with a key the gateway's "
+            "admin issued."
+        ),
+    ),
+    "forbidden": _t(
+        "Forbidden",
+        "The key is valid but its role (or its operator) may not do this.",
+        (
+            "Use a key of the role the operation lists (`x-roles` in the OpenAPI document); an "
+            "operator key acts only on its own operator."
+        ),
+    ),
+    "not_found": _t(
+        "Not found",
+        "The object named in the path or body does not exist, or belongs to another tenant.",
+        (
+            "Check the id (ids are prefixed with the operator id, e.g. `kuopion-liikenne:201804`); "
+            "list the collection to find it."
+        ),
+    ),
+    "no_fares": _t(
+        "No fares",
+        "The operator has published no fares, so nothing of it can be priced.",
+        (
+            "Ask the operator to publish Fares v2 files (`PUT /v1/operators/{id}/fares`), or choose"
+            " another operator's product."
+        ),
+    ),
+    "unknown_stop": _t(
+        "Unknown stop",
+        "`from` or `to` names a stop id the timetable does not hold.",
+        "Give a stop id from `/v1/stops` (with its operator prefix) or a position as `lat,lon`.",
+    ),
+    "method_not_allowed": _t(
+        "Method not allowed",
+        "The path exists but not with this method.",
+        "Use one of the methods in the `Allow` header.",
+    ),
+    "not_acceptable": _t(
+        "Not acceptable",
+        "The gateway cannot answer in a media type the `Accept` header allows.",
+        "Accept `application/json` (or the media type the operation documents).",
+    ),
+    "conflict": _t(
+        "Conflict",
+        "The request conflicts with the current state of the resource.",
+        "Read the resource again and retry with a request that fits its state.",
+    ),
+    "operator_exists": _t(
+        "Operator exists",
+        "An operator with this id is already onboarded.",
+        "Choose another id, or update the existing operator.",
+    ),
+    "tenant_exists": _t(
+        "Tenant exists",
+        "A tenant of that name already exists, and the key did not ask to join it.",
+        "Pass its `tenant_id` to add a key to the existing tenant, or choose another name.",
+    ),
+    "sold_out": _t(
+        "Sold out",
+        "Not enough seats are left on the product or departure for the travellers asked.",
+        "Ask for fewer travellers or choose another departure; new offers show what is left.",
+    ),
+    "offer_expired": _t(
+        "Offer expired",
+        "An offer in the booking is past its `expires_at`.",
+        "Get a new offer (`POST /v1/offers` or `/v1/journeys` with a maas key) and book that.",
+    ),
+    "offer_already_booked": _t(
+        "Offer already booked",
+        "An offer can be booked once; this one is in another booking.",
+        "Get a new offer, or retry the first booking with its own `Idempotency-Key` to replay it.",
+    ),
+    "booking_not_pending": _t(
+        "Booking not pending",
+        "Only a PENDING booking can be confirmed.",
+        (
+            "Read the booking: a CONFIRMED one already has its tickets; a REJECTED or EXPIRED one "
+            "needs a new booking."
+        ),
+    ),
+    "booking_expired": _t(
+        "Booking expired",
+        "The booking's hold ended before it was confirmed; its seats are released.",
+        "Book again with new offers and confirm before `expires_at`.",
+    ),
+    "booking_not_cancellable": _t(
+        "Booking not cancellable",
+        (
+            "The booking is in a state, or past the time, in which its conditions allow no "
+            "cancellation."
+        ),
+        "Read the booking's state and its offers' conditions.",
+    ),
+    "capacity_below_taken": _t(
+        "Capacity below seats taken",
+        "More seats are already sold or held than the capacity asked for.",
+        "Set a capacity at least as large as the seats taken, shown in the detail.",
+    ),
+    "idempotency_key_in_progress": _t(
+        "Request in progress",
+        "A request with this `Idempotency-Key` is still being processed.",
+        "Wait a moment and retry with the same key and body: the first answer is then replayed.",
+    ),
+    "payload_too_large": _t(
+        "Payload too large",
+        "The body is larger than the gateway accepts for this operation.",
+        (
+            "Send a smaller body; JSON bodies are limited by `MAAS_MAX_BODY_BYTES`, uploads by "
+            "`MAAS_MAX_UPLOAD_BYTES`."
+        ),
+    ),
+    "unsupported_media_type": _t(
+        "Unsupported media type",
+        "The body's `Content-Type` is not the one the operation reads.",
+        (
+            "Send JSON bodies with `Content-Type: application/json` and uploads with the media type"
+            " the operation documents."
+        ),
+    ),
+    "validation_failed": _t(
+        "Validation failed",
+        (
+            "A field of the query or body is missing, unknown or out of range; `errors` lists each "
+            "as `body.x[0].y` or `query.z`."
+        ),
+        "Correct each field named in `errors`; request bodies refuse unknown fields.",
+    ),
+    "idempotency_key_reused": _t(
+        "Idempotency-Key reused",
+        "This `Idempotency-Key` was used before with another body.",
+        "Use a fresh key for a new request; reuse a key only to retry the same request.",
+    ),
+    "feed_invalid": _t(
+        "The GTFS feed is not valid",
+        (
+            "The uploaded GTFS zip has errors; `errors` lists them per file and row. The previous "
+            "feed stays in force."
+        ),
+        "Fix the rows named and upload again.",
+    ),
+    "invalid_fares": _t(
+        "Invalid fares",
+        "The Fares v2 files are not valid or do not match the operator's feed.",
+        "Fix the files and rows named in the detail and upload again.",
+    ),
+    "feed_undecodable": _t(
+        "Not a usable GTFS-Realtime feed",
+        "The body is not a GTFS-Realtime FeedMessage; the previous feed stays in force.",
+        "Send the protobuf bytes of a FeedMessage (`Content-Type: application/x-protobuf`).",
+    ),
+    "feed_version_unsupported": _t(
+        "Unsupported GTFS-Realtime version",
+        "The FeedMessage's `gtfs_realtime_version` is not one the gateway reads.",
+        "Publish GTFS-Realtime 2.0 (or 1.0).",
+    ),
+    "url_not_allowed": _t(
+        "URL not allowed",
+        "The URL is not https or names a host that is not public.",
+        "Give a public `https://` URL the gateway may poll.",
+    ),
+    "departed": _t(
+        "Departed",
+        "The offer asks for a departure that has already left.",
+        "Plan again from now, or choose a later departure.",
+    ),
+    "no_fare": _t(
+        "No fare",
+        "The operator's fares price none of the products for this leg or rider category.",
+        "Choose another rider category or product; `/v1/products` lists what is sold.",
+    ),
+    "valid_from_past": _t(
+        "Validity in the past",
+        "`valid_from` is before now.",
+        "Leave `valid_from` out (now) or give a time in the future, with an offset.",
+    ),
+    "mixed_currencies": _t(
+        "Mixed currencies",
+        "The offers or legs are priced in different currencies and cannot be summed.",
+        "Book the offers of each currency separately.",
+    ),
+    "travellers_mismatch": _t(
+        "Travellers mismatch",
+        "The offers in one booking are for different travellers.",
+        "Book offers made for the same travellers together.",
+    ),
+    "outside_network": _t(
+        "Outside the network",
+        "No stop lies within walking distance of the `lat,lon` given.",
+        "Give a position nearer a stop, or a stop id from `/v1/stops`.",
+    ),
+    "date_outside_service": _t(
+        "Date outside the timetable",
+        "The time asked is outside the period the timetable covers (the detail gives it).",
+        "Ask for a time within the service period shown by `/v1/network.geojson`'s `service`.",
+    ),
+    "invalid_query": _t(
+        "Invalid journey query",
+        "The journey query cannot be planned as given (for example `depart_at` with `arrive_by`).",
+        "Give one of `depart_at` or `arrive_by`, and `from` differing from `to`.",
+    ),
+    "journey_error": _t(
+        "No journey can be planned",
+        "The planner could not plan this query.",
+        "Read the detail; try other places or times.",
+    ),
+    "rate_limited": _t(
+        "Too many requests",
+        "The key or client address made more requests in the window than allowed.",
+        "Wait the seconds in `Retry-After`, then retry.",
+    ),
+    "internal_error": _t(
+        "Internal error",
+        "The gateway failed; the error is logged with the request id.",
+        "Retry later; report the `X-Request-Id` to the gateway's operator if it persists.",
+    ),
+    "operator_unavailable": _t(
+        "Operator unavailable",
+        "An operator's back-end did not answer or answered with an error.",
+        "Retry later; the booking holds nothing at that operator.",
+    ),
+    "timetable_loading": _t(
+        "Timetable loading",
+        "The gateway is still building its timetable (at start-up or after a feed upload).",
+        "Retry after the seconds in `Retry-After`; `/ready` says `ok` once it is built.",
+    ),
+    "too_many_streams": _t(
+        "Too many streams",
+        "The gateway serves as many Server-Sent Event streams as it allows.",
+        "Retry later, or poll `/v1/vehicles` instead.",
+    ),
+}
+
+
+def _problem_type(code: str, title: str, meaning: str, fix: str) -> ProblemType:
+    """Take the status from `gateway.problems`, and a sales error's title from its class."""
+    kind = SalesError.by_code.get(code)
+    return ProblemType(code_status(code), kind.title if kind else title, meaning, fix)
+
+
+#: Every problem code the gateway answers with, and its page.
+PROBLEM_TYPES: dict[str, ProblemType] = {
+    code: _problem_type(code, *texts) for code, texts in _TEXTS.items()
+}
+
+#: Codes every operation can answer with, whatever it does.
+COMMON_CODES = ("rate_limited", "internal_error")
