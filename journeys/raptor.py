@@ -100,11 +100,10 @@ class Labels(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Targets:
-    """Where a journey may end: stops and egress walks; an `exact` stop also accepts footpaths."""
+    """Where a journey may end: the stops one may alight at, and the walk from each to the end."""
 
     stops: I64
     egress_s: I64
-    exact: bool
 
 
 class Bounds(NamedTuple):
@@ -163,7 +162,7 @@ def network(view: DayView, foot: Footpaths) -> Network:
 
 def target_arrival(labels: Labels, k: int, targets: Targets) -> tuple[int, int]:
     """Return (arrival at the destination in round k, the stop it is reached from)."""
-    return _target_arrival(labels, k, targets.stops, targets.egress_s, targets.exact)
+    return _target_arrival(labels, k, targets.stops, targets.egress_s)
 
 
 def run_rounds(
@@ -173,16 +172,18 @@ def run_rounds(
     bounds: Bounds,
     marked: I64,
     ready_before: I64,
+    max_walk_s: int,
 ) -> I64:
     """Run rounds 1.. from the marked stops; return the rounds that improved the destination.
 
     The arrival of an improved round is then in `labels.target`. `ready_before` holds each
     stop's round-0 boarding time before this departure wrote its own: a trip one could
-    catch then was scanned by a later departure already.
+    catch then was scanned by a later departure already. Walks between two vehicles take
+    footpaths of at most `max_walk_s`.
     """
     marked = np.ascontiguousarray(marked, dtype=np.int64)
     return _rounds(
-        net, labels, targets.stops, targets.egress_s, targets.exact, bounds, marked, ready_before
+        net, labels, targets.stops, targets.egress_s, bounds, marked, ready_before, max_walk_s
     )
 
 
@@ -198,7 +199,7 @@ def warm_up() -> None:
     i32 = np.zeros(2, dtype=np.int32)
     net = Network(z, z, z, z, z, z, no, no, z, z, z, z, z, z, z, i32, i32, i32)
     labels = Labels.empty(1, 1)
-    run_rounds(net, labels, Targets(z[:0], z[:0], True), Bounds(z, z), z[:0], z[:1])
+    run_rounds(net, labels, Targets(z[:0], z[:0]), Bounds(z, z), z[:0], z[:1], 0)
     _catchable(z, z, z, z[:0], z[:0], z[:0])
 
 
@@ -208,10 +209,10 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
     labels: Labels,
     target_stops: I64,
     egress_s: I64,
-    exact: bool,
     bounds: Bounds,
     marked: I64,
     ready_before: I64,
+    max_walk_s: int,
 ) -> I64:
     (
         route_pp_start,
@@ -337,6 +338,8 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
                 reached[n_reached] = s
                 n_reached += 1
             for e in range(foot_ptr[s], foot_ptr[s + 1]):
+                if foot_s[e] > max_walk_s:  # each stop's footpaths come shortest first
+                    break
                 u = foot_to[e]
                 t = arrival[k, s] + foot_s[e]
                 if t < walk[k, u] or (walked[u] and t == walk[k, u]):
@@ -358,7 +361,7 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
         for s in range(n_stops):
             ready_best[s] = min(ready_best[s], ready[k, s])
 
-        reach, stop = _target_arrival(labels, k, target_stops, egress_s, exact)
+        reach, stop = _target_arrival(labels, k, target_stops, egress_s)
         if reach < best:
             target[k], target_stop[k] = reach, stop
             improved[n_improved] = k
@@ -375,15 +378,11 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
 
 
 @compiled
-def _target_arrival(
-    labels: Labels, k: int, stops: I64, egress_s: I64, exact: bool
-) -> tuple[int, int]:
+def _target_arrival(labels: Labels, k: int, stops: I64, egress_s: I64) -> tuple[int, int]:
     best, best_stop = int(INF), -1
     for i in range(len(stops)):
         s = stops[i]
         t = labels.arrival[k, s] + egress_s[i]
-        if exact:
-            t = min(t, labels.walk[k, s] + egress_s[i])
         if t < best:
             best, best_stop = t, s
     return best, best_stop

@@ -123,11 +123,8 @@ def trace_steps(t: Trace, k: int, departure_s: int) -> list[Step]:
     labels, view = t.labels, t.view
     stop = int(labels.target_stop[k])
     egress = int(t.targets.egress_s[np.flatnonzero(t.targets.stops == stop)[0]])
-    by_transit = k > 0 and labels.arrival[k, stop] + egress == labels.target[k]
-    steps: list[Step] = []
-    if not t.targets.exact:
-        arrive = int(labels.arrival[k, stop] if by_transit else labels.walk[k, stop])
-        steps.append(Walk(stop, -1, arrive, arrive + egress))
+    arrive, by_transit = int(labels.arrival[k, stop]), True  # the destination: by vehicle
+    steps: list[Step] = [Walk(stop, -1, arrive, arrive + egress)]
     while True:
         if not by_transit:
             if k == 0:

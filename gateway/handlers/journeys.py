@@ -45,6 +45,13 @@ class JourneyParams(Strict):
     max_transfers: int = Field(default=4, ge=0, le=8)
     wheelchair: bool = False
     limit: int = Field(default=5, ge=1, le=20)
+    max_walk_start_min: int = Field(
+        default=15, ge=0, le=30, description="walk to the first vehicle"
+    )
+    max_walk_end_min: int = Field(default=15, ge=0, le=30, description="walk from the last vehicle")
+    max_walk_transfer_min: int = Field(
+        default=10, ge=0, le=30, description="walk between two vehicles"
+    )
     rider_category: str | None = Field(default=None, pattern=r"^[A-Za-z0-9:._-]{1,100}$")
     offers: bool = Field(default=True, description="attach a priced offer (maas keys)")
 
@@ -164,6 +171,9 @@ def _query(params: JourneyParams) -> JourneyQuery:
         max_transfers=params.max_transfers,
         wheelchair=params.wheelchair,
         limit=params.limit,
+        max_walk_start_s=params.max_walk_start_min * 60,
+        max_walk_end_s=params.max_walk_end_min * 60,
+        max_walk_transfer_s=params.max_walk_transfer_min * 60,
     )
 
 

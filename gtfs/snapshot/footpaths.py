@@ -30,20 +30,45 @@ class WalkingConfig:
     detour_factor: float = 1.3
     walking_speed_mps: float = 1.3
     min_transfer_s: int = 60
-    #: Chains of links are closed into direct footpaths up to this length (0: no chains),
-    #: as RAPTOR walks at most one footpath between two rides.
-    chain_max_m: float = 800.0
+    #: The longest walk between stops any query may ask for. Shortest paths over the links
+    #: are closed into direct footpaths up to this long (0: the links alone), as RAPTOR
+    #: walks at most one footpath between two rides; a query uses those within its limits.
+    max_walk_s: int = 1800
+
+    @property
+    def max_walk_m(self) -> float:
+        """Return the straight-line length walked in `max_walk_s`."""
+        return self.max_walk_s * self.walking_speed_mps / self.detour_factor
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Footpaths:
-    """Walking links as CSR by origin stop, and the time a transfer at one stop needs."""
+    """Footpaths as CSR by origin stop, each stop's shortest first, and the same by destination.
+
+    `transfer_s` is the time a transfer at one stop needs. A query's limit on a walk
+    is a prefix of each stop's footpaths, so the planner stops at the first one longer.
+    """
 
     ptr: IntArray
     to_stop: npt.NDArray[np.int32]
     duration_s: npt.NDArray[np.int32]
     distance_m: FloatArray
     transfer_s: npt.NDArray[np.int32]
+    in_ptr: IntArray
+    in_from: npt.NDArray[np.int32]
+    in_duration_s: npt.NDArray[np.int32]
+
+    def out_of(self, stop: int, max_s: int) -> tuple[IntArray, IntArray]:
+        """Return (stops, seconds) of the footpaths out of a stop no longer than `max_s`."""
+        lo, hi = int(self.ptr[stop]), int(self.ptr[stop + 1])
+        end = lo + int(np.searchsorted(self.duration_s[lo:hi], max_s, side="right"))
+        return self.to_stop[lo:end].astype(np.int64), self.duration_s[lo:end].astype(np.int64)
+
+    def into(self, stop: int, max_s: int) -> tuple[IntArray, IntArray]:
+        """Return (stops, seconds) of the footpaths into a stop no longer than `max_s`."""
+        lo, hi = int(self.in_ptr[stop]), int(self.in_ptr[stop + 1])
+        end = lo + int(np.searchsorted(self.in_duration_s[lo:hi], max_s, side="right"))
+        return self.in_from[lo:end].astype(np.int64), self.in_duration_s[lo:end].astype(np.int64)
 
 
 #: The transfer time of a stop where transfers.txt forbids changing (type 3).
@@ -132,38 +157,45 @@ def neighbour_pairs(
     return i[near], j[near], distance_m[near]
 
 
-def _shortest_per_pair(
-    i: IntArray, j: IntArray, d: FloatArray, n: int
-) -> tuple[IntArray, IntArray, FloatArray]:
-    """Keep the shortest distance of each (i, j) pair."""
+def _shortest_per_pair(i: IntArray, j: IntArray, d: FloatArray, n: int) -> IntArray:
+    """Return the indexes that keep the shortest distance of each (i, j) pair (ties: the first)."""
     key = i * n + j
     order = np.lexsort((d, key))
     first = np.ones(len(order), dtype=np.bool_)
     first[1:] = key[order][1:] != key[order][:-1]
-    keep = order[first]
-    return i[keep], j[keep], d[keep]
+    return np.sort(order[first])
 
 
 def close_chains(
     i: IntArray, j: IntArray, distance_m: FloatArray, n: int, max_m: float
 ) -> tuple[IntArray, IntArray, FloatArray]:
-    """Add a direct link for every chain of links up to `max_m` long (transitive closure)."""
-    while len(i):
-        order = np.argsort(i, kind="stable")
-        i, j, distance_m = i[order], j[order], distance_m[order]
-        ptr = np.concatenate([[0], np.cumsum(np.bincount(i, minlength=n))]).astype(np.int64)
-        first, second = expand_ranges(ptr[j], ptr[j + 1] - ptr[j])
-        via_m = distance_m[first] + distance_m[second]
-        ok = (i[first] != j[second]) & (via_m <= max_m)
-        size, total = len(i), float(distance_m.sum())
-        i, j, distance_m = _shortest_per_pair(
-            np.concatenate([i, i[first][ok]]),
-            np.concatenate([j, j[second][ok]]),
+    """Return the shortest path over the links of every pair of stops up to `max_m` apart.
+
+    Bellman-Ford from every stop at once: each pass extends by one more link only the
+    pairs whose distance improved in the pass before, so the paths are exact.
+    """
+    order = np.argsort(i, kind="stable")
+    link_to, link_m = j[order], distance_m[order]
+    link_ptr = np.concatenate([[0], np.cumsum(np.bincount(i, minlength=n))]).astype(np.int64)
+    keep = _shortest_per_pair(i, j, distance_m, n)
+    i, j, distance_m = i[keep], j[keep], distance_m[keep]
+    new = np.arange(len(i), dtype=np.int64)
+    while len(new):
+        owner, flat = expand_ranges(link_ptr[j[new]], link_ptr[j[new] + 1] - link_ptr[j[new]])
+        via_m = distance_m[new][owner] + link_m[flat]
+        a, b = i[new][owner], link_to[flat]
+        ok = (a != b) & (via_m <= max_m)
+        size = len(i)
+        keep = _shortest_per_pair(
+            np.concatenate([i, a[ok]]),
+            np.concatenate([j, b[ok]]),
             np.concatenate([distance_m, via_m[ok]]),
             n,
         )
-        if len(i) == size and float(distance_m.sum()) == total:
-            break
+        i = np.concatenate([i, a[ok]])[keep]
+        j = np.concatenate([j, b[ok]])[keep]
+        distance_m = np.concatenate([distance_m, via_m[ok]])[keep]
+        new = np.flatnonzero(keep >= size)
     return i, j, distance_m
 
 
@@ -191,11 +223,11 @@ def build_footpaths(
     transfers: pd.DataFrame,
     walking: WalkingConfig,
 ) -> Footpaths:
-    """Link stops within the walking radius (chains closed), then apply transfers.txt on top."""
+    """Link stops within the walking radius (shortest paths closed), then apply transfers.txt."""
     n = len(stop_ids)
     i, j, distance_m = neighbour_pairs(lat, lon, walking.radius_m)
-    if walking.chain_max_m > walking.radius_m:
-        i, j, distance_m = close_chains(i, j, distance_m, n, walking.chain_max_m)
+    if walking.max_walk_m > walking.radius_m:
+        i, j, distance_m = close_chains(i, j, distance_m, n, walking.max_walk_m)
     duration = np.maximum(walk_duration_s(distance_m, walking), walking.min_transfer_s)
     a, b, kind, seconds = _transfer_rules(pd.Index(stop_ids), transfers, walking)
     transfer_s = np.full(n, walking.min_transfer_s, dtype=np.int64)
@@ -232,12 +264,21 @@ def _csr_footpaths(
     distance_m: FloatArray,
     transfer_s: IntArray,
 ) -> Footpaths:
-    """Pack footpath edges into CSR arrays ordered by origin stop."""
-    order = np.lexsort((j, i))
+    """Pack footpath edges into CSR arrays by origin and by destination, shortest first."""
+    order = np.lexsort((j, duration_s, i))
+    back = np.lexsort((i, duration_s, j))
     return Footpaths(
-        ptr=np.concatenate([[0], np.cumsum(np.bincount(i, minlength=n))]).astype(np.int64),
+        ptr=_ptr(i, n),
         to_stop=j[order].astype(np.int32),
         duration_s=duration_s[order].astype(np.int32),
         distance_m=distance_m[order].astype(np.float64),
         transfer_s=transfer_s.astype(np.int32),
+        in_ptr=_ptr(j, n),
+        in_from=i[back].astype(np.int32),
+        in_duration_s=duration_s[back].astype(np.int32),
     )
+
+
+def _ptr(owner: IntArray, n: int) -> IntArray:
+    """Return the CSR offsets of edges grouped by owner."""
+    return np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n))]).astype(np.int64)
