@@ -16,12 +16,12 @@ footpaths, the labels and the bounds, and allocates only per-call scratch.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar, cast
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -42,6 +42,8 @@ def compiled(function: F) -> F:
     Where numba finds no writable cache folder (the package's own, `NUMBA_CACHE_DIR`,
     the user's cache), every process compiles again instead of failing to import.
     """
+    import numba  # about 150 MiB: only a process that plans pays for it
+
     try:
         return cast(F, numba.njit(cache=True, nogil=True)(function))
     except RuntimeError as exc:  # "cannot cache function ...: no locator available"
@@ -160,8 +162,24 @@ def network(view: DayView, foot: Footpaths) -> Network:
     )
 
 
+#: The kernels, in the order they must be compiled (a kernel calls only those before it).
+_KERNELS = ("_first_at_or_after", "_target_arrival", "_catchable", "_rounds")
+
+
+@functools.cache
+def kernels() -> None:
+    """Replace the kernels of this module by their compiled versions, once per process.
+
+    Compiling is left until planning starts, so that a process that only imports a
+    feed (`maas import-gtfs`, an upload) never loads numba.
+    """
+    for name in _KERNELS:
+        globals()[name] = compiled(globals()[name])
+
+
 def target_arrival(labels: Labels, k: int, targets: Targets) -> tuple[int, int]:
     """Return (arrival at the destination in round k, the stop it is reached from)."""
+    kernels()
     return _target_arrival(labels, k, targets.stops, targets.egress_s)
 
 
@@ -182,6 +200,7 @@ def run_rounds(
     footpaths of at most `max_walk_s`.
     """
     marked = np.ascontiguousarray(marked, dtype=np.int64)
+    kernels()
     return _rounds(
         net, labels, targets.stops, targets.egress_s, bounds, marked, ready_before, max_walk_s
     )
@@ -189,6 +208,7 @@ def run_rounds(
 
 def catchable(view: DayView, pp: I64, earliest_s: I64, latest_s: I64) -> tuple[I64, I64]:
     """Return, per position, the columns [lo, hi) of the trips departing in [earliest, latest]."""
+    kernels()
     return _catchable(view.col_departure_s, view.pp_col, view.pp_rows, pp, earliest_s, latest_s)
 
 
@@ -203,7 +223,6 @@ def warm_up() -> None:
     _catchable(z, z, z, z[:0], z[:0], z[:0])
 
 
-@compiled
 def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals only within one body
     net: Network,
     labels: Labels,
@@ -377,7 +396,6 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
     return improved[:n_improved]
 
 
-@compiled
 def _target_arrival(labels: Labels, k: int, stops: I64, egress_s: I64) -> tuple[int, int]:
     best, best_stop = int(INF), -1
     for i in range(len(stops)):
@@ -388,7 +406,6 @@ def _target_arrival(labels: Labels, k: int, stops: I64, egress_s: I64) -> tuple[
     return best, best_stop
 
 
-@compiled
 def _catchable(
     col_departure_s: I64, pp_col: I64, pp_rows: I64, pp: I64, earliest_s: I64, latest_s: I64
 ) -> tuple[I64, I64]:
@@ -401,7 +418,6 @@ def _catchable(
     return lo, hi
 
 
-@compiled
 def _first_at_or_after(values: I64, lo: int, hi: int, t: int) -> int:
     """Return the first index in values[lo:hi] (sorted) whose value is >= t, or hi."""
     while lo < hi:
