@@ -32,9 +32,9 @@ from journeys.errors import (
     UnknownStopError,
 )
 from journeys.itinerary import Itinerary, Place, WalkLeg, make_itinerary
+from journeys.patterns import Places, Rides
 from journeys.raptor import Labels, Targets, network
 from journeys.reconstruct import (
-    Places,
     Trace,
     distance_between_m,
     summarise,
@@ -90,6 +90,7 @@ class Planner:
         self._views: OrderedDict[tuple[dt.date, bool, bool], tuple[DayView, object]] = OrderedDict()
         self._lock = threading.Lock()
         self._places = Places(snapshot)
+        self._rides = Rides(snapshot, self._places)
 
     def day_view(
         self, day: dt.date, wheelchair: bool = False, overlay: RealtimeOverlay | None = None
@@ -125,7 +126,9 @@ class Planner:
         if origin.place_id is not None and origin.place_id == destination.place_id:
             raise InvalidQueryError("origin and destination are the same place")
         labels = Labels.empty(query.max_transfers + 1, view.n_stops)
-        trace = Trace(self.snapshot, view, labels, targets, origin, destination, self._places)
+        trace = Trace(
+            self.snapshot, view, labels, targets, origin, destination, self._places, self._rides
+        )
         if query.arrive_by is not None:
             window = (t0 - (query.window_s or ARRIVE_BY_WINDOW_S), t0)
         else:
