@@ -6,14 +6,15 @@ import asyncio
 import datetime as dt
 import re
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
-from gateway.api import PRINCIPAL, api
+from gateway.api import PRINCIPAL, api, json_response
 from gateway.appkeys import db_key, fares_key, realtime_key, timetable_key
+from gateway.handlers.journeys_json import itinerary_json
 from gateway.problems import domain_problem, with_suggestions
 from gtfs.snapshot.stop_places import suggest_stop_ids
 from journeys.errors import JourneyError, UnknownStopError
@@ -203,7 +204,7 @@ def offer_request(itinerary: Itinerary, rider_category: str | None) -> OfferCrea
 async def _priced(
     pool: asyncpg.Pool,
     tenant_id: str,
-    out: ItineraryOut,
+    out: dict[str, Any],
     wanted: OfferCreate | None,
     fares: Mapping[str, FareFeed],
 ) -> None:
@@ -211,9 +212,11 @@ async def _priced(
     if wanted is None:
         return
     try:
-        out.offer = await create_offer(pool, tenant_id, wanted, fares)
+        offer = await create_offer(pool, tenant_id, wanted, fares)
     except SalesError as error:
-        out.offer_problem = error.detail
+        out["offer_problem"] = error.detail
+    else:
+        out["offer"] = offer.model_dump(mode="json", exclude_none=True)
 
 
 @api.route(
@@ -224,7 +227,7 @@ async def _priced(
     query=JourneyParams,
     response=JourneyList,
 )
-async def get_journeys(request: web.Request, query: JourneyParams) -> JourneyList:
+async def get_journeys(request: web.Request, query: JourneyParams) -> web.Response:
     """Plan with RAPTOR on the current snapshot; a maas caller gets a stored offer per journey."""
     timetable = request.app[timetable_key].get()
     overlay = request.app[realtime_key].state.overlay(timetable.generation)
@@ -237,13 +240,13 @@ async def get_journeys(request: web.Request, query: JourneyParams) -> JourneyLis
     except JourneyError as exc:
         raise domain_problem(exc) from None
     found = found[: query.limit]
-    items = [ItineraryOut.model_validate(it, from_attributes=True) for it in found]
+    items = [itinerary_json(it) for it in found]  # the document of `JourneyList`
     caller = request.get(PRINCIPAL)
     if caller is None or caller.tenant_id is None or not query.offers:
-        return JourneyList(items=items)
+        return json_response({"items": items})
     pool = request.app[db_key]
     fares = await request.app[fares_key].current(pool)  # once per request, not per journey
     for out, itinerary in zip(items, found, strict=True):
         wanted = offer_request(itinerary, query.rider_category)
         await _priced(pool, caller.tenant_id, out, wanted, fares)
-    return JourneyList(items=items)
+    return json_response({"items": items})
