@@ -45,6 +45,7 @@ from nigiri import Nigiri, minutes_up  # noqa: E402
 from support import percentile_ms  # noqa: E402
 
 from gtfs.feed.prepare import prepare_feed  # noqa: E402
+from gtfs.feed.validate.issues import FeedInvalid  # noqa: E402
 from gtfs.snapshot.build import Snapshot, build_snapshot  # noqa: E402
 from journeys.planner import JourneyQuery, Planner  # noqa: E402
 from journeys.walking import from_stop  # noqa: E402
@@ -250,7 +251,10 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"machine: {machine}, load {load:.1f}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
     for path in args.feeds:
-        report_feed(path, args)
+        try:
+            report_feed(path, args)
+        except FeedInvalid as exc:
+            print(f"\n== {path.name}: not a valid feed ({exc.total} errors): skipped")
 
 
 if __name__ == "__main__":
