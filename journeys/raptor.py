@@ -17,38 +17,19 @@ footpaths, the labels and the bounds, and allocates only per-call scratch.
 from __future__ import annotations
 
 import functools
-import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
+from gtfs.compiled import compiled
 from gtfs.snapshot.footpaths import Footpaths
 from journeys.dayview import INF, DayView
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
 B = npt.NDArray[np.bool_]
-
-F = TypeVar("F", bound=Callable[..., Any])
-log = logging.getLogger(__name__)
-
-
-def compiled(function: F) -> F:
-    """Compile a function to machine code on its first call (cached on disk), GIL released.
-
-    Where numba finds no writable cache folder (the package's own, `NUMBA_CACHE_DIR`,
-    the user's cache), every process compiles again instead of failing to import.
-    """
-    import numba  # about 150 MiB: only a process that plans pays for it
-
-    try:
-        return cast(F, numba.njit(cache=True, nogil=True)(function))
-    except RuntimeError as exc:  # "cannot cache function ...: no locator available"
-        log.warning("numba cannot cache compiled code: %s", exc)
-        return cast(F, numba.njit(nogil=True)(function))
 
 
 class Labels(NamedTuple):
