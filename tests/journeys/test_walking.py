@@ -6,13 +6,17 @@ import datetime as dt
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from gtfs.snapshot.build import build_snapshot
 from journeys.errors import InvalidQueryError, OutsideNetworkError
 from journeys.itinerary import TransitLeg, WalkLeg
 from journeys.planner import Coordinates, JourneyQuery, Planner
+from journeys.walking import from_stops
 from tests.journeys.conftest import VILNIUS_DAY
-from tests.journeys.synthetic import STOPS, Trip
+from tests.journeys.synthetic import STOPS, Trip, network
 from tests.journeys.test_planner import FAST, at, planner_for, rides
 
 #: C to C2 is 100.1 m: 101 s on foot (1.3 detour at 1.3 m/s).
@@ -97,3 +101,23 @@ def test_vilnius_a_walk_within_the_limit_beats_waiting_hours_for_the_last_bus(
     (riding,) = vilnius_planner.plan(query)
     assert isinstance(riding.legs[-1], TransitLeg)
     assert riding.arrival == dt.datetime.combine(VILNIUS_DAY, dt.time(15, 53), tz)
+
+
+def test_a_pair_named_twice_in_transfers_txt_is_reached_once_by_its_shortest_walk() -> None:
+    tables = network([Trip("ok", (("A", "08:00"), ("C", "08:05")))])
+    rules = pd.DataFrame(
+        {
+            "from_stop_id": ["t:C", "t:C"],
+            "to_stop_id": ["t:C2", "t:C2"],
+            "transfer_type": [2, 2],
+            "min_transfer_time": [300, 200],
+        }
+    )
+    fields = {n: getattr(tables, n) for n in tables.table_names()}
+    snap = build_snapshot(type(tables)(**{**fields, "transfers": rules}))
+    c, c2 = snap.stops.index["t:C"], snap.stops.index["t:C2"]
+    reach = from_stops(snap.footpaths, np.asarray([c]), 900, outward=True)
+    assert reach.stops.tolist() == [c, c2]
+    assert reach.walk_s.tolist() == [0, 200]
+    (walking,) = Planner(snap).plan(JourneyQuery("t:C", "t:C2", depart_at=at("09:00")))
+    assert walking.legs[0].duration_s == 200
