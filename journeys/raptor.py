@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gtfs.compiled import compiled
+from gtfs.snapshot import footpaths
 from gtfs.snapshot.footpaths import Footpaths
 from journeys.dayview import INF, DayView
 
@@ -194,7 +195,8 @@ def catchable(view: DayView, pp: I64, earliest_s: I64, latest_s: I64) -> tuple[I
 
 
 def warm_up() -> None:
-    """Compile the rounds, or load them from the disk cache, before a query waits for it."""
+    """Compile the rounds and the footpaths, or load them from the disk cache, before use."""
+    footpaths.warm_up()
     z = np.zeros(2, dtype=np.int64)
     no = np.zeros(2, dtype=np.bool_)
     i32 = np.zeros(2, dtype=np.int32)

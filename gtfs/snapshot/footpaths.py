@@ -178,6 +178,12 @@ def close_chains(
     )
 
 
+def warm_up() -> None:
+    """Compile the footpath Dijkstra, or load it from the disk cache, before a build waits."""
+    one = np.ones(1, dtype=np.int64)
+    close_chains(one * 0, one, np.ones(1), 2, 1.0)
+
+
 @functools.cache
 def _dijkstra_kernel() -> Callable[..., tuple[IntArray, IntArray, FloatArray]]:
     """Return the compiled Dijkstra (numba is loaded here, by the process that plans)."""
