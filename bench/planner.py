@@ -48,7 +48,7 @@ from gtfs.feed.prepare import prepare_feed  # noqa: E402
 from gtfs.feed.validate.issues import FeedInvalid  # noqa: E402
 from gtfs.snapshot.build import Snapshot, build_snapshot  # noqa: E402
 from journeys.planner import JourneyQuery, Planner  # noqa: E402
-from journeys.walking import from_stop  # noqa: E402
+from journeys.walking import from_stops  # noqa: E402
 from tests.journeys.oracle import INFINITY, ConnectionScan, Walks, day_start  # noqa: E402
 
 DEFAULT_FEED = ROOT.parent / "shared" / "data" / "gtfs" / "vilnius.zip"
@@ -139,8 +139,9 @@ def interleaved(planner: Planner, nigiri: Nigiri, queries: list[BenchQuery]) -> 
     for i, q in enumerate(queries):
         ours_q = our_query(snap, q)
         a, b = snap.stops.index[q.origin], snap.stops.index[q.destination]
-        start = from_stop(snap.footpaths, a, walks.start_s, outward=True)
-        end = from_stop(snap.footpaths, b, walks.end_s, outward=False)
+        copies_a, copies_b = snap.places.same_place(a), snap.places.same_place(b)
+        start = from_stops(snap.footpaths, copies_a.astype(np.int64), walks.start_s, True)
+        end = from_stops(snap.footpaths, copies_b.astype(np.int64), walks.end_s, False)
         theirs_q = nigiri.query(start, end, q.depart_epoch_s, MAX_TRANSFERS)
 
         def ours(query: JourneyQuery = ours_q) -> None:

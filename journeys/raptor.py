@@ -55,26 +55,14 @@ class Labels(NamedTuple):
     @classmethod
     def empty(cls, rounds: int, n_stops: int) -> Labels:
         """Return labels for up to `rounds` rides, every time unreached."""
-        shape = (rounds + 1, n_stops)
-
-        def times() -> I64:
-            return np.full(shape, INF, dtype=np.int64)
-
-        def indexes() -> I64:
-            return np.full(shape, -1, dtype=np.int64)
-
-        return cls(
-            times(),
-            times(),
-            times(),
-            indexes(),
-            indexes(),
-            indexes(),
-            indexes(),
-            indexes(),
-            np.full(rounds + 1, INF, dtype=np.int64),
-            np.full(rounds + 1, -1, dtype=np.int64),
-        )
+        # Two blocks rather than ten arrays: allocating is much of a small query's cost.
+        times = np.full((3, rounds + 1, n_stops), INF, dtype=np.int64)
+        indexes = np.full((5, rounds + 1, n_stops), -1, dtype=np.int64)
+        target = np.full((2, rounds + 1), INF, dtype=np.int64)
+        target[1] = -1
+        arrival, walk, ready = times
+        row, board_pp, board_row, alight_pp, walk_from = indexes
+        return cls(arrival, walk, ready, row, board_pp, board_row, alight_pp, walk_from, *target)
 
     @property
     def rounds(self) -> int:

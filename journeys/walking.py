@@ -81,9 +81,12 @@ def walk_all_the_way_s(start: Reach, end: Reach, direct_s: int | None, max_s: in
     A walk passes a stop both ends reach (the origin or the destination stop itself, at
     0 s), or goes straight from one coordinate to the other (`direct_s`).
     """
-    common, a, b = np.intersect1d(start.stops, end.stops, assume_unique=True, return_indices=True)
-    via_s = start.walk_s[a] + end.walk_s[b]
-    options = [int(via_s.min())] if len(common) else []
+    ends = dict(zip(end.stops.tolist(), end.walk_s.tolist(), strict=True))
+    options = [
+        s + ends[stop]
+        for stop, s in zip(start.stops.tolist(), start.walk_s.tolist(), strict=True)
+        if stop in ends
+    ]
     options += [direct_s] if direct_s is not None else []
     best = min(options, default=None)
     return best if best is not None and best <= max_s else None

@@ -295,7 +295,14 @@ def _csr_footpaths(
     distance_m: FloatArray,
     transfer_s: IntArray,
 ) -> Footpaths:
-    """Pack footpath edges into CSR arrays by origin and by destination, shortest first."""
+    """Pack footpath edges into CSR arrays by origin and by destination, shortest first.
+
+    A pair named twice (transfers.txt may) keeps its shortest footpath only.
+    """
+    first = np.lexsort((duration_s, j, i))
+    pair = i[first] * n + j[first]
+    once = first[np.concatenate([[True], pair[1:] != pair[:-1]])[: len(first)]]
+    i, j, duration_s, distance_m = i[once], j[once], duration_s[once], distance_m[once]
     order = np.lexsort((j, duration_s, i))
     back = np.lexsort((i, duration_s, j))
     return Footpaths(
