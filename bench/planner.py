@@ -1,76 +1,78 @@
-"""Benchmark: journey planner on vilnius.zip next to pynigiri (C++ nigiri, behind MOTIS).
+"""Benchmark: our journey planner next to pynigiri (C++ nigiri, behind MOTIS), on any feeds.
 
-Prints snapshot build time and peak memory, stop-to-stop latency (median, p95)
-for 500 random reachable stop pairs around 08:00 on a weekday, 60-minute range
-query p95, and pynigiri on the same queries in the same run: its latency, the
-ratio, and how often both agree on the earliest arrival (to the minute, as
-nigiri counts in minutes). Then the same queries with the stops' coordinates,
-in process and as `GET /v1/journeys` (JSON) on `maas serve` in a child process
-over a scratch database of the local PostgreSQL (see bench/support.py), with
-vilnius.zip imported by `maas import-gtfs`. Never asserts a time.
-Run: .venv/bin/python bench/planner.py  (pynigiri: pip install -e '.[bench]')
+For each feed given on the command line (default `../shared/data/gtfs/vilnius.zip`
+relative to the repository): import it the real way (`prepare_feed`: validate,
+read, namespace ids, interpolate blank times), build the snapshot, pick the
+feed's busiest weekday, and draw random stop pairs leaving between 07:30 and
+08:30 that an independent Connection Scan (`tests/journeys/oracle.py`, same
+walking model) can connect. Then, query by query and alternating who goes
+first, our `Planner.plan()` (itineraries built as the API returns them) and
+pynigiri's `route()` on the same question (bench/nigiri.py). Prints median and
+p95 of both and their ratio, agreement of our earliest arrival with the
+Connection Scan (100 % expected), pynigiri's differences by cause, and the
+60-minute range query. With `--http`, also imports the feed with
+`maas import-gtfs` (its peak RSS) into a scratch database, serves it with
+`maas serve` and times `GET /v1/journeys` interleaved with the same queries in
+process. Never asserts a time.
+
+Run: .venv/bin/python bench/planner.py [--http] [FEED.zip ...]   (pynigiri: the `bench` extra)
 """
 
 from __future__ import annotations
 
-import asyncio
+import argparse
 import datetime as dt
-import json
 import os
 import platform
 import random
-import statistics
-import subprocess
+import re
 import sys
-import tempfile
 import time
-import tracemalloc
-import zipfile
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiohttp
 import numpy as np
-from support import running_gateway, scratch_database, wait_ready
 
-from gtfs.feed.read import read_tables
-from gtfs.snapshot.build import Snapshot, build_snapshot
-from gtfs.tables import original_id
-from journeys.planner import Coordinates, JourneyQuery, Planner
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the Connection Scan lives with the tests that use it
 
-FEED = Path("/work/shared/data/gtfs/vilnius.zip")
-DAY = dt.date(2015, 9, 15)  # a Tuesday
-PAIRS = 500
-RANGE_QUERIES = 200
+from http_bench import report_http  # noqa: E402
+from nigiri import Nigiri, minutes_up  # noqa: E402
+from support import percentile_ms  # noqa: E402
+
+from gtfs.feed.prepare import prepare_feed  # noqa: E402
+from gtfs.feed.validate.issues import FeedInvalid  # noqa: E402
+from gtfs.snapshot.build import Snapshot, build_snapshot  # noqa: E402
+from journeys.planner import JourneyQuery, Planner  # noqa: E402
+from journeys.walking import from_stops  # noqa: E402
+from tests.journeys.oracle import INFINITY, ConnectionScan, Walks, day_start  # noqa: E402
+
+DEFAULT_FEED = ROOT.parent / "shared" / "data" / "gtfs" / "vilnius.zip"
 MAX_TRANSFERS = 6
 
 
 @dataclass(frozen=True, slots=True)
 class BenchQuery:
-    """One stop-to-stop query: namespaced stop ids and an aware departure time."""
+    """One stop-to-stop query: namespaced stop ids, departure epoch second, oracle's arrival."""
 
     origin: str
     destination: str
-    depart_at: dt.datetime
+    depart_epoch_s: int
+    expected_s: int
 
 
-def query_coordinates(snap: Snapshot, q: BenchQuery) -> tuple[Coordinates, Coordinates]:
-    """Return the coordinates of a query's stops (for coordinate queries, e.g. over HTTP)."""
-    a, b = snap.stops.index[q.origin], snap.stops.index[q.destination]
-    s = snap.stops
-    return Coordinates(float(s.lat[a]), float(s.lon[a])), Coordinates(
-        float(s.lat[b]), float(s.lon[b])
-    )
+@dataclass(slots=True)
+class Run:
+    """Per query: our and nigiri's seconds taken and earliest arrivals (epoch s or None)."""
 
-
-def percentile_ms(seconds: Sequence[float], q: float) -> float:
-    """Return the q-th percentile (0..100) of durations given in seconds, in milliseconds."""
-    ordered = sorted(seconds)
-    return 1000 * ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+    ours_s: list[float]
+    theirs_s: list[float]
+    ours: list[int | None]
+    theirs: list[int | None]
 
 
 def timed(call: Callable[[], Any]) -> tuple[float, Any]:
@@ -80,242 +82,180 @@ def timed(call: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
-def reachable_queries(planner: Planner, n: int, seed: int = 2026) -> list[BenchQuery]:
-    """Return n random stop pairs, leaving between 07:30 and 08:30, that have a journey."""
-    snap = planner.snapshot
+def busiest_weekday(snap: Snapshot) -> dt.date:
+    """Return the Tuesday-to-Thursday of the service period with the most trips running."""
+    running = snap.service_active[np.maximum(snap.trips.service, 0)].sum(axis=0)
+    days = [dt.date.fromordinal(snap.first_day + i) for i in range(len(running))]
+    midweek = [i for i, d in enumerate(days) if d.weekday() in (1, 2, 3)] or list(range(len(days)))
+    return days[max(midweek, key=lambda i: (int(running[i]), -i))]
+
+
+def draw_queries(
+    snap: Snapshot, oracle: ConnectionScan, day: dt.date, n: int, seed: int
+) -> list[BenchQuery]:
+    """Return up to n random stop pairs, leaving 07:30-08:30, that the Connection Scan connects."""
     rng = random.Random(seed)
     served = sorted({snap.stops.ids[s] for s in snap.trips.stop.tolist()})
     tz = ZoneInfo(snap.timezone)
+    base = day_start(day, snap.timezone)
     out: list[BenchQuery] = []
-    while len(out) < n:
+    for _ in range(20 * n):
+        if len(out) == n or len(served) < 2:
+            break
         a, b = rng.sample(served, 2)
-        when = dt.datetime.combine(DAY, dt.time(7, 30), tz) + dt.timedelta(
+        when = dt.datetime.combine(day, dt.time(7, 30), tz) + dt.timedelta(
             minutes=rng.randrange(60)
         )
-        if planner.plan(JourneyQuery(a, b, depart_at=when, max_transfers=MAX_TRANSFERS)):
-            out.append(BenchQuery(a, b, when))
+        epoch = int(when.timestamp())
+        expected = oracle.earliest_arrival(a, b, epoch - base)
+        if expected < INFINITY:
+            out.append(BenchQuery(a, b, epoch, base + expected))
     return out
 
 
-def earliest_arrival_s(
-    planner: Planner, q: BenchQuery, window_s: int = 0
-) -> tuple[float, int | None]:
-    """Plan one query; return (seconds taken, earliest arrival epoch second or None)."""
-    query = JourneyQuery(
+def our_query(snap: Snapshot, q: BenchQuery, window_s: int = 0, limit: int = 10) -> JourneyQuery:
+    """Return our planner's query for a bench query."""
+    when = dt.datetime.fromtimestamp(q.depart_epoch_s, ZoneInfo(snap.timezone))
+    return JourneyQuery(
         q.origin,
         q.destination,
-        depart_at=q.depart_at,
+        depart_at=when,
         window_s=window_s,
         max_transfers=MAX_TRANSFERS,
+        limit=limit,
     )
-    elapsed, found = timed(lambda: planner.plan(query))
-    return elapsed, min((int(i.arrival.timestamp()) for i in found), default=None)
 
 
-def build_figures(tables_path: Path) -> tuple[Snapshot, float, float]:
-    """Read the feed, then build the snapshot; return it with build seconds and peak MB."""
-    tables = read_tables(tables_path, "vilnius")
-    tracemalloc.start()
-    elapsed, snap = timed(lambda: build_snapshot(tables))
-    peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
-    tracemalloc.stop()
-    return snap, elapsed, peak_mb
+def range_seconds(planner: Planner, q: BenchQuery) -> float:
+    """Return how long a 60-minute range query from the bench query's departure takes."""
+    query = our_query(planner.snapshot, q, 3600)
+    return timed(lambda: planner.plan(query))[0]
 
 
-def feed_with_our_footpaths(snap: Snapshot, folder: Path) -> Path:
-    """Copy the feed with our footpaths and transfer times as transfers.txt (rounded up to minutes).
+def interleaved(planner: Planner, nigiri: Nigiri, queries: list[BenchQuery]) -> Run:
+    """Time ours and nigiri's on each query, alternating which goes first."""
+    snap, walks = planner.snapshot, Walks()
+    run = Run([], [], [], [])
+    for i, q in enumerate(queries):
+        ours_q = our_query(snap, q)
+        a, b = snap.stops.index[q.origin], snap.stops.index[q.destination]
+        copies_a, copies_b = snap.places.same_place(a), snap.places.same_place(b)
+        start = from_stops(snap.footpaths, copies_a.astype(np.int64), walks.start_s, True)
+        end = from_stops(snap.footpaths, copies_b.astype(np.int64), walks.end_s, False)
+        theirs_q = nigiri.query(start, end, q.depart_epoch_s, MAX_TRANSFERS)
 
-    nigiri then walks exactly where and (to its one-minute resolution) as long as we do,
-    so the two planners answer the same question.
+        def ours(query: JourneyQuery = ours_q) -> None:
+            elapsed, found = timed(lambda: planner.plan(query))
+            run.ours_s.append(elapsed)
+            run.ours.append(min((int(j.arrival.timestamp()) for j in found), default=None))
+
+        def theirs(query: Any = theirs_q) -> None:
+            elapsed, arrival = timed(lambda: nigiri.earliest_arrival(query))
+            run.theirs_s.append(elapsed)
+            run.theirs.append(arrival)
+
+        for call in (ours, theirs) if i % 2 == 0 else (theirs, ours):
+            call()
+    return run
+
+
+def causes(run: Run) -> Counter[str]:
+    """Count nigiri's answers by how they differ from ours.
+
+    nigiri keeps times in whole minutes (it drops the seconds of a feed's times, and we
+    round our walks up to minutes for it), so an answer within 5 minutes of ours is put
+    down to minute rounding; one earlier by more to the walking model (it chains our
+    footpaths into walks longer than the limit); none: no answer.
     """
-    path = folder / FEED.name
-    f, stops = snap.footpaths, snap.stops
-    lines = ["from_stop_id,to_stop_id,transfer_type,min_transfer_time"]
-    origin = np.repeat(np.arange(len(stops.ids)), np.diff(f.ptr))
-    for a, b, seconds in zip(
-        origin.tolist(), f.to_stop.tolist(), f.duration_s.tolist(), strict=True
-    ):
-        lines.append(
-            f"{original_id(stops.ids[a])},{original_id(stops.ids[b])},2,{-(-seconds // 60) * 60}"
-        )
-    for a, seconds in enumerate(f.transfer_s.tolist()):
-        stop = original_id(stops.ids[a])
-        lines.append(f"{stop},{stop},2,{-(-seconds // 60) * 60}")
-    with zipfile.ZipFile(FEED) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as copy:
-        for name in source.namelist():
-            if name != "transfers.txt":
-                copy.writestr(name, source.read(name))
-        copy.writestr("transfers.txt", "\n".join(lines) + "\n")
-    return path
+    out: Counter[str] = Counter()
+    for ours, theirs in zip(run.ours, run.theirs, strict=True):
+        if theirs is None:
+            out["no answer"] += 1
+        elif ours is None or theirs <= ours - 5 * 60:
+            out["walking model (nigiri earlier by 5 min or more)"] += 1
+        elif ours // 60 * 60 <= theirs <= 60 * minutes_up(ours):
+            out["same minute"] += 1
+        elif abs(theirs - ours) < 5 * 60:
+            out["minute rounding (within 5 min)"] += 1
+        else:
+            out["other (nigiri later by 5 min or more)"] += 1
+    return out
 
 
-def nigiri_run(
-    snap: Snapshot, queries: list[BenchQuery]
-) -> tuple[float, list[float], list[int | None]] | None:
-    """Load the feed into pynigiri and run the queries; None when it is not installed."""
-    try:
-        import pynigiri as ng
-    except ImportError:
-        return None
-    with tempfile.TemporaryDirectory() as folder:
-        config = ng.LoaderConfig()
-        config.link_stop_distance = 0  # footpaths come from transfers.txt, i.e. ours
-        source = [
-            ng.TimetableSource("vilnius", str(feed_with_our_footpaths(snap, Path(folder))), config)
-        ]
-        first, last = DAY - dt.timedelta(days=1), DAY + dt.timedelta(days=2)
-        load_s, timetable = timed(
-            lambda: ng.load_timetable(source, first.isoformat(), last.isoformat())
-        )
-    times: list[float] = []
-    arrivals: list[int | None] = []
-    for q in queries:
-        query = ng.Query()
-        query.start_time = int(q.depart_at.timestamp()) // 60
-        query.start = [ng.Offset(timetable.find_location(original_id(q.origin)), 0, 0)]
-        query.destination = [ng.Offset(timetable.find_location(original_id(q.destination)), 0, 0)]
-        query.max_transfers = MAX_TRANSFERS
-        query.use_start_footpaths = True
-        elapsed, journeys = timed(partial(ng.route, timetable, query))
-        times.append(elapsed)
-        arrivals.append(min((j.arrival_time() * 60 for j in journeys), default=None))
-    return load_s, times, arrivals
-
-
-def agreement(ours: list[int | None], theirs: list[int | None]) -> tuple[int, int, int]:
-    """Return (same minute, ours earlier, ours later); our seconds round up as nigiri counts."""
-    same = earlier = later = 0
-    for a, b in zip(ours, theirs, strict=True):
-        if a is None or b is None:
-            continue
-        minute = -(-a // 60) * 60
-        same += minute == b
-        earlier += minute < b
-        later += minute > b
-    return same, earlier, later
-
-
-def report_ours(planner: Planner, queries: list[BenchQuery]) -> list[tuple[float, int | None]]:
-    """Print our stop-to-stop and range latencies; return (seconds, arrival) per query."""
-    runs = [earliest_arrival_s(planner, q) for q in queries]
-    ours = [t for t, _ in runs]
-    p50, p95 = percentile_ms(ours, 50), percentile_ms(ours, 95)
-    print(f"stop-to-stop, {len(queries)} queries: median {p50:.2f} ms, p95 {p95:.2f} ms")
-    ranged = [earliest_arrival_s(planner, q, 3600)[0] for q in queries[:RANGE_QUERIES]]
-    p50, p95 = percentile_ms(ranged, 50), percentile_ms(ranged, 95)
-    print(f"60-minute range, {len(ranged)} queries: median {p50:.1f} ms, p95 {p95:.1f} ms")
-    return runs
-
-
-def report_nigiri(
-    snap: Snapshot, queries: list[BenchQuery], runs: list[tuple[float, int | None]]
-) -> None:
-    """Print pynigiri's figures on the same queries, the ratios and the agreement."""
-    nigiri = nigiri_run(snap, queries)
-    if nigiri is None:
-        print("pynigiri not installed: pip install -e '.[bench]'")
+def report_feed(path: Path, args: argparse.Namespace) -> None:
+    """Import one feed, then print every figure for it."""
+    operator = re.sub(r"[^a-z0-9-]+", "-", path.stem.lower()).strip("-")
+    import_s, prepared = timed(lambda: prepare_feed(path, operator))
+    build_s, snap = timed(lambda: build_snapshot(prepared.tables))
+    planner, day = Planner(snap), busiest_weekday(snap)
+    view_s, _ = timed(lambda: planner.day_view(day))
+    print(f"\n== {path.name}: {len(snap.stops.ids)} stops, {len(snap.trips.ids)} trips, {day}")
+    print(
+        f"prepare_feed {import_s:.2f} s, snapshot {build_s * 1000:.0f} ms,"
+        f" day view {view_s * 1000:.0f} ms"
+    )
+    oracle = ConnectionScan(prepared.tables, snap, day)
+    queries = draw_queries(snap, oracle, day, args.pairs, args.seed)
+    if not queries:
+        print("no connected stop pairs in the morning: skipped")
         return
-    load_s, theirs, arrivals = nigiri
-    ours = [t for t, _ in runs]
-    print(f"pynigiri load (same feed, our footpaths as transfers.txt): {load_s * 1000:.0f} ms")
-    p50, p95 = percentile_ms(theirs, 50), percentile_ms(theirs, 95)
-    print(f"pynigiri stop-to-stop: median {p50:.2f} ms, p95 {p95:.2f} ms")
-    ratio_p50 = statistics.median(ours) / statistics.median(theirs)
-    ratio_p95 = percentile_ms(ours, 95) / p95
-    print(f"ratio ours/pynigiri: median {ratio_p50:.2f}, p95 {ratio_p95:.2f}")
-    same, earlier, later = agreement([a for _, a in runs], arrivals)
-    share = 100 * same / len(queries)
-    print(f"same earliest arrival (minute): {same}/{len(queries)} ({share:.0f} %)")
-    print(f"  ours earlier {earlier}, ours later {later}, nigiri found none {arrivals.count(None)}")
-
-
-def report_coordinates(planner: Planner, queries: list[BenchQuery]) -> None:
-    """Print in-process latency of the same queries given as the stops' coordinates."""
-    times = []
-    for q in queries:
-        a, b = query_coordinates(planner.snapshot, q)
-        query = JourneyQuery(a, b, depart_at=q.depart_at, max_transfers=MAX_TRANSFERS)
-        times.append(timed(partial(planner.plan, query))[0])
-    p50, p95 = percentile_ms(times, 50), percentile_ms(times, 95)
+    nigiri = Nigiri(prepared.tables, snap, day, Walks().transfer_s)
+    for q in queries[:10]:  # warm-up of both
+        planner.plan(our_query(snap, q))
+    run = interleaved(planner, nigiri, queries)
+    print_run(run, queries)
+    ranged = [range_seconds(planner, q) for q in queries[: args.range]]
     print(
-        f"coordinates (600 m access and egress), in process: median {p50:.2f} ms, p95 {p95:.2f} ms"
+        f"60-minute range, {len(ranged)} queries: median {percentile_ms(ranged, 50):.1f} ms,"
+        f" p95 {percentile_ms(ranged, 95):.1f} ms"
     )
+    if args.http:
+        report_http(
+            path, operator, planner, [(q.origin, q.destination, q.depart_epoch_s) for q in queries]
+        )
 
 
-def import_feed(url: str) -> None:
-    """Create the operator and import the feed into a database with the `maas` CLI."""
-    maas = str(Path(sys.executable).with_name("maas"))
-    env = os.environ | {"MAAS_DATABASE_URL": url, "MAAS_LOG_LEVEL": "WARNING"}
-    for command in (
-        [maas, "operators", "create", "--id", "vilnius", "--name", "Vilnius"],
-        [maas, "import-gtfs", "--operator", "vilnius", str(FEED)],
-    ):
-        subprocess.run(command, env=env, check=True, capture_output=True)  # noqa: S603
-
-
-async def http_latencies(
-    snap: Snapshot, queries: list[BenchQuery]
-) -> tuple[float, list[tuple[float, int]]]:
-    """Serve the feed from a scratch database; return (import seconds, (seconds, journeys)s)."""
-    async with scratch_database() as url:
-        import_s, _ = timed(lambda: import_feed(url))
-        async with running_gateway(url) as base:
-            await wait_ready(base, timetable=True, timeout_s=600)
-            async with aiohttp.ClientSession() as session:
-                for q in queries[:20]:  # warm-up: the date's day view, connections
-                    await journeys_request(session, base, snap, q)
-                answers = [await journeys_request(session, base, snap, q) for q in queries]
-    return import_s, answers
-
-
-async def journeys_request(
-    session: aiohttp.ClientSession, base: str, snap: Snapshot, q: BenchQuery
-) -> tuple[float, int]:
-    """Time one `GET /v1/journeys` between the stops' coordinates; return (seconds, journeys)."""
-    a, b = query_coordinates(snap, q)
-    params = {
-        "from": f"{a.lat},{a.lon}",
-        "to": f"{b.lat},{b.lon}",
-        "depart_at": q.depart_at.isoformat(),
-        "max_transfers": str(MAX_TRANSFERS),
-    }
-    started = time.perf_counter()
-    async with session.get(f"{base}/v1/journeys", params=params) as resp:
-        body = await resp.read()
-        elapsed = time.perf_counter() - started
-        if resp.status != 200:
-            raise RuntimeError(f"/v1/journeys answered {resp.status}: {body[:300]!r}")
-    return elapsed, len(json.loads(body)["items"])
-
-
-def report_http(snap: Snapshot, queries: list[BenchQuery]) -> None:
-    """Print the HTTP latency of `/v1/journeys` with coordinates on a gateway of its own."""
-    import_s, answers = asyncio.run(http_latencies(snap, queries))
-    print(f"maas operators create + import-gtfs vilnius.zip: {import_s:.1f} s")
-    times = [t for t, _ in answers]
-    p50, p95 = percentile_ms(times, 50), percentile_ms(times, 95)
+def print_run(run: Run, queries: list[BenchQuery]) -> None:
+    """Print latencies, ratios, agreement with the Connection Scan and nigiri's differences."""
+    n = len(queries)
+    o50, o95 = percentile_ms(run.ours_s, 50), percentile_ms(run.ours_s, 95)
+    t50, t95 = percentile_ms(run.theirs_s, 50), percentile_ms(run.theirs_s, 95)
     print(
-        f"HTTP GET /v1/journeys, coordinates, JSON, {len(times)} requests one at a time:"
-        f" median {p50:.1f} ms, p95 {p95:.1f} ms"
+        f"{n} queries, interleaved: ours median {o50:.2f} ms, p95 {o95:.2f} ms;"
+        f" pynigiri median {t50:.2f} ms, p95 {t95:.2f} ms"
     )
-    found = sum(n > 0 for _, n in answers)
-    print(f"  answers with a journey: {found}/{len(answers)} (at most 5 journeys each, no offers)")
+    print(f"ratio ours/pynigiri: median {o50 / t50:.2f}, p95 {o95 / t95:.2f}")
+    right = sum(a == q.expected_s for a, q in zip(run.ours, queries, strict=True))
+    print(f"ours = Connection Scan (to the second): {right}/{n}")
+    for a, q in zip(run.ours, queries, strict=True):
+        if a != q.expected_s:
+            print(
+                f"  differs: {q.origin} -> {q.destination} at {q.depart_epoch_s}:"
+                f" ours {a}, scan {q.expected_s}"
+            )
+    for cause, count in sorted(causes(run).items()):
+        print(f"  pynigiri {cause}: {count}")
 
 
 def main() -> None:
-    """Print every figure."""
+    """Print every figure for every feed."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("feeds", nargs="*", type=Path, default=[DEFAULT_FEED])
+    parser.add_argument("--pairs", type=int, default=300)
+    parser.add_argument("--range", type=int, default=100, help="range queries per feed")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--http", action="store_true", help="also time GET /v1/journeys")
+    args = parser.parse_args()
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"machine: {machine}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
-    snap, build_s, peak_mb = build_figures(FEED)
-    print(f"snapshot build: {build_s * 1000:.0f} ms, peak {peak_mb:.0f} MB (tracemalloc)")
-    planner = Planner(snap)
-    view_s, _ = timed(lambda: planner.day_view(DAY))
-    print(f"day view of {DAY} (once per date, cached): {view_s * 1000:.0f} ms")
-    queries = reachable_queries(planner, PAIRS)
-    runs = report_ours(planner, queries)
-    report_nigiri(snap, queries, runs)
-    report_coordinates(planner, queries)
-    report_http(snap, queries)
+    load = os.getloadavg()[0]
+    print(f"machine: {machine}, load {load:.1f}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
+    for path in args.feeds:
+        try:
+            report_feed(path, args)
+        except FeedInvalid as exc:
+            print(f"\n== {path.name}: not a valid feed ({exc.total} errors): skipped")
 
 
 if __name__ == "__main__":

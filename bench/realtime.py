@@ -5,11 +5,15 @@ the same bytes, measured in the same run, as the reference. Never asserts.
 The HTTP part starts `maas serve` on a scratch database of the local PostgreSQL
 (MAAS_TEST_DATABASE_URL) and Redis (MAAS_TEST_REDIS_URL) and pushes the King
 County sample to `POST /v1/operators/{id}/realtime/vehicle-positions`.
-Run: .venv/bin/python bench/realtime.py
+The static feed (default `../shared/data/gtfs/vilnius.zip`, relative to the
+repository) is imported the real way (`prepare_feed`: validation, namespaced
+ids, interpolated times), and the TripUpdates are synthesised for its trips.
+Run: .venv/bin/python bench/realtime.py [FEED.zip] [--vehicles FILE.pb]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import datetime as dt
 import os
@@ -22,32 +26,34 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import numpy as np
+import pandas as pd
 from google.transit import gtfs_realtime_pb2
 from support import running_gateway, scratch_database, wait_ready
 
 from gateway import credentials
 from gateway.migrate import migrate
-from gtfs.feed.read import read_tables
+from gtfs.feed.prepare import prepare_feed
 from gtfs.realtime.read import build_trip_schedules, read_trip_updates, read_vehicle_positions
 from gtfs.realtime.schedule import TripSchedules, service_day_start_s
 from gtfs.tables import original_id
 
-DATA = Path("/work/shared/data")
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 UPDATES = 60_000
 RUNS = 9
-SERVICE_DATE = dt.date(2016, 1, 4)
 HTTP_CLIENTS = 8
 PUSHES = int(os.environ.get("BENCH_PUSHES", "400"))
 OPERATOR = "bench-bus"
 
 
-def synthesise_trip_updates(schedules: TripSchedules, n_updates: int, seed: int = 1) -> bytes:
+def synthesise_trip_updates(
+    schedules: TripSchedules, day: dt.date, n_updates: int, seed: int = 1
+) -> bytes:
     """A FeedMessage updating every stop (sequence and id) of random trips, n_updates in all."""
     rng = np.random.default_rng(seed)
     message = gtfs_realtime_pb2.FeedMessage()
     message.header.gtfs_realtime_version = "2.0"
     message.header.timestamp = int(time.time())
-    day_start_s = service_day_start_s(SERVICE_DATE, schedules.zones[0])
+    day_start_s = service_day_start_s(day, schedules.zones[0])
     stop_ids = [original_id(stop_id) for stop_id in schedules.stop_codes]
     count = 0
     for trip in rng.permutation(len(schedules.trip_ids)).tolist():
@@ -57,7 +63,7 @@ def synthesise_trip_updates(schedules: TripSchedules, n_updates: int, seed: int 
         entity.id = f"tu-{trip}"
         trip_update = entity.trip_update
         trip_update.trip.trip_id = original_id(schedules.trip_ids[trip])
-        trip_update.trip.start_date = SERVICE_DATE.strftime("%Y%m%d")
+        trip_update.trip.start_date = day.strftime("%Y%m%d")
         delay_s = int(rng.integers(-60, 600))
         for row in range(int(schedules.row_start[trip]), int(schedules.row_end[trip])):
             if count >= n_updates:
@@ -101,32 +107,39 @@ def raw_parse(data: bytes) -> None:
     gtfs_realtime_pb2.FeedMessage().ParseFromString(data)
 
 
-def bench_trip_updates() -> None:
-    tables = read_tables(DATA / "gtfs" / "vilnius.zip", "vilnius")
+def first_monday(calendar: pd.DataFrame) -> dt.date:
+    """Return the first Monday on or after the earliest start of the feed's calendar."""
+    day = dt.datetime.strptime(str(calendar["start_date"].min()), "%Y%m%d").date()  # noqa: DTZ007
+    return day + dt.timedelta(days=-day.weekday() % 7)
+
+
+def bench_trip_updates(feed_path: Path) -> None:
+    operator = "bench"
+    tables = prepare_feed(feed_path, operator).tables
     start = time.perf_counter()
     schedules = build_trip_schedules(tables)
     build_ms = (time.perf_counter() - start) * 1000
-    data = synthesise_trip_updates(schedules, UPDATES)
+    data = synthesise_trip_updates(schedules, first_monday(tables.calendar), UPDATES)
     now_s = int(time.time())
-    feed = read_trip_updates(data, "vilnius", schedules, now_s=now_s, with_entities=False)
+    feed = read_trip_updates(data, operator, schedules, now_s=now_s, with_entities=False)
     print(f"TripUpdates: {UPDATES} stop-time updates, {len(feed.overlay)} trips, {len(data)} bytes")
     print(f"  schedules index (per snapshot):  {build_ms:.0f} ms")
     raw_ms = median_ms(lambda: raw_parse(data))
     print(f"  raw protobuf parse (reference):  {raw_ms:.1f} ms")
     times = timings_ms(
-        lambda: read_trip_updates(data, "vilnius", schedules, now_s=now_s, with_entities=False)
+        lambda: read_trip_updates(data, operator, schedules, now_s=now_s, with_entities=False)
     )
     overlay_ms = statistics.median(times)
     print(
         f"  parse + apply to overlay:        {overlay_ms:.1f} ms ({overlay_ms / raw_ms:.0f}x raw),"
         f" p95 {p95_ms(times):.1f} ms"
     )
-    full_ms = median_ms(lambda: read_trip_updates(data, "vilnius", schedules, now_s=now_s))
+    full_ms = median_ms(lambda: read_trip_updates(data, operator, schedules, now_s=now_s))
     print(f"  parse + apply + stored entities: {full_ms:.1f} ms ({full_ms / raw_ms:.0f}x raw)")
 
 
-def bench_vehicle_positions() -> None:
-    data = (DATA / "gtfs-rt" / "king-county-vehicle-positions.pb").read_bytes()
+def bench_vehicle_positions(vehicles: Path) -> None:
+    data = vehicles.read_bytes()
     feed = read_vehicle_positions(
         data, "kcm", known_trip_ids=frozenset(), known_stop_ids=frozenset(), now_s=0
     )
@@ -178,9 +191,8 @@ async def _push_all(
     return time.perf_counter() - started, latencies
 
 
-async def bench_http_ingest() -> None:
+async def bench_http_ingest(data: bytes) -> None:
     """Print vehicle positions ingested per second over HTTP, with push latencies."""
-    data = (DATA / "gtfs-rt" / "king-county-vehicle-positions.pb").read_bytes()
     vehicles = len(gtfs_realtime_pb2.FeedMessage.FromString(data).entity)
     async with scratch_database() as url:
         key = await _prepare(url)
@@ -205,9 +217,15 @@ def main() -> None:
     machine = platform.processor() or platform.machine()
     print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine}")
     print(f"{os.cpu_count()} cores, Python {platform.python_version()}")
-    bench_trip_updates()
-    bench_vehicle_positions()
-    asyncio.run(bench_http_ingest())
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("feed", nargs="?", type=Path, default=DATA / "gtfs" / "vilnius.zip")
+    parser.add_argument(
+        "--vehicles", type=Path, default=DATA / "gtfs-rt" / "king-county-vehicle-positions.pb"
+    )
+    args = parser.parse_args()
+    bench_trip_updates(args.feed)
+    bench_vehicle_positions(args.vehicles)
+    asyncio.run(bench_http_ingest(args.vehicles.read_bytes()))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -109,3 +109,9 @@ async def running_gateway(url: str, env: dict[str, str] | None = None) -> AsyncI
         yield base
     finally:
         stop_gateway(process)
+
+
+def percentile_ms(seconds: Sequence[float], q: float) -> float:
+    """Return the q-th percentile (0..100) of durations given in seconds, in milliseconds."""
+    ordered = sorted(seconds)
+    return 1000 * ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]

@@ -35,17 +35,21 @@ def no_bounds(view: DayView) -> Bounds:
     )
 
 
-def to_destination(view: DayView, foot: Footpaths, targets: Targets, rides: int) -> Bounds:
+def to_destination(
+    view: DayView, foot: Footpaths, targets: Targets, rides: int, max_walk_s: int
+) -> Bounds:
     """Return lower bounds on the time from a stop or a boarding to the destination.
 
     Valid for journeys of at most `rides` vehicle rides (a stay-seated ride through a
-    block terminus counts as two), or for all when the relaxation settles earlier.
+    block terminus counts as two) walking at most `max_walk_s` between two of them, or
+    for all such journeys when the relaxation settles earlier.
     """
     ready = np.full(view.n_stops, UNREACHABLE_S, dtype=np.int64)
     np.minimum.at(ready, targets.stops, targets.egress_s)
-    origin = np.repeat(np.arange(view.n_stops, dtype=np.int64), np.diff(foot.ptr))
-    walk_s = foot.duration_s.astype(np.int64)
-    to_stop = foot.to_stop.astype(np.int64)
+    usable = foot.duration_s <= max_walk_s
+    origin = np.repeat(np.arange(view.n_stops, dtype=np.int64), np.diff(foot.ptr))[usable]
+    walk_s = foot.duration_s[usable].astype(np.int64)
+    to_stop = foot.to_stop[usable].astype(np.int64)
     arrive = _walk_back(ready, origin, to_stop, walk_s, view.seated_slack_s)
     boarded = _ride_back(view, arrive)
     for _ in range(rides):

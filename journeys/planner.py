@@ -21,7 +21,7 @@ import numpy as np
 
 from gtfs.realtime.overlay import RealtimeOverlay
 from gtfs.snapshot.build import Snapshot
-from gtfs.snapshot.footpaths import expand_ranges, haversine_m, walk_duration_s
+from gtfs.snapshot.footpaths import haversine_m, walk_duration_s
 from gtfs.snapshot.service import service_day_start
 from journeys.bounds import no_bounds, to_destination
 from journeys.dayview import DayView, build_day_view
@@ -32,9 +32,9 @@ from journeys.errors import (
     UnknownStopError,
 )
 from journeys.itinerary import Itinerary, Place, WalkLeg, make_itinerary
+from journeys.patterns import Places, Rides
 from journeys.raptor import Labels, Targets, network
 from journeys.reconstruct import (
-    Places,
     Trace,
     distance_between_m,
     summarise,
@@ -42,6 +42,7 @@ from journeys.reconstruct import (
     trace_steps,
 )
 from journeys.search import Access, Found, departures_in_window, run_departure
+from journeys.walking import Reach, from_point, from_stops, walk_all_the_way_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,10 @@ class JourneyQuery:
     max_transfers: int = 5
     wheelchair: bool = False
     limit: int = 10
-    access_radius_m: float = 600.0
+    #: The longest walk to the first vehicle, from the last one, and between two vehicles.
+    max_walk_start_s: int = 15 * 60
+    max_walk_end_s: int = 15 * 60
+    max_walk_transfer_s: int = 10 * 60
 
 
 #: How far before `arrive_by` an arrive-by query looks for departures when no window is given.
@@ -86,6 +90,7 @@ class Planner:
         self._views: OrderedDict[tuple[dt.date, bool, bool], tuple[DayView, object]] = OrderedDict()
         self._lock = threading.Lock()
         self._places = Places(snapshot)
+        self._rides = Rides(snapshot, self._places)
 
     def day_view(
         self, day: dt.date, wheelchair: bool = False, overlay: RealtimeOverlay | None = None
@@ -112,42 +117,55 @@ class Planner:
 
     def plan(self, query: JourneyQuery, overlay: RealtimeOverlay | None = None) -> list[Itinerary]:
         """Return the Pareto-optimal itineraries, by departure (latest first for arrive-by)."""
-        when = _query_time(query)
+        when = _query_time(query, self.snapshot.walking.max_walk_s)
         day, t0 = self._day_and_time(when)
         view = self.day_view(day, query.wheelchair, overlay)
-        access, origin = self._access(query.origin, query)
-        targets, destination = self._targets(query.destination, query)
+        start, origin = self._reach(query.origin, query.max_walk_start_s, "origin")
+        end, destination = self._reach(query.destination, query.max_walk_end_s, "destination")
+        access, targets = Access(start.stops, start.walk_s), Targets(end.stops, end.walk_s)
         if origin.place_id is not None and origin.place_id == destination.place_id:
             raise InvalidQueryError("origin and destination are the same place")
         labels = Labels.empty(query.max_transfers + 1, view.n_stops)
-        trace = Trace(self.snapshot, view, labels, targets, origin, destination, self._places)
+        trace = Trace(
+            self.snapshot, view, labels, targets, origin, destination, self._places, self._rides
+        )
         if query.arrive_by is not None:
             window = (t0 - (query.window_s or ARRIVE_BY_WINDOW_S), t0)
         else:
             window = (t0, t0 + query.window_s)
         found = self._run(trace, access, window, query)
-        if not targets.exact:
-            found += [_Journey.of(i) for i in self._walk_only(origin, destination, when, query)]
-        return [journey.build() for journey in _pareto(found, query)]
+        walk = self._walk_only(origin, destination, start, end, when, query)
+        return [journey.build() for journey in _pareto(found, walk, query)]
 
     def _walk_only(
-        self, origin: Place, destination: Place, when: dt.datetime, q: JourneyQuery
-    ) -> list[Itinerary]:
-        """Return walking all the way, when the destination is within the access radius."""
+        self,
+        origin: Place,
+        destination: Place,
+        start: Reach,
+        end: Reach,
+        when: dt.datetime,
+        q: JourneyQuery,
+    ) -> _Journey | None:
+        """Return walking all the way, when that is within the longer of the two end limits."""
+        direct_s = None
+        if origin.stop_id is None and destination.stop_id is None:
+            direct_m = np.asarray([distance_between_m(origin, destination)])
+            direct_s = int(walk_duration_s(direct_m, self.snapshot.walking)[0])
+        limit_s = max(q.max_walk_start_s, q.max_walk_end_s)
+        walk_s = walk_all_the_way_s(start, end, direct_s, limit_s)
+        if walk_s is None:
+            return None
         distance_m = round(distance_between_m(origin, destination), 1)
-        if distance_m > q.access_radius_m:
-            return []
-        walk_s = int(walk_duration_s(np.asarray([distance_m]), self.snapshot.walking)[0])
-        start = when if q.arrive_by is None else when - dt.timedelta(seconds=walk_s)
+        start_at = when if q.arrive_by is None else when - dt.timedelta(seconds=walk_s)
         tz = self._zone_near(origin)
         leg = WalkLeg(
             origin,
             destination,
-            start.astimezone(tz),
-            (start + dt.timedelta(seconds=walk_s)).astimezone(tz),
+            start_at.astimezone(tz),
+            (start_at + dt.timedelta(seconds=walk_s)).astimezone(tz),
             distance_m,
         )
-        return [make_itinerary((leg,))]
+        return _Journey.of(make_itinerary((leg,)))
 
     def _zone_near(self, place: Place) -> ZoneInfo:
         """Return the time zone of the stop nearest to a place (the network's if none)."""
@@ -176,21 +194,22 @@ class Planner:
         else:
             departures = list(departures_in_window(t.view, access, *window))
             # Many departures share the bounds: they pay for themselves in range queries.
-            bounds = to_destination(t.view, foot, t.targets, 2 * t.labels.rounds)
+            bounds = to_destination(
+                t.view, foot, t.targets, 2 * t.labels.rounds, q.max_walk_transfer_s
+            )
         out: list[_Journey] = []
         in_time_s: int | None = None
         for i, (departure_s, stops) in enumerate(departures):
             if in_time_s is not None and departure_s < in_time_s - ARRIVE_BY_SLACK_S:
                 break
             # The first (latest) run marks every access stop: trips after the window count too.
+            marked = None if i == 0 else stops
             new = run_departure(
-                net, t.labels, access, departure_s, t.targets, bounds, None if i == 0 else stops
+                net, t.labels, access, departure_s, t.targets, bounds, q.max_walk_transfer_s, marked
             )
             if q.arrive_by is not None:
                 new = [f for f in new if f.arrival_s <= window[1]]
                 in_time_s = departure_s if in_time_s is None and new else in_time_s
-            elif i < len(departures) - 1:
-                new = [f for f in new if f.round > 0]  # walking alone: once, from the start
             out += [_journey(t, f) for f in new]
         return out
 
@@ -219,52 +238,22 @@ class Planner:
         first = self._places.get(int(members[0]))
         return members, Place(first.name, first.lat, first.lon, place_id=stop_id)
 
-    def _nearby(self, point: Coordinates, radius_m: float) -> tuple[np.ndarray, np.ndarray]:
-        """Return (stops, walking seconds) within the radius of a point, or raise if none."""
-        s = self.snapshot.stops
-        distance_m = haversine_m(
-            np.full(len(s.lat), point.lat), np.full(len(s.lon), point.lon), s.lat, s.lon
-        )
-        near = np.flatnonzero(distance_m <= radius_m)
-        if len(near) == 0:
-            raise OutsideNetworkError(point.lat, point.lon, radius_m)
-        return near.astype(np.int64), walk_duration_s(distance_m[near], self.snapshot.walking)
-
-    def _access(self, origin: Endpoint, q: JourneyQuery) -> tuple[Access, Place]:
-        """Return where the journey may start and the origin's place."""
-        if isinstance(origin, Coordinates):
-            stops, walk_s = self._nearby(origin, q.access_radius_m)
-            return Access(stops, walk_s), Place("origin", origin.lat, origin.lon)
-        stops, place = self._stops(origin)
-        foot = self.snapshot.footpaths
-        lo, hi = foot.ptr[stops], foot.ptr[stops + 1]
-        _, flat = expand_ranges(lo.astype(np.int64), (hi - lo).astype(np.int64))
-        reach = np.concatenate([stops, foot.to_stop[flat]])
-        walk_s = np.concatenate([np.zeros(len(stops)), foot.duration_s[flat]])
-        return Access(*_fastest(reach, walk_s)), place
-
-    def _targets(self, destination: Endpoint, q: JourneyQuery) -> tuple[Targets, Place]:
-        """Return where the journey may end and the destination's place."""
-        if isinstance(destination, Coordinates):
-            stops, walk_s = self._nearby(destination, q.access_radius_m)
-            return Targets(stops, walk_s, False), Place(
-                "destination", destination.lat, destination.lon
-            )
-        stops, place = self._stops(destination)
-        return Targets(stops, np.zeros(len(stops), dtype=np.int64), True), place
+    def _reach(self, endpoint: Endpoint, max_s: int, name: str) -> tuple[Reach, Place]:
+        """Return the stops within a walk of the origin or destination, and its place."""
+        outward = name == "origin"
+        if isinstance(endpoint, Coordinates):
+            reach = from_point(self.snapshot, endpoint.lat, endpoint.lon, max_s, outward)
+            if len(reach.stops) == 0:
+                walking = self.snapshot.walking
+                radius_m = max_s * walking.walking_speed_mps / walking.detour_factor
+                raise OutsideNetworkError(endpoint.lat, endpoint.lon, radius_m)
+            return reach, Place(name, endpoint.lat, endpoint.lon)
+        stops, place = self._stops(endpoint)
+        return from_stops(self.snapshot.footpaths, stops, max_s, outward), place
 
 
-def _fastest(stops: np.ndarray, walk_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return each stop once, with its shortest walk."""
-    order = np.lexsort((walk_s, stops))
-    first = np.ones(len(order), dtype=np.bool_)
-    first[1:] = stops[order][1:] != stops[order][:-1]
-    keep = order[first]
-    return stops[keep].astype(np.int64), walk_s[keep].astype(np.int64)
-
-
-def _query_time(query: JourneyQuery) -> dt.datetime:
-    """Validate the query's time fields and return its reference moment."""
+def _query_time(query: JourneyQuery, max_walk_s: int) -> dt.datetime:
+    """Validate the query's time and walking fields and return its reference moment."""
     if (query.depart_at is None) == (query.arrive_by is None):
         raise InvalidQueryError("give exactly one of depart_at and arrive_by")
     when = query.depart_at or query.arrive_by
@@ -273,6 +262,9 @@ def _query_time(query: JourneyQuery) -> dt.datetime:
         raise InvalidQueryError("times must carry a UTC offset")
     if query.window_s < 0 or not 0 <= query.max_transfers <= 10:
         raise InvalidQueryError("window_s must be >= 0 and max_transfers in 0..10")
+    walks = (query.max_walk_start_s, query.max_walk_end_s, query.max_walk_transfer_s)
+    if not all(0 <= w <= max_walk_s for w in walks):
+        raise InvalidQueryError(f"walks must be between 0 and {max_walk_s // 60} minutes")
     if query.origin == query.destination:
         raise InvalidQueryError("origin and destination are the same")
     return when
@@ -311,8 +303,15 @@ def _criteria(j: _Journey, arrive_by: bool) -> tuple[int, ...]:
     return -j.departure_s, j.arrival_s, j.transfers
 
 
-def _pareto(found: list[_Journey], q: JourneyQuery) -> list[_Journey]:
-    """Keep non-dominated journeys (one per set of criteria, the earliest arriving) in order."""
+def _pareto(found: list[_Journey], walk: _Journey | None, q: JourneyQuery) -> list[_Journey]:
+    """Keep non-dominated journeys (one per set of criteria, the earliest arriving) in order.
+
+    One can set off on foot at any time: a journey that takes no less than walking all
+    the way is dominated by walking, leaving when it leaves.
+    """
+    if walk is not None:
+        walk_s = walk.arrival_s - walk.departure_s
+        found = [j for j in found if j.arrival_s - j.departure_s < walk_s] + [walk]
     arrive_by = q.arrive_by is not None
     best: dict[tuple[int, ...], _Journey] = {}
     for j in sorted(found, key=lambda j: j.arrival_s):

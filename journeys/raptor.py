@@ -16,37 +16,21 @@ footpaths, the labels and the bounds, and allocates only per-call scratch.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
+import functools
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import NamedTuple
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
+from gtfs.compiled import compiled
+from gtfs.snapshot import footpaths
 from gtfs.snapshot.footpaths import Footpaths
 from journeys.dayview import INF, DayView
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
 B = npt.NDArray[np.bool_]
-
-F = TypeVar("F", bound=Callable[..., Any])
-log = logging.getLogger(__name__)
-
-
-def compiled(function: F) -> F:
-    """Compile a function to machine code on its first call (cached on disk), GIL released.
-
-    Where numba finds no writable cache folder (the package's own, `NUMBA_CACHE_DIR`,
-    the user's cache), every process compiles again instead of failing to import.
-    """
-    try:
-        return cast(F, numba.njit(cache=True, nogil=True)(function))
-    except RuntimeError as exc:  # "cannot cache function ...: no locator available"
-        log.warning("numba cannot cache compiled code: %s", exc)
-        return cast(F, numba.njit(nogil=True)(function))
 
 
 class Labels(NamedTuple):
@@ -71,26 +55,14 @@ class Labels(NamedTuple):
     @classmethod
     def empty(cls, rounds: int, n_stops: int) -> Labels:
         """Return labels for up to `rounds` rides, every time unreached."""
-        shape = (rounds + 1, n_stops)
-
-        def times() -> I64:
-            return np.full(shape, INF, dtype=np.int64)
-
-        def indexes() -> I64:
-            return np.full(shape, -1, dtype=np.int64)
-
-        return cls(
-            times(),
-            times(),
-            times(),
-            indexes(),
-            indexes(),
-            indexes(),
-            indexes(),
-            indexes(),
-            np.full(rounds + 1, INF, dtype=np.int64),
-            np.full(rounds + 1, -1, dtype=np.int64),
-        )
+        # Two blocks rather than ten arrays: allocating is much of a small query's cost.
+        times = np.full((3, rounds + 1, n_stops), INF, dtype=np.int64)
+        indexes = np.full((5, rounds + 1, n_stops), -1, dtype=np.int64)
+        target = np.full((2, rounds + 1), INF, dtype=np.int64)
+        target[1] = -1
+        arrival, walk, ready = times
+        row, board_pp, board_row, alight_pp, walk_from = indexes
+        return cls(arrival, walk, ready, row, board_pp, board_row, alight_pp, walk_from, *target)
 
     @property
     def rounds(self) -> int:
@@ -100,11 +72,10 @@ class Labels(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Targets:
-    """Where a journey may end: stops and egress walks; an `exact` stop also accepts footpaths."""
+    """Where a journey may end: the stops one may alight at, and the walk from each to the end."""
 
     stops: I64
     egress_s: I64
-    exact: bool
 
 
 class Bounds(NamedTuple):
@@ -161,9 +132,25 @@ def network(view: DayView, foot: Footpaths) -> Network:
     )
 
 
+#: The kernels, in the order they must be compiled (a kernel calls only those before it).
+_KERNELS = ("_first_at_or_after", "_target_arrival", "_catchable", "_rounds")
+
+
+@functools.cache
+def kernels() -> None:
+    """Replace the kernels of this module by their compiled versions, once per process.
+
+    Compiling is left until planning starts, so that a process that only imports a
+    feed (`maas import-gtfs`, an upload) never loads numba.
+    """
+    for name in _KERNELS:
+        globals()[name] = compiled(globals()[name])
+
+
 def target_arrival(labels: Labels, k: int, targets: Targets) -> tuple[int, int]:
     """Return (arrival at the destination in round k, the stop it is reached from)."""
-    return _target_arrival(labels, k, targets.stops, targets.egress_s, targets.exact)
+    kernels()
+    return _target_arrival(labels, k, targets.stops, targets.egress_s)
 
 
 def run_rounds(
@@ -173,45 +160,49 @@ def run_rounds(
     bounds: Bounds,
     marked: I64,
     ready_before: I64,
+    max_walk_s: int,
 ) -> I64:
     """Run rounds 1.. from the marked stops; return the rounds that improved the destination.
 
     The arrival of an improved round is then in `labels.target`. `ready_before` holds each
     stop's round-0 boarding time before this departure wrote its own: a trip one could
-    catch then was scanned by a later departure already.
+    catch then was scanned by a later departure already. Walks between two vehicles take
+    footpaths of at most `max_walk_s`.
     """
     marked = np.ascontiguousarray(marked, dtype=np.int64)
+    kernels()
     return _rounds(
-        net, labels, targets.stops, targets.egress_s, targets.exact, bounds, marked, ready_before
+        net, labels, targets.stops, targets.egress_s, bounds, marked, ready_before, max_walk_s
     )
 
 
 def catchable(view: DayView, pp: I64, earliest_s: I64, latest_s: I64) -> tuple[I64, I64]:
     """Return, per position, the columns [lo, hi) of the trips departing in [earliest, latest]."""
+    kernels()
     return _catchable(view.col_departure_s, view.pp_col, view.pp_rows, pp, earliest_s, latest_s)
 
 
 def warm_up() -> None:
-    """Compile the rounds, or load them from the disk cache, before a query waits for it."""
+    """Compile the rounds and the footpaths, or load them from the disk cache, before use."""
+    footpaths.warm_up()
     z = np.zeros(2, dtype=np.int64)
     no = np.zeros(2, dtype=np.bool_)
     i32 = np.zeros(2, dtype=np.int32)
     net = Network(z, z, z, z, z, z, no, no, z, z, z, z, z, z, z, i32, i32, i32)
     labels = Labels.empty(1, 1)
-    run_rounds(net, labels, Targets(z[:0], z[:0], True), Bounds(z, z), z[:0], z[:1])
+    run_rounds(net, labels, Targets(z[:0], z[:0]), Bounds(z, z), z[:0], z[:1], 0)
     _catchable(z, z, z, z[:0], z[:0], z[:0])
 
 
-@compiled
 def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals only within one body
     net: Network,
     labels: Labels,
     target_stops: I64,
     egress_s: I64,
-    exact: bool,
     bounds: Bounds,
     marked: I64,
     ready_before: I64,
+    max_walk_s: int,
 ) -> I64:
     (
         route_pp_start,
@@ -337,6 +328,8 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
                 reached[n_reached] = s
                 n_reached += 1
             for e in range(foot_ptr[s], foot_ptr[s + 1]):
+                if foot_s[e] > max_walk_s:  # each stop's footpaths come shortest first
+                    break
                 u = foot_to[e]
                 t = arrival[k, s] + foot_s[e]
                 if t < walk[k, u] or (walked[u] and t == walk[k, u]):
@@ -358,7 +351,7 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
         for s in range(n_stops):
             ready_best[s] = min(ready_best[s], ready[k, s])
 
-        reach, stop = _target_arrival(labels, k, target_stops, egress_s, exact)
+        reach, stop = _target_arrival(labels, k, target_stops, egress_s)
         if reach < best:
             target[k], target_stop[k] = reach, stop
             improved[n_improved] = k
@@ -374,22 +367,16 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
     return improved[:n_improved]
 
 
-@compiled
-def _target_arrival(
-    labels: Labels, k: int, stops: I64, egress_s: I64, exact: bool
-) -> tuple[int, int]:
+def _target_arrival(labels: Labels, k: int, stops: I64, egress_s: I64) -> tuple[int, int]:
     best, best_stop = int(INF), -1
     for i in range(len(stops)):
         s = stops[i]
         t = labels.arrival[k, s] + egress_s[i]
-        if exact:
-            t = min(t, labels.walk[k, s] + egress_s[i])
         if t < best:
             best, best_stop = t, s
     return best, best_stop
 
 
-@compiled
 def _catchable(
     col_departure_s: I64, pp_col: I64, pp_rows: I64, pp: I64, earliest_s: I64, latest_s: I64
 ) -> tuple[I64, I64]:
@@ -402,7 +389,6 @@ def _catchable(
     return lo, hi
 
 
-@compiled
 def _first_at_or_after(values: I64, lo: int, hi: int, t: int) -> int:
     """Return the first index in values[lo:hi] (sorted) whose value is >= t, or hi."""
     while lo < hi:

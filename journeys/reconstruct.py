@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -12,6 +10,7 @@ from gtfs.snapshot.build import Snapshot
 from gtfs.snapshot.footpaths import great_circle_m
 from journeys.dayview import DayView
 from journeys.itinerary import Itinerary, Leg, Place, StopCall, TransitLeg, WalkLeg, make_itinerary
+from journeys.patterns import Clock, Places, Rides
 from journeys.raptor import Labels, Targets
 
 
@@ -49,6 +48,7 @@ class Trace:
     origin: Place
     destination: Place
     places: Places
+    rides: Rides
 
 
 def _rides(view: DayView, board_row: int, row: int, board_pp: int, alight_pp: int) -> list[Ride]:
@@ -123,11 +123,8 @@ def trace_steps(t: Trace, k: int, departure_s: int) -> list[Step]:
     labels, view = t.labels, t.view
     stop = int(labels.target_stop[k])
     egress = int(t.targets.egress_s[np.flatnonzero(t.targets.stops == stop)[0]])
-    by_transit = k > 0 and labels.arrival[k, stop] + egress == labels.target[k]
-    steps: list[Step] = []
-    if not t.targets.exact:
-        arrive = int(labels.arrival[k, stop] if by_transit else labels.walk[k, stop])
-        steps.append(Walk(stop, -1, arrive, arrive + egress))
+    arrive, by_transit = int(labels.arrival[k, stop]), True  # the destination: by vehicle
+    steps: list[Step] = [Walk(stop, -1, arrive, arrive + egress)]
     while True:
         if not by_transit:
             if k == 0:
@@ -161,68 +158,30 @@ def _leave_late(view: DayView, steps: list[Step]) -> list[Step]:
     return steps
 
 
-class Places:
-    """The `Place` of each stop, made once per stop and reused by every query of a snapshot."""
-
-    def __init__(self, snap: Snapshot) -> None:
-        """Bind to a snapshot's stops."""
-        self._stops = snap.stops
-        self._shared = snap.places
-        self._made: dict[int, Place] = {}
-
-    def get(self, stop: int) -> Place:
-        """Return the place of a stop index."""
-        place = self._made.get(stop)
-        if place is None:
-            s, shared = self._stops, int(self._shared.place_of[stop])
-            place = Place(
-                s.names[stop],
-                float(s.lat[stop]),
-                float(s.lon[stop]),
-                s.ids[stop],
-                s.operator_ids[stop],
-                self._shared.ids[shared] if shared >= 0 else None,
-            )
-            self._made[stop] = place
-        return place
-
-
-def _geometry(snap: Snapshot, trip: int, stops: list[Place]) -> tuple[tuple[float, float], ...]:
-    """Return the ride's line: the trip's shape between its ends, or else its stops."""
-    shape = int(snap.trips.shape[trip])
-    if shape < 0:
-        return tuple((place.lat, place.lon) for place in stops)
-    a, b = stops[0], stops[-1]
-    lo, hi = int(snap.shapes.ptr[shape]), int(snap.shapes.ptr[shape + 1])
-    lat, lon = snap.shapes.lat[lo:hi], snap.shapes.lon[lo:hi]
-    scale = np.cos(np.radians(a.lat))
-    i = int(np.argmin((lat - a.lat) ** 2 + ((lon - a.lon) * scale) ** 2))
-    j = i + int(np.argmin((lat[i:] - b.lat) ** 2 + ((lon[i:] - b.lon) * scale) ** 2))
-    return tuple(zip(lat[i : j + 1].tolist(), lon[i : j + 1].tolist(), strict=True))
-
-
-def _transit_leg(t: Trace, ride: Ride, clocks: _Clocks, transfer_s: int | None) -> TransitLeg:
-    """Build the leg of one ride, its times in its trip's time zone."""
+def _transit_leg(t: Trace, ride: Ride, transfer_s: int | None) -> TransitLeg:
+    """Build the leg of one ride, its pattern's stops and line sliced, in its trip's zone."""
     snap, view = t.snap, t.view
     trip = int(view.row_trip[ride.row])
-    clock = clocks.of_zone(int(snap.trips.timezone[trip]))
-    route = int(snap.trips.route[trip])
-    pp = np.arange(ride.from_pp, ride.to_pp + 1)
-    cols = view.pp_col[pp] + ride.row - int(view.route_row_start[view.pp_route[ride.from_pp]])
+    clock = t.rides.clock(view.base_epoch_s, int(snap.trips.timezone[trip]))
+    route = int(view.pp_route[ride.from_pp])
+    first = ride.from_pp - int(view.route_pp_start[route])
+    last = ride.to_pp - int(view.route_pp_start[route])
+    cols = view.pp_col[ride.from_pp : ride.to_pp + 1] + ride.row - int(view.route_row_start[route])
     arrival = view.col_arrival_s[cols].tolist()
     departure = view.col_departure_s[cols].tolist()
-    stops = [t.places.get(s) for s in view.pp_stop[pp].tolist()]
+    pattern = int(snap.trips.pattern[trip])
+    stops = t.rides.stops(pattern)[first : last + 1]
     calls = tuple(
         StopCall(stops[i], clock.at(arrival[i]), clock.at(departure[i]))
         for i in range(1, len(stops) - 1)
     )
-    r = snap.routes
+    r, line_of = snap.routes, int(snap.trips.route[trip])
     return TransitLeg(
-        operator_id=r.operator_ids[route],
-        route_id=r.ids[route],
-        route_short_name=r.short_names[route],
-        route_long_name=r.long_names[route],
-        route_type=int(r.route_type[route]),
+        operator_id=r.operator_ids[line_of],
+        route_id=r.ids[line_of],
+        route_short_name=r.short_names[line_of],
+        route_long_name=r.long_names[line_of],
+        route_type=int(r.route_type[line_of]),
         trip_id=snap.trips.ids[trip],
         headsign=snap.trips.headsigns[trip],
         from_place=stops[0],
@@ -230,47 +189,18 @@ def _transit_leg(t: Trace, ride: Ride, clocks: _Clocks, transfer_s: int | None) 
         departure=clock.at(departure[0]),
         arrival=clock.at(arrival[-1]),
         intermediate_stops=calls,
-        geometry=_geometry(snap, trip, stops),
+        geometry=t.rides.line(pattern, int(snap.trips.shape[trip]), first, last),
         stay_seated=ride.stay_seated,
         realtime=bool(view.row_realtime[ride.row]),
         transfer_s=None if ride.stay_seated else transfer_s,
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Clock:
-    """Turns seconds on the day axis into aware datetimes in one time zone."""
-
-    base_epoch_s: int
-    tz: ZoneInfo
-
-    def at(self, seconds: int) -> dt.datetime:
-        """Return the moment `seconds` after the day axis' zero."""
-        return dt.datetime.fromtimestamp(self.base_epoch_s + seconds, self.tz)
-
-
-class _Clocks:
-    """A clock per time zone of the snapshot, made when first asked for."""
-
-    def __init__(self, snap: Snapshot, base_epoch_s: int) -> None:
-        """Bind to a snapshot's zones and a day axis."""
-        self._snap, self._base = snap, base_epoch_s
-        self._made: dict[int, _Clock] = {}
-
-    def of_zone(self, zone: int) -> _Clock:
-        """Return the clock of a zone index."""
-        clock = self._made.get(zone)
-        if clock is None:
-            clock = _Clock(self._base, ZoneInfo(self._snap.timezones[zone]))
-            self._made[zone] = clock
-        return clock
-
-    def of_walk(self, walk: Walk) -> _Clock:
-        """Return the clock of a walk: the zone of the stop it leaves (or reaches, from a point)."""
-        stop = walk.from_stop if walk.from_stop >= 0 else walk.to_stop
-        if stop < 0:
-            return _Clock(self._base, ZoneInfo(self._snap.timezone))
-        return self.of_zone(int(self._snap.stop_timezone[stop]))
+def _walk_clock(t: Trace, walk: Walk) -> Clock:
+    """Return the clock of a walk: the zone of the stop it leaves (or reaches, from a point)."""
+    stop = walk.from_stop if walk.from_stop >= 0 else walk.to_stop
+    zone = -1 if stop < 0 else int(t.snap.stop_timezone[stop])
+    return t.rides.clock(t.view.base_epoch_s, zone)
 
 
 def _in_place(t: Trace, walk: Walk) -> bool:
@@ -311,14 +241,13 @@ def to_itinerary(t: Trace, steps: list[Step]) -> Itinerary:
     A walk within one place (the copies of a stop that several operators publish) is
     no leg: the next ride says it is a change there, and how long the change needs.
     """
-    clocks = _Clocks(t.snap, t.view.base_epoch_s)
     legs: list[Leg] = []
     transfer_s: int | None = None
     for step in steps:
         if isinstance(step, Ride):
             if transfer_s is None and legs and isinstance(legs[-1], TransitLeg):
                 transfer_s = int(t.snap.footpaths.transfer_s[t.view.pp_stop[step.from_pp]])
-            legs.append(_transit_leg(t, step, clocks, transfer_s))
+            legs.append(_transit_leg(t, step, transfer_s))
             transfer_s = None
             continue
         if _in_place(t, step):
@@ -326,7 +255,7 @@ def to_itinerary(t: Trace, steps: list[Step]) -> Itinerary:
             continue
         a = t.origin if step.from_stop < 0 else t.places.get(step.from_stop)
         b = t.destination if step.to_stop < 0 else t.places.get(step.to_stop)
-        clock = clocks.of_walk(step)
+        clock = _walk_clock(t, step)
         when = clock.at(step.departure_s), clock.at(step.arrival_s)
         legs.append(WalkLeg(a, b, *when, distance_m=round(distance_between_m(a, b), 1)))
     return make_itinerary(tuple(legs))

@@ -16,7 +16,6 @@ from journeys.raptor import (
     Targets,
     catchable,
     run_rounds,
-    target_arrival,
 )
 
 I64 = npt.NDArray[np.int64]
@@ -39,17 +38,12 @@ class Found:
     arrival_s: int
 
 
-def _start(labels: Labels, access: Access, departure_s: int, targets: Targets) -> list[Found]:
-    """Write round 0 (walking from the origin) and report the destination if walking reaches it."""
+def _start(labels: Labels, access: Access, departure_s: int) -> None:
+    """Write round 0: walking from the origin (walking all the way is the planner's own answer)."""
     times = departure_s + access.access_s
     labels.walk[0, access.stops] = times
     labels.ready[0, access.stops] = times
     labels.walk_from[0, access.stops] = -1
-    arrival, stop = target_arrival(labels, 0, targets)
-    if arrival < labels.target[0]:
-        labels.target[0], labels.target_stop[0] = arrival, stop
-        return [Found(departure_s, 0, arrival)]
-    return []
 
 
 def run_departure(
@@ -59,18 +53,20 @@ def run_departure(
     departure_s: int,
     targets: Targets,
     bounds: Bounds,
+    max_walk_s: int,
     marked: I64 | None = None,
 ) -> list[Found]:
     """Run RAPTOR rounds for one departure on top of the labels; return improved destinations.
 
     `bounds` bound the rest of the journey (zeros: prune on the destination's own label
-    only); `marked` restricts the first round to some access stops (default: all of them).
+    only); a walk between vehicles takes at most `max_walk_s`; `marked` restricts the
+    first round to some access stops (default: all of them).
     """
     ready_before = labels.ready[0].copy()
-    found = _start(labels, access, departure_s, targets)
+    _start(labels, access, departure_s)
     marked = np.unique(access.stops) if marked is None else marked
-    improved = run_rounds(net, labels, targets, bounds, marked, ready_before)
-    return found + [Found(departure_s, k, int(labels.target[k])) for k in improved.tolist()]
+    improved = run_rounds(net, labels, targets, bounds, marked, ready_before, max_walk_s)
+    return [Found(departure_s, k, int(labels.target[k])) for k in improved.tolist()]
 
 
 def departures_in_window(
@@ -101,6 +97,6 @@ def departures_in_window(
         )
         if len(group_times)
     ]
-    if not out or out[-1][0] > first_s:  # the window's start itself: walking may be best
+    if not out:  # the first run marks every access stop: trips after the window count too
         out.append((first_s, np.zeros(0, dtype=np.int64)))
     return out

@@ -6,14 +6,15 @@ import asyncio
 import datetime as dt
 import re
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
-from gateway.api import PRINCIPAL, api
+from gateway.api import PRINCIPAL, api, json_response
 from gateway.appkeys import db_key, fares_key, realtime_key, timetable_key
+from gateway.handlers.journeys_json import itinerary_json
 from gateway.problems import domain_problem, with_suggestions
 from gtfs.snapshot.stop_places import suggest_stop_ids
 from journeys.errors import JourneyError, UnknownStopError
@@ -61,6 +62,15 @@ class JourneyParams(Strict):
         default=False, description="only trips and stops accessible by wheelchair"
     )
     limit: int = Field(default=5, ge=1, le=20, description="at most this many journeys")
+    max_walk_start_min: int = Field(
+        default=15, ge=0, le=30, description="longest walk to the first vehicle, in minutes"
+    )
+    max_walk_end_min: int = Field(
+        default=15, ge=0, le=30, description="longest walk from the last vehicle, in minutes"
+    )
+    max_walk_transfer_min: int = Field(
+        default=10, ge=0, le=30, description="longest walk between two vehicles, in minutes"
+    )
     rider_category: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9:._-]{1,100}$",
@@ -200,6 +210,9 @@ def _query(params: JourneyParams) -> JourneyQuery:
         max_transfers=params.max_transfers,
         wheelchair=params.wheelchair,
         limit=params.limit,
+        max_walk_start_s=params.max_walk_start_min * 60,
+        max_walk_end_s=params.max_walk_end_min * 60,
+        max_walk_transfer_s=params.max_walk_transfer_min * 60,
     )
 
 
@@ -229,7 +242,7 @@ def offer_request(itinerary: Itinerary, rider_category: str | None) -> OfferCrea
 async def _priced(
     pool: asyncpg.Pool,
     tenant_id: str,
-    out: ItineraryOut,
+    out: dict[str, Any],
     wanted: OfferCreate | None,
     fares: Mapping[str, FareFeed],
 ) -> None:
@@ -237,9 +250,11 @@ async def _priced(
     if wanted is None:
         return
     try:
-        out.offer = await create_offer(pool, tenant_id, wanted, fares)
+        offer = await create_offer(pool, tenant_id, wanted, fares)
     except SalesError as error:
-        out.offer_problem = error.detail
+        out["offer_problem"] = error.detail
+    else:
+        out["offer"] = offer.model_dump(mode="json", exclude_none=True)
 
 
 @api.route(
@@ -258,7 +273,7 @@ async def _priced(
         "journey_error",
     ),
 )
-async def get_journeys(request: web.Request, query: JourneyParams) -> JourneyList:
+async def get_journeys(request: web.Request, query: JourneyParams) -> web.Response:
     """Plan with RAPTOR on the current snapshot; a maas caller gets a stored offer per journey."""
     timetable = request.app[timetable_key].get()
     overlay = request.app[realtime_key].state.overlay(timetable.generation)
@@ -271,13 +286,13 @@ async def get_journeys(request: web.Request, query: JourneyParams) -> JourneyLis
     except JourneyError as exc:
         raise domain_problem(exc) from None
     found = found[: query.limit]
-    items = [ItineraryOut.model_validate(it, from_attributes=True) for it in found]
+    items = [itinerary_json(it) for it in found]  # the document of `JourneyList`
     caller = request.get(PRINCIPAL)
     if caller is None or caller.tenant_id is None or not query.offers:
-        return JourneyList(items=items)
+        return json_response({"items": items})
     pool = request.app[db_key]
     fares = await request.app[fares_key].current(pool)  # once per request, not per journey
     for out, itinerary in zip(items, found, strict=True):
         wanted = offer_request(itinerary, query.rider_category)
         await _priced(pool, caller.tenant_id, out, wanted, fares)
-    return JourneyList(items=items)
+    return json_response({"items": items})

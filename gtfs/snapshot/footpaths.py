@@ -1,19 +1,25 @@
 """Footpaths of the compiled timetable: walking links between nearby stops of any operators.
 
-Stops are bucketed on a square grid whose cell is the walking radius, so each
+Stops are bucketed on a square grid whose cell is the link radius, so each
 stop is compared only with the stops of its own and the eight neighbouring
-cells (numpy only, no KD-tree dependency).
+cells (numpy only, no KD-tree dependency). The footpaths are the shortest paths
+over those links up to the longest walk a query may ask for, by a bounded
+Dijkstra from every stop.
 """
 
 from __future__ import annotations
 
+import functools
+import heapq
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from gtfs.compiled import compiled
 from gtfs.snapshot.service import index_of
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -30,20 +36,45 @@ class WalkingConfig:
     detour_factor: float = 1.3
     walking_speed_mps: float = 1.3
     min_transfer_s: int = 60
-    #: Chains of links are closed into direct footpaths up to this length (0: no chains),
-    #: as RAPTOR walks at most one footpath between two rides.
-    chain_max_m: float = 800.0
+    #: The longest walk between stops any query may ask for. Shortest paths over the links
+    #: are closed into direct footpaths up to this long (0: the links alone), as RAPTOR
+    #: walks at most one footpath between two rides; a query uses those within its limits.
+    max_walk_s: int = 1800
+
+    @property
+    def max_walk_m(self) -> float:
+        """Return the straight-line length walked in `max_walk_s`."""
+        return self.max_walk_s * self.walking_speed_mps / self.detour_factor
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Footpaths:
-    """Walking links as CSR by origin stop, and the time a transfer at one stop needs."""
+    """Footpaths as CSR by origin stop, each stop's shortest first, and the same by destination.
+
+    `transfer_s` is the time a transfer at one stop needs. A query's limit on a walk
+    is a prefix of each stop's footpaths, so the planner stops at the first one longer.
+    """
 
     ptr: IntArray
     to_stop: npt.NDArray[np.int32]
     duration_s: npt.NDArray[np.int32]
     distance_m: FloatArray
     transfer_s: npt.NDArray[np.int32]
+    in_ptr: IntArray
+    in_from: npt.NDArray[np.int32]
+    in_duration_s: npt.NDArray[np.int32]
+
+    def out_of(self, stop: int, max_s: int) -> tuple[IntArray, IntArray]:
+        """Return (stops, seconds) of the footpaths out of a stop no longer than `max_s`."""
+        lo, hi = int(self.ptr[stop]), int(self.ptr[stop + 1])
+        end = lo + int(np.searchsorted(self.duration_s[lo:hi], max_s, side="right"))
+        return self.to_stop[lo:end].astype(np.int64), self.duration_s[lo:end].astype(np.int64)
+
+    def into(self, stop: int, max_s: int) -> tuple[IntArray, IntArray]:
+        """Return (stops, seconds) of the footpaths into a stop no longer than `max_s`."""
+        lo, hi = int(self.in_ptr[stop]), int(self.in_ptr[stop + 1])
+        end = lo + int(np.searchsorted(self.in_duration_s[lo:hi], max_s, side="right"))
+        return self.in_from[lo:end].astype(np.int64), self.in_duration_s[lo:end].astype(np.int64)
 
 
 #: The transfer time of a stop where transfers.txt forbids changing (type 3).
@@ -132,39 +163,71 @@ def neighbour_pairs(
     return i[near], j[near], distance_m[near]
 
 
-def _shortest_per_pair(
-    i: IntArray, j: IntArray, d: FloatArray, n: int
-) -> tuple[IntArray, IntArray, FloatArray]:
-    """Keep the shortest distance of each (i, j) pair."""
-    key = i * n + j
-    order = np.lexsort((d, key))
-    first = np.ones(len(order), dtype=np.bool_)
-    first[1:] = key[order][1:] != key[order][:-1]
-    keep = order[first]
-    return i[keep], j[keep], d[keep]
-
-
 def close_chains(
     i: IntArray, j: IntArray, distance_m: FloatArray, n: int, max_m: float
 ) -> tuple[IntArray, IntArray, FloatArray]:
-    """Add a direct link for every chain of links up to `max_m` long (transitive closure)."""
-    while len(i):
-        order = np.argsort(i, kind="stable")
-        i, j, distance_m = i[order], j[order], distance_m[order]
-        ptr = np.concatenate([[0], np.cumsum(np.bincount(i, minlength=n))]).astype(np.int64)
-        first, second = expand_ranges(ptr[j], ptr[j + 1] - ptr[j])
-        via_m = distance_m[first] + distance_m[second]
-        ok = (i[first] != j[second]) & (via_m <= max_m)
-        size, total = len(i), float(distance_m.sum())
-        i, j, distance_m = _shortest_per_pair(
-            np.concatenate([i, i[first][ok]]),
-            np.concatenate([j, j[second][ok]]),
-            np.concatenate([distance_m, via_m[ok]]),
-            n,
-        )
-        if len(i) == size and float(distance_m.sum()) == total:
-            break
-    return i, j, distance_m
+    """Return the shortest path over the links of every pair of stops up to `max_m` apart.
+
+    A Dijkstra from every stop, bounded by `max_m`, compiled: in a dense city there are
+    hundreds of stops within a half-hour walk of each.
+    """
+    order = np.lexsort((j, i))
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(i, minlength=n))]).astype(np.int64)
+    return _dijkstra_kernel()(
+        ptr, j[order].astype(np.int64), distance_m[order].astype(np.float64), n, float(max_m)
+    )
+
+
+def warm_up() -> None:
+    """Compile the footpath Dijkstra, or load it from the disk cache, before a build waits."""
+    one = np.ones(1, dtype=np.int64)
+    close_chains(one * 0, one, np.ones(1), 2, 1.0)
+
+
+@functools.cache
+def _dijkstra_kernel() -> Callable[..., tuple[IntArray, IntArray, FloatArray]]:
+    """Return the compiled Dijkstra (numba is loaded here, by the process that plans)."""
+    return compiled(_bounded_dijkstra)
+
+
+def _bounded_dijkstra(
+    ptr: IntArray, to: IntArray, link_m: FloatArray, n: int, max_m: float
+) -> tuple[IntArray, IntArray, FloatArray]:
+    out_i = np.empty(max(16, 4 * len(to)), dtype=np.int64)
+    out_j, out_m = np.empty_like(out_i), np.empty(len(out_i), dtype=np.float64)
+    best = np.full(n, np.inf)
+    done = np.zeros(n, dtype=np.bool_)
+    seen = np.empty(n, dtype=np.int64)
+    count = 0
+    for source in range(n):
+        heap = [(0.0, source)]
+        n_seen = 0
+        best[source] = 0.0
+        seen[n_seen] = source
+        n_seen += 1
+        while heap:
+            metres, a = heapq.heappop(heap)
+            if done[a]:
+                continue
+            done[a] = True
+            if a != source:
+                if count == len(out_i):  # grow the output
+                    out_i = np.concatenate((out_i, np.empty_like(out_i)))
+                    out_j = np.concatenate((out_j, np.empty_like(out_j)))
+                    out_m = np.concatenate((out_m, np.empty_like(out_m)))
+                out_i[count], out_j[count], out_m[count] = source, a, metres
+                count += 1
+            for e in range(ptr[a], ptr[a + 1]):
+                b, via = to[e], metres + link_m[e]
+                if via <= max_m and via < best[b]:
+                    if best[b] == np.inf:
+                        seen[n_seen] = b
+                        n_seen += 1
+                    best[b] = via
+                    heapq.heappush(heap, (via, b))
+        for k in range(n_seen):
+            best[seen[k]], done[seen[k]] = np.inf, False
+    return out_i[:count], out_j[:count], out_m[:count]
 
 
 def _transfer_rules(
@@ -191,11 +254,11 @@ def build_footpaths(
     transfers: pd.DataFrame,
     walking: WalkingConfig,
 ) -> Footpaths:
-    """Link stops within the walking radius (chains closed), then apply transfers.txt on top."""
+    """Link stops within the walking radius (shortest paths closed), then apply transfers.txt."""
     n = len(stop_ids)
     i, j, distance_m = neighbour_pairs(lat, lon, walking.radius_m)
-    if walking.chain_max_m > walking.radius_m:
-        i, j, distance_m = close_chains(i, j, distance_m, n, walking.chain_max_m)
+    if walking.max_walk_m > walking.radius_m:
+        i, j, distance_m = close_chains(i, j, distance_m, n, walking.max_walk_m)
     duration = np.maximum(walk_duration_s(distance_m, walking), walking.min_transfer_s)
     a, b, kind, seconds = _transfer_rules(pd.Index(stop_ids), transfers, walking)
     transfer_s = np.full(n, walking.min_transfer_s, dtype=np.int64)
@@ -232,12 +295,28 @@ def _csr_footpaths(
     distance_m: FloatArray,
     transfer_s: IntArray,
 ) -> Footpaths:
-    """Pack footpath edges into CSR arrays ordered by origin stop."""
-    order = np.lexsort((j, i))
+    """Pack footpath edges into CSR arrays by origin and by destination, shortest first.
+
+    A pair named twice (transfers.txt may) keeps its shortest footpath only.
+    """
+    first = np.lexsort((duration_s, j, i))
+    pair = i[first] * n + j[first]
+    once = first[np.concatenate([[True], pair[1:] != pair[:-1]])[: len(first)]]
+    i, j, duration_s, distance_m = i[once], j[once], duration_s[once], distance_m[once]
+    order = np.lexsort((j, duration_s, i))
+    back = np.lexsort((i, duration_s, j))
     return Footpaths(
-        ptr=np.concatenate([[0], np.cumsum(np.bincount(i, minlength=n))]).astype(np.int64),
+        ptr=_ptr(i, n),
         to_stop=j[order].astype(np.int32),
         duration_s=duration_s[order].astype(np.int32),
         distance_m=distance_m[order].astype(np.float64),
         transfer_s=transfer_s.astype(np.int32),
+        in_ptr=_ptr(j, n),
+        in_from=i[back].astype(np.int32),
+        in_duration_s=duration_s[back].astype(np.int32),
     )
+
+
+def _ptr(owner: IntArray, n: int) -> IntArray:
+    """Return the CSR offsets of edges grouped by owner."""
+    return np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n))]).astype(np.int64)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -61,6 +62,7 @@ def service_matrix(
     return first, active
 
 
+@functools.lru_cache(maxsize=4096)
 def service_day_start(day: dt.date, timezone: str) -> int:
     """Return the epoch second at which GTFS times of service day `day` count from (noon - 12 h)."""
     noon = dt.datetime(day.year, day.month, day.day, 12, tzinfo=ZoneInfo(timezone))

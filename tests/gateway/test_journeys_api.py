@@ -99,3 +99,17 @@ async def test_journeys_that_have_left_come_without_offers(
     items = (await resp.json())["items"]
     assert items
     assert all(i.get("offer") is None and "departed" in i["offer_problem"] for i in items)
+
+
+async def test_walk_limits_are_request_parameters(kuopio: Client) -> None:
+    params = {"from": "62.8925,27.6780", "to": "kuopion-liikenne:201666", "depart_at": WHEN}
+    resp = await kuopio.get("/v1/journeys", params=params | {"max_walk_start_min": "10"})
+    assert resp.status == 200, await resp.text()
+    walks = [item["legs"][0] for item in (await resp.json())["items"]]
+    assert walks
+    assert all(leg["mode"] == "walk" and leg["duration_s"] <= 600 for leg in walks)
+    resp = await kuopio.get("/v1/journeys", params=params | {"max_walk_start_min": "0"})
+    assert resp.status == 422  # no stop at the very point
+    resp = await kuopio.get("/v1/journeys", params=params | {"max_walk_transfer_min": "31"})
+    assert resp.status == 422
+    assert "max_walk_transfer_min" in await resp.text()

@@ -1,14 +1,18 @@
 """A deliberately simple earliest-arrival oracle: Connection Scan straight from the GTFS tables.
 
-It shares nothing with the planner but the footpaths and per-stop transfer
+It shares nothing with the planner but the stop index and the per-stop transfer
 times of the snapshot (their own tests check those): service days, time
-shifts, trips, pickup/drop-off rules and block continuations are recomputed
-here the plain way, with datetime, dictionaries and one loop over connections.
+shifts, trips, pickup/drop-off rules, block continuations and walks (a
+Dijkstra over links between nearby stops, within each query's limits) are
+recomputed here the plain way, with datetime, dictionaries and one loop over
+connections.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import heapq
+import math
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import NamedTuple
@@ -101,6 +105,7 @@ class ConnectionScan:
     ) -> None:
         """Build the sorted connections of the date (with realtime; accessible ones only)."""
         self.snap = snap
+        self.walking = Walking(snap.stops.lat, snap.stops.lon)
         st = tables.stop_times.sort_values(["trip_id", "stop_sequence"])
         if wheelchair:
             accessible = tables.trips.loc[tables.trips["wheelchair_accessible"] == 1, "trip_id"]
@@ -192,32 +197,22 @@ class ConnectionScan:
                 if a[3] == b[2] and 0 <= b[0] - a[4] < 3 * 3600:
                     self.next_run[(a[1], offset)] = (b[1], offset)
 
-    def _walks(self, stop: int) -> list[tuple[int, int]]:
-        """Return (to stop, seconds) of the footpaths out of a stop."""
-        f = self.snap.footpaths
-        lo, hi = int(f.ptr[stop]), int(f.ptr[stop + 1])
-        return list(zip(f.to_stop[lo:hi].tolist(), f.duration_s[lo:hi].tolist(), strict=True))
-
-    def _walk_on(self, stop: int, time_s: int, targets: set[int], ready: dict[int, int]) -> int:
-        """Relax footpaths out of a stop reached at `time_s`; return the walk arrival at targets."""
-        best = INFINITY
-        for to, seconds in self._walks(stop):
-            ready[to] = min(ready.get(to, INFINITY), time_s + seconds)
-            if to in targets:
-                best = min(best, time_s + seconds)
-        return best
-
-    def earliest_arrival(self, origin: str, target: str, departure_s: int) -> int:
+    def earliest_arrival(
+        self, origin: str, target: str, departure_s: int, walks: Walks | None = None
+    ) -> int:
         """Return the earliest arrival at `target` from `origin` at `departure_s` (or INFINITY).
 
         A stop that several operators share is one place: the journey starts at any of its
         copies and has arrived at any copy of the target.
         """
+        walks = walks or Walks()
         places = self.snap.places
         starts = places.same_place(self.snap.stops.index[origin]).tolist()
-        t = set(places.same_place(self.snap.stops.index[target]).tolist())
-        ready: dict[int, int] = dict.fromkeys(starts, departure_s)
-        best = min(self._walk_on(o, departure_s, t, ready) for o in starts)
+        ends = places.same_place(self.snap.stops.index[target]).tolist()
+        ready = self._walks_from(starts, departure_s, walks.start_s)
+        egress = self._walks_from(ends, 0, walks.end_s)
+        on_foot = self._walks_from(starts, departure_s, max(walks.start_s, walks.end_s))
+        best = min((on_foot[t] for t in ends if t in on_foot), default=INFINITY)
         arrival: dict[int, int] = {}
         on: set[tuple[str, int]] = set()
         transfer_s = self.snap.footpaths.transfer_s
@@ -235,8 +230,85 @@ class ConnectionScan:
             if not c.alight or c.arrival_s >= arrival.get(c.to_stop, INFINITY):
                 continue
             arrival[c.to_stop] = c.arrival_s
-            best = min(best, c.arrival_s if c.to_stop in t else INFINITY)
-            boardable_s = c.arrival_s + int(transfer_s[c.to_stop])
-            ready[c.to_stop] = min(ready.get(c.to_stop, INFINITY), boardable_s)
-            best = min(best, self._walk_on(c.to_stop, c.arrival_s, t, ready))
+            best = min(best, c.arrival_s + egress.get(c.to_stop, INFINITY))
+            ready[c.to_stop] = min(
+                ready.get(c.to_stop, INFINITY), c.arrival_s + int(transfer_s[c.to_stop])
+            )
+            for b, seconds in self.walking.walk_s(c.to_stop, walks.transfer_s).items():
+                if b != c.to_stop:
+                    ready[b] = min(ready.get(b, INFINITY), c.arrival_s + seconds)
         return best
+
+    def _walks_from(self, stops: list[int], start_s: int, max_s: int) -> dict[int, int]:
+        """Return when one reaches each stop walking from any of some stops, left at `start_s`."""
+        out: dict[int, int] = {}
+        for stop in stops:
+            for b, seconds in self.walking.walk_s(stop, max_s).items():
+                out[b] = min(out.get(b, INFINITY), start_s + seconds)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Walks:
+    """The longest walks of a journey: to the first vehicle, from the last, between two."""
+
+    start_s: int = 15 * 60
+    end_s: int = 15 * 60
+    transfer_s: int = 10 * 60
+
+
+class Walking:
+    """Shortest walks by Dijkstra over links between stops at most 400 m apart.
+
+    Written apart from the snapshot's footpaths, on the same model: links as the crow
+    flies, a walk takes its length times the 1.3 detour at 1.3 m/s, rounded up, and at
+    least 60 s between two different stops. The feeds it is used on have no
+    transfers.txt, so no rule replaces a walk.
+    """
+
+    RADIUS_M = 400.0
+    DETOUR = 1.3
+    SPEED_MPS = 1.3
+    MIN_S = 60
+
+    def __init__(self, lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64]) -> None:
+        """Find every stop's links, comparing it with every other stop."""
+        self.links: list[list[tuple[int, float]]] = []
+        phi, lam = np.radians(lat), np.radians(lon)
+        for a in range(len(lat)):
+            h = (
+                np.sin((phi - phi[a]) / 2) ** 2
+                + np.cos(phi[a]) * np.cos(phi) * np.sin((lam - lam[a]) / 2) ** 2
+            )
+            metres = 2 * 6_371_008.8 * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
+            near = np.flatnonzero(metres <= self.RADIUS_M)
+            self.links.append([(int(b), float(metres[b])) for b in near if b != a])
+        self._cache: dict[tuple[int, int], dict[int, int]] = {}
+
+    def walk_s(self, stop: int, max_s: int) -> dict[int, int]:
+        """Return the seconds of the shortest walk from a stop to each stop within `max_s`."""
+        key = (stop, max_s)
+        if key not in self._cache:
+            self._cache[key] = self._dijkstra(stop, max_s)
+        return self._cache[key]
+
+    def _seconds(self, metres: float) -> int:
+        return max(math.ceil(metres * self.DETOUR / self.SPEED_MPS), self.MIN_S)
+
+    def _dijkstra(self, stop: int, max_s: int) -> dict[int, int]:
+        metres = {stop: 0.0}
+        heap = [(0.0, stop)]
+        done: dict[int, int] = {}
+        while heap:
+            m, a = heapq.heappop(heap)
+            if a in done:
+                continue
+            seconds = 0 if a == stop else self._seconds(m)
+            if seconds > max_s:
+                break
+            done[a] = seconds
+            for b, link_m in self.links[a]:
+                if m + link_m < metres.get(b, math.inf):
+                    metres[b] = m + link_m
+                    heapq.heappush(heap, (m + link_m, b))
+        return done

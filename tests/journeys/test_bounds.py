@@ -12,6 +12,7 @@ import pytest
 from journeys import planner as planner_module
 from journeys.bounds import UNREACHABLE_S, no_bounds, to_destination
 from journeys.planner import JourneyQuery, Planner
+from journeys.raptor import Targets
 from tests.journeys.conftest import KUOPIO_DAY
 
 
@@ -38,8 +39,10 @@ def test_bound_from_the_origin_never_exceeds_a_found_journey(kuopio_planner: Pla
         if not found or not found[0].transit_legs():
             continue
         view = kuopio_planner.day_view(KUOPIO_DAY)
-        targets, _ = kuopio_planner._targets(query.destination, query)
-        bounds = to_destination(view, kuopio_planner.snapshot.footpaths, targets, 12)
+        end, _ = kuopio_planner._reach(query.destination, query.max_walk_end_s, "destination")
+        targets = Targets(end.stops, end.walk_s)
+        foot = kuopio_planner.snapshot.footpaths
+        bounds = to_destination(view, foot, targets, 12, query.max_walk_transfer_s)
         first = found[0].transit_legs()[0]
         origin = kuopio_planner.snapshot.stops.index[first.from_place.stop_id or ""]
         board_s = int(bounds.arrive_s[origin])

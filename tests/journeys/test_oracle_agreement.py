@@ -14,7 +14,7 @@ from gtfs.snapshot.build import Snapshot
 from gtfs.tables import GtfsTables
 from journeys.planner import JourneyQuery, Planner
 from tests.journeys.conftest import KUOPIO_DAY, VILNIUS_DAY
-from tests.journeys.oracle import INFINITY, ConnectionScan, day_start
+from tests.journeys.oracle import INFINITY, ConnectionScan, Walks, day_start
 
 
 def _served_stops(snap: Snapshot) -> list[str]:
@@ -30,8 +30,13 @@ def _disagreements(
     seed: int,
     overlay: RealtimeOverlay | None = None,
     wheelchair: bool = False,
+    random_walks: bool = False,
 ) -> tuple[list[str], int]:
-    """Run random queries through both; return (disagreements, queries with a journey)."""
+    """Run random queries through both; return (disagreements, queries with a journey).
+
+    With `random_walks` each query has limits on its walks drawn at random (up to 30
+    minutes at the ends, 20 between vehicles), otherwise the defaults.
+    """
     snap = planner.snapshot
     oracle = ConnectionScan(tables, snap, day, overlay, wheelchair)
     tz = ZoneInfo(snap.timezone)
@@ -43,13 +48,25 @@ def _disagreements(
     for _ in range(queries):
         a, b = rng.sample(stops, 2)
         when = dt.datetime.combine(day, dt.time(rng.randint(4, 23), rng.randint(0, 59)), tzinfo=tz)
-        expected = oracle.earliest_arrival(a, b, int(when.timestamp()) - base)
-        query = JourneyQuery(a, b, depart_at=when, max_transfers=8, wheelchair=wheelchair)
+        walks = Walks()
+        if random_walks:
+            walks = Walks(60 * rng.randint(0, 30), 60 * rng.randint(0, 30), 60 * rng.randint(0, 20))
+        expected = oracle.earliest_arrival(a, b, int(when.timestamp()) - base, walks)
+        query = JourneyQuery(
+            a,
+            b,
+            depart_at=when,
+            max_transfers=8,
+            wheelchair=wheelchair,
+            max_walk_start_s=walks.start_s,
+            max_walk_end_s=walks.end_s,
+            max_walk_transfer_s=walks.transfer_s,
+        )
         found = planner.plan(query, overlay)
         got = min((int(i.arrival.timestamp()) - base for i in found), default=INFINITY)
         reachable += expected < INFINITY
         if got != expected:
-            wrong.append(f"{a} -> {b} at {when:%H:%M}: oracle {expected}, raptor {got}")
+            wrong.append(f"{a} -> {b} at {when:%H:%M} {walks}: oracle {expected}, raptor {got}")
     return wrong, reachable
 
 
@@ -59,6 +76,16 @@ def test_earliest_arrival_matches_connection_scan_on_kuopio_operators(
     wrong, reachable = _disagreements(kuopio_tables, kuopio_planner, KUOPIO_DAY, 250, seed=11)
     assert wrong == []
     assert reachable > 200
+
+
+def test_earliest_arrival_within_any_walking_limits_matches_connection_scan_on_kuopio(
+    kuopio_tables: GtfsTables, kuopio_planner: Planner
+) -> None:
+    wrong, reachable = _disagreements(
+        kuopio_tables, kuopio_planner, KUOPIO_DAY, 200, seed=13, random_walks=True
+    )
+    assert wrong == []
+    assert reachable > 150
 
 
 def _arrivals(
@@ -119,6 +146,17 @@ def test_earliest_arrival_matches_connection_scan_on_vilnius(
     wrong, reachable = _disagreements(vilnius_tables, vilnius_planner, VILNIUS_DAY, 120, seed=5)
     assert wrong == []
     assert reachable > 100
+
+
+@pytest.mark.slow
+def test_earliest_arrival_within_any_walking_limits_matches_connection_scan_on_vilnius(
+    vilnius_tables: GtfsTables, vilnius_planner: Planner
+) -> None:
+    wrong, reachable = _disagreements(
+        vilnius_tables, vilnius_planner, VILNIUS_DAY, 100, seed=8, random_walks=True
+    )
+    assert wrong == []
+    assert reachable > 80
 
 
 @pytest.mark.slow

@@ -63,7 +63,7 @@ def test_patterns_hold_trips_with_the_same_stops_sorted_by_first_departure(
 
 
 def test_direct_footpaths_equal_brute_force_neighbours() -> None:
-    snap = build_snapshot(feeds.kuopio_five_operators(), WalkingConfig(chain_max_m=0))
+    snap = build_snapshot(feeds.kuopio_five_operators(), WalkingConfig(max_walk_s=0))
     s, f = snap.stops, snap.footpaths
     for i in range(0, len(s.ids), 37):
         lat, lon = np.full(len(s.lat), s.lat[i]), np.full(len(s.lon), s.lon[i])
@@ -72,7 +72,9 @@ def test_direct_footpaths_equal_brute_force_neighbours() -> None:
         assert set(f.to_stop[f.ptr[i] : f.ptr[i + 1]].tolist()) == expected
 
 
-def test_chains_of_footpaths_are_closed_up_to_the_chain_length(kuopio_snapshot: Snapshot) -> None:
+def test_footpaths_are_the_shortest_paths_over_links_up_to_the_longest_walk(
+    kuopio_snapshot: Snapshot,
+) -> None:
     f, walking = kuopio_snapshot.footpaths, kuopio_snapshot.walking
     out = [
         dict(
@@ -84,12 +86,12 @@ def test_chains_of_footpaths_are_closed_up_to_the_chain_length(kuopio_snapshot: 
         )
         for a in range(len(f.ptr) - 1)
     ]
-    assert max(f.distance_m) <= walking.chain_max_m
+    assert max(f.distance_m) <= walking.max_walk_m
     assert max(f.distance_m) > walking.radius_m
     for a in range(0, len(out), 13):
         for b, ab_m in out[a].items():
             for c, bc_m in out[b].items():
-                if c != a and ab_m + bc_m <= walking.chain_max_m:
+                if c != a and ab_m + bc_m <= walking.max_walk_m:
                     assert out[a][c] <= ab_m + bc_m + 1e-6
 
 
@@ -114,7 +116,7 @@ def test_porto_alegre_buses_and_metro_are_linked() -> None:
         if operator_of(s.ids[a]) == "trensurb" and operator_of(s.ids[b]) == "eptc"
     ]
     assert len({a for a, _, _ in metro_to_bus}) >= 5  # of the 22 stations
-    assert all(d <= snap.walking.chain_max_m for _, _, d in metro_to_bus)
+    assert all(d <= snap.walking.max_walk_m for _, _, d in metro_to_bus)
 
 
 def test_trip_with_a_missing_time_is_dropped_with_a_counted_warning() -> None:
@@ -190,3 +192,17 @@ def test_neighbour_pairs_equal_brute_force_across_latitudes_and_skip_missing_poi
     assert found == expected
     assert len(expected) > 1000
     assert np.allclose(d, haversine_m(lat[i], lon[i], lat[j], lon[j]))
+
+
+def test_each_stops_footpaths_come_shortest_first_and_are_indexed_both_ways(
+    kuopio_snapshot: Snapshot,
+) -> None:
+    f = kuopio_snapshot.footpaths
+    origin = np.repeat(np.arange(len(f.ptr) - 1), np.diff(f.ptr))
+    for a in range(len(f.ptr) - 1):
+        assert (np.diff(f.duration_s[f.ptr[a] : f.ptr[a + 1]]) >= 0).all()
+    forward = set(zip(origin.tolist(), f.to_stop.tolist(), f.duration_s.tolist(), strict=True))
+    target = np.repeat(np.arange(len(f.in_ptr) - 1), np.diff(f.in_ptr))
+    backward = set(zip(f.in_from.tolist(), target.tolist(), f.in_duration_s.tolist(), strict=True))
+    assert forward == backward
+    assert max(f.duration_s) <= kuopio_snapshot.walking.max_walk_s

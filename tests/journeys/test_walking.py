@@ -1,0 +1,123 @@
+"""Walking in journeys: limits at the ends and between vehicles, walking all the way."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gtfs.snapshot.build import build_snapshot
+from journeys.errors import InvalidQueryError, OutsideNetworkError
+from journeys.itinerary import TransitLeg, WalkLeg
+from journeys.planner import Coordinates, JourneyQuery, Planner
+from journeys.walking import from_stops
+from tests.journeys.conftest import VILNIUS_DAY
+from tests.journeys.synthetic import STOPS, Trip, network
+from tests.journeys.test_planner import FAST, at, planner_for, rides
+
+#: C to C2 is 100.1 m: 101 s on foot (1.3 detour at 1.3 m/s).
+TO_E_FROM_C2 = Trip("c2", (("C2", "08:14"), ("E", "08:30")))
+
+
+def test_a_walk_between_vehicles_longer_than_the_limit_is_not_taken() -> None:
+    planner = planner_for(FAST, TO_E_FROM_C2)
+    query = JourneyQuery("t:A", "t:E", depart_at=at("07:55"))
+    assert rides(planner.plan(query)) == ["fast", "c2"]
+    assert planner.plan(replace(query, max_walk_transfer_s=100)) == []
+    assert rides(planner.plan(replace(query, max_walk_transfer_s=101))) == ["fast", "c2"]
+
+
+def test_a_walk_to_the_first_vehicle_longer_than_the_limit_is_not_taken() -> None:
+    planner = planner_for(TO_E_FROM_C2)
+    query = JourneyQuery("t:C", "t:E", depart_at=at("08:00"))
+    (only,) = planner.plan(query)
+    assert isinstance(only.legs[0], WalkLeg)
+    assert only.legs[0].duration_s == 101
+    assert planner.plan(replace(query, max_walk_start_s=100)) == []
+
+
+def test_a_walk_from_the_last_vehicle_longer_than_the_limit_is_not_taken() -> None:
+    planner = planner_for(FAST)
+    query = JourneyQuery("t:A", "t:C2", depart_at=at("07:55"))
+    (only,) = planner.plan(query)
+    assert isinstance(only.legs[-1], WalkLeg)
+    assert only.arrival == at("08:10") + dt.timedelta(seconds=101)
+    assert planner.plan(replace(query, max_walk_end_s=100)) == []
+
+
+def test_walking_all_the_way_between_stops_is_offered() -> None:
+    found = planner_for(FAST).plan(JourneyQuery("t:C", "t:C2", depart_at=at("09:00")))
+    (leg,) = found[0].legs
+    assert isinstance(leg, WalkLeg)
+    assert (leg.departure, leg.duration_s) == (at("09:00"), 101)
+    assert len(found) == 1
+
+
+def test_a_ride_slower_than_walking_all_the_way_is_not_offered() -> None:
+    slow = Trip("slow", (("C", "08:00"), ("C2", "08:05")))
+    found = planner_for(slow).plan(JourneyQuery("t:C", "t:C2", depart_at=at("07:59")))
+    assert [[leg.mode for leg in i.legs] for i in found] == [["walk"]]
+
+
+def test_arrive_by_walking_all_the_way_leaves_as_late_as_it_can() -> None:
+    found = planner_for(FAST).plan(JourneyQuery("t:C", "t:C2", arrive_by=at("09:00")))
+    (leg,) = found[0].legs
+    assert isinstance(leg, WalkLeg)
+    assert (leg.departure, leg.arrival) == (at("09:00") - dt.timedelta(seconds=101), at("09:00"))
+
+
+def test_a_coordinate_farther_than_the_walk_limit_from_every_stop_is_outside_the_network() -> None:
+    lat, lon = STOPS["A"]
+    query = JourneyQuery(Coordinates(lat + 0.002, lon), "t:C", depart_at=at("07:50"))
+    assert planner_for(FAST).plan(query)  # 222 m: 223 s
+    with pytest.raises(OutsideNetworkError):
+        planner_for(FAST).plan(replace(query, max_walk_start_s=200))
+
+
+def test_walk_limits_beyond_the_snapshot_footpaths_are_refused() -> None:
+    query = JourneyQuery("t:A", "t:C", depart_at=at("08:00"), max_walk_end_s=31 * 60)
+    with pytest.raises(InvalidQueryError, match="30 minutes"):
+        planner_for(FAST).plan(query)
+
+
+def test_vilnius_a_walk_within_the_limit_beats_waiting_hours_for_the_last_bus(
+    vilnius_planner: Planner,
+) -> None:
+    # The last ride ends at 8784 at 08:30, 1,001 m over the footpaths (16 min 41 s)
+    # from the destination; the next vehicle there leaves 7189 at 15:50. nigiri walks.
+    tz = ZoneInfo(vilnius_planner.snapshot.timezone)
+    when = dt.datetime.combine(VILNIUS_DAY, dt.time(7, 31), tz)
+    query = JourneyQuery("vilnius:7023", "vilnius:9310", depart_at=when, max_transfers=6)
+    (walking,) = vilnius_planner.plan(replace(query, max_walk_end_s=17 * 60))
+    last = walking.legs[-1]
+    assert isinstance(last, WalkLeg)
+    assert (last.from_place.stop_id, last.duration_s) == ("vilnius:8784", 1001)
+    assert walking.arrival == dt.datetime.combine(VILNIUS_DAY, dt.time(8, 46, 41), tz)
+    # Within the default 15 minutes that walk is too long: the bus it is.
+    (riding,) = vilnius_planner.plan(query)
+    assert isinstance(riding.legs[-1], TransitLeg)
+    assert riding.arrival == dt.datetime.combine(VILNIUS_DAY, dt.time(15, 53), tz)
+
+
+def test_a_pair_named_twice_in_transfers_txt_is_reached_once_by_its_shortest_walk() -> None:
+    tables = network([Trip("ok", (("A", "08:00"), ("C", "08:05")))])
+    rules = pd.DataFrame(
+        {
+            "from_stop_id": ["t:C", "t:C"],
+            "to_stop_id": ["t:C2", "t:C2"],
+            "transfer_type": [2, 2],
+            "min_transfer_time": [300, 200],
+        }
+    )
+    fields = {n: getattr(tables, n) for n in tables.table_names()}
+    snap = build_snapshot(type(tables)(**{**fields, "transfers": rules}))
+    c, c2 = snap.stops.index["t:C"], snap.stops.index["t:C2"]
+    reach = from_stops(snap.footpaths, np.asarray([c]), 900, outward=True)
+    assert reach.stops.tolist() == [c, c2]
+    assert reach.walk_s.tolist() == [0, 200]
+    (walking,) = Planner(snap).plan(JourneyQuery("t:C", "t:C2", depart_at=at("09:00")))
+    assert walking.legs[0].duration_s == 200
