@@ -242,6 +242,12 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "The operator's fares price none of the products for this leg or rider category.",
         "Choose another rider category or product; `/v1/products` lists what is sold.",
     ),
+    "itinerary_not_a_sequence": _t(
+        "Legs out of sequence",
+        "An itinerary's legs are not one traveller's sequence in time: the same leg twice, or "
+        "a leg that leaves before the previous one arrives. The detail names the leg.",
+        "Send the legs in travel order, each boarding at or after the previous one's arrival.",
+    ),
     "valid_from_past": _t(
         "Validity in the past",
         "`valid_from` is before now.",

@@ -112,6 +112,7 @@ def _product(
         "not_found",
         "no_fares",
         "no_fare",
+        "itinerary_not_a_sequence",
         "departed",
         "valid_from_past",
         "mixed_currencies",

@@ -29,7 +29,7 @@ CONTEXT_FILES = ("agency.txt", "stops.txt", "routes.txt", "calendar.txt", "calen
 MAX_REPORTED_ERRORS = 100
 #: Rows read from all the files of one upload: rows are kept (files refer to each other),
 #: so this, not the bytes, is what bounds the memory a load takes.
-MAX_ROWS = 500_000
+MAX_ROWS = 200_000
 _TIME = re.compile(r"^(\d{1,2}):([0-5]\d):([0-5]\d)$")
 
 
