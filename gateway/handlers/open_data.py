@@ -253,13 +253,17 @@ def _stops_of(timetable: Timetable, stop_id: str) -> tuple[int, list[int]]:
 
 
 def check_service_date(snap: Snapshot, at: dt.datetime) -> None:
-    """Raise `OutsideServiceError` for a moment on no day of the timetable (as journeys do)."""
+    """Raise `OutsideServiceError` for a moment no departure of the timetable can follow.
+
+    As journeys do: the day before the first service day looks ahead into it, and the
+    day after the last still has the trips of the last evening that run past midnight.
+    """
     period = service_period(snap)
     day = at.astimezone(ZoneInfo(snap.timezone)).date()
     if period is None:
         raise OutsideServiceError(day.isoformat(), "none", "none")
     first, last = period
-    if not first - dt.timedelta(days=1) <= day <= last:
+    if not first - dt.timedelta(days=1) <= day <= last + dt.timedelta(days=1):
         raise OutsideServiceError(day.isoformat(), first.isoformat(), last.isoformat())
 
 
