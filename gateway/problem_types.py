@@ -43,6 +43,18 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "The upload carried no bytes.",
         "Send the file as the request body, e.g. `curl --data-binary @feed.zip`.",
     ),
+    "upload_not_a_file": _t(
+        "The upload carries no file",
+        (
+            "The body is a form, not a file: a multipart form without a file part, or a"
+            " url-encoded form (`curl -d`, which also drops the zip's newlines)."
+        ),
+        (
+            "Send the zip itself as the body (`curl -T feed.zip URL`, or"
+            " `--data-binary @feed.zip`), or as the file part of a multipart form"
+            " (`curl -F file=@feed.zip URL`)."
+        ),
+    ),
     "invalid_cursor": _t(
         "Invalid cursor",
         "`cursor` is not one this API gave.",
@@ -252,6 +264,11 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "Validity in the past",
         "`valid_from` is before now.",
         "Leave `valid_from` out (now) or give a time in the future, with an offset.",
+    ),
+    "invalid_report_period": _t(
+        "Invalid report period",
+        "A sales summary's `to` is before its `from`, or the period is longer than 366 days.",
+        "Give `from` and `to` as dates, `from` first, at most 366 days apart.",
     ),
     "mixed_currencies": _t(
         "Mixed currencies",

@@ -83,16 +83,27 @@ class StopOut(BaseModel):
 
     id: str = Field(description="`operator:stop_id`, or `place:stop_id` for a shared place")
     operator_id: str | None = Field(default=None, description="none for a shared place")
-    name: str
-    code: str | None = None
-    lat: float
-    lon: float
-    zone_id: str | None = None
-    location_type: int | None = None
-    parent_station: str | None = None
-    wheelchair_boarding: int
-    platform_code: str | None = None
-    distance_m: float | None = None
+    name: str = Field(description="the stop's name (stop_name)")
+    code: str | None = Field(
+        default=None, description="the code riders see at the stop (stop_code)"
+    )
+    lat: float = Field(description="latitude, WGS 84 degrees")
+    lon: float = Field(description="longitude, WGS 84 degrees")
+    zone_id: str | None = Field(default=None, description="the fare zone, namespaced by operator")
+    location_type: int | None = Field(
+        default=None,
+        description="GTFS location_type: 0 or none a stop, 1 a station or a shared place",
+    )
+    parent_station: str | None = Field(
+        default=None, description="the station this stop belongs to in its operator's feed"
+    )
+    wheelchair_boarding: int = Field(
+        description="0 unknown, 1 some boarding possible, 2 none (GTFS)"
+    )
+    platform_code: str | None = Field(
+        default=None, description="the platform, where the feed names one"
+    )
+    distance_m: float | None = Field(default=None, description="distance from `near`, when given")
     stops: list[StopOut] | None = Field(
         default=None, description="at a shared place: each operator's stop there"
     )
@@ -135,19 +146,25 @@ class DeparturesQuery(BaseModel):
 class DepartureOut(BaseModel):
     """One departure; `expected_at` and `delay_s` are set once realtime data covers the trip."""
 
-    trip_id: str
-    route_id: str
-    route_short_name: str
-    headsign: str
-    operator_id: str
+    trip_id: str = Field(description="the trip, namespaced by operator")
+    route_id: str = Field(description="the trip's route")
+    route_short_name: str = Field(description="the route's short name, as riders see it")
+    headsign: str = Field(description="where the trip goes")
+    operator_id: str = Field(description="the operator that runs the trip")
     stop_id: str = Field(description="the operator's stop it leaves from (one of a shared place)")
-    service_day: dt.date
+    service_day: dt.date = Field(
+        description="the service date the trip runs on (times past 24:00 count from it)"
+    )
     scheduled_at: dt.datetime = Field(description="in the time zone of the trip's operator")
-    expected_at: dt.datetime | None = None
-    delay_s: int | None = None
-    cancelled: bool = False
-    realtime: bool = False
-    wheelchair_accessible: int
+    expected_at: dt.datetime | None = Field(
+        default=None, description="the departure expected by realtime data, when it covers the trip"
+    )
+    delay_s: int | None = Field(
+        default=None, description="seconds late (negative: early), from realtime data"
+    )
+    cancelled: bool = Field(default=False, description="realtime data cancels this departure")
+    realtime: bool = Field(default=False, description="realtime data covers this trip")
+    wheelchair_accessible: int = Field(description="0 unknown, 1 accessible, 2 not (GTFS)")
 
 
 class Departures(BaseModel):
@@ -253,13 +270,17 @@ def _stops_of(timetable: Timetable, stop_id: str) -> tuple[int, list[int]]:
 
 
 def check_service_date(snap: Snapshot, at: dt.datetime) -> None:
-    """Raise `OutsideServiceError` for a moment on no day of the timetable (as journeys do)."""
+    """Raise `OutsideServiceError` for a moment no departure of the timetable can follow.
+
+    As journeys do: the day before the first service day looks ahead into it, and the
+    day after the last still has the trips of the last evening that run past midnight.
+    """
     period = service_period(snap)
     day = at.astimezone(ZoneInfo(snap.timezone)).date()
     if period is None:
         raise OutsideServiceError(day.isoformat(), "none", "none")
     first, last = period
-    if not first - dt.timedelta(days=1) <= day <= last:
+    if not first - dt.timedelta(days=1) <= day <= last + dt.timedelta(days=1):
         raise OutsideServiceError(day.isoformat(), first.isoformat(), last.isoformat())
 
 
@@ -315,7 +336,7 @@ async def get_stop(request: web.Request) -> StopDetail:
     tag="open data",
     query=DeparturesQuery,
     response=Departures,
-    errors=("timetable_loading", "not_found"),
+    errors=("timetable_loading", "not_found", "date_outside_service"),
 )
 async def get_departures(request: web.Request, query: DeparturesQuery) -> Departures:
     """Return the next departures from a stop at or after `at`."""

@@ -331,7 +331,7 @@ class FaresPublished(BaseModel):
     roles=("operator", "admin"),
     response=FaresPublished,
     upload="application/zip",
-    errors=("not_found", "empty_body", "invalid_fares"),
+    errors=("not_found", "empty_body", "upload_not_a_file", "invalid_fares"),
     also=((200, "these fares were already published: nothing changed"),),
     status=201,
 )

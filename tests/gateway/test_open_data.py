@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import zipfile
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import gtfs_kit as gk
 import numpy as np
@@ -18,6 +19,7 @@ from gateway.appkeys import timetable_key
 from gateway.demo.kuopio import KUOPIO_OPERATORS
 from gateway.settings import Settings
 from gateway.timetable import Timetable
+from gtfs.snapshot.open_data import service_period
 from tests.conftest import ClientFactory
 
 Client = TestClient[web.Request, web.Application]
@@ -127,6 +129,19 @@ async def test_departures_outside_the_feed_dates_say_so(kuopio: Client) -> None:
     problem = await resp.json()
     assert problem["code"] == "date_outside_service"
     assert "2030-01-01 is outside the timetable's service period 2016-" in problem["detail"]
+
+
+async def test_departures_the_night_after_the_last_service_day_are_not_refused(
+    kuopio: Client,
+) -> None:
+    snap = (await _timetable(kuopio)).snapshot
+    period = service_period(snap)
+    assert period is not None
+    after = period[1] + dt.timedelta(days=1)
+    for day, status in ((after, 200), (after + dt.timedelta(days=1), 422)):
+        at = dt.datetime.combine(day, dt.time(0, 30), ZoneInfo(snap.timezone)).isoformat()
+        resp = await kuopio.get(f"/v1/stops/{TEATTERIKULMA}/departures", params={"at": at})
+        assert resp.status == status, (day, await resp.text())
 
 
 async def test_a_shared_place_is_a_stop_with_each_operators_stop(kuopio: Client) -> None:
