@@ -315,6 +315,19 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "An operator's back-end did not answer or answered with an error.",
         "Retry later; the booking holds nothing at that operator.",
     ),
+    "no_signing_key": _t(
+        "No signing key",
+        "The operator has no key to sign its tickets: it was not onboarded through the gateway.",
+        (
+            "Retry after the gateway's operator has restarted the gateway (start-up gives every"
+            " operator a key) or onboarded the operator again."
+        ),
+    ),
+    "key_rotation_pending": _t(
+        "Key rotation pending",
+        "The key the last rotation announced has not started signing yet.",
+        "Rotate again after the time the detail names (the announced key's `signs_from`).",
+    ),
     "timetable_loading": _t(
         "Timetable loading",
         "The gateway is still building its timetable (at start-up or after a feed upload).",

@@ -71,7 +71,7 @@ class KeyOut(BaseModel):
 class KeyList(BaseModel):
     """A page of keys, newest first."""
 
-    items: list[KeyOut]
+    items: list[KeyOut] = Field(description="the keys of this page, newest first (no secrets)")
     next_cursor: str | None = Field(
         default=None, description="pass as `cursor` for the next page; absent on the last page"
     )
@@ -150,6 +150,7 @@ async def create_key(request: web.Request, body: KeyCreate) -> KeyCreated:
     roles=("admin",),
     query=KeyQuery,
     response=KeyList,
+    errors=("invalid_cursor",),
 )
 async def list_keys(request: web.Request, query: KeyQuery) -> KeyList:
     """List keys without secrets, newest first, a page at a time."""

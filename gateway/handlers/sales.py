@@ -53,6 +53,7 @@ def _tenant(request: web.Request) -> str:
     tag="sales",
     query=ProductQuery,
     response=ProductList,
+    errors=("invalid_cursor",),
 )
 async def list_products(request: web.Request, query: ProductQuery) -> ProductList:
     """List products with rider categories, prices, media, validity and conditions, by page."""
@@ -247,7 +248,7 @@ async def get_one_booking(request: web.Request) -> Booking:
     tag="sales",
     roles=("maas",),
     response=Booking,
-    errors=("forbidden", "not_found", "booking_not_pending", "booking_expired"),
+    errors=("forbidden", "not_found", "booking_not_pending", "booking_expired", "no_signing_key"),
 )
 async def post_confirm(request: web.Request) -> Booking:
     """Commit all legs (CONFIRMED with tickets) or none (REJECTED, compensated)."""

@@ -53,6 +53,7 @@ async def jwks(request: web.Request) -> web.Response:
     summary="An operator's ticket status list (revocations), a signed token",
     tag="sales",
     media_types=(MEDIA_TYPE,),
+    errors=("not_found", "no_signing_key"),
 )
 async def status_list(request: web.Request) -> web.Response:
     """Serve the operator's status list token: one bit per ticket, set when it is revoked."""
