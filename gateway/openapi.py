@@ -56,6 +56,7 @@ _PATH_PARAMETERS = {
     "keys": "The key's prefix (`mk_<role>_<prefix>`), as `GET /v1/keys` lists it.",
     "realtime": "The kind of GTFS-Realtime feed.",
     "problems": "A problem `code`, e.g. `sold_out`.",
+    "status-lists": "The operator's id, e.g. `kuopion-liikenne`.",
 }
 
 _IDEMPOTENCY_KEY = {

@@ -174,6 +174,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                 "route_short_name": "20",
                 "headsign": "Päiväranta E",
                 "operator_id": "kuopion-liikenne",
+                "stop_id": _STOP,
                 "service_day": "2026-12-03",
                 "scheduled_at": _DEPARTURE,
                 "expected_at": "2026-12-03T08:18:00+02:00",

@@ -302,6 +302,43 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "The gateway serves as many Server-Sent Event streams as it allows.",
         "Retry later, or poll `/v1/vehicles` instead.",
     ),
+    "upload_not_a_file": _t(
+        "The upload carries no file",
+        "A multipart form was sent without a file part, so there is nothing to read.",
+        (
+            "Send the file itself as the body: `curl -T feed.zip URL` (or `--data-binary "
+            "@feed.zip`), or a form whose part is named `file`."
+        ),
+    ),
+    "itinerary_not_a_sequence": _t(
+        "Legs out of sequence",
+        (
+            "The itinerary's legs are not a sequence in time: one leg is listed twice, or one "
+            "leaves before the previous one arrives."
+        ),
+        "Send the transit legs of one journey in order, as `/v1/journeys` returns them.",
+    ),
+    "invalid_report_period": _t(
+        "Invalid report period",
+        "The report's period ends before it starts, or is longer than a report covers.",
+        "Give `from` on or before `to`, at most the number of days the detail names.",
+    ),
+    "no_signing_key": _t(
+        "No signing key",
+        "The operator has no key to sign its tickets (it was not onboarded through the gateway).",
+        (
+            "Retry later; the gateway's operator must give the operator a key (`maas signing-keys"
+            " rotate`)."
+        ),
+    ),
+    "key_rotation_pending": _t(
+        "Key rotation pending",
+        "A key announced by the last rotation has not started signing yet.",
+        (
+            "Wait until the announced key signs (it is published in `/.well-known/jwks.json` "
+            "first), then rotate again."
+        ),
+    ),
 }
 
 

@@ -143,6 +143,7 @@ GATEWAY_STATUSES: dict[str, int] = {
     "bad_request": 400,
     "invalid_json": 400,
     "empty_body": 400,
+    "upload_not_a_file": 400,
     "invalid_cursor": 400,
     "idempotency_key_required": 400,
     "idempotency_key_invalid": 400,

@@ -29,28 +29,28 @@ class OperatorLeg(BaseModel):
     """One leg an operator sold or is selling: what, for how much, in which state, when."""
 
     id: uuid.UUID = Field(description="the booking leg")
-    booking_id: uuid.UUID
+    booking_id: uuid.UUID = Field(description="the booking the leg belongs to")
     tenant_id: str = Field(description="the MaaS app that sold it")
     status: LegStatus = Field(description="the leg's state at this operator")
     booking_status: str = Field(description="the booking's TOMP-API state")
-    product_id: str | None = None
+    product_id: str | None = Field(default=None, description="the fare product sold")
     rider_categories: list[str] = Field(description="one per traveller, as priced")
     trip_id: str | None = Field(default=None, description="for a ride of a journey")
-    from_stop_id: str | None = None
-    to_stop_id: str | None = None
+    from_stop_id: str | None = Field(default=None, description="where a ride boards")
+    to_stop_id: str | None = Field(default=None, description="where it alights")
     price_minor: int = Field(description="the leg's price in minor units")
-    currency: str
-    valid_from: dt.datetime
-    valid_until: dt.datetime
-    booked_at: dt.datetime
+    currency: str = Field(description="ISO 4217 currency of `price_minor`")
+    valid_from: dt.datetime = Field(description="when its ticket starts to be valid")
+    valid_until: dt.datetime = Field(description="when it stops being valid")
+    booked_at: dt.datetime = Field(description="when the booking was made")
     sold_at: dt.datetime | None = Field(default=None, description="when its ticket was issued")
 
 
 class DailySales(BaseModel):
     """One day's sales of an operator in one currency (days in the operator's time zone)."""
 
-    day: dt.date
-    currency: str
+    day: dt.date = Field(description="the day, in the operator's time zone")
+    currency: str = Field(description="ISO 4217 currency of the amounts")
     legs_sold: int = Field(description="legs whose ticket was issued that day")
     legs_cancelled: int = Field(description="of those, the ones cancelled since")
     sold_minor: int = Field(description="the price of the legs sold")

@@ -328,7 +328,7 @@ class Product(BaseModel):
 class ProductList(BaseModel):
     """A page of the catalogue, by operator and product id."""
 
-    items: list[Product]
+    items: list[Product] = Field(description="the products, by operator and product id")
     next_cursor: str | None = Field(
         default=None, description="pass as `cursor` for the next page; absent on the last page"
     )

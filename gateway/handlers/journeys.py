@@ -105,11 +105,11 @@ def endpoint(value: str) -> Endpoint:
 class PlaceOut(BaseModel):
     """A stop or a coordinate."""
 
-    name: str
-    lat: float
-    lon: float
-    stop_id: str | None = None
-    operator_id: str | None = None
+    name: str = Field(description="the stop's name, or the coordinates given")
+    lat: float = Field(description="latitude, WGS84 degrees")
+    lon: float = Field(description="longitude, WGS84 degrees")
+    stop_id: str | None = Field(default=None, description="the stop, when the place is one")
+    operator_id: str | None = Field(default=None, description="the stop's operator")
     place_id: str | None = Field(
         default=None,
         description="the place this stop shares with other operators' stops (`place:...`)",
@@ -162,8 +162,10 @@ class TransitLegOut(BaseModel):
     geometry: list[tuple[float, float]] = Field(
         description="[lat, lon] points of the ride: its shape, or its stops where the feed has none"
     )
-    stay_seated: bool
-    realtime: bool
+    stay_seated: bool = Field(
+        description="the traveller stays on board from the previous leg (a block of trips)"
+    )
+    realtime: bool = Field(description="realtime data moved its times")
     transfer_s: int | None = Field(
         default=None,
         description="a change from the previous ride at the same stop or shared place: "

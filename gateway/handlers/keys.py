@@ -71,7 +71,7 @@ class KeyOut(BaseModel):
 class KeyList(BaseModel):
     """A page of keys, newest first."""
 
-    items: list[KeyOut]
+    items: list[KeyOut] = Field(description="the keys, newest first")
     next_cursor: str | None = Field(
         default=None, description="pass as `cursor` for the next page; absent on the last page"
     )

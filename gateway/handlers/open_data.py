@@ -83,16 +83,25 @@ class StopOut(BaseModel):
 
     id: str = Field(description="`operator:stop_id`, or `place:stop_id` for a shared place")
     operator_id: str | None = Field(default=None, description="none for a shared place")
-    name: str
-    code: str | None = None
-    lat: float
-    lon: float
-    zone_id: str | None = None
-    location_type: int | None = None
-    parent_station: str | None = None
-    wheelchair_boarding: int
-    platform_code: str | None = None
-    distance_m: float | None = None
+    name: str = Field(
+        description="its name (`stop_name`); a shared place has the name its stops share"
+    )
+    code: str | None = Field(default=None, description="the code on the stop's sign (`stop_code`)")
+    lat: float = Field(description="latitude, WGS84 degrees")
+    lon: float = Field(description="longitude, WGS84 degrees")
+    zone_id: str | None = Field(default=None, description="its fare zone (`zone_id`)")
+    location_type: int | None = Field(
+        default=None,
+        description="GTFS `location_type`: 0 stop or platform, 1 station, 2 entrance",
+    )
+    parent_station: str | None = Field(default=None, description="the station it belongs to")
+    wheelchair_boarding: int = Field(
+        description="GTFS `wheelchair_boarding`: 0 unknown, 1 possible, 2 not possible"
+    )
+    platform_code: str | None = Field(default=None, description="the platform's code")
+    distance_m: float | None = Field(
+        default=None, description="the distance from `near`, in metres"
+    )
     stops: list[StopOut] | None = Field(
         default=None, description="at a shared place: each operator's stop there"
     )
@@ -135,19 +144,32 @@ class DeparturesQuery(BaseModel):
 class DepartureOut(BaseModel):
     """One departure; `expected_at` and `delay_s` are set once realtime data covers the trip."""
 
-    trip_id: str
-    route_id: str
-    route_short_name: str
-    headsign: str
-    operator_id: str
+    trip_id: str = Field(description="the trip, with its operator prefix")
+    route_id: str = Field(description="its route")
+    route_short_name: str = Field(description="the route's short name (the line number)")
+    headsign: str = Field(
+        description="where it is headed (the trip's last stop when the feed gives none)"
+    )
+    operator_id: str = Field(description="the operator running it")
     stop_id: str = Field(description="the operator's stop it leaves from (one of a shared place)")
-    service_day: dt.date
+    service_day: dt.date = Field(
+        description=(
+            "the service day the trip belongs to (a trip after midnight may belong "
+            "to the day before)"
+        )
+    )
     scheduled_at: dt.datetime = Field(description="in the time zone of the trip's operator")
-    expected_at: dt.datetime | None = None
-    delay_s: int | None = None
-    cancelled: bool = False
-    realtime: bool = False
-    wheelchair_accessible: int
+    expected_at: dt.datetime | None = Field(
+        default=None, description="the departure expected from realtime data"
+    )
+    delay_s: int | None = Field(
+        default=None, description="`expected_at` minus `scheduled_at`, in seconds"
+    )
+    cancelled: bool = Field(default=False, description="the operator cancelled this departure")
+    realtime: bool = Field(default=False, description="realtime data covers the trip")
+    wheelchair_accessible: int = Field(
+        description="GTFS `wheelchair_accessible`: 0 unknown, 1 yes, 2 no"
+    )
 
 
 class Departures(BaseModel):
@@ -315,7 +337,7 @@ async def get_stop(request: web.Request) -> StopDetail:
     tag="open data",
     query=DeparturesQuery,
     response=Departures,
-    errors=("timetable_loading", "not_found"),
+    errors=("timetable_loading", "not_found", "date_outside_service"),
 )
 async def get_departures(request: web.Request, query: DeparturesQuery) -> Departures:
     """Return the next departures from a stop at or after `at`."""

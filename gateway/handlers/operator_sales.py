@@ -30,7 +30,7 @@ class OperatorLegsQuery(Strict):
 class OperatorLegPage(BaseModel):
     """A page of an operator's legs, newest booking first."""
 
-    items: list[OperatorLeg]
+    items: list[OperatorLeg] = Field(description="the legs, newest booking first")
     next_cursor: str | None = Field(default=None, description="pass back as `cursor`")
 
 
@@ -50,11 +50,13 @@ class DailyQuery(Strict):
 class DailySalesList(BaseModel):
     """Sales per day and currency; days without sales are left out."""
 
-    operator_id: str
-    first_day: dt.date
-    last_day: dt.date
+    operator_id: str = Field(description="the operator")
+    first_day: dt.date = Field(description="the first day summed")
+    last_day: dt.date = Field(description="the last day summed")
     timezone: str = Field(description="the operator's time zone, in which days are counted")
-    items: list[DailySales]
+    items: list[DailySales] = Field(
+        description="one entry per day and currency with sales, oldest first"
+    )
 
 
 async def _operator(request: web.Request) -> operator_store.Operator:
@@ -74,6 +76,7 @@ async def _operator(request: web.Request) -> operator_store.Operator:
     roles=("operator", "admin"),
     query=OperatorLegsQuery,
     response=OperatorLegPage,
+    errors=("not_found", "invalid_cursor"),
 )
 async def get_operator_legs(request: web.Request, query: OperatorLegsQuery) -> OperatorLegPage:
     """List the legs sold for the operator, newest booking first, by cursor."""
@@ -95,6 +98,7 @@ async def get_operator_legs(request: web.Request, query: OperatorLegsQuery) -> O
     roles=("operator", "admin"),
     query=DailyQuery,
     response=DailySalesList,
+    errors=("not_found", "invalid_report_period"),
 )
 async def get_daily_sales(request: web.Request, query: DailyQuery) -> DailySalesList:
     """Sum the operator's legs sold and cancelled per day (in its time zone) and currency."""

@@ -77,20 +77,20 @@ class OperatorCreate(BaseModel):
 class FeedSummary(BaseModel):
     """One stored feed version."""
 
-    id: int
-    sha256: str
-    created_at: datetime
-    activated_at: datetime | None = None
-    status: str
-    is_current: bool
-    counts: dict[str, int]
+    id: int = Field(description="the version's id")
+    sha256: str = Field(description="the SHA-256 of its zip")
+    created_at: datetime = Field(description="when it was uploaded")
+    activated_at: datetime | None = Field(default=None, description="when it became current")
+    status: str = Field(description="`ready`, or `pruned` once its rows are deleted")
+    is_current: bool = Field(description="whether the timetable uses it now")
+    counts: dict[str, int] = Field(description="rows per GTFS file")
     service_start: date | None = Field(default=None, description="the first day a trip runs")
     service_end: date | None = Field(default=None, description="the last day a trip runs")
     warnings: list[dict[str, Any]] = Field(
         description="the upload's warnings, and as of today: a service that has ended or that "
-        "runs no trip in the next 7 days (in the operator's time zone)"
+        "runs no trip in the next 7 days (in the operator's time zone)",
     )
-    warning_total: int
+    warning_total: int = Field(description="how many warnings in all")
 
 
 class OperatorOut(BaseModel):
@@ -149,19 +149,23 @@ class FeedQuery(BaseModel):
 class FeedPublished(BaseModel):
     """What publishing did: the version now current and whether anything changed."""
 
-    operator_id: str
-    version_id: int
-    changed: bool
-    created: bool
-    counts: dict[str, int]
-    interpolated_rows: int
+    operator_id: str = Field(description="the operator whose feed it is")
+    version_id: int = Field(description="the feed version now current")
+    changed: bool = Field(description="false when this exact feed was already current")
+    created: bool = Field(
+        description=(
+            "whether a new version was stored (201) rather than an existing one found (200)"
+        )
+    )
+    counts: dict[str, int] = Field(description="rows read per GTFS file")
+    interpolated_rows: int = Field(description="stop_times whose blank times were interpolated")
     service_start: date | None = Field(default=None, description="the first day a trip runs")
     service_end: date | None = Field(default=None, description="the last day a trip runs")
     warnings: list[dict[str, Any]] = Field(
         description="what is odd but not wrong; first, a service that has ended or that runs "
-        "no trip in the next 7 days"
+        "no trip in the next 7 days",
     )
-    warning_total: int
+    warning_total: int = Field(description="how many warnings in all")
 
 
 class FeedVersions(BaseModel):
@@ -248,7 +252,13 @@ async def get_operator(request: web.Request) -> OperatorOut:
     query=FeedQuery,
     response=FeedPublished,
     upload="application/zip",
-    errors=("not_found", "empty_body", "feed_invalid", "invalid_fares"),
+    errors=(
+        "not_found",
+        "empty_body",
+        "upload_not_a_file",
+        "feed_invalid",
+        "invalid_fares",
+    ),
     also=((200, "this feed was already published: nothing changed"),),
     location="/v1/operators/{id}/feed",
     status=201,

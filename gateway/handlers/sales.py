@@ -115,6 +115,7 @@ def _product(
         "departed",
         "valid_from_past",
         "mixed_currencies",
+        "itinerary_not_a_sequence",
     ),
     location="/v1/offers/{id}",
 )
@@ -246,7 +247,7 @@ async def get_one_booking(request: web.Request) -> Booking:
     tag="sales",
     roles=("maas",),
     response=Booking,
-    errors=("forbidden", "not_found", "booking_not_pending", "booking_expired"),
+    errors=("forbidden", "not_found", "booking_not_pending", "booking_expired", "no_signing_key"),
 )
 async def post_confirm(request: web.Request) -> Booking:
     """Commit all legs (CONFIRMED with tickets) or none (REJECTED, compensated)."""
@@ -309,11 +310,11 @@ async def ticket_svg(request: web.Request) -> web.Response:
 class FaresPublished(BaseModel):
     """The stored fares version."""
 
-    operator_id: str
-    version_id: int
-    sha256: str
-    product_count: int
-    changed: bool
+    operator_id: str = Field(description="the operator whose fares these are")
+    version_id: int = Field(description="the fares version now current")
+    sha256: str = Field(description="the SHA-256 of the uploaded zip")
+    product_count: int = Field(description="how many fare products it holds")
+    changed: bool = Field(description="false when these exact fares were already current")
     warnings: list[dict[str, Any]] = Field(
         default_factory=list,
         description="`{file, row, field, message}` about the fares and the operator's current "
@@ -330,7 +331,7 @@ class FaresPublished(BaseModel):
     roles=("operator", "admin"),
     response=FaresPublished,
     upload="application/zip",
-    errors=("not_found", "empty_body", "invalid_fares"),
+    errors=("not_found", "empty_body", "upload_not_a_file", "invalid_fares"),
     also=((200, "these fares were already published: nothing changed"),),
     status=201,
 )

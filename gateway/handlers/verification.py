@@ -34,7 +34,11 @@ def _conditional(
 
 
 @api.route(
-    "GET", "/.well-known/jwks.json", summary="Public keys that verify tickets offline", tag="sales"
+    "GET",
+    "/.well-known/jwks.json",
+    summary="Public keys that verify tickets offline",
+    tag="sales",
+    also=((304, "unchanged since the `ETag` sent as `If-None-Match`"),),
 )
 async def jwks(request: web.Request) -> web.Response:
     """Serve every operator's ticket keys: the next one before it signs, old ones while needed.
@@ -53,6 +57,8 @@ async def jwks(request: web.Request) -> web.Response:
     summary="An operator's ticket status list (revocations), a signed token",
     tag="sales",
     media_types=(MEDIA_TYPE,),
+    errors=("not_found",),
+    also=((304, "unchanged since the `ETag` sent as `If-None-Match`"),),
 )
 async def status_list(request: web.Request) -> web.Response:
     """Serve the operator's status list token: one bit per ticket, set when it is revoked."""
