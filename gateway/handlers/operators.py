@@ -88,7 +88,7 @@ class FeedSummary(BaseModel):
     service_end: date | None = Field(default=None, description="the last day a trip runs")
     warnings: list[dict[str, Any]] = Field(
         description="the upload's warnings, and as of today: a service that has ended or that "
-        "runs no trip in the next 7 days (in the operator's time zone)"
+        "runs no trip in the next 7 days (in the operator's time zone)",
     )
     warning_total: int = Field(description="how many warnings, listed or not")
 
@@ -163,7 +163,7 @@ class FeedPublished(BaseModel):
     service_end: date | None = Field(default=None, description="the last day a trip runs")
     warnings: list[dict[str, Any]] = Field(
         description="what is odd but not wrong; first, a service that has ended or that runs "
-        "no trip in the next 7 days"
+        "no trip in the next 7 days",
     )
     warning_total: int = Field(description="how many warnings, listed or not")
 

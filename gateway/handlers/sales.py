@@ -117,6 +117,7 @@ def _product(
         "departed",
         "valid_from_past",
         "mixed_currencies",
+        "itinerary_not_a_sequence",
     ),
     location="/v1/offers/{id}",
 )
@@ -311,11 +312,11 @@ async def ticket_svg(request: web.Request) -> web.Response:
 class FaresPublished(BaseModel):
     """The stored fares version."""
 
-    operator_id: str
-    version_id: int
-    sha256: str
-    product_count: int
-    changed: bool
+    operator_id: str = Field(description="the operator whose fares these are")
+    version_id: int = Field(description="the fares version now current")
+    sha256: str = Field(description="the SHA-256 of the uploaded zip")
+    product_count: int = Field(description="how many fare products it holds")
+    changed: bool = Field(description="false when these exact fares were already current")
     warnings: list[dict[str, Any]] = Field(
         default_factory=list,
         description="`{file, row, field, message}` about the fares and the operator's current "

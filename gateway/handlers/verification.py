@@ -34,7 +34,11 @@ def _conditional(
 
 
 @api.route(
-    "GET", "/.well-known/jwks.json", summary="Public keys that verify tickets offline", tag="sales"
+    "GET",
+    "/.well-known/jwks.json",
+    summary="Public keys that verify tickets offline",
+    tag="sales",
+    also=((304, "unchanged since the `ETag` sent as `If-None-Match`"),),
 )
 async def jwks(request: web.Request) -> web.Response:
     """Serve every operator's ticket keys: the next one before it signs, old ones while needed.
