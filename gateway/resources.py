@@ -41,6 +41,7 @@ from sales.adapters import Adapters
 from sales.bookings import expire_due
 from sales.fares import FaresCache
 from sales.legs import Sales
+from sales.settle import recover_due
 from sales.signing import check_active_keys, ensure_every_signing_key
 
 log = logging.getLogger(__name__)
@@ -138,15 +139,29 @@ async def http_client(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _expiry_loop(sales: Sales, interval_s: float) -> None:
+    """Expire PENDING bookings and finish what a crash or a down operator left owed.
+
+    Every process runs it: bookings are taken with `FOR UPDATE SKIP LOCKED` and a lease,
+    so two processes never work on one booking at once.
+    """
     while True:
         try:
             expired = await expire_due(sales)
             if expired:
                 log.info("expired pending bookings", extra={"count": expired})
+            recovered = await recover_due(sales)
+            if recovered:
+                log.info("settled interrupted bookings", extra={"count": recovered})
             await idempotency.purge_old(sales.pool)
         except Exception:  # the job must outlive a failed round (database restarting, ...)
             log.exception("booking expiry round failed")
         await asyncio.sleep(interval_s)
+
+
+def booking_lease(policy: Policy) -> timedelta:
+    """Return how long one round of calls to an operator may take, with a margin."""
+    per_call_s = policy.timeout_s + policy.backoff_s * 2**policy.attempts
+    return timedelta(seconds=policy.attempts * per_call_s * 1.5 + 1)
 
 
 async def signing_keys_context(app: web.Application) -> AsyncIterator[None]:
@@ -167,20 +182,21 @@ async def signing_keys_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def sales_context(app: web.Application) -> AsyncIterator[None]:
-    """Build the adapters and start the background job that expires PENDING bookings."""
+    """Build the adapters and start the job that expires and recovers bookings."""
     settings = app[settings_key]
     policy = Policy(
         timeout_s=settings.operator_timeout_s,
         attempts=settings.operator_attempts,
         concurrency=settings.operator_concurrency,
     )
-    adapters = Adapters(app[http_key], settings.maas_id, policy)
+    adapters = Adapters(app[http_key], settings.maas_id, policy, settings.signing_secret)
     sales = Sales(
         app[db_key],
         adapters,
         timedelta(seconds=settings.booking_hold_s),
         settings.signing_secret,
         settings.base_url,
+        lease=booking_lease(policy),
     )
     app[sales_key] = sales
     app[fares_key] = FaresCache()
