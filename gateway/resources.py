@@ -31,6 +31,7 @@ from gateway.appkeys import (
     settings_key,
 )
 from gateway.migrate import migrate
+from gateway.operator_store import check_tomp_tokens
 from gateway.realtime.service import realtime_context
 from gateway.redisguard import RedisGuard
 from gateway.timetable import timetable_store
@@ -165,19 +166,22 @@ def booking_lease(policy: Policy) -> timedelta:
 
 
 async def signing_keys_context(app: web.Application) -> AsyncIterator[None]:
-    """Open every signing key now, so a wrong secret stops start-up, not a sale.
+    """Open every signing key and back-end token now, so a wrong secret stops start-up.
 
     An operator onboarded before keys came with onboarding gets its key here, before
     it can sell.
     """
     secret = app[settings_key].signing_secret
     plain = await check_active_keys(app[db_key], secret)
+    plain_tokens = await check_tomp_tokens(app[db_key], secret)
     if made := await ensure_every_signing_key(app[db_key], secret):
         log.warning("operators had no signing key and got one", extra={"operators": made})
     if secret is None:
         log.warning("MAAS_SIGNING_KEY_SECRET is not set: ticket-signing keys are stored in clear")
     elif plain:
         log.warning("signing keys in clear: run `maas signing-keys seal`", extra={"count": plain})
+    if secret is not None and plain_tokens:
+        log.warning("operators' back-end tokens stored in clear", extra={"count": plain_tokens})
     yield
 
 
