@@ -11,10 +11,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
-from gateway import cli
 from gateway.app import create_app
+from gateway.cli.main import main as cli_main
+from gateway.demo.kuopio import read_demo_fare_files
 from gateway.settings import Settings
-from operators.fares.demo import read_demo_fare_files
 from sales import sealed
 from sales.fares import store_fares, zip_files
 from sales.tokens import SigningKeyLocked
@@ -136,4 +136,4 @@ async def _cli(argv: list[str]) -> int:
     """Run the CLI in a thread: it runs its own event loop."""
     import asyncio
 
-    return await asyncio.to_thread(cli.main, argv)
+    return await asyncio.to_thread(cli_main, argv)
