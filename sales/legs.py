@@ -63,21 +63,30 @@ def leg_order(leg: asyncpg.Record) -> LegOrder:
 
 
 Call = Callable[[OperatorAdapter], Awaitable[OperatorResult]]
+Answer = OperatorResult | OperatorError
 
 
 async def each_leg(
     sales: Sales,
     legs: list[asyncpg.Record],
     make: Callable[[asyncpg.Record, LegOrder], Call],
-) -> list[OperatorResult | OperatorError]:
-    """Call every leg's operator at once; a failure is returned, not raised."""
+    then: Callable[[asyncpg.Record, Answer], Awaitable[None]] | None = None,
+) -> list[Answer]:
+    """Call every leg's operator at once; a failure is returned, not raised.
+
+    `then` runs as soon as each leg's answer arrives (to record it before the others answer).
+    """
     adapters = [await sales.adapters.get(sales.pool, leg["operator_id"]) for leg in legs]
 
-    async def one(adapter: GuardedAdapter, leg: asyncpg.Record) -> OperatorResult | OperatorError:
+    async def one(adapter: GuardedAdapter, leg: asyncpg.Record) -> Answer:
+        answer: Answer
         try:
-            return await adapter.call(make(leg, leg_order(leg)), idempotent=True)
+            answer = await adapter.call(make(leg, leg_order(leg)), idempotent=True)
         except OperatorError as exc:
-            return exc
+            answer = exc
+        if then is not None:
+            await then(leg, answer)
+        return answer
 
     return list(await asyncio.gather(*(one(a, leg) for a, leg in zip(adapters, legs, strict=True))))
 

@@ -22,11 +22,10 @@ from operators.adapter import OperatorError, OperatorRefused, OperatorResult
 from operators.resilience import NotSent
 from sales import booking_store as store
 from sales import revocation, tickets
-from sales.legs import Sales, each_leg, owed_call
+from sales.legs import Answer, Sales, each_leg, owed_call
 
 log = logging.getLogger(__name__)
 
-Answer = OperatorResult | OperatorError
 #: What an operator that has decided says about a conditional commit it denied.
 DENIED = ("RELEASED", "REJECTED", "CANCELLED", "EXPIRED")
 
@@ -76,14 +75,18 @@ async def _owed(
 
 
 async def call_round(sales: Sales, booking_id: uuid.UUID, give_up: bool, recovering: bool) -> int:
-    """Call the operators of every owed leg once and record their answers; return how many moved."""
+    """Call the operators of every owed leg once, recording each answer as it arrives.
+
+    Returns how many legs moved.
+    """
     tenant_id, legs = await _owed(sales, booking_id, recovering)
     if not legs:
         return 0
     await store.lease(sales.pool, booking_id, sales.lease)
-    answers = await each_leg(sales, legs, owed_call)
     moved = 0
-    for leg, answer in zip(legs, answers, strict=True):
+
+    async def record(leg: asyncpg.Record, answer: Answer) -> None:
+        nonlocal moved
         state = next_state(leg["status"], answer, give_up)
         if isinstance(answer, OperatorError):
             log.warning(
@@ -91,9 +94,11 @@ async def call_round(sales: Sales, booking_id: uuid.UUID, give_up: bool, recover
                 extra={"leg": str(leg["id"]), "status": leg["status"], "error": str(answer)},
             )
         if state is None or state == leg["status"]:
-            continue
+            return
         ref = answer.operator_ref if isinstance(answer, OperatorResult) else None
         moved += await store.record_leg(sales.pool, leg, state, ref, tenant_id)
+
+    await each_leg(sales, legs, owed_call, record)
     return moved
 
 

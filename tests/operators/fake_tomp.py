@@ -32,6 +32,8 @@ class FakeTomp:
     drop_held: bool = False
     gate: asyncio.Event = field(default_factory=asyncio.Event)
     held: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Set each time an event (COMMIT, DENY, CANCEL) is applied.
+    acted: asyncio.Event = field(default_factory=asyncio.Event)
     calls: list[tuple[str, str, dict[str, Any], str | None]] = field(default_factory=list)
     bookings: dict[str, str] = field(default_factory=dict)
     by_key: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -93,6 +95,7 @@ class FakeTomp:
         if operation == "COMMIT" and self.conditional:
             state = "CONDITIONAL_CONFIRMED"
         self.bookings[booking_id] = state
+        self.acted.set()
         answer = {"id": booking_id, "state": state}
         if key:
             self.by_key[key] = answer
