@@ -200,7 +200,11 @@ async def sales_context(app: web.Application) -> AsyncIterator[None]:
         timedelta(seconds=settings.booking_hold_s),
         settings.signing_secret,
         settings.base_url,
-        lease=booking_lease(policy),
+        lease=(
+            timedelta(seconds=settings.booking_lease_s)
+            if settings.booking_lease_s
+            else booking_lease(policy)
+        ),
     )
     app[sales_key] = sales
     app[fares_key] = FaresCache()

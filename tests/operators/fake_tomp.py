@@ -10,6 +10,7 @@ so a test can kill the gateway at an exact step. Events are idempotent per
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,8 @@ class FakeTomp:
     calls: list[tuple[str, str, dict[str, Any], str | None]] = field(default_factory=list)
     bookings: dict[str, str] = field(default_factory=dict)
     by_key: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Runs before a reservation is answered (a test restarts PostgreSQL there).
+    on_reserve: Callable[[], Awaitable[None]] | None = None
     #: The Authorization header of every reservation.
     authorizations: list[str | None] = field(default_factory=list)
 
@@ -68,6 +71,8 @@ class FakeTomp:
         answer = {"id": booking_id, "state": "PENDING"}
         if key:
             self.by_key[key] = answer
+        if self.on_reserve is not None:
+            await self.on_reserve()
         return web.json_response(answer, status=201)
 
     async def get_booking(self, request: web.Request) -> web.Response:
