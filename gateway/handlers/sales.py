@@ -277,7 +277,14 @@ async def get_one_booking(request: web.Request) -> Booking:
     tag="sales",
     roles=("maas",),
     response=Booking,
-    errors=("forbidden", "not_found", "booking_not_pending", "booking_expired"),
+    errors=(
+        "forbidden",
+        "not_found",
+        "booking_not_pending",
+        "booking_expired",
+        "booking_busy",
+    ),
+    idempotent_key="optional",
 )
 async def post_confirm(request: web.Request) -> web.Response:
     """Commit all legs (CONFIRMED with tickets) or none (REJECTED, compensated)."""
@@ -294,7 +301,14 @@ async def post_confirm(request: web.Request) -> web.Response:
     tag="sales",
     roles=("maas",),
     response=Booking,
-    errors=("forbidden", "not_found", "booking_not_cancellable", "operator_unavailable"),
+    errors=(
+        "forbidden",
+        "not_found",
+        "booking_not_cancellable",
+        "booking_busy",
+        "operator_unavailable",
+    ),
+    idempotent_key="optional",
 )
 async def post_cancel(request: web.Request) -> web.Response:
     """Cancel every leg; the refund follows each leg's conditions."""
