@@ -140,22 +140,31 @@ async def http_client(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _expiry_loop(sales: Sales, interval_s: float) -> None:
-    """Expire PENDING bookings and finish what a crash or a down operator left owed.
+    """Expire PENDING bookings past their hold, and purge old idempotency keys."""
+    while True:
+        try:
+            expired = await expire_due(sales)
+            if expired:
+                log.info("expired pending bookings", extra={"count": expired})
+            await idempotency.purge_old(sales.pool)
+        except Exception:  # the job must outlive a failed round (database restarting, ...)
+            log.exception("booking expiry round failed")
+        await asyncio.sleep(interval_s)
+
+
+async def _recovery_loop(sales: Sales, interval_s: float) -> None:
+    """Finish what a crash or a down operator left owed (a loop of its own: never delays expiry).
 
     Every process runs it: bookings are taken with `FOR UPDATE SKIP LOCKED` and a lease,
     so two processes never work on one booking at once.
     """
     while True:
         try:
-            expired = await expire_due(sales)
-            if expired:
-                log.info("expired pending bookings", extra={"count": expired})
             recovered = await recover_due(sales)
             if recovered:
                 log.info("settled interrupted bookings", extra={"count": recovered})
-            await idempotency.purge_old(sales.pool)
         except Exception:  # the job must outlive a failed round (database restarting, ...)
-            log.exception("booking expiry round failed")
+            log.exception("booking recovery round failed")
         await asyncio.sleep(interval_s)
 
 
@@ -208,11 +217,16 @@ async def sales_context(app: web.Application) -> AsyncIterator[None]:
     )
     app[sales_key] = sales
     app[fares_key] = FaresCache()
-    job = asyncio.create_task(_expiry_loop(sales, settings.expiry_interval_s))
+    jobs = [
+        asyncio.create_task(_expiry_loop(sales, settings.expiry_interval_s)),
+        asyncio.create_task(_recovery_loop(sales, settings.expiry_interval_s)),
+    ]
     yield
-    job.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await job
+    for job in jobs:
+        job.cancel()
+    for job in jobs:
+        with contextlib.suppress(asyncio.CancelledError):
+            await job
 
 
 CLEANUP_CONTEXTS = (

@@ -12,9 +12,10 @@ it cancels (a cancel is right whether or not the commit was made).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -114,43 +115,51 @@ async def drive(
     await _release_lease(sales, booking_id)
 
 
+_LEASE = """
+UPDATE bookings b SET settle_after = CASE
+    WHEN EXISTS (SELECT 1 FROM booking_legs l WHERE l.booking_id = b.id AND l.status = ANY($2))
+         OR b.status IN ('CONFIRMING', 'CANCELLING') THEN now() + $3::interval
+    WHEN b.status = 'CONDITIONAL_CONFIRMED' THEN now() + $4::interval
+    ELSE NULL END
+WHERE id = $1"""
+
+
 async def _release_lease(sales: Sales, booking_id: uuid.UUID) -> None:
     """Clear the lease when nothing is owed; else let the recovery task (or a retry) go on now."""
-    await sales.pool.execute(
-        """UPDATE bookings b SET settle_after = CASE
-               WHEN EXISTS (SELECT 1 FROM booking_legs l
-                            WHERE l.booking_id = b.id AND l.status = ANY($2)) THEN now()
-               WHEN b.status = 'CONDITIONAL_CONFIRMED' THEN now() + $3::interval
-               WHEN b.status IN ('CONFIRMING', 'CANCELLING') THEN now()
-               ELSE NULL END
-           WHERE id = $1""",
-        booking_id,
-        list(store.OWED),
-        sales.recheck,
-    )
+    await sales.pool.execute(_LEASE, booking_id, list(store.OWED), timedelta(0), sales.recheck)
 
 
 async def settle(sales: Sales, booking_id: uuid.UUID) -> bool:
-    """Move the booking to what its legs now say, in one short transaction; True if it moved."""
+    """Move the booking to what its legs now say, in one short transaction; True if it moved.
+
+    The lease is updated in the same transaction: a booking seen settled owes nothing.
+    """
     async with sales.pool.acquire() as conn, conn.transaction():
         booking = await conn.fetchrow("SELECT * FROM bookings WHERE id = $1 FOR UPDATE", booking_id)
-        legs = await store.list_legs(conn, booking_id)
-        states = {leg["status"] for leg in legs}
-        status = booking["status"]
-        if status == "PENDING" and "RESERVING" not in states and states - {"PENDING"}:
-            await reject(conn, booking, "reservation failed: an operator refused or did not answer")
-            return True
-        if status in ("CONFIRMING", "CONDITIONAL_CONFIRMED") and "CONFIRMING" not in states:
-            return await _settle_confirm(sales, conn, booking, states)
-        if status == "CANCELLING" and not states & {"CANCELLING", "RELEASING"}:
-            await _settle_cancel(conn, booking, states)
-            return True
-        if status in ("REJECTED", "EXPIRED", "CANCELLED") and "PENDING" in states:
-            # A reservation answered after the booking ended: give it back.
-            await store.move_legs(conn, booking_id, {"PENDING": "RELEASING"})
-            return True
+        changed = await _settle_locked(sales, conn, booking)
         await store.free_seats(conn, booking_id)
-        return False
+        # Still owed: the caller goes on calling, so the lease stays its own meanwhile.
+        await conn.execute(_LEASE, booking_id, list(store.OWED), sales.lease, sales.recheck)
+        return changed
+
+
+async def _settle_locked(sales: Sales, conn: asyncpg.Connection, booking: asyncpg.Record) -> bool:
+    legs = await store.list_legs(conn, booking["id"])
+    states = {leg["status"] for leg in legs}
+    status = booking["status"]
+    if status == "PENDING" and "RESERVING" not in states and states - {"PENDING"}:
+        await reject(conn, booking, "reservation failed: an operator refused or did not answer")
+        return True
+    if status in ("CONFIRMING", "CONDITIONAL_CONFIRMED") and "CONFIRMING" not in states:
+        return await _settle_confirm(sales, conn, booking, states)
+    if status == "CANCELLING" and not states & {"CANCELLING", "RELEASING"}:
+        await _settle_cancel(conn, booking, states)
+        return True
+    if status in ("REJECTED", "EXPIRED", "CANCELLED") and "PENDING" in states:
+        # A reservation answered after the booking ended: give it back.
+        await store.move_legs(conn, booking["id"], {"PENDING": "RELEASING"})
+        return True
+    return False
 
 
 async def _settle_confirm(
@@ -221,16 +230,25 @@ async def _compensate(conn: asyncpg.Connection, booking_id: uuid.UUID) -> None:
     await store.free_seats(conn, booking_id)
 
 
-async def recover_due(sales: Sales, limit: int = 50) -> int:
-    """Finish or compensate bookings whose lease has passed (a crash, an operator that was down)."""
+async def recover_due(sales: Sales, limit: int = 50, at_once: int = 8) -> int:
+    """Finish or compensate bookings whose lease has passed (a crash, an operator that was down).
+
+    Up to `at_once` bookings are driven together, so one slow operator does not hold up the rest.
+    """
     rows = await store.claim_due(sales.pool, sales.lease, limit)
-    for row in rows:
-        expires_at = await sales.pool.fetchval(
-            "SELECT expires_at FROM bookings WHERE id = $1", row["id"]
-        )
-        give_up = expires_at <= datetime.now(UTC)
-        try:
-            await drive(sales, row["id"], give_up=give_up, recovering=True)
-        except (OSError, asyncpg.PostgresError):
-            log.exception("recovery of a booking failed", extra={"booking": str(row["id"])})
+    gate = asyncio.Semaphore(at_once)
+
+    async def one(booking_id: uuid.UUID) -> None:
+        async with gate:
+            expires_at = await sales.pool.fetchval(
+                "SELECT expires_at FROM bookings WHERE id = $1", booking_id
+            )
+            try:
+                await drive(
+                    sales, booking_id, give_up=expires_at <= datetime.now(UTC), recovering=True
+                )
+            except (OSError, asyncpg.PostgresError):
+                log.exception("recovery of a booking failed", extra={"booking": str(booking_id)})
+
+    await asyncio.gather(*(one(row["id"]) for row in rows))
     return len(rows)
