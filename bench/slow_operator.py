@@ -113,7 +113,8 @@ def _line(name: str, took: list[float]) -> str:
     p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
     return (
         f"{name:<44} median {statistics.median(took) * 1000:8.0f} ms   "
-        f"p95 {p95 * 1000:8.0f} ms   max {ordered[-1] * 1000:8.0f} ms"
+        f"p95 {p95 * 1000:8.0f} ms   max {ordered[-1] * 1000:8.0f} ms   "
+        f"all {sum(took):6.1f} s"
     )
 
 
