@@ -295,3 +295,34 @@ async def test_confirm_and_cancel_replay_their_answer_for_a_repeated_idempotency
     )
     assert other.status == 422
     assert "Idempotent-Replayed" not in other.headers
+
+
+async def test_two_recovery_rounds_at_once_take_each_booking_once(
+    aiohttp_client: ClientFactory,
+    settings: Settings,
+    db: asyncpg.Pool,
+    make_key: MakeKey,
+    tomp: tuple[FakeTomp, str],
+) -> None:
+    fake, url = tomp
+    client = await _client(aiohttp_client, settings)
+    remote = await operator_with_demo_fares(db, sales_channel="tomp", tomp_url=url)
+    key = await make_key("maas")
+    booking = await _booking(client, db, key, remote)
+    await db.execute(
+        "UPDATE bookings SET status = 'CONFIRMING', settle_after = now() - interval '1 second' "
+        "WHERE id = $1::uuid",
+        booking["id"],
+    )
+    await db.execute(
+        "UPDATE booking_legs SET status = 'CONFIRMING' WHERE booking_id = $1::uuid", booking["id"]
+    )
+    fake.gate_before = {"COMMIT"}
+    rounds = [asyncio.create_task(recover_due(_sales(client))) for _ in range(2)]
+    await fake.held.wait()
+    fake.gate.set()
+    taken = await asyncio.gather(*rounds)
+    mine = await db.fetchval("SELECT status FROM bookings WHERE id = $1::uuid", booking["id"])
+    assert mine == "CONFIRMED"
+    assert fake.operations() == ["COMMIT"]  # one round took it, the other skipped it
+    assert sum(taken) >= 1
