@@ -103,9 +103,8 @@ class Guard:
         """Run `call` under the timeout and limits, retrying only where it is safe."""
         for attempt in range(1, self.policy.attempts + 1):
             if not self.breaker.allow():
-                raise OperatorUnavailable(
-                    f"{self.operator_id}: circuit open after repeated failures"
-                )
+                # Refused here, never sent: the caller knows the operator did nothing.
+                raise NotSent(f"{self.operator_id}: circuit open after repeated failures")
             try:
                 async with self.semaphore:
                     result = await asyncio.wait_for(call(), self.policy.timeout_s)
