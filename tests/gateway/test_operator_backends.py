@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from gateway.app import create_app
 from gateway.cli.main import main as cli_main
 from gateway.demo.kuopio import read_demo_fare_files
+from gateway.operator_store import check_tomp_tokens
 from gateway.settings import Settings
 from sales import sealed
 from sales.fares import store_fares, zip_files
@@ -83,9 +84,12 @@ async def test_admin_onboards_a_tomp_operator_whose_token_is_sealed_and_used(
         runner = web.AppRunner(
             create_app(settings.model_copy(update={"signing_key_secret": secret}))
         )
-        with pytest.raises(SigningKeyLocked, match="ferry-backend's tomp_token"):
+        with pytest.raises(SigningKeyLocked, match="ferry-backend"):  # its key or its token
             await runner.setup()
         await runner.cleanup()
+        with pytest.raises(SigningKeyLocked, match="ferry-backend's tomp_token"):
+            await check_tomp_tokens(db, None if wrong is None else wrong.encode())
+    assert await check_tomp_tokens(db, SECRET.encode()) == 0  # sealed, and it opens
 
 
 @pytest.mark.parametrize(

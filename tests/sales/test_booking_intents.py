@@ -14,7 +14,7 @@ from gateway.appkeys import sales_key
 from gateway.settings import Settings
 from sales.legs import Sales
 from sales.settle import recover_due
-from sales.tokens import new_signing_key, seal_private_pem
+from sales.tokens import seal_private_pem
 from tests.conftest import ClientFactory, bearer
 from tests.operators.fake_tomp import FakeTomp
 from tests.sales.support import book, day_ticket_offer, offer, operator_with_demo_fares
@@ -136,14 +136,13 @@ async def test_tickets_that_fail_to_sign_keep_the_booking_confirming_not_pending
     key = await make_key("maas")
     booking = await _booking(client, db, key, hosted, remote)
     # A key the gateway's secret cannot open: signing fails after both operators committed.
-    locked = new_signing_key(remote)
+    kid, pem = await db.fetchrow(
+        "SELECT kid, private_pem FROM signing_keys WHERE operator_id = $1", remote
+    )
     await db.execute(
-        "INSERT INTO signing_keys (kid, operator_id, private_pem, public_jwk) "
-        "VALUES ($1, $2, $3, $4)",
-        locked.kid,
-        remote,
-        seal_private_pem(locked.private_pem, b"another secret, not the gateway's"),
-        locked.public_jwk,
+        "UPDATE signing_keys SET private_pem = $2 WHERE kid = $1",
+        kid,
+        seal_private_pem(bytes(pem), b"another secret, not the gateway's"),
     )
     resp = await client.post(f"/v1/bookings/{booking['id']}/confirm", headers=bearer(key))
     assert resp.status == 409
@@ -153,7 +152,7 @@ async def test_tickets_that_fail_to_sign_keep_the_booking_confirming_not_pending
     assert [leg["status"] for leg in shown["legs"]] == ["CONFIRMED", "CONFIRMED"]
     assert all("ticket" not in leg for leg in shown["legs"])
     assert fake.bookings == {"tomp-1": "CONFIRMED"}
-    await db.execute("DELETE FROM signing_keys WHERE kid = $1", locked.kid)  # the key is fixed
+    await db.execute("UPDATE signing_keys SET private_pem = $2 WHERE kid = $1", kid, pem)
     assert await recover_due(_sales(client)) >= 1
     shown = await _shown(client, key, booking["id"])
     assert shown["status"] == "CONFIRMED"
