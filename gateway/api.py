@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import orjson
@@ -39,7 +39,8 @@ class Endpoint:
     response: type[BaseModel] | None = None
     status: int = 200
     media_types: tuple[str, ...] = ()
-    idempotent_key: bool = False
+    #: True: an `Idempotency-Key` header is required; "optional": honoured when sent.
+    idempotent_key: bool | Literal["optional"] = False
     upload: str | None = None
     errors: tuple[str, ...] = ()
     also: tuple[tuple[int, str], ...] = ()
@@ -70,7 +71,7 @@ class Api:
         response: type[BaseModel] | None = None,
         status: int = 200,
         media_types: tuple[str, ...] = (),
-        idempotent_key: bool = False,
+        idempotent_key: bool | Literal["optional"] = False,
         upload: str | None = None,
         errors: tuple[str, ...] = (),
         also: tuple[tuple[int, str], ...] = (),

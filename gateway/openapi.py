@@ -66,7 +66,8 @@ _IDEMPOTENCY_KEY = {
     "description": (
         "A fresh random token (a UUID) per purchase, 1 to 255 printable ASCII characters. "
         "Repeating the same key with the same body replays the first answer; with another "
-        "body it is refused (422 `idempotency_key_reused`)."
+        "body it is refused (422 `idempotency_key_reused`). A replayed answer carries "
+        "`Idempotent-Replayed: true`."
     ),
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
     "example": "5f0c2b7e-3d1a-4c39-9a51-2f7d8e6b1c40",
@@ -126,7 +127,7 @@ def error_codes(endpoint: Endpoint) -> list[str]:
         codes.append("payload_too_large")
     if endpoint.idempotent_key:
         codes += [
-            "idempotency_key_required",
+            *(["idempotency_key_required"] if endpoint.idempotent_key is True else []),
             "idempotency_key_invalid",
             "idempotency_key_reused",
             "idempotency_key_in_progress",
@@ -229,7 +230,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     if endpoint.query is not None:
         params += _query_parameters(endpoint.query)
     if endpoint.idempotent_key:
-        params.append(_IDEMPOTENCY_KEY)
+        params.append({**_IDEMPOTENCY_KEY, "required": endpoint.idempotent_key is True})
     if params:
         op["parameters"] = params
     body = _request_body(endpoint)

@@ -169,6 +169,19 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "The booking's hold ended before it was confirmed; its seats are released.",
         "Book again with new offers and confirm before `expires_at`.",
     ),
+    "booking_busy": _t(
+        "Booking busy",
+        (
+            "The booking's operators are being called (it is CONFIRMING or CANCELLING), or "
+            "they confirmed and its tickets are not issued yet; a second call would ask them twice."
+        ),
+        "Read the booking in a moment (`GET /v1/bookings/{id}`); the gateway finishes it.",
+    ),
+    "operator_invalid": _t(
+        "Operator invalid",
+        "An operator's onboarding details cannot work: a `tomp` operator with no `tomp_url`.",
+        "Give `tomp_url` (and its token) for `sales_channel: tomp`, or none for `hosted`.",
+    ),
     "booking_not_cancellable": _t(
         "Booking not cancellable",
         (
@@ -313,7 +326,10 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
     "operator_unavailable": _t(
         "Operator unavailable",
         "An operator's back-end did not answer or answered with an error.",
-        "Retry later; the booking holds nothing at that operator.",
+        (
+            "Retry later. Read the booking: a cancellation that is CANCELLING is finished by "
+            "the gateway, which keeps asking the operator with the same idempotency key."
+        ),
     ),
     "no_signing_key": _t(
         "No signing key",

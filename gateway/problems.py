@@ -127,6 +127,8 @@ SALES_STATUSES: dict[type[sales.SalesError], int] = {
     sales.BookingExpired: 409,
     sales.BookingNotCancellable: 409,
     sales.IdempotencyKeyInProgress: 409,
+    sales.BookingBusy: 409,
+    sales.OperatorInvalid: 422,
     sales.OperatorUnavailable: 502,
     sales.NoSigningKey: 503,
     sales.KeyRotationPending: 409,
@@ -199,7 +201,10 @@ def code_status(code: str) -> int:
 def domain_problem(exc: Exception) -> Problem:
     """Turn a domain error into the problem the client sees."""
     if isinstance(exc, sales.SalesError):
-        return Problem(status_of(exc), exc.code, exc.title, exc.detail, **exc.extra)
+        headers = {"Idempotent-Replayed": "true"} if exc.replayed else None
+        return Problem(
+            status_of(exc), exc.code, exc.title, exc.detail, headers=headers, **exc.extra
+        )
     if isinstance(exc, FaresValidationError):
         errors = [e.as_dict() for e in exc.errors]
         return Problem(

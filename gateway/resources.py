@@ -31,6 +31,7 @@ from gateway.appkeys import (
     settings_key,
 )
 from gateway.migrate import migrate
+from gateway.operator_store import check_tomp_tokens
 from gateway.realtime.service import realtime_context
 from gateway.redisguard import RedisGuard
 from gateway.timetable import timetable_store
@@ -41,6 +42,7 @@ from sales.adapters import Adapters
 from sales.bookings import expire_due
 from sales.fares import FaresCache
 from sales.legs import Sales
+from sales.settle import recover_due
 from sales.signing import check_active_keys, ensure_every_signing_key
 
 log = logging.getLogger(__name__)
@@ -138,6 +140,7 @@ async def http_client(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _expiry_loop(sales: Sales, interval_s: float) -> None:
+    """Expire PENDING bookings past their hold, and purge old idempotency keys."""
     while True:
         try:
             expired = await expire_due(sales)
@@ -149,46 +152,81 @@ async def _expiry_loop(sales: Sales, interval_s: float) -> None:
         await asyncio.sleep(interval_s)
 
 
+async def _recovery_loop(sales: Sales, interval_s: float) -> None:
+    """Finish what a crash or a down operator left owed (a loop of its own: never delays expiry).
+
+    Every process runs it: bookings are taken with `FOR UPDATE SKIP LOCKED` and a lease,
+    so two processes never work on one booking at once.
+    """
+    while True:
+        try:
+            recovered = await recover_due(sales)
+            if recovered:
+                log.info("settled interrupted bookings", extra={"count": recovered})
+        except Exception:  # the job must outlive a failed round (database restarting, ...)
+            log.exception("booking recovery round failed")
+        await asyncio.sleep(interval_s)
+
+
+def booking_lease(policy: Policy) -> timedelta:
+    """Return how long one round of calls to an operator may take, with a margin."""
+    per_call_s = policy.timeout_s + policy.backoff_s * 2**policy.attempts
+    return timedelta(seconds=policy.attempts * per_call_s * 1.5 + 1)
+
+
 async def signing_keys_context(app: web.Application) -> AsyncIterator[None]:
-    """Open every signing key now, so a wrong secret stops start-up, not a sale.
+    """Open every signing key and back-end token now, so a wrong secret stops start-up.
 
     An operator onboarded before keys came with onboarding gets its key here, before
     it can sell.
     """
     secret = app[settings_key].signing_secret
     plain = await check_active_keys(app[db_key], secret)
+    plain_tokens = await check_tomp_tokens(app[db_key], secret)
     if made := await ensure_every_signing_key(app[db_key], secret):
         log.warning("operators had no signing key and got one", extra={"operators": made})
     if secret is None:
         log.warning("MAAS_SIGNING_KEY_SECRET is not set: ticket-signing keys are stored in clear")
     elif plain:
         log.warning("signing keys in clear: run `maas signing-keys seal`", extra={"count": plain})
+    if secret is not None and plain_tokens:
+        log.warning("operators' back-end tokens stored in clear", extra={"count": plain_tokens})
     yield
 
 
 async def sales_context(app: web.Application) -> AsyncIterator[None]:
-    """Build the adapters and start the background job that expires PENDING bookings."""
+    """Build the adapters and start the job that expires and recovers bookings."""
     settings = app[settings_key]
     policy = Policy(
         timeout_s=settings.operator_timeout_s,
         attempts=settings.operator_attempts,
         concurrency=settings.operator_concurrency,
     )
-    adapters = Adapters(app[http_key], settings.maas_id, policy)
+    adapters = Adapters(app[http_key], settings.maas_id, policy, settings.signing_secret)
     sales = Sales(
         app[db_key],
         adapters,
         timedelta(seconds=settings.booking_hold_s),
         settings.signing_secret,
         settings.base_url,
+        lease=(
+            timedelta(seconds=settings.booking_lease_s)
+            if settings.booking_lease_s
+            else booking_lease(policy)
+        ),
     )
     app[sales_key] = sales
     app[fares_key] = FaresCache()
-    job = asyncio.create_task(_expiry_loop(sales, settings.expiry_interval_s))
+    jobs = [
+        asyncio.create_task(_expiry_loop(sales, settings.expiry_interval_s)),
+        asyncio.create_task(_recovery_loop(sales, settings.expiry_interval_s)),
+    ]
     yield
-    job.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await job
+    for job in jobs:
+        job.cancel()
+    for job in jobs:
+        with contextlib.suppress(asyncio.CancelledError):
+            await job
 
 
 CLEANUP_CONTEXTS = (

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     operator_timeout_s: float = Field(default=5.0, gt=0, description="one call to an operator")
     operator_attempts: int = Field(default=3, ge=1, le=10, description="tries of a safe call")
     operator_concurrency: int = Field(default=16, ge=1, description="calls at once per operator")
+    booking_lease_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="how long a process may call a booking's operators before the recovery "
+        "task of any process takes the booking over (default: attempts x timeout, with margin)",
+    )
     maas_id: str = Field(default="maas-gateway", description="our id towards TOMP back-ends")
     allow_private_urls: bool = Field(
         default=False, description="let operators configure loopback/private URLs (tests only)"

@@ -11,6 +11,10 @@ commits it; `release` drops a reservation that was never confirmed; `cancel`
 undoes a confirmed leg (used both for a traveller's cancellation and to
 compensate when another operator of the same journey refuses).
 
+A back-end may answer a commit with `CONDITIONAL_CONFIRMED` (the result's
+`state`): the sale is not yet made and no ticket is issued until the operator
+commits or denies; an adapter that implements `StatusAdapter` is asked again.
+
 Adapters raise only the `OperatorError` family; the gateway maps them to
 problems and decides what to compensate. They receive the shared
 `aiohttp.ClientSession`; they never open their own.
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,4 +109,17 @@ class OperatorAdapter(Protocol):
         self, order: LegOrder, operator_ref: str, idempotency_key: str
     ) -> OperatorResult:
         """Undo a confirmed leg."""
+        ...
+
+
+@runtime_checkable
+class StatusAdapter(Protocol):
+    """An adapter that can say where a leg stands at its operator (TOMP `GET /bookings/{id}`).
+
+    Used to settle a `CONDITIONAL_CONFIRMED` leg once the operator has decided; it has no
+    side effects. Adapters whose operator cannot be asked simply do not implement it.
+    """
+
+    async def status(self, order: LegOrder, operator_ref: str) -> OperatorResult:
+        """Return the operator's current state of the leg."""
         ...

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from operators.adapter import OperatorUnavailable
+from operators.adapter import OperatorError, OperatorUnavailable
 
 T = TypeVar("T")
 
@@ -37,29 +37,57 @@ class NotSent(OperatorUnavailable):
 
 
 class CircuitBreaker:
-    """Opens after consecutive failures; lets one trial call through after the reset time."""
+    """Closed, open after consecutive failures, then half-open: exactly one trial call.
+
+    While the trial runs every other call is refused; its success closes the
+    breaker, its failure opens it for another `reset_s`.
+    """
 
     def __init__(self, failures: int, reset_s: float) -> None:
         self.threshold = failures
         self.reset_s = reset_s
         self.failures = 0
         self.opened_at: float | None = None
+        self.trial_running = False
+
+    @property
+    def state(self) -> str:
+        """Return `closed`, `open` or `half_open`."""
+        if self.opened_at is None:
+            return "closed"
+        if time.monotonic() - self.opened_at < self.reset_s:
+            return "open"
+        return "half_open"
 
     @property
     def is_open(self) -> bool:
-        """Tell whether calls are refused right now."""
-        if self.opened_at is None:
+        """Tell whether a call would be refused right now."""
+        state = self.state
+        return state == "open" or (state == "half_open" and self.trial_running)
+
+    def allow(self) -> bool:
+        """Let a call through (taking the one trial when half-open), or refuse it."""
+        state = self.state
+        if state == "closed":
+            return True
+        if state == "open" or self.trial_running:
             return False
-        return time.monotonic() - self.opened_at < self.reset_s
+        self.trial_running = True
+        return True
 
     def record(self, ok: bool) -> None:
         """Count a call's outcome."""
+        self.trial_running = False
         if ok:
             self.failures, self.opened_at = 0, None
             return
         self.failures += 1
-        if self.failures >= self.threshold:
+        if self.failures >= self.threshold or self.opened_at is not None:
             self.opened_at = time.monotonic()
+
+    def abandon(self) -> None:
+        """Give back a trial that ended with neither an answer nor a failure (cancelled)."""
+        self.trial_running = False
 
 
 class Guard:
@@ -74,10 +102,9 @@ class Guard:
     async def run(self, call: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
         """Run `call` under the timeout and limits, retrying only where it is safe."""
         for attempt in range(1, self.policy.attempts + 1):
-            if self.breaker.is_open:
-                raise OperatorUnavailable(
-                    f"{self.operator_id}: circuit open after repeated failures"
-                )
+            if not self.breaker.allow():
+                # Refused here, never sent: the caller knows the operator did nothing.
+                raise NotSent(f"{self.operator_id}: circuit open after repeated failures")
             try:
                 async with self.semaphore:
                     result = await asyncio.wait_for(call(), self.policy.timeout_s)
@@ -87,6 +114,14 @@ class Guard:
                 if not safe or attempt == self.policy.attempts:
                     raise _unavailable(self.operator_id, exc) from exc
                 await asyncio.sleep(_backoff_s(self.policy.backoff_s, attempt))
+            except OperatorError:
+                # A refusal is an answer: the operator is up.
+                self.breaker.record(ok=True)
+                raise
+            except BaseException:
+                # Cancelled, or a bug: not the operator's failure, but a trial must not stay taken.
+                self.breaker.abandon()
+                raise
             else:
                 self.breaker.record(ok=True)
                 return result

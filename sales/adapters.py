@@ -11,6 +11,7 @@ from operators.adapter import OperatorAdapter
 from operators.registry import HttpSession, OperatorConfig, build_adapter
 from operators.resilience import Guard, Policy
 from sales.errors import NotFound
+from sales.sealed import unseal
 
 T = TypeVar("T")
 
@@ -30,10 +31,13 @@ class GuardedAdapter:
 class Adapters:
     """Every operator's guarded adapter, keyed by operator id."""
 
-    def __init__(self, session: HttpSession, maas_id: str, policy: Policy) -> None:
+    def __init__(
+        self, session: HttpSession, maas_id: str, policy: Policy, secret: bytes | None = None
+    ) -> None:
         self.session = session
         self.maas_id = maas_id
         self.policy = policy
+        self.secret = secret
         self._built: dict[str, tuple[OperatorConfig, GuardedAdapter]] = {}
 
     async def get(
@@ -46,11 +50,14 @@ class Adapters:
         )
         if row is None:
             raise NotFound.of("operator", operator_id)
+        # The sealed token is compared, so it is opened only when the operator's row changed.
         config = OperatorConfig(row["id"], row["sales_channel"], row["tomp_url"], row["tomp_token"])
         known = self._built.get(operator_id)
         if known is not None and known[0] == config:
             return known[1]
+        token = None if config.tomp_token is None else unseal(config.tomp_token, self.secret)
+        opened = OperatorConfig(config.operator_id, config.sales_channel, config.tomp_url, token)
         guard = known[1].guard if known is not None else Guard(operator_id, self.policy)
-        guarded = GuardedAdapter(build_adapter(config, self.session, self.maas_id), guard)
+        guarded = GuardedAdapter(build_adapter(opened, self.session, self.maas_id), guard)
         self._built[operator_id] = (config, guarded)
         return guarded

@@ -22,6 +22,8 @@ class SalesError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+        #: True when this is an idempotent replay of an earlier request's outcome.
+        self.replayed = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -163,6 +165,14 @@ class BookingNotCancellable(SalesError):
     title = "Booking not cancellable"
 
 
+class BookingBusy(SalesError):
+    """A booking whose operators are being called (confirming, cancelling): not a second time."""
+
+    code = "booking_busy"
+    title = "Booking busy"
+    final = False
+
+
 class OperatorUnavailable(SalesError):
     """An operator's back-end did not answer; trying again later may succeed."""
 
@@ -199,3 +209,10 @@ class KeyRotationPending(SalesError):
 
     code = "key_rotation_pending"
     title = "Key rotation pending"
+
+
+class OperatorInvalid(SalesError):
+    """An operator's onboarding details that cannot work (a back-end with no URL)."""
+
+    code = "operator_invalid"
+    title = "Operator invalid"

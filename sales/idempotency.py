@@ -4,18 +4,29 @@ Same key and same body: the stored outcome (the result, or the final error) is
 replayed. Same key, another body: `IdempotencyKeyReused`. A second request while
 the first is still running: `IdempotencyKeyInProgress`. Keys are scoped to the
 tenant and kept at least `KEEP_HOURS`.
+
+A claim is a lease (`locked_until`), not a lock that only its owner can lift:
+when the first request dies, or loses its database connection before it can
+record how it ended, a retry after the lease takes the key over and runs the
+action again. Actions must therefore be safe to run again: booking finds the
+booking its key already committed (`bookings.idempotency_key`) and resumes it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import orjson
 
 from sales.errors import IdempotencyKeyInProgress, IdempotencyKeyReused, SalesError
+
+log = logging.getLogger(__name__)
 
 KEEP_HOURS = 24
 #: How the first request ended (`outcome` is NULL while it runs).
@@ -28,41 +39,74 @@ def request_hash(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(f"{method} {path} ".encode() + canonical).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """An action's JSON result, and whether it is the replay of an earlier request's."""
+
+    body: Any
+    replayed: bool
+
+
 async def run_once(
     pool: asyncpg.Pool,
     tenant_id: str,
     key: str,
     fingerprint: str,
     action: Callable[[], Awaitable[Any]],
-) -> Any:
-    """Run `action` once per (tenant, key); replay its JSON result (or final error) for a repeat."""
-    claimed = await pool.fetchval(
-        """INSERT INTO idempotency_keys (tenant_id, key, request_hash) VALUES ($1, $2, $3)
-           ON CONFLICT DO NOTHING RETURNING true""",
-        tenant_id,
-        key,
-        fingerprint,
-    )
-    if not claimed:
-        return await _replay(pool, tenant_id, key, fingerprint)
+    lease: timedelta = timedelta(minutes=1),
+) -> Outcome:
+    """Run `action` once per (tenant, key); replay its JSON result (or final error) for a repeat.
+
+    A replayed error is raised with `replayed` set, so the edge can say so.
+    """
+    if not await _claim(pool, tenant_id, key, fingerprint, lease):
+        try:
+            return Outcome(await _replay(pool, tenant_id, key, fingerprint), replayed=True)
+        except SalesError as error:
+            error.replayed = error.code not in _NOT_REPLAYS
+            raise
     try:
         result = await action()
     except SalesError as error:
         if not error.final:
-            await _forget(pool, tenant_id, key)
+            await _let_go(pool, tenant_id, key)
             raise
         await _store(pool, tenant_id, key, ERROR, error.as_record())
         raise
     except BaseException:
-        await _forget(pool, tenant_id, key)
+        await _let_go(pool, tenant_id, key)
         raise
     await _store(pool, tenant_id, key, DONE, result)
-    return result
+    return Outcome(result, replayed=False)
+
+
+#: Answers about the key itself, not replays of the first request's outcome.
+_NOT_REPLAYS = frozenset({"idempotency_key_in_progress", "idempotency_key_reused"})
+
+
+async def _claim(
+    pool: asyncpg.Pool, tenant_id: str, key: str, fingerprint: str, lease: timedelta
+) -> bool:
+    """Claim the key, or take over a claim whose lease has passed with no outcome recorded."""
+    claimed = await pool.fetchval(
+        """INSERT INTO idempotency_keys (tenant_id, key, request_hash, locked_until)
+           VALUES ($1, $2, $3, now() + $4::interval)
+           ON CONFLICT (tenant_id, key) DO UPDATE SET locked_until = EXCLUDED.locked_until
+           WHERE idempotency_keys.outcome IS NULL
+             AND idempotency_keys.locked_until <= now()
+             AND idempotency_keys.request_hash = EXCLUDED.request_hash
+           RETURNING true""",
+        tenant_id,
+        key,
+        fingerprint,
+        lease,
+    )
+    return bool(claimed)
 
 
 async def _replay(pool: asyncpg.Pool, tenant_id: str, key: str, fingerprint: str) -> Any:
     row = await pool.fetchrow(
-        "SELECT request_hash, outcome, response_body FROM idempotency_keys "
+        "SELECT request_hash, outcome, response_body, locked_until FROM idempotency_keys "
         "WHERE tenant_id = $1 AND key = $2",
         tenant_id,
         key,
@@ -75,7 +119,8 @@ async def _replay(pool: asyncpg.Pool, tenant_id: str, key: str, fingerprint: str
         )
     if row["outcome"] is None:
         raise IdempotencyKeyInProgress(
-            "a request with this Idempotency-Key is still being processed",
+            "a request with this Idempotency-Key is still being processed; if it failed, "
+            f"a retry after {row['locked_until'].isoformat()} runs it again or replays it",
         )
     body = row["response_body"]
     if row["outcome"] == ERROR:
@@ -94,10 +139,16 @@ async def _store(pool: asyncpg.Pool, tenant_id: str, key: str, outcome: str, bod
     )
 
 
-async def _forget(pool: asyncpg.Pool, tenant_id: str, key: str) -> None:
-    await pool.execute(
-        "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2", tenant_id, key
-    )
+async def _let_go(pool: asyncpg.Pool, tenant_id: str, key: str) -> None:
+    """Give the key back after a failure; when even that fails, the lease lets it go."""
+    try:
+        await pool.execute(
+            "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2 AND outcome IS NULL",
+            tenant_id,
+            key,
+        )
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        log.warning("idempotency key kept until its lease ends", extra={"key": key})
 
 
 async def purge_old(pool: asyncpg.Pool) -> int:

@@ -1,4 +1,8 @@
-"""Calling every leg's operator: one guarded adapter call per leg, all legs at once."""
+"""Calling every leg's operator: one guarded adapter call per leg, all legs at once.
+
+No database connection is held while an operator is called: the adapters are
+looked up first, each on a connection taken from the pool and given back.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,24 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from operators.adapter import LegOrder, OperatorAdapter, OperatorError, OperatorResult
+from operators.adapter import (
+    LegOrder,
+    OperatorAdapter,
+    OperatorError,
+    OperatorRefused,
+    OperatorResult,
+    StatusAdapter,
+)
 from sales.adapters import Adapters, GuardedAdapter
 
 
 @dataclass(frozen=True, slots=True)
 class Sales:
-    """What booking needs: database, adapters, hold time, the secret of the signing keys."""
+    """What booking needs: database, adapters, hold time, the secret of the signing keys.
+
+    `lease` is how long one round of operator calls may take (attempts x timeout and
+    some margin): a booking whose lease has passed is taken over by the recovery task.
+    """
 
     pool: asyncpg.Pool
     adapters: Adapters
@@ -23,6 +38,9 @@ class Sales:
     signing_secret: bytes | None = None
     #: Where the gateway is reached from outside: tickets name their status list under it.
     public_url: str = "http://127.0.0.1:8080"
+    lease: timedelta = timedelta(seconds=30)
+    #: How often an operator is asked again about a CONDITIONAL_CONFIRMED leg.
+    recheck: timedelta = timedelta(seconds=30)
 
 
 def leg_order(leg: asyncpg.Record) -> LegOrder:
@@ -45,24 +63,30 @@ def leg_order(leg: asyncpg.Record) -> LegOrder:
 
 
 Call = Callable[[OperatorAdapter], Awaitable[OperatorResult]]
+Answer = OperatorResult | OperatorError
 
 
 async def each_leg(
     sales: Sales,
-    conn: asyncpg.Connection,
     legs: list[asyncpg.Record],
     make: Callable[[asyncpg.Record, LegOrder], Call],
-) -> list[OperatorResult | OperatorError]:
-    """Call every leg's operator at once; a failure is returned, not raised."""
-    # Adapters are looked up on the caller's connection, one after the other: taking a
-    # second pooled connection while holding one would starve the pool under load.
-    adapters = [await sales.adapters.get(conn, leg["operator_id"]) for leg in legs]
+    then: Callable[[asyncpg.Record, Answer], Awaitable[None]] | None = None,
+) -> list[Answer]:
+    """Call every leg's operator at once; a failure is returned, not raised.
 
-    async def one(adapter: GuardedAdapter, leg: asyncpg.Record) -> OperatorResult | OperatorError:
+    `then` runs as soon as each leg's answer arrives (to record it before the others answer).
+    """
+    adapters = [await sales.adapters.get(sales.pool, leg["operator_id"]) for leg in legs]
+
+    async def one(adapter: GuardedAdapter, leg: asyncpg.Record) -> Answer:
+        answer: Answer
         try:
-            return await adapter.call(make(leg, leg_order(leg)), idempotent=True)
+            answer = await adapter.call(make(leg, leg_order(leg)), idempotent=True)
         except OperatorError as exc:
-            return exc
+            answer = exc
+        if then is not None:
+            await then(leg, answer)
+        return answer
 
     return list(await asyncio.gather(*(one(a, leg) for a, leg in zip(adapters, legs, strict=True))))
 
@@ -78,10 +102,48 @@ def confirm_call(leg: asyncpg.Record, order: LegOrder) -> Call:
 
 
 def release_call(leg: asyncpg.Record, order: LegOrder) -> Call:
-    """Return the adapter call that releases a leg (keyed for idempotency)."""
-    return lambda a: a.release(order, leg["operator_ref"], f"{order.leg_id}:release")
+    """Return the adapter call that releases a leg (keyed for idempotency).
+
+    A leg whose reservation was never answered has no operator reference yet: the
+    reservation is asked again with its own key (the operator answers it once), then released.
+    """
+
+    async def release(a: OperatorAdapter) -> OperatorResult:
+        ref = leg["operator_ref"]
+        if ref is None:
+            ref = (await a.reserve(order, f"{order.leg_id}:reserve")).operator_ref
+        return await a.release(order, ref, f"{order.leg_id}:release")
+
+    return release
 
 
 def cancel_call(leg: asyncpg.Record, order: LegOrder) -> Call:
     """Return the adapter call that cancels a leg (keyed for idempotency)."""
     return lambda a: a.cancel(order, leg["operator_ref"], f"{order.leg_id}:cancel")
+
+
+def status_call(leg: asyncpg.Record, order: LegOrder) -> Call:
+    """Return the call that asks an operator where a leg stands (no side effects)."""
+
+    async def ask(a: OperatorAdapter) -> OperatorResult:
+        if not isinstance(a, StatusAdapter):
+            # A refusal, not a failure: the operator's breaker must not count it.
+            raise OperatorRefused(f"{order.operator_id}: its adapter cannot be asked")
+        return await a.status(order, leg["operator_ref"])
+
+    return ask
+
+
+#: The call a leg is owed in each state.
+CALLS: dict[str, Callable[[asyncpg.Record, LegOrder], Call]] = {
+    "RESERVING": reserve_call,
+    "CONFIRMING": confirm_call,
+    "RELEASING": release_call,
+    "CANCELLING": cancel_call,
+    "CONDITIONAL_CONFIRMED": status_call,
+}
+
+
+def owed_call(leg: asyncpg.Record, order: LegOrder) -> Call:
+    """Return the call a leg is owed in its current state."""
+    return CALLS[leg["status"]](leg, order)

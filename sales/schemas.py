@@ -8,12 +8,16 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+#: TOMP-API's booking states, and the gateway's two intents (`CONFIRMING`, `CANCELLING`):
+#: the operators are being called and the outcome is not yet recorded.
 BookingStatus = Literal[
     "PENDING",
+    "CONFIRMING",
     "CONFIRMED",
     "CONDITIONAL_CONFIRMED",
     "REJECTED",
     "EXPIRED",
+    "CANCELLING",
     "CANCELLED",
     "STARTED",
     "FINISHED",

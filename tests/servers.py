@@ -73,3 +73,46 @@ def redis_server(workdir: Path) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of one test's own (pgserver), which the test stops and starts."""
+
+    def __init__(self, pgdata: Path) -> None:
+        import pgserver
+
+        self.pgdata = pgdata
+        self.server = pgserver.get_server(  # type: ignore[attr-defined]
+            pgdata, cleanup_mode="delete"
+        )
+        self.admin_url: str = self.server.get_uri()
+        self.url = self.admin_url
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (`fast`: sessions are terminated; `immediate`: a crash)."""
+        from pgserver import _commands
+
+        _commands.pg_ctl(  # type: ignore[attr-defined]
+            ["-w", "-m", mode, "stop"], pgdata=self.pgdata, user=self.server.system_user
+        )
+
+    def start(self) -> None:
+        """Start the stopped server again, on the same socket."""
+        self.server.ensure_postgres_running()
+        assert self.server.get_uri() == self.admin_url
+
+    def close(self) -> None:
+        """Stop the server and delete its data."""
+        self.server.cleanup()
+
+
+@contextmanager
+def private_postgres(workdir: Path) -> Iterator[PrivatePostgres]:
+    """Yield a private PostgreSQL server with a migrated database `maas` (URL in `.url`)."""
+    server = PrivatePostgres(workdir / "private-pg")
+    try:
+        asyncio.run(_create(server.admin_url, "maas", migrated=True))
+        server.url = _with_database(server.admin_url, "maas")
+        yield server
+    finally:
+        server.close()

@@ -20,6 +20,7 @@ from gtfs.feed.prepare import prepare_feed
 from gtfs.feed.service_period import service_warnings
 from gtfs.feed.store import store_feed
 from gtfs.feed.validate.archive import FeedInvalid
+from sales.errors import OperatorInvalid
 from sales.signing import ensure_signing_key
 
 
@@ -28,7 +29,13 @@ def _say(text: str) -> None:
 
 
 async def cmd_operators_create(settings: Settings, args: argparse.Namespace) -> int:
-    """Create an operator."""
+    """Create an operator (one with its own back-end: its TOMP URL and token)."""
+    token = _read_token(args.tomp_token_file)
+    try:
+        operator_store.check_sales_channel(args.sales_channel, args.tomp_url, token)
+    except OperatorInvalid as exc:
+        sys.stderr.write(f"maas operators create: {exc.detail}\n")
+        return 2
     async with database(settings) as pool:
         created = await operator_store.create_operator(
             pool,
@@ -39,6 +46,9 @@ async def cmd_operators_create(settings: Settings, args: argparse.Namespace) -> 
             timezone=args.timezone,
             sales_channel=args.sales_channel,
             terms_url=args.terms_url,
+            tomp_url=args.tomp_url,
+            tomp_token=token,
+            secret=settings.signing_secret,
         )
         if created is not None:
             await ensure_signing_key(pool, created.id, settings.signing_secret)
@@ -47,6 +57,14 @@ async def cmd_operators_create(settings: Settings, args: argparse.Namespace) -> 
         return 1
     _say(f"created operator {created.id} ({created.name})")
     return 0
+
+
+def _read_token(path: str | None) -> str | None:
+    """Read a back-end token from a file or stdin (`-`): never from the command line (ps)."""
+    if path is None:
+        return None
+    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    return text.strip() or None
 
 
 async def cmd_import_gtfs(settings: Settings, args: argparse.Namespace) -> int:
@@ -128,6 +146,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     create.add_argument("--timezone", default="Europe/Helsinki")
     create.add_argument("--sales-channel", default="hosted", choices=("hosted", "tomp"))
     create.add_argument("--terms-url")
+    create.add_argument(
+        "--tomp-url", help="the operator's TOMP-API back-end (--sales-channel tomp)"
+    )
+    create.add_argument(
+        "--tomp-token-file",
+        help="file holding the back-end's bearer token ('-': stdin); stored encrypted",
+    )
     create.set_defaults(run=cmd_operators_create)
     imp = sub.add_parser("import-gtfs", help="import a GTFS zip as an operator's feed")
     imp.add_argument("--operator", required=True)

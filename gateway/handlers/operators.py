@@ -9,7 +9,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from gateway import operator_store
 from gateway.api import api, json_response, require_own_operator
@@ -52,11 +52,25 @@ class OperatorCreate(BaseModel):
         default="hosted",
         description=(
             "`hosted`: the gateway sells and signs tickets for it; `tomp`: its own "
-            "TOMP-API back-end confirms bookings"
+            "TOMP-API back-end at `tomp_url` confirms bookings"
         ),
     )
     terms_url: str | None = Field(
         default=None, max_length=500, description="its terms of carriage, shown with its offers"
+    )
+    tomp_url: str | None = Field(
+        default=None,
+        max_length=500,
+        pattern=r"^https?://",
+        description="base URL of the operator's TOMP-API 1.6 back-end (`tomp` only)",
+        examples=["https://tomp.ferry.example/api"],
+    )
+    tomp_token: SecretStr | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4000,
+        description="bearer token the gateway sends to the back-end (`tomp` only); stored "
+        "encrypted with MAAS_SIGNING_KEY_SECRET and never shown again",
     )
 
     @field_validator("id")
@@ -65,6 +79,14 @@ class OperatorCreate(BaseModel):
         if value == "place":
             raise ValueError("'place' is reserved: place:<stop id> names a stop operators share")
         return value
+
+    @model_validator(mode="after")
+    def _backend(self) -> OperatorCreate:
+        if self.sales_channel == "tomp" and self.tomp_url is None:
+            raise ValueError("an operator selling over tomp needs tomp_url")
+        if self.sales_channel == "hosted" and (self.tomp_url or self.tomp_token):
+            raise ValueError("tomp_url and tomp_token are for sales_channel tomp")
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -192,9 +214,15 @@ def _operator_out(op: operator_store.Operator) -> OperatorOut:
 )
 async def create_operator(request: web.Request, body: OperatorCreate) -> OperatorOut:
     """Create an operator (409 if the id is taken)."""
-    fields = body.model_dump(exclude={"id", "name"})
+    fields = body.model_dump(exclude={"id", "name", "tomp_token"})
+    token = body.tomp_token.get_secret_value() if body.tomp_token else None
     created = await operator_store.create_operator(
-        request.app[db_key], body.id, body.name, **fields
+        request.app[db_key],
+        body.id,
+        body.name,
+        tomp_token=token,
+        secret=request.app[settings_key].signing_secret,
+        **fields,
     )
     if created is None:
         raise conflict("operator_exists", f"operator {body.id!r} already exists")

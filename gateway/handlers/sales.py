@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -147,14 +148,21 @@ async def get_one_offer(request: web.Request) -> Offer:
 
 
 def _idempotency_key(request: web.Request) -> str:
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if not key:
+    key = _optional_idempotency_key(request)
+    if key is None:
         raise Problem(
             400,
             "idempotency_key_required",
             "Idempotency-Key required",
             "send an Idempotency-Key header (a fresh UUID per purchase)",
         )
+    return key
+
+
+def _optional_idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        return None
     if len(key) > 255:
         raise Problem(
             400,
@@ -194,11 +202,34 @@ async def post_booking(request: web.Request, body: BookingCreate) -> web.Respons
     fingerprint = idempotency.request_hash("POST", "/v1/bookings", body.model_dump(mode="json"))
 
     async def book() -> object:
-        booking = await create_booking(sales, tenant, body)
+        booking = await create_booking(sales, tenant, body, key)
         return booking.model_dump(mode="json", exclude_none=True)
 
-    payload = await idempotency.run_once(sales.pool, tenant, key, fingerprint, book)
-    return json_response(payload, status=201)
+    outcome = await idempotency.run_once(
+        sales.pool, tenant, key, fingerprint, book, 2 * sales.lease
+    )
+    return json_response(outcome.body, status=201, headers=_replayed(outcome))
+
+
+def _replayed(outcome: idempotency.Outcome) -> dict[str, str] | None:
+    return {"Idempotent-Replayed": "true"} if outcome.replayed else None
+
+
+async def _booking_step(
+    request: web.Request, step: str, run: Callable[[], Awaitable[Booking]]
+) -> web.Response:
+    """Run a confirm or cancel, once per Idempotency-Key when the request carries one."""
+    key = _optional_idempotency_key(request)
+    if key is None:
+        return json_response((await run()).model_dump(mode="json", exclude_none=True))
+    sales, tenant = request.app[sales_key], _tenant(request)
+    fingerprint = idempotency.request_hash("POST", f"{request.path}", {"step": step})
+
+    async def act() -> object:
+        return (await run()).model_dump(mode="json", exclude_none=True)
+
+    outcome = await idempotency.run_once(sales.pool, tenant, key, fingerprint, act, 2 * sales.lease)
+    return json_response(outcome.body, headers=_replayed(outcome))
 
 
 def _booking_id(request: web.Request) -> uuid.UUID:
@@ -249,11 +280,22 @@ async def get_one_booking(request: web.Request) -> Booking:
     tag="sales",
     roles=("maas",),
     response=Booking,
-    errors=("forbidden", "not_found", "booking_not_pending", "booking_expired", "no_signing_key"),
+    errors=(
+        "forbidden",
+        "not_found",
+        "booking_not_pending",
+        "booking_expired",
+        "booking_busy",
+        "no_signing_key",
+    ),
+    idempotent_key="optional",
 )
-async def post_confirm(request: web.Request) -> Booking:
+async def post_confirm(request: web.Request) -> web.Response:
     """Commit all legs (CONFIRMED with tickets) or none (REJECTED, compensated)."""
-    return await confirm_booking(request.app[sales_key], _tenant(request), _booking_id(request))
+    sales, tenant, booking_id = request.app[sales_key], _tenant(request), _booking_id(request)
+    return await _booking_step(
+        request, "confirm", lambda: confirm_booking(sales, tenant, booking_id)
+    )
 
 
 @api.route(
@@ -263,11 +305,19 @@ async def post_confirm(request: web.Request) -> Booking:
     tag="sales",
     roles=("maas",),
     response=Booking,
-    errors=("forbidden", "not_found", "booking_not_cancellable", "operator_unavailable"),
+    errors=(
+        "forbidden",
+        "not_found",
+        "booking_not_cancellable",
+        "booking_busy",
+        "operator_unavailable",
+    ),
+    idempotent_key="optional",
 )
-async def post_cancel(request: web.Request) -> Booking:
+async def post_cancel(request: web.Request) -> web.Response:
     """Cancel every leg; the refund follows each leg's conditions."""
-    return await cancel_booking(request.app[sales_key], _tenant(request), _booking_id(request))
+    sales, tenant, booking_id = request.app[sales_key], _tenant(request), _booking_id(request)
+    return await _booking_step(request, "cancel", lambda: cancel_booking(sales, tenant, booking_id))
 
 
 async def _ticket_token(request: web.Request) -> str:

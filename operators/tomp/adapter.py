@@ -1,7 +1,8 @@
 """The TOMP adapter: two-phase booking with an operator's TOMP-API back-end.
 
 reserve = `POST /bookings` (PENDING); confirm = event `COMMIT`; release = event
-`DENY`; cancel = event `CANCEL`. Every call carries the gateway's idempotency key.
+`DENY`; cancel = event `CANCEL`; status = `GET /bookings/{id}` (to settle a
+`CONDITIONAL_CONFIRMED` commit). Every call carries the gateway's idempotency key.
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ class TompAdapter:
     ) -> OperatorResult:
         """Send CANCEL for a committed booking."""
         return await self._event(operator_ref, "CANCEL", idempotency_key)
+
+    async def status(self, order: LegOrder, operator_ref: str) -> OperatorResult:
+        """Ask the back-end where the booking stands (`GET /bookings/{id}`)."""
+        answer = await self.client.get(f"/bookings/{operator_ref}")
+        ref, state = state_of(answer, "status")
+        return OperatorResult(ref, state)
 
     async def _event(
         self, operator_ref: str, operation: str, idempotency_key: str

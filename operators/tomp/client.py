@@ -40,8 +40,18 @@ class TompClient:
     async def post(self, path: str, body: dict[str, Any], idempotency_key: str) -> Any:
         """POST JSON and return the decoded answer; map failures to the OperatorError family."""
         headers = {**self.headers, "Idempotency-Key": idempotency_key}
+        return await self._request("POST", path, body, headers)
+
+    async def get(self, path: str) -> Any:
+        """GET a document (no side effects); map failures to the OperatorError family."""
+        return await self._request("GET", path, None, self.headers)
+
+    async def _request(
+        self, method: str, path: str, body: dict[str, Any] | None, headers: dict[str, str]
+    ) -> Any:
+        url = self.base_url + path
         try:
-            async with self.session.post(self.base_url + path, json=body, headers=headers) as resp:
+            async with self.session.request(method, url, json=body, headers=headers) as resp:
                 if resp.status >= 400:
                     await self._log_failure(path, resp)
                 if resp.status >= 500:

@@ -13,6 +13,15 @@ ACCEPTED_AFTER = {
     "COMMIT": {"CONFIRMED", "CONDITIONAL_CONFIRMED"},
     "DENY": {"RELEASED", "REJECTED", "CANCELLED", "EXPIRED"},
     "CANCEL": {"CANCELLED", "RELEASED"},
+    "status": {
+        "PENDING",
+        "CONDITIONAL_CONFIRMED",
+        "CONFIRMED",
+        "RELEASED",
+        "REJECTED",
+        "CANCELLED",
+        "EXPIRED",
+    },
 }
 
 

@@ -80,13 +80,21 @@ async def test_operator_timing_out_on_confirm_rejects_and_compensates(
     assert "confirmation failed" in rejected["reason"]
     hosted_leg, tomp_leg = rejected["legs"]
     assert hosted_leg["status"] == "CANCELLED"  # it had committed: compensated
-    assert tomp_leg["status"] == "RELEASED"
+    # Whether the operator committed is unknown: its leg is cancelled, never merely released.
+    assert tomp_leg["status"] == "CANCELLED"
     assert all("ticket" not in leg for leg in rejected["legs"])
-    assert "DENY" in fake.operations()
+    assert "CANCEL" in fake.operations()
+    assert "DENY" not in fake.operations()
     events = await db.fetch(
-        "SELECT type FROM booking_events WHERE booking_id = $1::uuid ORDER BY id", booking["id"]
+        "SELECT type FROM booking_events WHERE booking_id = $1::uuid AND type LIKE 'booking.%' "
+        "ORDER BY id",
+        booking["id"],
     )
-    assert [e["type"] for e in events] == ["booking.pending", "booking.rejected"]
+    assert [e["type"] for e in events] == [
+        "booking.pending",
+        "booking.confirming",
+        "booking.rejected",
+    ]
 
 
 async def test_operator_refusing_the_reservation_rejects_the_booking(
@@ -157,8 +165,9 @@ async def test_a_cancel_one_operator_refuses_keeps_what_the_others_cancelled(
     hosted_leg, tomp_leg = shown["legs"]
     # The hosted operator did cancel: its leg and ticket say so (inspectors refuse it).
     assert (hosted_leg["status"], hosted_leg["ticket"]["status"]) == ("CANCELLED", "CANCELLED")
-    assert (tomp_leg["status"], tomp_leg["ticket"]["status"]) == ("CONFIRMED", "VALID")
-    assert shown["status"] == "CONFIRMED"
+    # The other has not answered: its cancel is still owed, and its ticket stands meanwhile.
+    assert (tomp_leg["status"], tomp_leg["ticket"]["status"]) == ("CANCELLING", "VALID")
+    assert shown["status"] == "CANCELLING"
     fake.hang_on = set()
     resp = await client.post(f"{path}/cancel", headers=bearer(key))
     assert resp.status == 200
@@ -169,3 +178,6 @@ async def test_a_cancel_one_operator_refuses_keeps_what_the_others_cancelled(
         "SELECT type FROM booking_events WHERE booking_id = $1::uuid ORDER BY id", booking["id"]
     )
     assert [e["type"] for e in events][-2:] == ["leg.cancelled", "booking.cancelled"]
+    assert fake.operations().count("CANCEL") >= 2  # asked again, with the same key
+    cancel_keys = {c[3] for c in fake.calls if c[2].get("operation") == "CANCEL"}
+    assert len(cancel_keys) == 1

@@ -1,0 +1,254 @@
+"""Driving a booking to where its operators' answers take it, with no transaction held meanwhile.
+
+A round: read the legs that are owed an operator call (`RESERVING`, `CONFIRMING`,
+`RELEASING`, `CANCELLING`, and when recovering `CONDITIONAL_CONFIRMED`), call their
+operators with no connection held, record each answer in its own short
+transaction, then settle the booking in one short transaction under its row lock.
+An answer that never came (a timeout, a 5xx) leaves the leg owed: the booking keeps
+its lease and the recovery task asks again with the same idempotency key. A leg
+whose outcome is unknown is never released: when the gateway gives up on a commit
+it cancels (a cancel is right whether or not the commit was made).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from operators.adapter import OperatorError, OperatorRefused, OperatorResult
+from operators.resilience import NotSent
+from sales import booking_store as store
+from sales import revocation, tickets
+from sales.legs import Answer, Sales, each_leg, owed_call
+
+log = logging.getLogger(__name__)
+
+#: What an operator that has decided says about a conditional commit it denied.
+DENIED = ("RELEASED", "REJECTED", "CANCELLED", "EXPIRED")
+
+
+def next_state(status: str, answer: Answer, give_up: bool) -> str | None:
+    """Return the leg's next state after an answer, or None to keep asking."""
+    definite = isinstance(answer, OperatorRefused | NotSent)
+    if isinstance(answer, OperatorResult):
+        return _answered(status, answer.state)
+    if status == "RESERVING":
+        return "RESERVE_FAILED" if definite else ("RELEASING" if give_up else None)
+    if status == "CONFIRMING":
+        # Refused: nothing was committed, the reservation is given back.
+        return "RELEASING" if definite else ("CANCELLING" if give_up else None)
+    if status == "RELEASING" and isinstance(answer, OperatorRefused):
+        return "RELEASED"  # the operator holds nothing for us (unknown or already gone)
+    if status == "CANCELLING" and isinstance(answer, OperatorRefused):
+        return "CONFIRMED"  # the operator says the sale stands
+    return None
+
+
+def _answered(status: str, state: str) -> str | None:
+    if status == "RESERVING":
+        return "PENDING"
+    if status == "CONFIRMING":
+        return "CONDITIONAL_CONFIRMED" if state == "CONDITIONAL_CONFIRMED" else "CONFIRMED"
+    if status == "RELEASING":
+        return "RELEASED"
+    if status == "CANCELLING":
+        return "CANCELLED"
+    if state == "CONFIRMED":
+        return "CONFIRMED"
+    return "RELEASED" if state in DENIED else None
+
+
+async def _owed(
+    sales: Sales, booking_id: uuid.UUID, recovering: bool
+) -> tuple[str, list[asyncpg.Record]]:
+    row = await sales.pool.fetchrow("SELECT tenant_id FROM bookings WHERE id = $1", booking_id)
+    states = [*store.OWED, "CONDITIONAL_CONFIRMED"] if recovering else list(store.OWED)
+    legs = await sales.pool.fetch(
+        "SELECT * FROM booking_legs WHERE booking_id = $1 AND status = ANY($2) ORDER BY position",
+        booking_id,
+        states,
+    )
+    return row["tenant_id"], legs
+
+
+async def call_round(sales: Sales, booking_id: uuid.UUID, give_up: bool, recovering: bool) -> int:
+    """Call the operators of every owed leg once, recording each answer as it arrives.
+
+    Returns how many legs moved.
+    """
+    tenant_id, legs = await _owed(sales, booking_id, recovering)
+    if not legs:
+        return 0
+    await store.lease(sales.pool, booking_id, sales.lease)
+    moved = 0
+
+    async def record(leg: asyncpg.Record, answer: Answer) -> None:
+        nonlocal moved
+        state = next_state(leg["status"], answer, give_up)
+        if isinstance(answer, OperatorError):
+            log.warning(
+                "operator call failed",
+                extra={"leg": str(leg["id"]), "status": leg["status"], "error": str(answer)},
+            )
+        if state is None or state == leg["status"]:
+            return
+        ref = answer.operator_ref if isinstance(answer, OperatorResult) else None
+        moved += await store.record_leg(sales.pool, leg, state, ref, tenant_id)
+
+    await each_leg(sales, legs, owed_call, record)
+    return moved
+
+
+async def drive(
+    sales: Sales, booking_id: uuid.UUID, *, give_up: bool, recovering: bool = False
+) -> None:
+    """Call, record and settle until nothing moves; leave the lease to the recovery task if owed."""
+    for _ in range(4):  # reserve or confirm, then compensation, then its settling
+        moved = await call_round(sales, booking_id, give_up, recovering)
+        changed = await settle(sales, booking_id)
+        if not moved and not changed:
+            break
+    await _release_lease(sales, booking_id)
+
+
+_LEASE = """
+UPDATE bookings b SET settle_after = CASE
+    WHEN EXISTS (SELECT 1 FROM booking_legs l WHERE l.booking_id = b.id AND l.status = ANY($2))
+         OR b.status IN ('CONFIRMING', 'CANCELLING') THEN now() + $3::interval
+    WHEN b.status = 'CONDITIONAL_CONFIRMED' THEN now() + $4::interval
+    ELSE NULL END
+WHERE id = $1"""
+
+
+async def _release_lease(sales: Sales, booking_id: uuid.UUID) -> None:
+    """Clear the lease when nothing is owed; else let the recovery task (or a retry) go on now."""
+    await sales.pool.execute(_LEASE, booking_id, list(store.OWED), timedelta(0), sales.recheck)
+
+
+async def settle(sales: Sales, booking_id: uuid.UUID) -> bool:
+    """Move the booking to what its legs now say, in one short transaction; True if it moved.
+
+    The lease is updated in the same transaction: a booking seen settled owes nothing.
+    """
+    async with sales.pool.acquire() as conn, conn.transaction():
+        booking = await conn.fetchrow("SELECT * FROM bookings WHERE id = $1 FOR UPDATE", booking_id)
+        changed = await _settle_locked(sales, conn, booking)
+        await store.free_seats(conn, booking_id)
+        # Still owed: the caller goes on calling, so the lease stays its own meanwhile.
+        await conn.execute(_LEASE, booking_id, list(store.OWED), sales.lease, sales.recheck)
+        return changed
+
+
+async def _settle_locked(sales: Sales, conn: asyncpg.Connection, booking: asyncpg.Record) -> bool:
+    legs = await store.list_legs(conn, booking["id"])
+    states = {leg["status"] for leg in legs}
+    status = booking["status"]
+    if status == "PENDING" and "RESERVING" not in states and states - {"PENDING"}:
+        await reject(conn, booking, "reservation failed: an operator refused or did not answer")
+        return True
+    if status in ("CONFIRMING", "CONDITIONAL_CONFIRMED") and "CONFIRMING" not in states:
+        return await _settle_confirm(sales, conn, booking, states)
+    if status == "CANCELLING" and not states & {"CANCELLING", "RELEASING"}:
+        await _settle_cancel(conn, booking, states)
+        return True
+    if status in ("REJECTED", "EXPIRED", "CANCELLED") and "PENDING" in states:
+        # A reservation answered after the booking ended: give it back.
+        await store.move_legs(conn, booking["id"], {"PENDING": "RELEASING"})
+        return True
+    return False
+
+
+async def _settle_confirm(
+    sales: Sales, conn: asyncpg.Connection, booking: asyncpg.Record, states: set[str]
+) -> bool:
+    if states - set(store.COMMITTED):
+        await reject(conn, booking, "confirmation failed: an operator refused or did not answer")
+        return True
+    if "CONDITIONAL_CONFIRMED" in states:
+        if booking["status"] == "CONDITIONAL_CONFIRMED":
+            return False
+        await store.set_status(conn, booking["id"], "CONDITIONAL_CONFIRMED")
+        await store.event(conn, booking["id"], booking["tenant_id"], "booking.conditional")
+        return True
+    try:
+        async with conn.transaction():  # a savepoint: a failed signing keeps the rest
+            await tickets.issue(conn, booking["id"], sales.signing_secret, sales.public_url)
+    except Exception:  # any failure to sign: the operators said yes, so retry, never undo
+        log.exception("tickets not issued; retried", extra={"booking": str(booking["id"])})
+        return False
+    await store.set_status(conn, booking["id"], "CONFIRMED")
+    await store.event(conn, booking["id"], booking["tenant_id"], "booking.confirmed")
+    return True
+
+
+async def _settle_cancel(
+    conn: asyncpg.Connection, booking: asyncpg.Record, states: set[str]
+) -> None:
+    if states & set(store.COMMITTED):
+        # An operator refused to cancel its leg: the booking stands with what was not cancelled.
+        reason = "cancellation refused by an operator; the legs it did not cancel stand"
+        await store.set_status(conn, booking["id"], "CONFIRMED", reason)
+        await store.event(conn, booking["id"], booking["tenant_id"], "booking.cancel_refused")
+        return
+    await revocation.revoke_tickets(conn, booking["id"])
+    await store.free_seats(conn, booking["id"])
+    await store.set_status(conn, booking["id"], "CANCELLED", "cancelled by the MaaS app")
+    await store.event(
+        conn,
+        booking["id"],
+        booking["tenant_id"],
+        "booking.cancelled",
+        refund_minor=booking["refund_minor"] or 0,
+    )
+
+
+async def reject(conn: asyncpg.Connection, booking: asyncpg.Record, reason: str) -> None:
+    """Mark a booking REJECTED and owe its operators the compensation of every leg."""
+    await _compensate(conn, booking["id"])
+    await store.set_status(conn, booking["id"], "REJECTED", reason)
+    await store.event(conn, booking["id"], booking["tenant_id"], "booking.rejected", reason=reason)
+
+
+async def expire(conn: asyncpg.Connection, booking: asyncpg.Record) -> None:
+    """Mark a locked PENDING booking EXPIRED and owe its operators the release of every leg."""
+    await _compensate(conn, booking["id"])
+    await store.set_status(conn, booking["id"], "EXPIRED", "not confirmed before expires_at")
+    await store.event(conn, booking["id"], booking["tenant_id"], "booking.expired")
+
+
+async def _compensate(conn: asyncpg.Connection, booking_id: uuid.UUID) -> None:
+    # RESERVING and CONFIRMING legs stay owed: their answer decides what to undo.
+    await store.move_legs(
+        conn,
+        booking_id,
+        {"PENDING": "RELEASING", "CONFIRMED": "CANCELLING", "CONDITIONAL_CONFIRMED": "CANCELLING"},
+    )
+    await store.free_seats(conn, booking_id)
+
+
+async def recover_due(sales: Sales, limit: int = 50, at_once: int = 8) -> int:
+    """Finish or compensate bookings whose lease has passed (a crash, an operator that was down).
+
+    Up to `at_once` bookings are driven together, so one slow operator does not hold up the rest.
+    """
+    rows = await store.claim_due(sales.pool, sales.lease, limit)
+    gate = asyncio.Semaphore(at_once)
+
+    async def one(booking_id: uuid.UUID) -> None:
+        async with gate:
+            expires_at = await sales.pool.fetchval(
+                "SELECT expires_at FROM bookings WHERE id = $1", booking_id
+            )
+            try:
+                await drive(
+                    sales, booking_id, give_up=expires_at <= datetime.now(UTC), recovering=True
+                )
+            except (OSError, asyncpg.PostgresError):
+                log.exception("recovery of a booking failed", extra={"booking": str(booking_id)})
+
+    await asyncio.gather(*(one(row["id"]) for row in rows))
+    return len(rows)
