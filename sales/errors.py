@@ -27,7 +27,8 @@ class SalesError(Exception):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        SalesError.by_code.setdefault(cls.code, cls)
+        if "code" in cls.__dict__:  # a subclass that only signals (no code of its own) is no kind
+            SalesError.by_code.setdefault(cls.code, cls)
 
     def as_record(self) -> dict[str, Any]:
         """Return the error as JSON, to be replayed by `from_record`."""
