@@ -41,6 +41,7 @@ from sales.adapters import Adapters
 from sales.bookings import expire_due
 from sales.fares import FaresCache
 from sales.legs import Sales
+from sales.offers import purge_expired_offers
 from sales.signing import check_active_keys, ensure_every_signing_key
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,7 @@ async def _expiry_loop(sales: Sales, interval_s: float) -> None:
             if expired:
                 log.info("expired pending bookings", extra={"count": expired})
             await idempotency.purge_old(sales.pool)
+            await purge_expired_offers(sales.pool)
         except Exception:  # the job must outlive a failed round (database restarting, ...)
             log.exception("booking expiry round failed")
         await asyncio.sleep(interval_s)

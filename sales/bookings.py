@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from operators.adapter import OperatorError, OperatorResult
-from sales import capacity, revocation, tickets
+from sales import capacity, refunds, revocation, tickets
 from sales.errors import (
     BookingExpired,
     BookingNotCancellable,
@@ -27,7 +27,6 @@ from sales.errors import (
     OfferExpired,
     OperatorUnavailable,
     SalesError,
-    TravellersMismatch,
 )
 from sales.legs import (
     Sales,
@@ -37,8 +36,9 @@ from sales.legs import (
     release_call,
     reserve_call,
 )
-from sales.schemas import Booking, BookingCreate
+from sales.schemas import Booking, BookingCreate, Refund
 from sales.store import get_booking
+from sales.travellers import travellers_of
 
 
 async def _event(
@@ -86,13 +86,6 @@ async def _offers(
                 f"body.offer_ids[{i}]: offer {offer_id} expired at "
                 f"{offer['valid_until'].isoformat()}",
             )
-        wanted = [t.model_dump(mode="json") for t in body.travellers]
-        if [t.get("rider_category") for t in offer["travellers"]] != [
-            t["rider_category"] for t in wanted
-        ]:
-            raise TravellersMismatch(
-                f"body.travellers must be the travellers offer {offer_id} was priced for",
-            )
     if len(set(body.offer_ids)) != len(body.offer_ids):
         raise InvalidBooking("body.offer_ids: an offer is listed twice")
     return [found[i] for i in body.offer_ids]
@@ -107,6 +100,7 @@ async def _insert_booking(
     now: datetime,
 ) -> uuid.UUID:
     booking_id = uuid.uuid4()
+    travellers = travellers_of(offers, body.travellers)
     currencies = {o["currency"] for o in offers}
     if len(currencies) != 1:
         raise MixedCurrencies(f"the offers are priced in {sorted(currencies)}")
@@ -117,7 +111,7 @@ async def _insert_booking(
         booking_id,
         tenant_id,
         body.traveller_ref,
-        [t.model_dump(mode="json") for t in body.travellers],
+        travellers,
         sum(o["total_minor"] for o in offers),
         currencies.pop(),
         now + sales.hold,
@@ -132,8 +126,7 @@ async def _insert_booking(
     position = 0
     for offer in offers:
         for leg in offer["legs"]:
-            seats = len(body.travellers)
-            capacity_id = await capacity.take(conn, leg, seats)
+            await capacity.take(conn, booking_id, position, leg, len(travellers))
             await conn.execute(
                 """INSERT INTO booking_legs (id, booking_id, position, offer_id, operator_id,
                                              status,
@@ -147,8 +140,8 @@ async def _insert_booking(
                 leg,
                 leg["price_minor"],
                 leg["currency"],
-                capacity_id,
-                seats if capacity_id else 0,
+                None,
+                0,
             )
             position += 1
     await _event(
@@ -362,7 +355,11 @@ async def _cancel_locked(
             return BookingNotCancellable(
                 f"legs {used} are no longer valid; a used ticket cannot be cancelled",
             )
-        refund = _refund_minor(legs, now) if booking["status"] == "CONFIRMED" else 0
+        if booking["status"] == "CONFIRMED" and (fixed := refunds.check_cancellable(legs)):
+            return fixed
+        refund = refunds.refund_for(legs, booking["currency"], now)
+        if booking["status"] != "CONFIRMED":
+            refund = Refund(amount_minor=0, currency=booking["currency"], reason="nothing was paid")
         undo = cancel_call if booking["status"] == "CONFIRMED" else release_call
         results = await each_leg(sales, conn, open_legs, undo)
         failures = [r for r in results if isinstance(r, OperatorError)]
@@ -382,8 +379,16 @@ async def _cancel_locked(
         )
         await revocation.revoke_tickets(conn, booking_id)
         await capacity.release(conn, booking_id)
-        await _set_status(conn, booking_id, "CANCELLED", "cancelled by the MaaS app", refund)
-        await _event(conn, booking_id, tenant_id, "booking.cancelled", refund_minor=refund)
+        await _set_status(conn, booking_id, "CANCELLED", "cancelled by the MaaS app")
+        await refunds.record_refund(conn, booking_id, refund)
+        await _event(
+            conn,
+            booking_id,
+            tenant_id,
+            "booking.cancelled",
+            refund_minor=refund.amount_minor,
+            refund_reason=refund.reason,
+        )
     return None
 
 
@@ -392,14 +397,3 @@ async def _cancel_leg(conn: asyncpg.Connection, tenant_id: str, leg: asyncpg.Rec
     await conn.execute("UPDATE booking_legs SET status = 'CANCELLED' WHERE id = $1", leg["id"])
     await revocation.revoke_tickets(conn, leg["booking_id"], leg["id"])
     await _event(conn, leg["booking_id"], tenant_id, "leg.cancelled", leg=str(leg["id"]))
-
-
-def _refund_minor(legs: list[asyncpg.Record], now: datetime) -> int:
-    """Sum what each leg's conditions give back: its price less the fee, before it starts."""
-    total = 0
-    for leg in legs:
-        conditions = leg["detail"]["conditions"]
-        until = conditions.get("refundable_until")
-        if conditions.get("cancellable") and until and now < datetime.fromisoformat(until):
-            total += max(0, leg["price_minor"] - int(conditions.get("refund_fee_minor", 0)))
-    return total
