@@ -15,6 +15,7 @@ from sales.conditions import OperatorConditions, get_conditions, replace_conditi
     summary="The operator's conditions of sale",
     tag="operators",
     response=OperatorConditions,
+    errors=("not_found",),
 )
 async def get_operator_conditions(request: web.Request) -> OperatorConditions:
     """Return the conditions an operator has set, for all its products and per product."""
@@ -29,6 +30,7 @@ async def get_operator_conditions(request: web.Request) -> OperatorConditions:
     roles=("operator", "admin"),
     body=OperatorConditions,
     response=OperatorConditions,
+    errors=("forbidden", "not_found"),
 )
 async def put_operator_conditions(
     request: web.Request, body: OperatorConditions

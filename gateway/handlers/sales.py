@@ -122,6 +122,10 @@ def _product(
         "no_fares",
         "no_fare",
         "itinerary_not_a_sequence",
+        "trip_not_running",
+        "trip_cancelled",
+        "stops_not_on_trip",
+        "not_sold_alone",
         "departed",
         "valid_from_past",
         "mixed_currencies",
@@ -279,7 +283,13 @@ async def post_confirm(request: web.Request) -> Booking:
     tag="sales",
     roles=("maas",),
     response=Booking,
-    errors=("forbidden", "not_found", "booking_not_cancellable", "operator_unavailable"),
+    errors=(
+        "forbidden",
+        "not_found",
+        "booking_not_cancellable",
+        "not_cancellable",
+        "operator_unavailable",
+    ),
 )
 async def post_cancel(request: web.Request) -> Booking:
     """Cancel every leg; the refund follows each leg's conditions."""
