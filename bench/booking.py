@@ -22,8 +22,10 @@ from support import running_gateway, scratch_database  # bench/support.py, run a
 
 from gateway import credentials
 from gateway.demo.kuopio import read_demo_fare_files
+from gateway.demo.run import DEMO_DAY_TICKET
 from gateway.migrate import migrate
 from gateway.resources import init_connection
+from sales.conditions import set_conditions
 from sales.fares import store_fares, zip_files
 
 CLIENTS = 64
@@ -38,6 +40,7 @@ async def _prepare(url: str) -> str:
         await pool.execute("INSERT INTO operators (id, name) VALUES ('bench-bus', 'Bench Bus')")
         files = zip_files(read_demo_fare_files("kuopion-liikenne"))
         await store_fares(pool, "bench-bus", files, "Europe/Helsinki")
+        await set_conditions(pool, "bench-bus", "day", DEMO_DAY_TICKET)
         return await credentials.create_key(pool, "maas", "bench app")
 
 

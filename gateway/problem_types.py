@@ -267,6 +267,33 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "The operator's fares price none of the products for this leg or rider category.",
         "Choose another rider category or product; `/v1/products` lists what is sold.",
     ),
+    "trip_not_running": _t(
+        "The trip does not run that day",
+        "An itinerary leg names a trip that does not run on its `service_date`.",
+        "Send the `trip_id` and `service_date` of a journey's transit leg from `/v1/journeys`.",
+    ),
+    "trip_cancelled": _t(
+        "The trip is cancelled",
+        "Realtime data says this run of the trip is cancelled.",
+        "Plan again: `/v1/journeys` leaves cancelled runs out.",
+    ),
+    "stops_not_on_trip": _t(
+        "The trip does not serve these stops",
+        "The trip does not take on passengers at `from_stop_id` and set them down later at "
+        "`to_stop_id` (a stop it skips, or the stops in the wrong order).",
+        "Send the stops of a journey's transit leg, boarding stop first.",
+    ),
+    "not_sold_alone": _t(
+        "Not sold on its own",
+        "The product is not for sale alone: no fare leg rule prices it and its operator does "
+        "not sell it alone (a transfer discount), or it costs zero or less.",
+        "Choose a product that `/v1/products` lists, or buy a journey with `POST /v1/offers`.",
+    ),
+    "not_cancellable": _t(
+        "Not cancellable",
+        "The operator's conditions for a leg of this booking do not allow cancelling it.",
+        "Read the legs' `conditions` before buying; the booking stays as it is.",
+    ),
     "itinerary_not_a_sequence": _t(
         "Legs out of sequence",
         "An itinerary's legs are not one traveller's sequence in time: the same leg twice, or "

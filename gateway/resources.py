@@ -42,6 +42,7 @@ from sales.adapters import Adapters
 from sales.bookings import expire_due
 from sales.fares import FaresCache
 from sales.legs import Sales
+from sales.offers import purge_expired_offers
 from sales.settle import recover_due
 from sales.signing import check_active_keys, ensure_every_signing_key
 
@@ -147,6 +148,7 @@ async def _expiry_loop(sales: Sales, interval_s: float) -> None:
             if expired:
                 log.info("expired pending bookings", extra={"count": expired})
             await idempotency.purge_old(sales.pool)
+            await purge_expired_offers(sales.pool)
         except Exception:  # the job must outlive a failed round (database restarting, ...)
             log.exception("booking expiry round failed")
         await asyncio.sleep(interval_s)

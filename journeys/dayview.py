@@ -54,6 +54,8 @@ class DayView:
     col_arrival_s: I64
     col_departure_s: I64
     row_trip: I64
+    #: The service date of each row's run, as days after `day` (-1, 0 or 1).
+    row_day: I64
     row_route: I64
     row_realtime: B
     row_next: I64
@@ -270,7 +272,7 @@ def build_day_view(
             a = int(snap.patterns.stop_ptr[route.pattern])
             usable = snap.stops.wheelchair[snap.patterns.stops[a : a + len(route.board)]] != 2
             route.board, route.alight = route.board & usable, route.alight & usable
-    return _pack(snap, day, routes, run_groups, successor)
+    return _pack(snap, day, routes, run_groups, successor, days)
 
 
 def _ints(parts: list[npt.NDArray[np.int64]] | list[npt.NDArray[np.int32]]) -> I64:
@@ -293,7 +295,12 @@ def _row_successors(run_groups: list[I64], successor: I64) -> I64:
 
 
 def _pack(
-    snap: Snapshot, day: dt.date, routes: list[_Route], run_groups: list[I64], successor: I64
+    snap: Snapshot,
+    day: dt.date,
+    routes: list[_Route],
+    run_groups: list[I64],
+    successor: I64,
+    days: I64,
 ) -> DayView:
     """Concatenate routes into the flat arrays of a `DayView` (times column by column)."""
     lengths = np.asarray([r.arrival_s.shape[1] for r in routes], dtype=np.int64)
@@ -328,6 +335,7 @@ def _pack(
         col_arrival_s=col_arr,
         col_departure_s=col_dep,
         row_trip=_ints([r.trips for r in routes]),
+        row_day=days[_ints(list(run_groups))] - 1,
         row_route=np.repeat(np.arange(len(routes), dtype=np.int64), rows),
         row_realtime=_bools([r.realtime for r in routes]),
         row_next=row_next,

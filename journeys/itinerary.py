@@ -76,6 +76,8 @@ class TransitLeg:
     realtime: bool = False
     #: A change from the previous ride at the same stop or place: the time it needs.
     transfer_s: int | None = None
+    #: The trip's service date (the day before for a run going on past midnight).
+    service_date: dt.date | None = None
     mode: Literal["transit"] = "transit"
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -193,6 +194,7 @@ def _transit_leg(t: Trace, ride: Ride, transfer_s: int | None) -> TransitLeg:
         stay_seated=ride.stay_seated,
         realtime=bool(view.row_realtime[ride.row]),
         transfer_s=None if ride.stay_seated else transfer_s,
+        service_date=view.day + dt.timedelta(days=int(view.row_day[ride.row])),
     )
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from sales import booking_store as store
-from sales import capacity
+from sales import capacity, refunds
 from sales.errors import (
     BookingBusy,
     BookingExpired,
@@ -31,12 +31,12 @@ from sales.errors import (
     OfferExpired,
     OperatorUnavailable,
     SalesError,
-    TravellersMismatch,
 )
 from sales.legs import Sales
-from sales.schemas import Booking, BookingCreate
+from sales.schemas import Booking, BookingCreate, Refund
 from sales.settle import drive, expire
 from sales.store import get_booking
+from sales.travellers import travellers_of
 
 
 async def _offers(
@@ -55,13 +55,6 @@ async def _offers(
                 f"body.offer_ids[{i}]: offer {offer_id} expired at "
                 f"{offer['valid_until'].isoformat()}",
             )
-        wanted = [t.model_dump(mode="json") for t in body.travellers]
-        if [t.get("rider_category") for t in offer["travellers"]] != [
-            t["rider_category"] for t in wanted
-        ]:
-            raise TravellersMismatch(
-                f"body.travellers must be the travellers offer {offer_id} was priced for",
-            )
     if len(set(body.offer_ids)) != len(body.offer_ids):
         raise InvalidBooking("body.offer_ids: an offer is listed twice")
     return [found[i] for i in body.offer_ids]
@@ -77,6 +70,7 @@ async def _insert_booking(
     idempotency_key: str | None,
 ) -> uuid.UUID:
     booking_id = uuid.uuid4()
+    travellers = travellers_of(offers, body.travellers)
     currencies = {o["currency"] for o in offers}
     if len(currencies) != 1:
         raise MixedCurrencies(f"the offers are priced in {sorted(currencies)}")
@@ -87,7 +81,7 @@ async def _insert_booking(
         booking_id,
         tenant_id,
         body.traveller_ref,
-        [t.model_dump(mode="json") for t in body.travellers],
+        travellers,
         sum(o["total_minor"] for o in offers),
         currencies.pop(),
         now + sales.hold,
@@ -104,8 +98,7 @@ async def _insert_booking(
     position = 0
     for offer in offers:
         for leg in offer["legs"]:
-            seats = len(body.travellers)
-            capacity_id = await capacity.take(conn, leg, seats)
+            await capacity.take(conn, booking_id, position, leg, len(travellers))
             await conn.execute(
                 """INSERT INTO booking_legs (id, booking_id, position, offer_id, operator_id,
                                              status,
@@ -119,8 +112,8 @@ async def _insert_booking(
                 leg,
                 leg["price_minor"],
                 leg["currency"],
-                capacity_id,
-                seats if capacity_id else 0,
+                None,
+                0,
             )
             position += 1
     await store.event(
@@ -270,7 +263,13 @@ async def _cancel_intent(sales: Sales, tenant_id: str, booking_id: uuid.UUID) ->
             return BookingNotCancellable(
                 f"legs {used} are no longer valid; a used ticket cannot be cancelled",
             )
-        refund = _refund_minor(legs, now) if status == "CONFIRMED" else 0
+        if status == "CONFIRMED" and (fixed := refunds.check_cancellable(legs)):
+            return fixed
+        refund = (
+            refunds.refund_for(legs, booking["currency"], now)
+            if status == "CONFIRMED"
+            else Refund(amount_minor=0, currency=booking["currency"], reason="nothing was paid")
+        )
         await store.move_legs(
             conn,
             booking_id,
@@ -280,18 +279,15 @@ async def _cancel_intent(sales: Sales, tenant_id: str, booking_id: uuid.UUID) ->
                 "CONDITIONAL_CONFIRMED": "CANCELLING",
             },
         )
-        await store.set_status(conn, booking_id, "CANCELLING", refund_minor=refund)
+        await store.set_status(conn, booking_id, "CANCELLING", refund_minor=refund.amount_minor)
+        await refunds.record_refund(conn, booking_id, refund)
         await store.lease(conn, booking_id, sales.lease)
-        await store.event(conn, booking_id, tenant_id, "booking.cancelling", refund_minor=refund)
+        await store.event(
+            conn,
+            booking_id,
+            tenant_id,
+            "booking.cancelling",
+            refund_minor=refund.amount_minor,
+            refund_reason=refund.reason,
+        )
     return None
-
-
-def _refund_minor(legs: list[asyncpg.Record], now: datetime) -> int:
-    """Sum what each leg's conditions give back: its price less the fee, before it starts."""
-    total = 0
-    for leg in legs:
-        conditions = leg["detail"]["conditions"]
-        until = conditions.get("refundable_until")
-        if conditions.get("cancellable") and until and now < datetime.fromisoformat(until):
-            total += max(0, leg["price_minor"] - int(conditions.get("refund_fee_minor", 0)))
-    return total

@@ -1,5 +1,8 @@
 """Limited seats: taken when a booking is made, given back when it fails, expires or is cancelled.
 
+A leg falls under the limit of its departure (trip and service date) and that of its
+product, whichever kind of offer it came from; it holds seats of each (`capacity_holds`).
+
 The `capacities` CHECK (seats_taken <= seats_total) is the real guard: the
 conditional UPDATE below only turns a would-be violation into a clear answer.
 """
@@ -14,41 +17,56 @@ import asyncpg
 
 from sales.errors import SoldOut
 
+#: Every limit a leg falls under: its departure's and its product's, locked in id order so
+#: that two bookings taking the same two limits never wait for each other.
+_LIMITS = """
+SELECT id, trip_id, product_id FROM capacities
+WHERE operator_id = $1 AND ((trip_id = $2 AND service_date = $3::date) OR product_id = $4)
+ORDER BY id FOR UPDATE
+"""
 
-async def take(conn: asyncpg.Connection, leg: dict[str, Any], seats: int) -> int | None:
-    """Take seats for a leg if its departure or product is limited; `SoldOut` when none are left."""
-    if leg.get("trip_id") and leg.get("service_date"):
-        where = "operator_id = $1 AND trip_id = $2 AND service_date = $3::date"
-        day = date.fromisoformat(leg["service_date"])
-        args: tuple[Any, ...] = (leg["operator_id"], leg["trip_id"], day)
-    elif leg.get("product_id"):
-        where = "operator_id = $1 AND product_id = $2 AND $3::date IS NULL"
-        args = (leg["operator_id"], leg["product_id"], None)
-    else:
-        return None
-    limited = await conn.fetchrow(f"SELECT id FROM capacities WHERE {where}", *args)
-    if limited is None:
-        return None
-    taken = await conn.fetchval(
-        "UPDATE capacities SET seats_taken = seats_taken + $2 "
-        "WHERE id = $1 AND seats_taken + $2 <= seats_total RETURNING id",
-        limited["id"],
-        seats,
+
+async def take(
+    conn: asyncpg.Connection, booking_id: uuid.UUID, position: int, leg: dict[str, Any], seats: int
+) -> None:
+    """Take seats of every limit a leg falls under (its departure and its product), or `SoldOut`.
+
+    Call it in the booking's transaction: a `SoldOut` after one limit was taken rolls both back.
+    """
+    day = date.fromisoformat(leg["service_date"]) if leg.get("service_date") else None
+    limits = await conn.fetch(
+        _LIMITS, leg["operator_id"], leg.get("trip_id"), day, leg.get("product_id")
     )
-    if taken is None:
-        what = leg.get("trip_id") or leg.get("product_id")
-        raise SoldOut(f"not enough seats left on {what} for {seats} traveller(s)")
-    return int(taken)
+    for limit in limits:
+        taken = await conn.fetchval(
+            "UPDATE capacities SET seats_taken = seats_taken + $2 "
+            "WHERE id = $1 AND seats_taken + $2 <= seats_total RETURNING id",
+            limit["id"],
+            seats,
+        )
+        if taken is None:
+            what = limit["trip_id"] or limit["product_id"]
+            raise SoldOut(f"not enough seats left on {what} for {seats} traveller(s)")
+        await conn.execute(
+            "INSERT INTO capacity_holds (booking_id, capacity_id, position, seats) "
+            "VALUES ($1, $2, $3, $4)",
+            booking_id,
+            limit["id"],
+            position,
+            seats,
+        )
 
 
 async def release(conn: asyncpg.Connection, booking_id: uuid.UUID) -> None:
     """Give back the seats a booking holds (its legs stop holding them)."""
     await conn.execute(
-        """UPDATE capacities c SET seats_taken = c.seats_taken - l.seats
-           FROM booking_legs l WHERE l.booking_id = $1 AND l.capacity_id = c.id AND l.seats > 0""",
+        """WITH held AS (DELETE FROM capacity_holds WHERE booking_id = $1
+                         RETURNING capacity_id, seats),
+                summed AS (SELECT capacity_id, sum(seats) AS seats FROM held GROUP BY capacity_id)
+           UPDATE capacities c SET seats_taken = c.seats_taken - s.seats
+           FROM summed s WHERE s.capacity_id = c.id""",
         booking_id,
     )
-    await conn.execute("UPDATE booking_legs SET seats = 0 WHERE booking_id = $1", booking_id)
 
 
 async def set_capacity(

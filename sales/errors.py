@@ -96,6 +96,41 @@ class InvalidReportPeriod(SalesError):
     title = "Invalid report period"
 
 
+class TripNotRunning(SalesError):
+    """A trip that does not run on the service date asked for."""
+
+    code = "trip_not_running"
+    title = "The trip does not run that day"
+
+
+class TripCancelled(SalesError):
+    """A trip run that realtime says is cancelled."""
+
+    code = "trip_cancelled"
+    title = "The trip is cancelled"
+
+
+class StopsNotOnTrip(SalesError):
+    """Stops the trip does not serve in that order (board before alight)."""
+
+    code = "stops_not_on_trip"
+    title = "The trip does not serve these stops"
+
+
+class NotSoldAlone(SalesError):
+    """A product the operator does not sell on its own (a transfer discount, a free one)."""
+
+    code = "not_sold_alone"
+    title = "Not sold on its own"
+
+
+class NotCancellable(SalesError):
+    """A booking whose conditions do not allow cancelling it."""
+
+    code = "not_cancellable"
+    title = "Not cancellable"
+
+
 class MixedCurrencies(SalesError):
     """Offers or legs priced in more than one currency."""
 

@@ -64,26 +64,16 @@ class ProductOfferRequest(Strict):
 
 
 class ItineraryLegRequest(Strict):
-    """A transit leg of an itinerary from `/v1/journeys`."""
+    """A ride on a trip, as `/v1/journeys` gives it; its times come from the timetable."""
 
-    operator_id: str = Field(pattern=_ID, description="the operator running the trip")
-    route_id: str = Field(pattern=_ID, description="the route, with its operator prefix")
-    trip_id: str | None = Field(
-        default=None,
-        pattern=_ID,
-        description="the trip, with its operator prefix (with `service_date`, for seat limits)",
+    trip_id: str = Field(
+        pattern=_ID, description="the trip, with its operator prefix, as in a journey's leg"
     )
-    service_date: date | None = Field(
-        default=None, description="the trip's service day (with `trip_id`)"
+    service_date: date = Field(
+        description="the trip's service date (the day before for a run past midnight)"
     )
-    from_stop_id: str = Field(pattern=_ID, description="the stop boarded at")
-    to_stop_id: str = Field(pattern=_ID, description="the stop alighted at")
-    departure: AwareDatetime = Field(
-        description="the departure from `from_stop_id`, ISO 8601 with an offset"
-    )
-    arrival: AwareDatetime = Field(
-        description="the arrival at `to_stop_id`, ISO 8601 with an offset"
-    )
+    from_stop_id: str = Field(pattern=_ID, description="where the traveller boards")
+    to_stop_id: str = Field(pattern=_ID, description="where the traveller alights, later")
 
 
 class ItineraryOfferRequest(Strict):
@@ -133,6 +123,14 @@ class Conditions(BaseModel):
     )
 
 
+class Refund(BaseModel):
+    """What a cancel gave back, and why (the conditions it followed)."""
+
+    amount_minor: int = Field(description="the money given back, in minor units")
+    currency: str = Field(description="ISO 4217 currency of `amount_minor`")
+    reason: str = Field(description="why the refund is what it is, from the conditions")
+
+
 class OfferLeg(BaseModel):
     """One operator's part of an offer: its product, price for every traveller, validity."""
 
@@ -158,10 +156,9 @@ class OfferLeg(BaseModel):
     zones: list[str] = Field(default=[], description="the fare areas the leg's stops are in")
 
 
-class Offer(BaseModel):
-    """A priced, stored offer; book it by id before `valid_until`."""
+class Quote(BaseModel):
+    """A price computed from the operators' fares and the timetable; nothing is stored."""
 
-    id: UUID = Field(description="the offer's id: book it with `POST /v1/bookings`")
     kind: Literal["product", "itinerary"] = Field(
         description="`product` (one product) or `itinerary` (a journey's legs)"
     )
@@ -171,6 +168,12 @@ class Offer(BaseModel):
         description="the price of every leg for every traveller, in minor units (cents)"
     )
     currency: str = Field(description="ISO 4217 currency of `total_minor`")
+
+
+class Offer(Quote):
+    """A priced, stored offer; book it by id before `valid_until`."""
+
+    id: UUID = Field(description="the offer's id: book it with `POST /v1/bookings`")
     valid_until: datetime = Field(description="book before this, or ask for a new offer")
 
 
@@ -182,8 +185,11 @@ class BookingCreate(Strict):
         max_length=8,
         description="the offers to book, all or none, made for the same travellers",
     )
-    travellers: list[Traveller] = Field(
-        min_length=1, max_length=9, description="the travellers the offers were made for"
+    travellers: list[Traveller] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=9,
+        description="optional: the offers' travellers are taken; if sent, they must match",
     )
     traveller_ref: str | None = Field(
         default=None,
@@ -248,6 +254,7 @@ class Booking(BaseModel):
     refund_minor: int | None = Field(
         default=None, description="what a cancellation refunded, in minor units"
     )
+    refund: Refund | None = Field(default=None, description="what a cancellation refunded, and why")
     currency: str = Field(description="ISO 4217 currency of the amounts")
     expires_at: datetime = Field(
         description="a `PENDING` booking not confirmed by then expires and releases its seats"

@@ -8,7 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from sales.errors import NotFound
-from sales.schemas import Booking, BookingLeg, Offer, OfferLeg, Ticket, Traveller
+from sales.schemas import Booking, BookingLeg, Offer, OfferLeg, Refund, Ticket, Traveller
 
 _LEGS = """
 SELECT l.booking_id, l.position, l.operator_id, l.status, l.price_minor, l.currency, l.detail,
@@ -51,6 +51,14 @@ def _leg(row: asyncpg.Record) -> BookingLeg:
     )
 
 
+def _refund(row: asyncpg.Record) -> Refund | None:
+    if row["refund_minor"] is None or row["refund_reason"] is None:
+        return None
+    return Refund(
+        amount_minor=row["refund_minor"], currency=row["currency"], reason=row["refund_reason"]
+    )
+
+
 async def _assemble(
     conn: asyncpg.Connection | asyncpg.Pool, rows: list[asyncpg.Record]
 ) -> list[Booking]:
@@ -73,6 +81,7 @@ async def _assemble(
             traveller_ref=r["traveller_ref"],
             total_minor=r["total_minor"],
             refund_minor=r["refund_minor"],
+            refund=_refund(r),
             currency=r["currency"],
             expires_at=r["expires_at"],
             reason=r["reason"],

@@ -14,6 +14,7 @@ from aiohttp import web
 from gateway import credentials
 from gateway.app import create_app
 from gateway.appkeys import demo_banner_key
+from gateway.cli import conditions as cli_conditions
 from gateway.cli import sales as cli_sales
 from gateway.cli import timetable as cli_timetable
 from gateway.cli.db import database, database_url
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.set_defaults(run=cmd_keys_revoke)
     cli_timetable.add_commands(sub)
     cli_sales.add_commands(sub)
+    cli_conditions.add_commands(sub)
     return parser
 
 

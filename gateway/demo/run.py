@@ -30,10 +30,13 @@ from gateway.demo.kuopio import KUOPIO_OPERATORS, KUOPIO_TIMEZONE, read_demo_far
 from gateway.demo.shift import first_service_date, shift_service_dates
 from gtfs.feed.prepare import file_sha256, prepare_split
 from gtfs.feed.store import StoredFeed, current_version_ids, store_feed
+from sales.conditions import ConditionSet, set_conditions
 from sales.fares import store_fares, zip_files
 from sales.signing import ensure_signing_key
 
 DEMO_FEED_ENV = "MAAS_DEMO_FEED"
+#: The Kuopio demo operators' day ticket: no leg rule prices it; they sell it alone for 24 h.
+DEMO_DAY_TICKET = ConditionSet(sold_alone=True, validity_min=24 * 60)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_ROLES: tuple[credentials.Role, ...] = ("admin", "maas", "operator", "planner")
 DEMO_TENANT = "demo-app"
@@ -104,6 +107,8 @@ async def import_demo(
     for op in KUOPIO_OPERATORS:
         fares = zip_files(read_demo_fare_files(op.operator_id))
         await store_fares(pool, op.operator_id, fares, KUOPIO_TIMEZONE)
+        # The day ticket has no leg rule: sold on its own, for 24 hours, because we say so.
+        await set_conditions(pool, op.operator_id, "day", DEMO_DAY_TICKET)
     return result
 
 
@@ -173,12 +178,14 @@ def demo_banner(walk: Walkthrough) -> str:
         f" -H 'Content-Type: application/zip' --data-binary @{_shown(walk.feed)}"
         f" '{base_url}/v1/operators/{operator.operator_id}/feed?agency_id={operator.agency_id}'",
         "",
-        "Buy a ticket:",
-        f"  curl -H '{maas}' '{base_url}/v1/journeys?from={stop}&to={to}&depart_at={at}'"
-        "  # OFFER_ID: items[0].offer.id",
+        "Buy a ticket (a journey carries its price; POST its offer_request to make it an offer):",
+        f"  curl '{base_url}/v1/journeys?from={stop}&to={to}&depart_at={at}'"
+        "  # OFFER_REQUEST: items[0].offer_request",
+        f"  curl -H '{maas}' -H 'Content-Type: application/json' -d 'OFFER_REQUEST'"
+        f" {base_url}/v1/offers  # OFFER_ID: id",
         f"  curl -H '{maas}' -H 'Idempotency-Key: {uuid.uuid4()}'"
         " -H 'Content-Type: application/json'"
-        ' -d \'{"offer_ids": ["OFFER_ID"], "travellers": [{}]}\''
+        ' -d \'{"offer_ids": ["OFFER_ID"]}\''
         f" {base_url}/v1/bookings  # BOOKING_ID: id",
         f"  curl -X POST -H '{maas}' {base_url}/v1/bookings/BOOKING_ID/confirm"
         "  # TOKEN: legs[0].ticket.token  VALID_FROM: legs[0].valid_from",

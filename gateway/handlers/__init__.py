@@ -11,6 +11,7 @@ MODULES = (
     "keys",
     "operators",
     "operator_sales",
+    "conditions",
     "open_data",
     "network_map",
     "journeys",

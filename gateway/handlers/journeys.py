@@ -1,4 +1,10 @@
-"""`GET /v1/journeys`: the merged network's journeys, each with a priced offer for MaaS apps."""
+"""`GET /v1/journeys`: the merged network's journeys, each with its price (computed, not stored).
+
+A GET writes nothing: each journey carries its price and the body of the
+`POST /v1/offers` request that stores it as a bookable offer. That body names
+trips, service dates and stops only, so the offer is priced again from the
+timetable and nothing in it is the client's to change.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
-from gateway.api import PRINCIPAL, api, json_response
+from gateway.api import api, json_response
 from gateway.appkeys import db_key, fares_key, realtime_key, timetable_key
 from gateway.handlers.journeys_json import itinerary_json
 from gateway.problems import domain_problem, with_suggestions
@@ -22,12 +28,13 @@ from journeys.itinerary import Itinerary, TransitLeg
 from journeys.planner import Coordinates, Endpoint, JourneyQuery
 from operators.fares.model import FareFeed
 from sales.errors import SalesError
-from sales.offers import create_offer
+from sales.offers import quote_offer
+from sales.rides import Schedule
 from sales.schemas import (
     ItineraryLegRequest,
     ItineraryOfferRequest,
-    Offer,
     OfferCreate,
+    Quote,
     Strict,
     Traveller,
 )
@@ -79,7 +86,7 @@ class JourneyParams(Strict):
             "`rider_category_id`); default the operator's default one"
         ),
     )
-    offers: bool = Field(default=True, description="attach a priced offer (maas keys)")
+    prices: bool = Field(default=True, description="price each journey with the operators' fares")
 
     @model_validator(mode="after")
     def _one_time(self) -> JourneyParams:
@@ -150,6 +157,9 @@ class TransitLegOut(BaseModel):
         description="GTFS `route_type`: 0 tram, 1 metro, 2 rail, 3 bus, 4 ferry, ..."
     )
     trip_id: str = Field(description="the trip ridden")
+    service_date: dt.date | None = Field(
+        default=None, description="the trip's service date (the day before past midnight)"
+    )
     headsign: str = Field(
         description="where the trip is headed (its last stop when the feed gives none)"
     )
@@ -186,12 +196,12 @@ class ItineraryOut(BaseModel):
     legs: list[Annotated[WalkLegOut | TransitLegOut, Field(discriminator="mode")]] = Field(
         description="its walks and rides, in order"
     )
-    offer: Offer | None = Field(
-        default=None, description="its priced offer (maas keys): book it by `offer.id`"
+    price: Quote | None = Field(default=None, description="its price, computed now, not stored")
+    price_problem: str | None = Field(
+        default=None, description="why it has no price (the problem's detail), when it has none"
     )
-    offer_problem: str | None = Field(
-        default=None,
-        description="why it has no offer (the problem code's title and detail), when it has none",
+    offer_request: OfferCreate | None = Field(
+        default=None, description="the body of `POST /v1/offers` that stores this journey's offer"
     )
 
 
@@ -224,16 +234,13 @@ def offer_request(itinerary: Itinerary, rider_category: str | None) -> OfferCrea
     """Return the offer request of an itinerary's transit legs (None for a walk-only one)."""
     legs = [
         ItineraryLegRequest(
-            operator_id=leg.operator_id,
-            route_id=leg.route_id,
             trip_id=leg.trip_id,
+            service_date=leg.service_date,
             from_stop_id=leg.from_place.stop_id or "",
             to_stop_id=leg.to_place.stop_id or "",
-            departure=leg.departure,
-            arrival=leg.arrival,
         )
         for leg in itinerary.legs
-        if isinstance(leg, TransitLeg)
+        if isinstance(leg, TransitLeg) and leg.service_date is not None
     ]
     if not legs:
         return None
@@ -245,26 +252,27 @@ def offer_request(itinerary: Itinerary, rider_category: str | None) -> OfferCrea
 
 async def _priced(
     pool: asyncpg.Pool,
-    tenant_id: str,
     out: dict[str, Any],
     wanted: OfferCreate | None,
     fares: Mapping[str, FareFeed],
+    schedule: Schedule,
 ) -> None:
-    """Attach a stored offer, or say why the journey cannot be priced."""
+    """Attach the journey's price and offer request, or say why it cannot be priced."""
     if wanted is None:
         return
+    out["offer_request"] = wanted.model_dump(mode="json", exclude_none=True)
     try:
-        offer = await create_offer(pool, tenant_id, wanted, fares)
+        quote = await quote_offer(pool, wanted, fares, schedule)
     except SalesError as error:
-        out["offer_problem"] = error.detail
+        out["price_problem"] = error.detail
     else:
-        out["offer"] = offer.model_dump(mode="json", exclude_none=True)
+        out["price"] = quote.model_dump(mode="json", exclude_none=True)
 
 
 @api.route(
     "GET",
     "/v1/journeys",
-    summary="Plan journeys across every operator (with offers for maas keys)",
+    summary="Plan journeys across every operator, each with its price",
     tag="journeys",
     query=JourneyParams,
     response=JourneyList,
@@ -278,7 +286,7 @@ async def _priced(
     ),
 )
 async def get_journeys(request: web.Request, query: JourneyParams) -> web.Response:
-    """Plan with RAPTOR on the current snapshot; a maas caller gets a stored offer per journey."""
+    """Plan with RAPTOR on the current snapshot; price each journey without storing anything."""
     timetable = request.app[timetable_key].get()
     overlay = request.app[realtime_key].state.overlay(timetable.generation)
     try:
@@ -291,12 +299,12 @@ async def get_journeys(request: web.Request, query: JourneyParams) -> web.Respon
         raise domain_problem(exc) from None
     found = found[: query.limit]
     items = [itinerary_json(it) for it in found]  # the document of `JourneyList`
-    caller = request.get(PRINCIPAL)
-    if caller is None or caller.tenant_id is None or not query.offers:
+    if not query.prices:
         return json_response({"items": items})
     pool = request.app[db_key]
     fares = await request.app[fares_key].current(pool)  # once per request, not per journey
+    schedule = Schedule(timetable.snapshot, overlay or {})  # the one the journeys were planned on
     for out, itinerary in zip(items, found, strict=True):
         wanted = offer_request(itinerary, query.rider_category)
-        await _priced(pool, caller.tenant_id, out, wanted, fares)
+        await _priced(pool, out, wanted, fares, schedule)
     return json_response({"items": items})

@@ -57,6 +57,8 @@ def leg_json(leg: Leg) -> dict[str, Any]:
     }
     if leg.transfer_s is not None:
         out["transfer_s"] = leg.transfer_s
+    if leg.service_date is not None:
+        out["service_date"] = leg.service_date
     return out
 
 

@@ -12,15 +12,17 @@ from aiohttp import web
 from pydantic import BaseModel, Field, model_validator
 
 from gateway.api import api, json_response, principal, require_own_operator
-from gateway.appkeys import db_key, fares_key, sales_key
+from gateway.appkeys import db_key, fares_key, realtime_key, sales_key, timetable_key
 from gateway.pagination import decode_keys, decode_time_id, encode_keys, encode_time_id
 from gateway.problems import Problem, not_found
 from gateway.uploads import read_upload
-from operators.fares.catalogue import CatalogueProduct, list_catalogue
+from operators.fares.catalogue import CatalogueProduct, list_sold_alone
 from sales import capacity, idempotency
 from sales.bookings import cancel_booking, confirm_booking, create_booking
+from sales.conditions import OperatorTerms, operator_terms
 from sales.fares import store_fares
-from sales.offers import OperatorTerms, create_offer, operator_terms, product_validity
+from sales.offers import create_offer
+from sales.rides import Schedule
 from sales.schemas import (
     Booking,
     BookingCreate,
@@ -57,7 +59,10 @@ def _tenant(request: web.Request) -> str:
     errors=("invalid_cursor",),
 )
 async def list_products(request: web.Request, query: ProductQuery) -> ProductList:
-    """List products with rider categories, prices, media, validity and conditions, by page."""
+    """List the products sold on their own, with prices, media, validity, conditions, by page.
+
+    A product only a transfer rule uses, or one priced zero or less, is not listed.
+    """
     after = decode_keys(query.cursor, 2)
     pool = request.app[db_key]
     fares = await request.app[fares_key].current(pool)
@@ -70,9 +75,11 @@ async def list_products(request: web.Request, query: ProductQuery) -> ProductLis
     now = datetime.now(UTC)
     items: list[Product] = []
     for operator_id in wanted:
-        for product in sorted(list_catalogue(fares[operator_id]), key=lambda p: p.fare_product_id):
+        own = terms[operator_id]
+        sold = list_sold_alone(fares[operator_id], own.marked_sold_alone())
+        for product in sorted(sold, key=lambda p: p.fare_product_id):
             if after is None or (operator_id, product.fare_product_id) > after:
-                items.append(_product(operator_id, product, terms[operator_id], now))
+                items.append(_product(operator_id, product, own, now))
         if len(items) > query.limit:
             break
     page = items[: query.limit]
@@ -86,15 +93,16 @@ async def list_products(request: web.Request, query: ProductQuery) -> ProductLis
 def _product(
     operator_id: str, product: CatalogueProduct, terms: OperatorTerms, now: datetime
 ) -> Product:
+    own = terms.for_product(product.fare_product_id)
     return Product(
         operator_id=operator_id,
         product_id=product.fare_product_id,
         name=product.fare_product_name,
         prices=[ProductPrice.model_validate(p, from_attributes=True) for p in product.prices],
         has_origin_destination=product.has_origin_destination,
-        sold_alone=not product.is_leg_product and not product.is_transfer_product,
-        validity_min=int(product_validity(product, terms).total_seconds() // 60),
-        conditions=terms.conditions(now),
+        sold_alone=True,
+        validity_min=int(own.validity.total_seconds() // 60),
+        conditions=own.conditions(now),
         areas=[list(pair) for pair in product.area_pairs],
         networks=list(product.network_ids),
     )
@@ -115,6 +123,10 @@ def _product(
         "no_fares",
         "no_fare",
         "itinerary_not_a_sequence",
+        "trip_not_running",
+        "trip_cancelled",
+        "stops_not_on_trip",
+        "not_sold_alone",
         "departed",
         "valid_from_past",
         "mixed_currencies",
@@ -123,10 +135,19 @@ def _product(
     location="/v1/offers/{id}",
 )
 async def post_offer(request: web.Request, body: OfferCreate) -> Offer:
-    """Price with the operators' fares and store the offer for 15 minutes."""
+    """Price with the operators' fares and the timetable; store the offer for 15 minutes."""
     pool = request.app[db_key]
     fares = await request.app[fares_key].current(pool)
-    return await create_offer(pool, _tenant(request), body, fares)
+    # A product needs no timetable: it is sold even while the first one is being built.
+    schedule = current_schedule(request) if body.itinerary is not None else None
+    return await create_offer(pool, _tenant(request), body, fares, schedule)
+
+
+def current_schedule(request: web.Request) -> Schedule:
+    """Return the timetable this request reads, with the realtime overlay on it."""
+    timetable = request.app[timetable_key].get()
+    overlay = request.app[realtime_key].state.overlay(timetable.generation)
+    return Schedule(timetable.snapshot, overlay or {})
 
 
 @api.route(
@@ -310,6 +331,7 @@ async def post_confirm(request: web.Request) -> web.Response:
         "not_found",
         "booking_not_cancellable",
         "booking_busy",
+        "not_cancellable",
         "operator_unavailable",
     ),
     idempotent_key="optional",

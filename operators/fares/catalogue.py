@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 
 from operators.fares.matching import list_product_rows
 from operators.fares.model import FareError, FareFeed, FareProduct
@@ -78,6 +79,26 @@ def list_catalogue(feed: FareFeed) -> list[CatalogueProduct]:
     """Return every product of an operator in file order, transfer-only products included."""
     ids = dict.fromkeys(p.fare_product_id for p in feed.products)
     return [_product(feed, product_id) for product_id in ids]
+
+
+def sells_alone(product: CatalogueProduct, marked: Collection[str]) -> bool:
+    """Return whether a product may be sold on its own: the one rule of what is for sale alone.
+
+    A product a fare leg rule prices, or one its operator marks as sold alone (a day
+    ticket no rule uses); never one that is only a transfer discount, and never at zero
+    or less (a free or negative amount is part of a journey's price, not a ticket).
+    """
+    priced = product.is_leg_product or product.fare_product_id in marked
+    return priced and any(p.price_minor > 0 for p in product.prices)
+
+
+def list_sold_alone(feed: FareFeed, marked: Collection[str]) -> list[CatalogueProduct]:
+    """Return the products for sale on their own, with only their prices above zero."""
+    return [
+        replace(p, prices=tuple(price for price in p.prices if price.price_minor > 0))
+        for p in list_catalogue(feed)
+        if sells_alone(p, marked)
+    ]
 
 
 def find_product(feed: FareFeed, fare_product_id: str) -> CatalogueProduct | None:

@@ -47,7 +47,7 @@ async def test_journeys_between_two_stops_chain_in_time(kuopio: Client) -> None:
         transit = [leg for leg in legs if leg["mode"] == "transit"]
         assert transit
         assert all(leg["operator_id"] for leg in transit)
-        assert "offer" not in itinerary  # no key: no offer
+        assert "offer" not in itinerary  # a GET stores no offer
 
 
 async def test_coordinates_get_walking_access(kuopio: Client) -> None:
@@ -86,7 +86,7 @@ async def test_bad_journey_queries_are_clear_problems(
     assert (await resp.json(content_type=None))["code"] == code
 
 
-async def test_journeys_that_have_left_come_without_offers(
+async def test_journeys_that_have_left_come_without_a_price(
     kuopio: Client, db: asyncpg.Pool, make_key: MakeKey
 ) -> None:
     for op in KUOPIO_OPERATORS:
@@ -98,7 +98,7 @@ async def test_journeys_that_have_left_come_without_offers(
     )
     items = (await resp.json())["items"]
     assert items
-    assert all(i.get("offer") is None and "departed" in i["offer_problem"] for i in items)
+    assert all(i.get("price") is None and "departed" in i["price_problem"] for i in items)
 
 
 async def test_walk_limits_are_request_parameters(kuopio: Client) -> None:

@@ -14,6 +14,8 @@ from aiohttp.test_utils import TestClient
 
 from gateway.appkeys import settings_key
 from gateway.demo.kuopio import read_demo_fare_files
+from gateway.demo.run import DEMO_DAY_TICKET
+from sales.conditions import set_conditions
 from sales.fares import store_fares, zip_files
 from sales.signing import ensure_signing_key
 from tests.conftest import bearer
@@ -40,6 +42,7 @@ async def operator_with_demo_fares(
     await store_fares(
         pool, operator_id, zip_files(read_demo_fare_files(fares_of)), "Europe/Helsinki"
     )
+    await set_conditions(pool, operator_id, "day", DEMO_DAY_TICKET)
     return operator_id
 
 

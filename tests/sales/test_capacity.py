@@ -1,5 +1,4 @@
 import asyncio
-import datetime as dt
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -10,7 +9,6 @@ from tests.conftest import ClientFactory, bearer
 from tests.sales.support import (
     book,
     day_ticket_offer,
-    in_days,
     offer,
     operator_with_demo_fares,
 )
@@ -84,35 +82,3 @@ async def test_operator_key_sets_only_its_own_capacity(
     assert (
         await client.put(f"/v1/operators/{mine}/capacities", json=body, headers=key)
     ).status == 200
-
-
-async def test_a_departure_with_limited_seats_sells_out(
-    aiohttp_client: ClientFactory, settings: Settings, db: asyncpg.Pool, make_key: MakeKey
-) -> None:
-    ferry = await operator_with_demo_fares(db)
-    client = await aiohttp_client(create_app(settings))
-    admin = bearer(await make_key("admin"))
-    leaves = in_days(9)
-    departure = {"trip_id": f"{ferry}:0800", "service_date": leaves.date().isoformat()}
-    resp = await client.put(
-        f"/v1/operators/{ferry}/capacities", json=departure | {"seats_total": 3}, headers=admin
-    )
-    assert resp.status == 200
-    leg = {
-        "operator_id": ferry,
-        "route_id": f"{ferry}:19",
-        "trip_id": departure["trip_id"],
-        "service_date": departure["service_date"],
-        "from_stop_id": f"{ferry}:156210",
-        "to_stop_id": f"{ferry}:176719",
-        "departure": leaves.isoformat(),
-        "arrival": (leaves + dt.timedelta(minutes=40)).isoformat(),
-    }
-    key = await make_key("maas")
-    two = {"itinerary": {"legs": [leg]}, "travellers": [{"rider_category": "adult"}] * 2}
-    first, second = await offer(client, key, two), await offer(client, key, two)
-    assert (await book(client, key, [first["id"]], travellers=2))[0] == 201
-    status, problem = await book(client, key, [second["id"]], travellers=2)
-    assert status == 409
-    assert problem["code"] == "sold_out"
-    assert "2 traveller(s)" in problem["detail"]

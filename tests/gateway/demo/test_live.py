@@ -72,10 +72,14 @@ async def test_a_maas_key_books_a_journey_of_the_live_demo(
         headers=bearer(key),
     )
     items = (await resp.json())["items"]
-    priced = [i for i in items if i.get("offer")]
-    assert priced, [(i.get("offer_problem"), [leg["mode"] for leg in i["legs"]]) for i in items]
-    offer = priced[0]["offer"]
-    assert offer["total_minor"] > 0
+    priced = [i for i in items if i.get("price")]
+    assert priced, [(i.get("price_problem"), [leg["mode"] for leg in i["legs"]]) for i in items]
+    price = priced[0]["price"]
+    assert price["total_minor"] > 0
+    resp = await client.post("/v1/offers", json=priced[0]["offer_request"], headers=bearer(key))
+    assert resp.status == 201, await resp.text()
+    offer = await resp.json()
+    assert offer["total_minor"] == price["total_minor"]
     transit = [leg for leg in priced[0]["legs"] if leg["mode"] == "transit"]
     assert [leg["trip_id"] for leg in offer["legs"]] == [leg["trip_id"] for leg in transit]
     status, booking = await book(client, key, [offer["id"]])

@@ -78,11 +78,16 @@ def run_all(commands: list[Command], cwd: Path, timeout_s: float = 120) -> list[
             raise WalkthroughFailed(f"{line}\nanswered a problem:\n{out}")
         for name, path in command.captures.items():
             try:
-                values[name] = str(pick(answer, path))
+                values[name] = _text(pick(answer, path))
             except (KeyError, IndexError, TypeError) as exc:
                 raise WalkthroughFailed(f"{line}\nno {path} in the answer:\n{out}") from exc
         outputs.append(out)
     return outputs
+
+
+def _text(value: Any) -> str:
+    """Return a captured field as a later command pastes it: objects as JSON."""
+    return orjson.dumps(value).decode() if isinstance(value, dict | list) else str(value)
 
 
 def _json(text: str) -> Any:
