@@ -1,0 +1,102 @@
+"""Aggregation in PostgreSQL: one GROUP BY over a period's partition of the trip records.
+
+Every cell counts trips (at most `cap` per traveller: a record's ordinal `seq`
+within its pseudonym and period) and distinct pseudonyms. Later releases of a
+period count only the trips the period's first release published (the trips
+of its cells of at least k travellers), so every release partitions the same
+trips.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from flows.grid import ALL, Bucket, Dimension, bucket_sql
+from flows.zones import OTHER, zone_sql
+
+Cell = tuple[str, str, str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """How records map to cells: zone system, bucket and the breakdown by mode or operator."""
+
+    zone_system: str
+    bucket: Bucket
+    breakdown: tuple[Dimension, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """A cell's trips and distinct travellers."""
+
+    trips: int
+    travellers: int
+
+
+def _in(expr: str, param: str, fallback: str) -> str:
+    # `IN (SELECT unnest(...))` is planned as a hashed subplan: one lookup per row.
+    return f"CASE WHEN {expr} IN (SELECT unnest({param}::text[])) THEN {expr} ELSE '{fallback}' END"
+
+
+def cell_sql(shape: Shape, zones: str, modes: str) -> list[str]:
+    """Return the SQL of a record's cell: origin, destination, bucket, mode, operator."""
+    origin, destination = zone_sql(shape.zone_system)
+    return [
+        _in(origin, zones, OTHER),
+        _in(destination, zones, OTHER),
+        bucket_sql(shape.bucket),
+        _in("mode_key", modes, "other") if "mode" in shape.breakdown else f"'{ALL}'",
+        "operator_key" if "operator" in shape.breakdown else f"'{ALL}'",
+    ]
+
+
+def tally_sql(shape: Shape, base: Shape | None) -> str:
+    """Return the GROUP BY of a release; with a base, only the trips the base published."""
+    cells = cell_sql(shape, "$3", "$4")
+    where = "period = $1 AND seq <= $2"
+    if base is not None:
+        base_cells = ", ".join(cell_sql(base, "$5", "$6"))
+        where += (
+            f" AND ({base_cells}) IN (SELECT origin, destination, bucket, mode, operator "
+            "FROM flow_release_cells WHERE release_id = $7)"
+        )
+    columns = ", ".join(f"{expr} AS c{i}" for i, expr in enumerate(cells))
+    return (
+        "SELECT c0, c1, c2, c3, c4, count(*)::int AS trips, "
+        "count(DISTINCT pseudonym)::int AS travellers "
+        f"FROM (SELECT {columns}, pseudonym FROM flow_trip_records WHERE {where}) t "
+        "GROUP BY c0, c1, c2, c3, c4"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BaseRef:
+    """The period's first release, which fixes the trips every later release counts."""
+
+    release_id: object
+    shape: Shape
+    zones: list[str]
+    modes: list[str]
+
+
+async def tally(
+    conn: asyncpg.Connection,
+    period: str,
+    cap: int,
+    shape: Shape,
+    zones: list[str],
+    modes: list[str],
+    base: BaseRef | None,
+) -> dict[Cell, Tally]:
+    """Return the trips and travellers of every non-empty cell."""
+    args: list[object] = [period, cap, zones, modes]
+    if base is not None:
+        args += [base.zones, base.modes, base.release_id]
+    rows = await conn.fetch(tally_sql(shape, base.shape if base else None), *args)
+    return {
+        (r["c0"], r["c1"], r["c2"], r["c3"], r["c4"]): Tally(r["trips"], r["travellers"])
+        for r in rows
+    }
