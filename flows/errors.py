@@ -43,6 +43,12 @@ class BuiltInZoneSystem(FlowsError):
     code = "built_in_zone_system"
 
 
+class ZoneSystemExists(FlowsError):
+    """Districts of that id were uploaded already (they never change once trips carry them)."""
+
+    code = "zone_system_exists"
+
+
 class PeriodNotClosed(FlowsError):
     """Trips of the period may still be recorded, so it cannot be released yet."""
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from gateway.sales.offers import BOARDING_MARGIN
+from sales.offers import BOARDING_MARGIN
 
 _ADVANCE = """
 WITH times AS (
