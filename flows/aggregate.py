@@ -41,35 +41,32 @@ def _in(expr: str, param: str, fallback: str) -> str:
     return f"CASE WHEN {expr} IN (SELECT unnest({param}::text[])) THEN {expr} ELSE '{fallback}' END"
 
 
-def cell_sql(shape: Shape, zones: str, modes: str) -> list[str]:
+class Params:
+    """Numbered query parameters, added as the SQL that uses them is written."""
+
+    def __init__(self) -> None:
+        self.values: list[object] = []
+
+    def add(self, value: object) -> str:
+        """Return the placeholder of a new parameter."""
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+def cell_sql(shape: Shape, zones: list[str], modes: list[str], params: Params) -> list[str]:
     """Return the SQL of a record's cell: origin, destination, bucket, mode, operator."""
     origin, destination = zone_sql(shape.zone_system)
+    zone_param = params.add(zones)
+    mode = f"'{ALL}'"
+    if "mode" in shape.breakdown:
+        mode = _in("mode_key", params.add(modes), "other")
     return [
-        _in(origin, zones, OTHER),
-        _in(destination, zones, OTHER),
+        _in(origin, zone_param, OTHER),
+        _in(destination, zone_param, OTHER),
         bucket_sql(shape.bucket),
-        _in("mode_key", modes, "other") if "mode" in shape.breakdown else f"'{ALL}'",
+        mode,
         "operator_key" if "operator" in shape.breakdown else f"'{ALL}'",
     ]
-
-
-def tally_sql(shape: Shape, base: Shape | None) -> str:
-    """Return the GROUP BY of a release; with a base, only the trips the base published."""
-    cells = cell_sql(shape, "$3", "$4")
-    where = "period = $1 AND seq <= $2"
-    if base is not None:
-        base_cells = ", ".join(cell_sql(base, "$5", "$6"))
-        where += (
-            f" AND ({base_cells}) IN (SELECT origin, destination, bucket, mode, operator "
-            "FROM flow_release_cells WHERE release_id = $7)"
-        )
-    columns = ", ".join(f"{expr} AS c{i}" for i, expr in enumerate(cells))
-    return (
-        "SELECT c0, c1, c2, c3, c4, count(*)::int AS trips, "
-        "count(DISTINCT pseudonym)::int AS travellers "
-        f"FROM (SELECT {columns}, pseudonym FROM flow_trip_records WHERE {where}) t "
-        "GROUP BY c0, c1, c2, c3, c4"
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +79,29 @@ class BaseRef:
     modes: list[str]
 
 
+def tally_sql(
+    period: str, cap: int, shape: Shape, zones: list[str], modes: list[str], base: BaseRef | None
+) -> tuple[str, list[object]]:
+    """Return the GROUP BY of a release and its parameters; with a base, only its trips."""
+    params = Params()
+    where = f"period = {params.add(period)} AND seq <= {params.add(cap)}"
+    cells = cell_sql(shape, zones, modes, params)
+    if base is not None:
+        base_cells = ", ".join(cell_sql(base.shape, base.zones, base.modes, params))
+        where += (
+            f" AND ({base_cells}) IN (SELECT origin, destination, bucket, mode, operator "
+            f"FROM flow_release_cells WHERE release_id = {params.add(base.release_id)})"
+        )
+    columns = ", ".join(f"{expr} AS c{i}" for i, expr in enumerate(cells))
+    sql = (
+        "SELECT c0, c1, c2, c3, c4, count(*)::int AS trips, "
+        "count(DISTINCT pseudonym)::int AS travellers "
+        f"FROM (SELECT {columns}, pseudonym FROM flow_trip_records WHERE {where}) t "
+        "GROUP BY c0, c1, c2, c3, c4"
+    )
+    return sql, params.values
+
+
 async def tally(
     conn: asyncpg.Connection,
     period: str,
@@ -92,10 +112,8 @@ async def tally(
     base: BaseRef | None,
 ) -> dict[Cell, Tally]:
     """Return the trips and travellers of every non-empty cell."""
-    args: list[object] = [period, cap, zones, modes]
-    if base is not None:
-        args += [base.zones, base.modes, base.release_id]
-    rows = await conn.fetch(tally_sql(shape, base.shape if base else None), *args)
+    sql, args = tally_sql(period, cap, shape, zones, modes, base)
+    rows = await conn.fetch(sql, *args)
     return {
         (r["c0"], r["c1"], r["c2"], r["c3"], r["c4"]): Tally(r["trips"], r["travellers"])
         for r in rows

@@ -23,7 +23,7 @@ from flows.errors import BuiltInZoneSystem, InvalidZones, ZoneSystemNotFound
 OTHER = "_other"
 FARE_ZONES = "fare-zones"
 BUILT_IN: dict[str, str] = {
-    FARE_ZONES: "The operators' GTFS fare zones (stops.zone_id)",
+    FARE_ZONES: "The operators' GTFS fare zones (stops.zone_id, as operator:zone)",
     "h3-7": "H3 cells of resolution 7 (about 5 km2) that hold a stop",
     "h3-8": "H3 cells of resolution 8 (about 0.7 km2) that hold a stop",
 }
@@ -93,6 +93,11 @@ WHERE s.stop_lat IS NOT NULL AND s.stop_lon IS NOT NULL
 """
 
 
+def _fare_zone_name(zone_id: str) -> str:
+    operator, _, zone = zone_id.rpartition(":")
+    return f"Fare zone {zone} ({operator})" if operator else f"Fare zone {zone}"
+
+
 async def _fare_zones(conn: asyncpg.Connection | asyncpg.Pool) -> list[Zone]:
     points: dict[str, list[tuple[float, float]]] = {}
     for row in await conn.fetch(_STOPS + " AND s.zone_id IS NOT NULL AND s.zone_id <> ''"):
@@ -102,7 +107,7 @@ async def _fare_zones(conn: asyncpg.Connection | asyncpg.Pool) -> list[Zone]:
         hull = MultiPoint(points[zone_id]).convex_hull.buffer(HULL_MARGIN_DEG)
         centre = hull.centroid
         zones.append(
-            Zone(zone_id, f"Fare zone {zone_id}", dict(mapping(hull)), (centre.x, centre.y))
+            Zone(zone_id, _fare_zone_name(zone_id), dict(mapping(hull)), (centre.x, centre.y))
         )
     return zones
 

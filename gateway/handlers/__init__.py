@@ -18,6 +18,7 @@ MODULES = (
     "verification",
     "realtime",
     "vehicles",
+    "flows",
 )
 
 
