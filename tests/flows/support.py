@@ -72,3 +72,16 @@ async def record_all(
         for one in trips:
             recorded += await record_trip(conn, one, districts, config)
     return recorded
+
+
+def crowd(
+    prefix: str, count: int, origin: Place, destination: Place, departure: datetime
+) -> list[Trip]:
+    """Return one trip each of `count` travellers named prefix-0, prefix-1, ..."""
+    return [trip(f"{prefix}-{i}", origin, destination, departure) for i in range(count)]
+
+
+def zone(place: Place) -> str:
+    """Return a test place's fare zone (every Kuopio place has one)."""
+    assert place.zone_id is not None
+    return place.zone_id
