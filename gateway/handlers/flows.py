@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,18 @@ from gateway.appkeys import db_key, flows_key, settings_key
 from gateway.problems import Problem
 
 PLANNERS: tuple[Role, ...] = ("planner", "admin")
-_REF = REF_PATTERN.strip("^$")
-TRAVELLER = f"/v1/travellers/{{ref:{_REF}}}"
+# Route patterns cannot hold `{n}` quantifiers (the OpenAPI path would break); length is checked.
+TRAVELLER = "/v1/travellers/{ref:[A-Za-z0-9._:-]+}"
 CONSENT = TRAVELLER + "/consents/{purpose:trip-statistics}"
+
+
+def _ref(request: web.Request) -> str:
+    ref = request.match_info["ref"]
+    if re.fullmatch(REF_PATTERN, ref) is None:
+        raise Problem(
+            422, "validation_failed", "Validation failed", "path.ref: at most 64 characters"
+        )
+    return ref
 
 
 def _tenant(request: web.Request) -> str:
@@ -62,7 +72,7 @@ async def grant_consent(request: web.Request) -> ConsentReceipt:
         request.app[db_key],
         request.app[flows_key].controller,
         _tenant(request),
-        request.match_info["ref"],
+        _ref(request),
         request.match_info["purpose"],
     )
     return ConsentReceipt.model_validate(receipt.document)
@@ -83,7 +93,7 @@ async def withdraw_consent(request: web.Request) -> ConsentReceipt:
         request.app[db_key],
         request.app[flows_key].controller,
         _tenant(request),
-        request.match_info["ref"],
+        _ref(request),
         request.match_info["purpose"],
     )
     return ConsentReceipt.model_validate(receipt.document)
@@ -100,9 +110,7 @@ async def withdraw_consent(request: web.Request) -> ConsentReceipt:
 )
 async def traveller_data(request: web.Request) -> TravellerData:
     """Export consents, receipts, trip records still linkable and bookings."""
-    data = await rights.export_data(
-        request.app[db_key], _tenant(request), request.match_info["ref"]
-    )
+    data = await rights.export_data(request.app[db_key], _tenant(request), _ref(request))
     return TravellerData.model_validate(data)
 
 
@@ -121,7 +129,7 @@ async def erase_traveller(request: web.Request) -> ConsentReceipt:
         request.app[db_key],
         request.app[flows_key].controller,
         _tenant(request),
-        request.match_info["ref"],
+        _ref(request),
     )
     return ConsentReceipt.model_validate(receipt.document)
 
@@ -189,7 +197,7 @@ def _format(request: web.Request, query: ReleaseQuery) -> str:
 
 @api.route(
     "GET",
-    "/v1/flows/releases/{id:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}}",
+    "/v1/flows/releases/{id:[0-9a-fA-F-]+}",
     summary="A release: JSON, or CSV, GeoJSON, Parquet, flowmap.blue or Visum ($O)",
     tag="flows",
     roles=PLANNERS,
@@ -202,7 +210,10 @@ async def get_release(
     request: web.Request, query: ReleaseQuery
 ) -> web.StreamResponse | ReleaseDetail:
     """Serve a release in the format asked for (`format=` wins over `Accept`)."""
-    release_id = uuid.UUID(request.match_info["id"])  # the route admits only a UUID
+    try:
+        release_id = uuid.UUID(request.match_info["id"])
+    except ValueError:
+        raise errors.ReleaseNotFound(f"release {request.match_info['id']} does not exist") from None
     release = await load_release(request.app[db_key], release_id)
     fmt = _format(request, query)
     if fmt == "json":
