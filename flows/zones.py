@@ -18,7 +18,7 @@ import shapely
 from shapely.geometry import MultiPoint, Point, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
-from flows.errors import BuiltInZoneSystem, InvalidZones, ZoneSystemNotFound
+from flows.errors import BuiltInZoneSystem, InvalidZones, ZoneSystemExists, ZoneSystemNotFound
 
 OTHER = "_other"
 FARE_ZONES = "fare-zones"
@@ -199,8 +199,8 @@ def parse_districts(collection: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def create_districts(
     conn: asyncpg.Connection | asyncpg.Pool, system_id: str, name: str, collection: dict[str, Any]
-) -> bool:
-    """Store uploaded districts once; False when a system of that id exists already."""
+) -> None:
+    """Store uploaded districts once (ZoneSystemExists when the id is taken)."""
     if system_id in BUILT_IN:
         raise BuiltInZoneSystem(f"{system_id!r} is built in")
     zones = parse_districts(collection)
@@ -211,7 +211,8 @@ async def create_districts(
         name,
         zones,
     )
-    return bool(created)
+    if not created:
+        raise ZoneSystemExists(f"zone system {system_id!r} exists; districts never change")
 
 
 async def load_districts(conn: asyncpg.Connection | asyncpg.Pool) -> list[Districts]:

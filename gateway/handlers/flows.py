@@ -32,8 +32,8 @@ from flows.schemas import (
 )
 from flows.zones import create_districts, list_zone_systems, list_zones
 from gateway.api import api, principal
-from gateway.apikeys import Role
 from gateway.appkeys import db_key, flows_key, settings_key
+from gateway.credentials import Role
 from gateway.problems import Problem
 
 PLANNERS: tuple[Role, ...] = ("planner", "admin")
@@ -290,13 +290,12 @@ async def get_zone_system(request: web.Request) -> ZoneList:
     body=DistrictsCreate,
     response=ZoneSystem,
     status=201,
-    errors=(errors.InvalidZones, errors.BuiltInZoneSystem),
+    errors=(errors.InvalidZones, errors.BuiltInZoneSystem, errors.ZoneSystemExists),
 )
 async def post_zone_system(request: web.Request, body: DistrictsCreate) -> ZoneSystem:
     """Store districts once; trips recorded from then on carry their district."""
     pool = request.app[db_key]
-    if not await create_districts(pool, body.id, body.name, body.geojson):
-        raise Problem(409, "zone_system_exists", "Conflict", f"zone system {body.id!r} exists")
+    await create_districts(pool, body.id, body.name, body.geojson)
     systems = {s["id"]: s for s in await list_zone_systems(pool)}
     return ZoneSystem.model_validate(systems[body.id])
 
