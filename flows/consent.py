@@ -147,6 +147,30 @@ async def grant(
     return receipt
 
 
+async def grant_all(
+    pool: asyncpg.Pool, controller: Controller, tenant_id: str, refs: list[str], purpose: str
+) -> list[Receipt]:
+    """Record the grants of many travellers at once (the demo's), each with its receipt."""
+    now = datetime.now(UTC)
+    receipts = [build_receipt(controller, tenant_id, ref, purpose, "grant", now) for ref in refs]
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.executemany(
+            """INSERT INTO flow_consents (tenant_id, traveller_ref, purpose, granted_at, receipt_id)
+               VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
+            [(tenant_id, ref, purpose, now, r.id) for ref, r in zip(refs, receipts, strict=True)],
+        )
+        await conn.executemany(
+            """INSERT INTO flow_consent_receipts
+                   (id, tenant_id, traveller_ref, purpose, action, receipt)
+               VALUES ($1, $2, $3, $4, 'grant', $5)""",
+            [
+                (r.id, tenant_id, ref, purpose, r.document)
+                for ref, r in zip(refs, receipts, strict=True)
+            ],
+        )
+    return receipts
+
+
 async def known_traveller(conn: asyncpg.Connection, tenant_id: str, traveller_ref: str) -> bool:
     """Tell whether the tenant has anything stored about the traveller."""
     found: bool = await conn.fetchval(

@@ -25,7 +25,8 @@ import orjson
 from aiohttp import web
 
 from gateway import credentials, operator_store
-from gateway.appkeys import db_key, demo_banner_key, settings_key, timetable_key
+from gateway.appkeys import db_key, demo_banner_key, flows_key, settings_key, timetable_key
+from gateway.demo import flows as demo_flows
 from gateway.demo.kuopio import KUOPIO_OPERATORS, KUOPIO_TIMEZONE, read_demo_fare_files
 from gateway.demo.shift import first_service_date, shift_service_dates
 from gtfs.feed.prepare import file_sha256, prepare_split
@@ -237,4 +238,6 @@ async def on_startup(app: web.Application) -> None:
         feed=live if live is not None else feed,
         maas_command=maas_command(),
     )
-    app[demo_banner_key] = demo_banner(walk)
+    release = await demo_flows.ensure_demo_flows(pool, app[flows_key])
+    flows_lines = demo_flows.flows_banner(walk.base_url, keys["planner"], release)
+    app[demo_banner_key] = demo_banner(walk) + "\n".join(flows_lines) + "\n"
