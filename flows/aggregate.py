@@ -53,20 +53,23 @@ class Params:
         return f"${len(self.values)}"
 
 
-def cell_sql(shape: Shape, zones: list[str], modes: list[str], params: Params) -> list[str]:
-    """Return the SQL of a record's cell: origin, destination, bucket, mode, operator."""
-    origin, destination = zone_sql(shape.zone_system)
+def cell_sql(
+    shape: Shape, zones: list[str], modes: list[str], params: Params
+) -> list[tuple[str, str]]:
+    """Return, per cell dimension, a record's raw value and the label template of one `{x}`.
+
+    Dimensions: origin, destination, bucket, mode, operator. A zone or mode the grid
+    does not list is labelled `_other` (or `other`), so every trip lands in some cell.
+    """
+    origin, destination, label = zone_sql(shape.zone_system)
     zone_param = params.add(zones)
-    mode = f"'{ALL}'"
+    zone_label = _in(label, zone_param, OTHER)
+    bucket, bucket_label = bucket_sql(shape.bucket)
+    mode = (f"'{ALL}'", "{x}")
     if "mode" in shape.breakdown:
-        mode = _in("mode_key", params.add(modes), "other")
-    return [
-        _in(origin, zone_param, OTHER),
-        _in(destination, zone_param, OTHER),
-        bucket_sql(shape.bucket),
-        mode,
-        "operator_key" if "operator" in shape.breakdown else f"'{ALL}'",
-    ]
+        mode = ("mode_key", _in("{x}", params.add(modes), "other"))
+    operator = ("operator_key", "{x}") if "operator" in shape.breakdown else (f"'{ALL}'", "{x}")
+    return [(origin, zone_label), (destination, zone_label), (bucket, bucket_label), mode, operator]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,23 +85,36 @@ class BaseRef:
 def tally_sql(
     period: str, cap: int, shape: Shape, zones: list[str], modes: list[str], base: BaseRef | None
 ) -> tuple[str, list[object]]:
-    """Return the GROUP BY of a release and its parameters; with a base, only its trips."""
+    """Return the GROUP BY of a release and its parameters; with a base, only its trips.
+
+    Two hash aggregations instead of `count(DISTINCT)` (which sorts every record):
+    records by cell and pseudonym, then per cell the trips summed and the pseudonyms
+    counted.
+    """
     params = Params()
     where = f"period = {params.add(period)} AND seq <= {params.add(cap)}"
-    cells = cell_sql(shape, zones, modes, params)
+    dims = cell_sql(shape, zones, modes, params)
+    # Zones, mode and operator are labelled per record; the bucket only once grouped.
+    inner = [label.format(x=raw) for raw, label in dims[:2]] + [dims[2][0]]
+    inner += [label.format(x=raw) for raw, label in dims[3:]]
+    labels = ", ".join(f"{expr} AS c{i}" for i, expr in enumerate(inner))
+    bucket = dims[2][1].format(x="c2")
     if base is not None:
-        base_cells = ", ".join(cell_sql(base.shape, base.zones, base.modes, params))
+        base_dims = cell_sql(base.shape, base.zones, base.modes, params)
+        base_labels = ", ".join(label.format(x=raw) for raw, label in base_dims)
         where += (
-            f" AND ({base_cells}) IN (SELECT origin, destination, bucket, mode, operator "
+            f" AND ({base_labels}) IN (SELECT origin, destination, bucket, mode, operator "
             f"FROM flow_release_cells WHERE release_id = {params.add(base.release_id)})"
         )
-    columns = ", ".join(f"{expr} AS c{i}" for i, expr in enumerate(cells))
-    sql = (
-        "SELECT c0, c1, c2, c3, c4, count(*)::int AS trips, "
-        "count(DISTINCT pseudonym)::int AS travellers "
-        f"FROM (SELECT {columns}, pseudonym FROM flow_trip_records WHERE {where}) t "
-        "GROUP BY c0, c1, c2, c3, c4"
-    )
+    sql = f"""
+        WITH per_traveller AS (
+            SELECT {labels}, pseudonym, count(*) AS trips FROM flow_trip_records
+            WHERE {where} GROUP BY c0, c1, c2, c3, c4, pseudonym
+        )
+        SELECT c0, c1, {bucket} AS c2, c3, c4, sum(trips)::int AS trips,
+               count(*)::int AS travellers
+        FROM per_traveller GROUP BY c0, c1, per_traveller.c2, c3, c4
+    """
     return sql, params.values
 
 

@@ -20,14 +20,18 @@ PARTS_OF_DAY = ("night", "morning", "midday", "afternoon", "evening")
 _PART_STARTS = ((6, "night"), (10, "morning"), (15, "midday"), (19, "afternoon"))
 
 
-def bucket_sql(bucket: Bucket) -> str:
-    """Return the SQL expression of a trip record's bucket."""
+def bucket_sql(bucket: Bucket) -> tuple[str, str]:
+    """Return a record's raw bucket (an integer or a date) and the label template of one `{x}`.
+
+    Records are grouped by the raw value; only the grouped cells get their labels.
+    """
     if bucket == "hour":
-        return "lpad(hour::text, 2, '0')"
+        return "hour", "lpad({x}::text, 2, '0')"
     if bucket == "day":
-        return "service_date::text"
-    cases = " ".join(f"WHEN hour < {end} THEN '{name}'" for end, name in _PART_STARTS)
-    return f"CASE {cases} ELSE 'evening' END"
+        return "service_date", "{x}::text"
+    index = " ".join(f"WHEN hour < {end} THEN {i}" for i, (end, _) in enumerate(_PART_STARTS))
+    names = " ".join(f"WHEN {i} THEN '{name}'" for i, name in enumerate(PARTS_OF_DAY))
+    return f"CASE {index} ELSE {len(_PART_STARTS)} END", f"CASE {{x}} {names} END"
 
 
 def bucket_labels(bucket: Bucket, period: Period) -> list[str]:

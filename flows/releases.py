@@ -187,6 +187,10 @@ async def create_release(
     now = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
         row = await _lock_period(conn, period, config, now)
+        # The aggregation hashes a row per traveller and cell: in memory, and hashed even
+        # though the planner guesses a CTE's groups as few (it would sort every record).
+        await conn.execute(f"SET LOCAL work_mem = '{int(config.work_mem_mb)}MB'")
+        await conn.execute("SET LOCAL enable_sort = off")
         _check_budget(row, request.epsilon)
         made = await _compute(conn, request, period, row, config)
         cap = config.max_trips_per_traveller

@@ -31,7 +31,7 @@ BUILT_IN: dict[str, str] = {
 HULL_MARGIN_DEG = 0.003
 
 # The H3 parent of a resolution-8 cell: resolution field set to 7, digit 8 set to "unused".
-_H3_7 = "to_hex(({col} & ~(15::bigint << 52)) | (7::bigint << 52) | (7::bigint << 21))"
+_H3_7 = "(({col} & ~(15::bigint << 52)) | (7::bigint << 52) | (7::bigint << 21))"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,18 +71,23 @@ def district_of(districts: Districts, place: Any) -> str:
     return OTHER
 
 
-def zone_sql(system_id: str) -> tuple[str, str]:
-    """Return the SQL expressions of a record's origin and destination zone in a system."""
+def zone_sql(system_id: str) -> tuple[str, str, str]:
+    """Return a record's raw origin and destination in a system, and the label of a raw one.
+
+    Grouping runs on the raw values (text or H3 integers); the label template turns a
+    grouped value `{x}` into the zone id a release publishes.
+    """
     if system_id == FARE_ZONES:
-        return "origin_fare", "destination_fare"
+        return "origin_fare", "destination_fare", "{x}"
     if system_id == "h3-8":
-        return "to_hex(origin_h3)", "to_hex(destination_h3)"
+        return "origin_h3", "destination_h3", "to_hex({x})"
     if system_id == "h3-7":
-        return _H3_7.format(col="origin_h3"), _H3_7.format(col="destination_h3")
+        return _H3_7.format(col="origin_h3"), _H3_7.format(col="destination_h3"), "to_hex({x})"
     literal = system_id.replace("'", "")  # ids are validated slugs; this is belt and braces
     return (
         f"coalesce(districts->'{literal}'->>0, '{OTHER}')",
         f"coalesce(districts->'{literal}'->>1, '{OTHER}')",
+        "{x}",
     )
 
 
