@@ -1,5 +1,8 @@
 """Aggregate and export 1,000,000 trip records: a release against a plain SQL GROUP BY.
 
+(Named trip_flows.py, not flows.py: run as a script, `flows.py` would be the module `flows`
+and hide the package it measures; mypy could not check both either.)
+
 A scratch database on the local PostgreSQL (MAAS_TEST_DATABASE_URL) gets the
 Kuopio network (for its fare zones) and one period of 1,000,000 synthetic trip
 records of 100,000 travellers (10 trips each, skewed towards central zones).
@@ -20,38 +23,28 @@ process's maximum RSS is printed too. PostgreSQL's own memory is not measured.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import asyncio
+import os
+import platform
+import resource
+import statistics
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
 
-# Run as a script, this file would be the module `flows` (its folder is on the path) and
-# hide the package of that name: the folder is left out until the package is imported.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+import asyncpg
+from support import scratch_database  # bench/support.py, run as a script
 
-import asyncio  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-import tracemalloc  # noqa: E402
-from collections.abc import Awaitable, Callable  # noqa: E402
-from datetime import timedelta  # noqa: E402
-from typing import Any  # noqa: E402
-
-import asyncpg  # noqa: E402
-
-from flows.config import FlowsConfig  # noqa: E402
-from flows.exports import export  # noqa: E402
-from flows.ledger import load_release  # noqa: E402
-from flows.periods import ensure_period, parse_period  # noqa: E402
-from flows.releases import ReleaseRequest, create_release  # noqa: E402
-from gateway.demo.run import demo_feed_path, import_demo  # noqa: E402
-from gateway.migrate import migrate  # noqa: E402
-from gateway.resources import init_connection  # noqa: E402
-
-sys.path.append(str(_HERE))
-from support import scratch_database  # noqa: E402  (bench/support.py)
+from flows.config import FlowsConfig
+from flows.exports import export
+from flows.ledger import load_release
+from flows.periods import ensure_period, parse_period
+from flows.releases import ReleaseRequest, create_release
+from gateway.demo.run import demo_feed_path, import_demo
+from gateway.migrate import migrate
+from gateway.resources import init_connection
 
 RECORDS = int(os.environ.get("BENCH_FLOW_RECORDS", "1000000"))
 TRAVELLERS = RECORDS // 10
