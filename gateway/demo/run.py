@@ -149,11 +149,12 @@ class Walkthrough:
     maas_command: str
 
 
-def demo_banner(walk: Walkthrough) -> str:
+def demo_banner(walk: Walkthrough, more: tuple[str, ...] = ()) -> str:
     """Return the demo keys and copy-paste commands that work, in order, as printed.
 
     A command whose answer the next one needs ends in `# NAME: path`: NAME in later
-    commands stands for that field of its JSON answer (the tests run them so).
+    commands stands for that field of its JSON answer (the tests run them so). The
+    `more` lines (the trip flows') come before the map's.
     """
     keys, base_url, operator = walk.keys, walk.base_url, KUOPIO_OPERATORS[0]
     stop, to = f"{operator.operator_id}:201804", f"{operator.operator_id}:201666"
@@ -186,6 +187,7 @@ def demo_banner(walk: Walkthrough) -> str:
         f"  {walk.maas_command} ticket verify TOKEN --jwks {base_url}/.well-known/jwks.json"
         " --at VALID_FROM",
         "",
+        *more,
         f"Map: {base_url}/map#from=62.8925,27.6780&to=62.8460,27.6420&at={local}",
         f"Docs: {base_url}/docs",
         "",
@@ -240,4 +242,4 @@ async def on_startup(app: web.Application) -> None:
     )
     release = await demo_flows.ensure_demo_flows(pool, app[flows_key])
     flows_lines = demo_flows.flows_banner(walk.base_url, keys["planner"], release)
-    app[demo_banner_key] = demo_banner(walk) + "\n".join(flows_lines) + "\n"
+    app[demo_banner_key] = demo_banner(walk, (*flows_lines, ""))
