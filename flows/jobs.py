@@ -15,7 +15,7 @@ import asyncpg
 from flows.bookings import record_finished_booking
 from flows.config import FlowsConfig
 from flows.periods import partition_name
-from flows.travel import advance_travel_states
+from sales.travel import advance_travel_states
 from flows.zones import load_districts
 
 

@@ -3,9 +3,9 @@
 TOMP-API's states, which the bookings table already declares, for confirmed
 itinerary bookings.
 
-This is the sales domain's state change; it lives here until the sales package
-takes it (it imports nothing of flows). Product bookings (day tickets with no
-trip) never move: they have no departure to start at.
+The flows job calls it and makes trip records of what finished, in the same
+transaction; this module knows nothing of flows. Product bookings (day tickets
+with no trip) never move: they have no departure to start at.
 """
 
 from __future__ import annotations
