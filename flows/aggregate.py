@@ -30,10 +30,11 @@ class Shape:
 
 @dataclass(frozen=True, slots=True)
 class Tally:
-    """A cell's trips and distinct travellers."""
+    """A cell's trips and distinct travellers, and whether any trip is synthetic (the demo's)."""
 
     trips: int
     travellers: int
+    synthetic: bool = False
 
 
 def _in(expr: str, param: str, fallback: str) -> str:
@@ -108,11 +109,12 @@ def tally_sql(
         )
     sql = f"""
         WITH per_traveller AS (
-            SELECT {labels}, pseudonym, count(*) AS trips FROM flow_trip_records
+            SELECT {labels}, pseudonym, count(*) AS trips, bool_or(synthetic) AS synthetic
+            FROM flow_trip_records
             WHERE {where} GROUP BY c0, c1, c2, c3, c4, pseudonym
         )
         SELECT c0, c1, {bucket} AS c2, c3, c4, sum(trips)::int AS trips,
-               count(*)::int AS travellers
+               count(*)::int AS travellers, bool_or(synthetic) AS synthetic
         FROM per_traveller GROUP BY c0, c1, per_traveller.c2, c3, c4
     """
     return sql, params.values
@@ -131,6 +133,8 @@ async def tally(
     sql, args = tally_sql(period, cap, shape, zones, modes, base)
     rows = await conn.fetch(sql, *args)
     return {
-        (r["c0"], r["c1"], r["c2"], r["c3"], r["c4"]): Tally(r["trips"], r["travellers"])
+        (r["c0"], r["c1"], r["c2"], r["c3"], r["c4"]): Tally(
+            r["trips"], r["travellers"], r["synthetic"]
+        )
         for r in rows
     }

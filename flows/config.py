@@ -29,7 +29,7 @@ class FlowsConfig:
     max_trips_per_traveller: int = 10
     max_cells: int = 2_000_000
     #: PostgreSQL's work_mem for a release's aggregation (its hash tables stay in memory).
-    work_mem_mb: int = 128
+    work_mem_mb: int = 256
     #: A period is closed, so releasable, this long after it ends (late bookings finish).
     close_after: timedelta = timedelta(days=1)
     #: The pseudonym key outlives the period's first release by this much.

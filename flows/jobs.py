@@ -15,8 +15,8 @@ import asyncpg
 from flows.bookings import record_finished_booking
 from flows.config import FlowsConfig
 from flows.periods import partition_name
-from sales.travel import advance_travel_states
 from flows.zones import load_districts
+from sales.travel import advance_travel_states
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,11 +164,7 @@ async def _compute(
         conn, period.name, config.max_trips_per_traveller, shape, real, modes, base
     )
     cells = _published(tallies, config.k, base)
-    synthetic = await conn.fetchval(
-        "SELECT coalesce(bool_or(synthetic), false) FROM flow_trip_records WHERE period = $1",
-        period.name,
-    )
-    return Made(cells, grid, zones, bool(synthetic))
+    return Made(cells, grid, zones, any(t.synthetic for t in tallies.values()))
 
 
 def _noisy(cells: dict[Cell, int], epsilon: float | None, cap: int) -> dict[Cell, int]:
