@@ -46,6 +46,25 @@ class Receipt:
     document: dict[str, Any]
 
 
+def _service(purpose: str) -> dict[str, Any]:
+    spec = PURPOSES[purpose]
+    return {
+        "service": spec["service"],
+        "purposes": [
+            {
+                "purpose": spec["purpose"],
+                "purposeCategory": spec["purposeCategory"],
+                "consentType": "EXPLICIT",
+                "piiCategory": spec["piiCategory"],
+                "primaryPurpose": False,
+                "termination": spec["termination"],
+                "thirdPartyDisclosure": True,
+                "thirdPartyName": spec["thirdPartyName"],
+            }
+        ],
+    }
+
+
 def build_receipt(
     controller: Controller,
     tenant_id: str,
@@ -56,26 +75,7 @@ def build_receipt(
 ) -> Receipt:
     """Return a receipt with the fields of the Kantara Consent Receipt specification 1.1."""
     receipt_id = uuid.uuid4()
-    services = []
-    if purpose is not None:
-        spec = PURPOSES[purpose]
-        services.append(
-            {
-                "service": spec["service"],
-                "purposes": [
-                    {
-                        "purpose": spec["purpose"],
-                        "purposeCategory": spec["purposeCategory"],
-                        "consentType": "EXPLICIT",
-                        "piiCategory": spec["piiCategory"],
-                        "primaryPurpose": False,
-                        "termination": spec["termination"],
-                        "thirdPartyDisclosure": True,
-                        "thirdPartyName": spec["thirdPartyName"],
-                    }
-                ],
-            }
-        )
+    services = [] if purpose is None else [_service(purpose)]
     document = {
         "version": "KI-CR-v1.1.0",
         "jurisdiction": controller.jurisdiction,

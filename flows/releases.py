@@ -174,61 +174,72 @@ def _noisy(cells: dict[Cell, int], epsilon: float | None, cap: int) -> dict[Cell
     return dict(zip(keys, privacy.add_noise([cells[c] for c in keys], epsilon, cap), strict=True))
 
 
+async def _store(
+    conn: asyncpg.Connection,
+    release_id: uuid.UUID,
+    request: ReleaseRequest,
+    made: Made,
+    created_by: str,
+    config: FlowsConfig,
+) -> None:
+    """Write the release, its published cells (noisy with epsilon) and the ledger's spend."""
+    cap = config.max_trips_per_traveller
+    cells = _noisy(made.cells, request.epsilon, cap)
+    scale = None if request.epsilon is None else privacy.noise_scale(request.epsilon, cap)
+    epsilon = None if request.epsilon is None else Decimal(str(request.epsilon))
+    await conn.execute(
+        _INSERT_RELEASE,
+        release_id,
+        request.period,
+        request.zone_system,
+        request.bucket,
+        list(request.breakdown),
+        config.k,
+        epsilon,
+        scale,
+        None if scale is None else privacy.margin_of_error(scale),
+        cap,
+        [z.as_json() for z in made.zones],
+        list(made.grid.buckets),
+        list(made.grid.modes),
+        list(made.grid.operators),
+        made.grid.size,
+        len(cells),
+        made.grid.size - len(cells),
+        made.synthetic,
+        created_by,
+    )
+    await conn.copy_records_to_table(
+        "flow_release_cells",
+        records=[(release_id, *cell, count) for cell, count in cells.items()],
+        columns=["release_id", "origin", "destination", "bucket", "mode", "operator", "count"],
+    )
+    await conn.execute(
+        """UPDATE flow_periods SET spent_epsilon = spent_epsilon + $2,
+               base_release_id = coalesce(base_release_id, $3),
+               released_at = coalesce(released_at, now())
+           WHERE period = $1""",
+        request.period,
+        epsilon or Decimal(0),
+        release_id,
+    )
+
+
 async def create_release(
     pool: asyncpg.Pool, request: ReleaseRequest, created_by: str, config: FlowsConfig
 ) -> uuid.UUID:
     """Make, store and account for one release; return its id."""
     period = parse_period(request.period, config.timezone)
     release_id = uuid.uuid4()
-    now = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
-        row = await _lock_period(conn, period, config, now)
+        row = await _lock_period(conn, period, config, datetime.now(UTC))
+        _check_budget(row, request.epsilon)
         # The aggregation hashes a row per traveller and cell: in memory, and hashed even
         # though the planner guesses a CTE's groups as few (it would sort every record).
         await conn.execute(f"SET LOCAL work_mem = '{int(config.work_mem_mb)}MB'")
         await conn.execute("SET LOCAL enable_sort = off")
-        _check_budget(row, request.epsilon)
         made = await _compute(conn, request, period, row, config)
-        cap = config.max_trips_per_traveller
-        cells = _noisy(made.cells, request.epsilon, cap)
-        scale = None if request.epsilon is None else privacy.noise_scale(request.epsilon, cap)
-        await conn.execute(
-            _INSERT_RELEASE,
-            release_id,
-            period.name,
-            request.zone_system,
-            request.bucket,
-            list(request.breakdown),
-            config.k,
-            None if request.epsilon is None else Decimal(str(request.epsilon)),
-            scale,
-            None if scale is None else privacy.margin_of_error(scale),
-            cap,
-            [z.as_json() for z in made.zones],
-            list(made.grid.buckets),
-            list(made.grid.modes),
-            list(made.grid.operators),
-            made.grid.size,
-            len(cells),
-            made.grid.size - len(cells),
-            made.synthetic,
-            created_by,
-        )
-        await conn.copy_records_to_table(
-            "flow_release_cells",
-            records=[(release_id, *cell, count) for cell, count in cells.items()],
-            columns=["release_id", "origin", "destination", "bucket", "mode", "operator", "count"],
-        )
-        await conn.execute(
-            """UPDATE flow_periods SET spent_epsilon = spent_epsilon + $2,
-                   base_release_id = coalesce(base_release_id, $3),
-                   released_at = coalesce(released_at, $4)
-               WHERE period = $1""",
-            period.name,
-            Decimal(str(request.epsilon or 0)),
-            release_id,
-            now,
-        )
+        await _store(conn, release_id, request, made, created_by, config)
     return release_id
 
 
