@@ -101,21 +101,6 @@ class TravellerRefPath(Strict):
 class ReleaseCreate(Strict):
     """Ask for a release of a closed period."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "period": "2026-11",
-                    "zone_system": "fare-zones",
-                    "bucket": "hour",
-                    "breakdown": ["operator"],
-                    "epsilon": 0.5,
-                }
-            ]
-        },
-    )
-
     period: str = Field(
         pattern=PERIOD_PATTERN, description="the month, YYYY-MM", examples=["2026-11"]
     )
@@ -253,40 +238,6 @@ class ZoneList(BaseModel):
 
 class DistrictsCreate(Strict):
     """Upload districts: a GeoJSON FeatureCollection of polygons with ids."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "kuopio-districts",
-                    "name": "Kuopio districts",
-                    "geojson": {
-                        "type": "FeatureCollection",
-                        "features": [
-                            {
-                                "type": "Feature",
-                                "id": "centre",
-                                "properties": {"name": "Centre"},
-                                "geometry": {
-                                    "type": "Polygon",
-                                    "coordinates": [
-                                        [
-                                            [27.6, 62.88],
-                                            [27.7, 62.88],
-                                            [27.7, 62.9],
-                                            [27.6, 62.9],
-                                            [27.6, 62.88],
-                                        ]
-                                    ],
-                                },
-                            }
-                        ],
-                    },
-                }
-            ]
-        },
-    )
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$", description="the new system's id")
     name: str = Field(min_length=1, max_length=200, description="its name")

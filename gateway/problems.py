@@ -162,6 +162,10 @@ FLOWS_PROBLEMS: dict[type[flows_errors.FlowsError], tuple[int, str]] = {
 }
 
 
+#: The flows errors' statuses by code (`not_found` is the gateway's own 404 too).
+FLOWS_STATUSES: dict[str, int] = {kind.code: st for kind, (st, _) in FLOWS_PROBLEMS.items()}
+
+
 #: The codes of the problems the gateway raises itself (HTTP, keys, uploads, feeds, the
 #: timetable); the domains' codes take their statuses from the tables above.
 GATEWAY_STATUSES: dict[str, int] = {
@@ -218,6 +222,8 @@ def code_status(code: str) -> int:
         return sales_status(kind)
     if code in _JOURNEY_CODES:
         return JOURNEY_STATUSES.get(code, 422)
+    if code in FLOWS_STATUSES:
+        return FLOWS_STATUSES[code]
     return GATEWAY_STATUSES[code]
 
 

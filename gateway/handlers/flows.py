@@ -85,7 +85,7 @@ async def grant_consent(request: web.Request) -> ConsentReceipt:
     tag="travellers",
     roles=("maas",),
     response=ConsentReceipt,
-    errors=(errors.TravellerNotFound,),
+    errors=("not_found",),
 )
 async def withdraw_consent(request: web.Request) -> ConsentReceipt:
     """Withdraw; later releases never count the traveller."""
@@ -106,7 +106,7 @@ async def withdraw_consent(request: web.Request) -> ConsentReceipt:
     tag="travellers",
     roles=("maas",),
     response=TravellerData,
-    errors=(errors.TravellerNotFound,),
+    errors=("not_found",),
 )
 async def traveller_data(request: web.Request) -> TravellerData:
     """Export consents, receipts, trip records still linkable and bookings."""
@@ -121,7 +121,7 @@ async def traveller_data(request: web.Request) -> TravellerData:
     tag="travellers",
     roles=("maas",),
     response=ConsentReceipt,
-    errors=(errors.TravellerNotFound,),
+    errors=("not_found",),
 )
 async def erase_traveller(request: web.Request) -> ConsentReceipt:
     """Erase at once; returns the receipt appended to the audit log."""
@@ -143,14 +143,15 @@ async def erase_traveller(request: web.Request) -> ConsentReceipt:
     body=ReleaseCreate,
     response=Release,
     status=201,
+    location="/v1/flows/releases/{id}",
     errors=(
-        errors.ZoneSystemNotFound,
-        errors.PeriodNotClosed,
-        errors.PeriodPurged,
-        errors.BudgetExceeded,
-        errors.InconsistentRelease,
-        errors.ZoneSystemTooNew,
-        errors.ReleaseTooLarge,
+        "unknown_zone_system",
+        "period_not_closed",
+        "period_purged",
+        "budget_exceeded",
+        "inconsistent_release",
+        "zone_system_too_new",
+        "release_too_large",
     ),
 )
 async def post_release(request: web.Request, body: ReleaseCreate) -> Release:
@@ -204,7 +205,7 @@ def _format(request: web.Request, query: ReleaseQuery) -> str:
     query=ReleaseQuery,
     response=ReleaseDetail,
     media_types=tuple(FORMATS.values()),
-    errors=(errors.ReleaseNotFound, errors.UnsupportedExport),
+    errors=("not_found", "unsupported_export"),
 )
 async def get_release(
     request: web.Request, query: ReleaseQuery
@@ -270,7 +271,7 @@ async def get_zone_systems(request: web.Request) -> ZoneSystemList:
     tag="flows",
     roles=PLANNERS,
     response=ZoneList,
-    errors=(errors.ZoneSystemNotFound,),
+    errors=("unknown_zone_system",),
 )
 async def get_zone_system(request: web.Request) -> ZoneList:
     """Publish a zone system's full list of zones."""
@@ -290,7 +291,8 @@ async def get_zone_system(request: web.Request) -> ZoneList:
     body=DistrictsCreate,
     response=ZoneSystem,
     status=201,
-    errors=(errors.InvalidZones, errors.BuiltInZoneSystem, errors.ZoneSystemExists),
+    location="/v1/flows/zone-systems/{id}",
+    errors=("invalid_zones", "built_in_zone_system", "zone_system_exists"),
 )
 async def post_zone_system(request: web.Request, body: DistrictsCreate) -> ZoneSystem:
     """Store districts once; trips recorded from then on carry their district."""
