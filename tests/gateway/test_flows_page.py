@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,8 @@ from aiohttp.test_utils import TestClient
 
 from tests.conftest import bearer
 from tests.flows.support import at, crowd, places_by_zone, record_all, unique_period
-from tests.gateway.chromium import chromium, dump_dom, png_pixels, screenshot
+from tests.gateway.browser import dump_dom, find_chromium, screenshot
+from tests.gateway.png import png_pixels
 
 Client = TestClient[Any, Any]
 FLOW_RED = (192, 57, 43)
@@ -36,21 +38,21 @@ async def _release(client: Client, db: asyncpg.Pool, planner: str) -> str:
 async def test_the_flow_map_draws_zones_flows_and_marks_suppressed_cells(
     client: Client, db: asyncpg.Pool, kuopio_demo: str, make_key: Any, tmp_path: Path
 ) -> None:
-    chromium()
+    chromium = find_chromium()
     planner = await make_key("planner")
     release = await _release(client, db, planner)
     url = str(client.make_url("/map/flows")) + f"#key={planner}&release={release}&bucket=morning"
 
-    dom = await dump_dom(url)
+    dom = await dump_dom(chromium, url)
     assert 'data-ready="true"' in dom
     assert "2 flows drawn" in dom
     assert "drawn dashed" in dom  # the three C->D trips are a suppressed, dashed line
     assert "Synthetic demo data" in dom  # the banner exists; hidden for travelled trips
     assert 'id="synthetic" style="display: none;"' in dom
 
-    png = await screenshot(url, tmp_path / "flows.png")
-    width, height, pixels = png_pixels(png)
-    assert (width, height) == (1000, 700)
+    shot = await screenshot(chromium, url, tmp_path / "flows.png")
+    width, height, pixels = png_pixels(await asyncio.to_thread(shot.read_bytes))
+    assert (width, height) == (1280, 900)
     red = sum(_near(p, FLOW_RED) for p in pixels)
     assert red > 150, f"only {red} pixels of flow lines"
     blank = sum(p == pixels[0] for p in pixels) / len(pixels)
