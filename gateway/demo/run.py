@@ -154,7 +154,7 @@ def demo_banner(walk: Walkthrough, more: tuple[str, ...] = ()) -> str:
 
     A command whose answer the next one needs ends in `# NAME: path`: NAME in later
     commands stands for that field of its JSON answer (the tests run them so). The
-    `more` lines (the trip flows') come before the map's.
+    `more` lines (the trip flows') come before the ticket's, which end the walkthrough.
     """
     keys, base_url, operator = walk.keys, walk.base_url, KUOPIO_OPERATORS[0]
     stop, to = f"{operator.operator_id}:201804", f"{operator.operator_id}:201666"
@@ -175,6 +175,7 @@ def demo_banner(walk: Walkthrough, more: tuple[str, ...] = ()) -> str:
         f" -H 'Content-Type: application/zip' --data-binary @{_shown(walk.feed)}"
         f" '{base_url}/v1/operators/{operator.operator_id}/feed?agency_id={operator.agency_id}'",
         "",
+        *more,
         "Buy a ticket:",
         f"  curl -H '{maas}' '{base_url}/v1/journeys?from={stop}&to={to}&depart_at={at}'"
         "  # OFFER_ID: items[0].offer.id",
@@ -187,7 +188,6 @@ def demo_banner(walk: Walkthrough, more: tuple[str, ...] = ()) -> str:
         f"  {walk.maas_command} ticket verify TOKEN --jwks {base_url}/.well-known/jwks.json"
         " --at VALID_FROM",
         "",
-        *more,
         f"Map: {base_url}/map#from=62.8925,27.6780&to=62.8460,27.6420&at={local}",
         f"Docs: {base_url}/docs",
         "",
