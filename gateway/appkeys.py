@@ -12,6 +12,7 @@ import aiohttp
 import asyncpg
 from aiohttp import web
 
+from flows.config import FlowsConfig
 from gateway.metrics import Metrics
 from gateway.redisguard import RedisGuard
 from gateway.settings import Settings
@@ -37,3 +38,4 @@ timetable_key: web.AppKey[TimetableStore] = web.AppKey("timetable")
 realtime_key: web.AppKey[Realtime] = web.AppKey("realtime")
 sales_key: web.AppKey[Sales] = web.AppKey("sales")
 fares_key: web.AppKey[FaresCache] = web.AppKey("fares")
+flows_key = web.AppKey("flows", FlowsConfig)

@@ -57,6 +57,10 @@ _PATH_PARAMETERS = {
     "realtime": "The kind of GTFS-Realtime feed.",
     "problems": "A problem `code`, e.g. `sold_out`.",
     "status-lists": "The operator's id, e.g. `kuopion-liikenne`: the list its tickets name.",
+    "travellers": "The app's opaque reference for the traveller (the booking's `traveller_ref`).",
+    "consents": "The purpose consented to: `trip-statistics`.",
+    "releases": "The release's id (a UUID), as `POST /v1/flows/releases` answered it.",
+    "zone-systems": "A zone system: `fare-zones`, `h3-7`, `h3-8` or uploaded districts' id.",
 }
 
 _IDEMPOTENCY_KEY = {

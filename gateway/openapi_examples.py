@@ -211,4 +211,37 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "created_at": "2026-12-03T08:05:12+02:00",
         "updated_at": "2026-12-03T08:05:40+02:00",
     },
+    "ReleaseCreate": {
+        "period": "2026-11",
+        "zone_system": "fare-zones",
+        "bucket": "hour",
+        "breakdown": ["operator"],
+        "epsilon": 0.5,
+    },
+    "DistrictsCreate": {
+        "id": "kuopio-districts",
+        "name": "Kuopio districts",
+        "geojson": {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "id": "centre",
+                    "properties": {"name": "Centre"},
+                    "geometry": {
+                        "type": "Polygon",
+                        "coordinates": [
+                            [
+                                [27.6, 62.88],
+                                [27.7, 62.88],
+                                [27.7, 62.9],
+                                [27.6, 62.9],
+                                [27.6, 62.88],
+                            ]
+                        ],
+                    },
+                }
+            ],
+        },
+    },
 }

@@ -381,6 +381,64 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "The gateway serves as many Server-Sent Event streams as it allows.",
         "Retry later, or poll `/v1/vehicles` instead.",
     ),
+    "unknown_zone_system": _t(
+        "Unknown zone system",
+        "No zone system has that id.",
+        "Use one of `GET /v1/flows/zone-systems`: fare-zones, h3-7, h3-8 or uploaded districts.",
+    ),
+    "invalid_zones": _t(
+        "Invalid districts",
+        "The upload is not a GeoJSON FeatureCollection of valid (Multi)Polygons with unique ids.",
+        "Give every feature an `id` (not starting with `_`) and a Polygon or MultiPolygon.",
+    ),
+    "built_in_zone_system": _t(
+        "Built-in zone system",
+        "fare-zones, h3-7 and h3-8 are built in and cannot be uploaded.",
+        "Upload districts under an id of your own.",
+    ),
+    "zone_system_exists": _t(
+        "Zone system exists",
+        "Districts of that id were uploaded already; they never change once trips carry them.",
+        "Upload changed districts under a new id.",
+    ),
+    "period_not_closed": _t(
+        "Period not closed",
+        "Trips of the month may still be recorded, so it cannot be released yet.",
+        "Release it once it has ended plus `MAAS_FLOWS_CLOSE_AFTER_H`; the detail says when.",
+    ),
+    "period_purged": _t(
+        "Period purged",
+        "The month's raw trip records were deleted after the retention time.",
+        "Use the month's earlier releases (`GET /v1/flows/releases?period=`).",
+    ),
+    "budget_exceeded": _t(
+        "Privacy budget exceeded",
+        "The release would spend more epsilon than the month has left.",
+        "Ask for a smaller `epsilon` or none; `GET /v1/flows/ledger` shows what is left.",
+    ),
+    "inconsistent_release": _t(
+        "Release would reveal suppressed trips",
+        "Some cells would hold between 1 and k-1 travellers of the trips the month's earlier "
+        "releases published: the difference with them would reveal those trips.",
+        "Release a coarser view (a coarser bucket or zone system, no breakdown), or release the "
+        "finest view first in a month.",
+    ),
+    "zone_system_too_new": _t(
+        "Zone system newer than the period",
+        "The districts were uploaded after the month began: its trips carry no district.",
+        "Release the month on fare zones or H3 cells; districts apply from the next month.",
+    ),
+    "release_too_large": _t(
+        "Release too large",
+        "Zones x zones x buckets x breakdown is more cells than `MAAS_FLOWS_MAX_CELLS`.",
+        "Choose a coarser zone system or bucket, or no breakdown.",
+    ),
+    "unsupported_export": _t(
+        "Unsupported download",
+        "The download cannot be made of this release: a Visum matrix is one bucket (and mode and "
+        "operator when the release breaks them down).",
+        "Pass `bucket=` (and `mode=`, `operator=`) with `format=visum`.",
+    ),
 }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from flows import errors as flows_errors
 from gtfs.feed.validate.issues import FeedInvalid
 from journeys.errors import JourneyError
 from operators.fares.model import FaresValidationError
@@ -141,7 +142,33 @@ SALES_STATUSES: dict[type[sales.SalesError], int] = {
 #: Planner errors by code; any other is a request the timetable cannot answer (422).
 JOURNEY_STATUSES: dict[str, int] = {"unknown_stop": 404}
 #: Exceptions that are domain errors, for the middleware to catch.
-DOMAIN_ERRORS = (sales.SalesError, FaresValidationError, FeedInvalid, JourneyError)
+DOMAIN_ERRORS = (
+    sales.SalesError,
+    FaresValidationError,
+    FeedInvalid,
+    JourneyError,
+    flows_errors.FlowsError,
+)
+#: Each flows error's status and title; OpenAPI lists each operation's codes from here.
+FLOWS_PROBLEMS: dict[type[flows_errors.FlowsError], tuple[int, str]] = {
+    flows_errors.TravellerNotFound: (404, "Not found"),
+    flows_errors.ReleaseNotFound: (404, "Not found"),
+    flows_errors.ZoneSystemNotFound: (404, "Unknown zone system"),
+    flows_errors.InvalidZones: (422, "Invalid districts"),
+    flows_errors.BuiltInZoneSystem: (409, "Built-in zone system"),
+    flows_errors.ZoneSystemExists: (409, "Zone system exists"),
+    flows_errors.PeriodNotClosed: (409, "Period not closed"),
+    flows_errors.PeriodPurged: (410, "Period purged"),
+    flows_errors.BudgetExceeded: (409, "Privacy budget exceeded"),
+    flows_errors.InconsistentRelease: (409, "Release would reveal suppressed trips"),
+    flows_errors.ZoneSystemTooNew: (409, "Zone system newer than the period"),
+    flows_errors.ReleaseTooLarge: (422, "Release too large"),
+    flows_errors.UnsupportedExport: (422, "Unsupported download"),
+}
+
+
+#: The flows errors' statuses by code (`not_found` is the gateway's own 404 too).
+FLOWS_STATUSES: dict[str, int] = {kind.code: st for kind, (st, _) in FLOWS_PROBLEMS.items()}
 
 
 #: The codes of the problems the gateway raises itself (HTTP, keys, uploads, feeds, the
@@ -200,6 +227,8 @@ def code_status(code: str) -> int:
         return sales_status(kind)
     if code in _JOURNEY_CODES:
         return JOURNEY_STATUSES.get(code, 422)
+    if code in FLOWS_STATUSES:
+        return FLOWS_STATUSES[code]
     return GATEWAY_STATUSES[code]
 
 
@@ -225,6 +254,9 @@ def domain_problem(exc: Exception) -> Problem:
             errors=errors,
             total=exc.total,
         )
+    if isinstance(exc, flows_errors.FlowsError):
+        status, title = FLOWS_PROBLEMS.get(type(exc), (422, "Refused"))
+        return Problem(status, exc.code, title, exc.detail)
     if isinstance(exc, JourneyError):
         status = JOURNEY_STATUSES.get(exc.code, 422)
         return Problem(status, exc.code, "No journey can be planned", str(exc))

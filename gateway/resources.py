@@ -30,6 +30,7 @@ from gateway.appkeys import (
     sales_key,
     settings_key,
 )
+from gateway.flows_job import flows_context
 from gateway.migrate import migrate
 from gateway.operator_store import check_tomp_tokens
 from gateway.realtime.service import realtime_context
@@ -240,4 +241,5 @@ CLEANUP_CONTEXTS = (
     http_client,
     sales_context,
     realtime_context,
+    flows_context,
 )

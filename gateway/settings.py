@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -68,6 +69,42 @@ class Settings(BaseSettings):
         "https://tile.openstreetmap.org/{z}/{x}/{y}.png (none: no background, works offline)",
     )
     map_attribution: str = Field(default="", description="the tiles' attribution (HTML)")
+    flows_timezone: str = Field(
+        default="Europe/Helsinki", description="time zone of trip-flow periods and hour buckets"
+    )
+    flows_k: int = Field(default=10, ge=2, description="a released cell needs k travellers")
+    flows_budget_epsilon: float = Field(
+        default=1.0, ge=0, description="differential-privacy budget per traveller per period"
+    )
+    flows_max_trips_per_traveller: int = Field(
+        default=10, ge=1, le=1000, description="trips one traveller adds to a period's releases"
+    )
+    flows_max_cells: int = Field(default=2_000_000, ge=1, description="cells a release may hold")
+    flows_interval_s: float = Field(
+        default=30.0, gt=0, description="how often travel states and trip records are updated"
+    )
+    flows_close_after_h: float = Field(
+        default=24.0, ge=0, description="a period can be released this long after it ends"
+    )
+    flows_key_grace_days: float = Field(
+        default=7.0, ge=0, description="a period's pseudonym key outlives its first release"
+    )
+    flows_retention_days: float = Field(
+        default=30.0, ge=0, description="raw trip records outlive their period's first release"
+    )
+    flows_controller: str = Field(
+        default="MaaS Gateway operator", description="data controller on consent receipts"
+    )
+    flows_controller_contact: str = Field(
+        default="privacy@maas-gateway.example", description="the controller's contact"
+    )
+    flows_controller_address: str = Field(
+        default="Kuopio, Finland", description="the controller's address"
+    )
+    flows_policy_url: str = Field(
+        default="https://maas-gateway.example/privacy", description="privacy policy on receipts"
+    )
+    flows_jurisdiction: str = Field(default="FI", description="jurisdiction on consent receipts")
     trusted_proxies: Annotated[tuple[Network, ...], NoDecode] = Field(
         default=(),
         description="reverse proxies (addresses or networks, comma-separated) whose "
@@ -102,6 +139,16 @@ class Settings(BaseSettings):
     def _absolute(cls, value: Path) -> Path:
         """Resolve the data directory once: servers that change directory must find it."""
         return value.expanduser().resolve()
+
+    @field_validator("flows_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        """Refuse a time zone the system does not know."""
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

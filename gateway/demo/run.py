@@ -25,7 +25,8 @@ import orjson
 from aiohttp import web
 
 from gateway import credentials, operator_store
-from gateway.appkeys import db_key, demo_banner_key, settings_key, timetable_key
+from gateway.appkeys import db_key, demo_banner_key, flows_key, settings_key, timetable_key
+from gateway.demo import flows as demo_flows
 from gateway.demo.kuopio import KUOPIO_OPERATORS, KUOPIO_TIMEZONE, read_demo_fare_files
 from gateway.demo.shift import first_service_date, shift_service_dates
 from gtfs.feed.prepare import file_sha256, prepare_split
@@ -153,11 +154,12 @@ class Walkthrough:
     maas_command: str
 
 
-def demo_banner(walk: Walkthrough) -> str:
+def demo_banner(walk: Walkthrough, more: tuple[str, ...] = ()) -> str:
     """Return the demo keys and copy-paste commands that work, in order, as printed.
 
     A command whose answer the next one needs ends in `# NAME: path`: NAME in later
-    commands stands for that field of its JSON answer (the tests run them so).
+    commands stands for that field of its JSON answer (the tests run them so). The
+    `more` lines (the trip flows') come before the ticket's, which end the walkthrough.
     """
     keys, base_url, operator = walk.keys, walk.base_url, KUOPIO_OPERATORS[0]
     stop, to = f"{operator.operator_id}:201804", f"{operator.operator_id}:201666"
@@ -178,6 +180,7 @@ def demo_banner(walk: Walkthrough) -> str:
         f" -H 'Content-Type: application/zip' --data-binary @{_shown(walk.feed)}"
         f" '{base_url}/v1/operators/{operator.operator_id}/feed?agency_id={operator.agency_id}'",
         "",
+        *more,
         "Buy a ticket (a journey carries its price; POST its offer_request to make it an offer):",
         f"  curl '{base_url}/v1/journeys?from={stop}&to={to}&depart_at={at}'"
         "  # OFFER_REQUEST: items[0].offer_request",
@@ -244,4 +247,6 @@ async def on_startup(app: web.Application) -> None:
         feed=live if live is not None else feed,
         maas_command=maas_command(),
     )
-    app[demo_banner_key] = demo_banner(walk)
+    release = await demo_flows.ensure_demo_flows(pool, app[flows_key])
+    flows_lines = demo_flows.flows_banner(walk.base_url, keys["planner"], release)
+    app[demo_banner_key] = demo_banner(walk, (*flows_lines, ""))

@@ -19,6 +19,7 @@ MODULES = (
     "verification",
     "realtime",
     "vehicles",
+    "flows",
 )
 
 

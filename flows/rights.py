@@ -1,0 +1,127 @@
+"""The traveller's rights: a portable export of everything stored about them, and erasure.
+
+Erasure deletes consents and linkable trip records at once and strips the
+reference from bookings (kept for accounting) and from the stored replies of
+their idempotency keys. The consent receipts stay: the audit log is
+append-only, since it is the controller's proof of what was consented to
+(GDPR art. 7(1)); the erasure itself is appended to it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from flows.config import Controller
+from flows.consent import (
+    CONSENT_LEGAL_BASIS,
+    Receipt,
+    append_receipt,
+    build_receipt,
+    delete_trip_records,
+    known_traveller,
+)
+from flows.errors import TravellerNotFound
+from flows.pseudonyms import pseudonyms_of
+
+RECEIPT_LEGAL_BASIS = "legal obligation to demonstrate consent, GDPR art. 7(1) and 6(1)(c)"
+BOOKING_LEGAL_BASIS = (
+    "contract, GDPR art. 6(1)(b); kept for accounting (Finnish Accounting Act 2:10), 6(1)(c)"
+)
+_RECORD_COLUMNS = (
+    "period, origin_fare, destination_fare, to_hex(origin_h3) AS origin_h3, "
+    "to_hex(destination_h3) AS destination_h3, districts, service_date, hour, modes, "
+    "operators, legs, synthetic"
+)
+
+
+async def _trip_records(
+    conn: asyncpg.Connection, tenant_id: str, traveller_ref: str
+) -> list[dict[str, Any]]:
+    records = []
+    for period, name in sorted((await pseudonyms_of(conn, tenant_id, traveller_ref)).items()):
+        rows = await conn.fetch(
+            f"SELECT {_RECORD_COLUMNS} FROM flow_trip_records "
+            "WHERE period = $1 AND pseudonym = $2 ORDER BY id",
+            period,
+            name,
+        )
+        records += [{**dict(r), "legal_basis": CONSENT_LEGAL_BASIS} for r in rows]
+    return records
+
+
+async def _bookings(conn: asyncpg.Connection, tenant_id: str, traveller_ref: str) -> list[Any]:
+    rows = await conn.fetch(
+        """SELECT b.id, b.status, b.total_minor, b.refund_minor, b.currency, b.created_at,
+                  coalesce(jsonb_agg(jsonb_build_object(
+                      'operator_id', l.operator_id, 'status', l.status,
+                      'price_minor', l.price_minor, 'detail', l.detail) ORDER BY l.position)
+                      FILTER (WHERE l.id IS NOT NULL), '[]') AS legs
+           FROM bookings b LEFT JOIN booking_legs l ON l.booking_id = b.id
+           WHERE b.tenant_id = $1 AND b.traveller_ref = $2
+           GROUP BY b.id ORDER BY b.created_at""",
+        tenant_id,
+        traveller_ref,
+    )
+    return [{**dict(r), "legal_basis": BOOKING_LEGAL_BASIS} for r in rows]
+
+
+async def export_data(pool: asyncpg.Pool, tenant_id: str, traveller_ref: str) -> dict[str, Any]:
+    """Return everything stored about a tenant's traveller, with each item's legal basis."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+        if not await known_traveller(conn, tenant_id, traveller_ref):
+            raise TravellerNotFound(f"traveller {traveller_ref!r} does not exist")
+        consents = await conn.fetch(
+            "SELECT purpose, granted_at, receipt_id FROM flow_consents "
+            "WHERE tenant_id = $1 AND traveller_ref = $2 ORDER BY purpose",
+            tenant_id,
+            traveller_ref,
+        )
+        receipts = await conn.fetch(
+            "SELECT action, purpose, receipt, created_at FROM flow_consent_receipts "
+            "WHERE tenant_id = $1 AND traveller_ref = $2 ORDER BY created_at, id",
+            tenant_id,
+            traveller_ref,
+        )
+        return {
+            "traveller_ref": traveller_ref,
+            "app": tenant_id,
+            "exported_at": datetime.now(UTC),
+            "consents": [{**dict(c), "legal_basis": CONSENT_LEGAL_BASIS} for c in consents],
+            "consent_receipts": [{**dict(r), "legal_basis": RECEIPT_LEGAL_BASIS} for r in receipts],
+            "trip_records": await _trip_records(conn, tenant_id, traveller_ref),
+            "bookings": await _bookings(conn, tenant_id, traveller_ref),
+        }
+
+
+async def erase(
+    pool: asyncpg.Pool, controller: Controller, tenant_id: str, traveller_ref: str
+) -> Receipt:
+    """Erase a traveller: consents and trip records go, bookings lose the reference."""
+    receipt = build_receipt(controller, tenant_id, traveller_ref, None, "erase", datetime.now(UTC))
+    async with pool.acquire() as conn, conn.transaction():
+        if not await known_traveller(conn, tenant_id, traveller_ref):
+            raise TravellerNotFound(f"traveller {traveller_ref!r} does not exist")
+        await conn.execute(
+            "DELETE FROM flow_consents WHERE tenant_id = $1 AND traveller_ref = $2",
+            tenant_id,
+            traveller_ref,
+        )
+        await delete_trip_records(conn, tenant_id, traveller_ref)
+        booking_ids = await conn.fetch(
+            "UPDATE bookings SET traveller_ref = NULL, updated_at = now() "
+            "WHERE tenant_id = $1 AND traveller_ref = $2 RETURNING id",
+            tenant_id,
+            traveller_ref,
+        )
+        # The stored replay of POST /v1/bookings repeats the reference too.
+        await conn.execute(
+            """UPDATE idempotency_keys SET response_body = response_body - 'traveller_ref'
+               WHERE tenant_id = $1 AND response_body ->> 'id' = ANY($2::text[])""",
+            tenant_id,
+            [str(r["id"]) for r in booking_ids],
+        )
+        await append_receipt(conn, tenant_id, traveller_ref, None, "erase", receipt)
+    return receipt
