@@ -16,7 +16,7 @@ from flows.config import FlowsConfig
 from flows.modes import mode_of
 from flows.records import Place, Trip, record_trip
 from flows.zones import Districts
-from sales.offers import BOARDING_MARGIN
+from sales.itineraries import BOARDING_MARGIN
 
 _LEGS = """
 SELECT l.position, l.operator_id, l.detail, b.traveller_ref, b.tenant_id

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from sales.offers import BOARDING_MARGIN
+from sales.itineraries import BOARDING_MARGIN
 
 _ADVANCE = """
 WITH times AS (
