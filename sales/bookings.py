@@ -161,11 +161,16 @@ async def confirm_booking(sales: Sales, tenant_id: str, booking_id: uuid.UUID) -
     return booking
 
 
-class _AlreadyDone(SalesError):
-    """A confirm of a booking that is already confirmed: answered with the booking."""
+class _AlreadyDone(Exception):
+    """A confirm of a booking that is already confirmed: answered with the booking.
+
+    Not a `SalesError`: it is never raised, and it has no problem code of its own.
+    """
 
 
-async def _confirm_intent(sales: Sales, tenant_id: str, booking_id: uuid.UUID) -> SalesError | None:
+async def _confirm_intent(
+    sales: Sales, tenant_id: str, booking_id: uuid.UUID
+) -> SalesError | _AlreadyDone | None:
     """Commit the intent to confirm (CONFIRMING, legs owed their commit), or say why not."""
     async with sales.pool.acquire() as conn, conn.transaction():
         booking = await store.lock(conn, tenant_id, booking_id)

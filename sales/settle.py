@@ -98,6 +98,13 @@ async def call_round(sales: Sales, booking_id: uuid.UUID, give_up: bool, recover
             return
         ref = answer.operator_ref if isinstance(answer, OperatorResult) else None
         moved += await store.record_leg(sales.pool, leg, state, ref, tenant_id)
+        if isinstance(answer, OperatorError):
+            # The first failure says why (its reason code; never the operator's own words).
+            await sales.pool.execute(
+                "UPDATE bookings SET reason = coalesce(reason, $2) WHERE id = $1",
+                booking_id,
+                str(answer),
+            )
 
     await each_leg(sales, legs, owed_call, record)
     return moved
@@ -148,7 +155,7 @@ async def _settle_locked(sales: Sales, conn: asyncpg.Connection, booking: asyncp
     states = {leg["status"] for leg in legs}
     status = booking["status"]
     if status == "PENDING" and "RESERVING" not in states and states - {"PENDING"}:
-        await reject(conn, booking, "reservation failed: an operator refused or did not answer")
+        await reject(conn, booking, _why("reservation", booking))
         return True
     if status in ("CONFIRMING", "CONDITIONAL_CONFIRMED") and "CONFIRMING" not in states:
         return await _settle_confirm(sales, conn, booking, states)
@@ -166,7 +173,7 @@ async def _settle_confirm(
     sales: Sales, conn: asyncpg.Connection, booking: asyncpg.Record, states: set[str]
 ) -> bool:
     if states - set(store.COMMITTED):
-        await reject(conn, booking, "confirmation failed: an operator refused or did not answer")
+        await reject(conn, booking, _why("confirmation", booking))
         return True
     if "CONDITIONAL_CONFIRMED" in states:
         if booking["status"] == "CONDITIONAL_CONFIRMED":
@@ -204,6 +211,10 @@ async def _settle_cancel(
         "booking.cancelled",
         refund_minor=booking["refund_minor"] or 0,
     )
+
+
+def _why(step: str, booking: asyncpg.Record) -> str:
+    return f"{step} failed: {booking['reason'] or 'an operator refused or did not answer'}"
 
 
 async def reject(conn: asyncpg.Connection, booking: asyncpg.Record, reason: str) -> None:
