@@ -160,17 +160,19 @@ async def record_leg(
 
 
 async def free_seats(conn: asyncpg.Connection, booking_id: uuid.UUID) -> None:
-    """Give back the seats of a booking's legs that hold nothing at their operator any more."""
+    """Give back the seats of a booking's legs that hold nothing at their operator any more.
+
+    A leg holds seats of every limit it falls under (`capacity_holds`, one row per limit).
+    """
     await conn.execute(
-        """UPDATE capacities c SET seats_taken = c.seats_taken - l.seats
-           FROM booking_legs l
-           WHERE l.booking_id = $1 AND l.capacity_id = c.id AND l.seats > 0
-             AND l.status = ANY($2)""",
-        booking_id,
-        list(SETTLED_FREE),
-    )
-    await conn.execute(
-        "UPDATE booking_legs SET seats = 0 WHERE booking_id = $1 AND status = ANY($2)",
+        """WITH held AS (
+               DELETE FROM capacity_holds h USING booking_legs l
+                WHERE h.booking_id = $1 AND l.booking_id = h.booking_id
+                  AND l.position = h.position AND l.status = ANY($2)
+               RETURNING h.capacity_id, h.seats),
+           summed AS (SELECT capacity_id, sum(seats) AS seats FROM held GROUP BY capacity_id)
+           UPDATE capacities c SET seats_taken = c.seats_taken - s.seats
+             FROM summed s WHERE s.capacity_id = c.id""",
         booking_id,
         list(SETTLED_FREE),
     )

@@ -1,4 +1,6 @@
-"""Limited seats: taken when a booking is made, given back when it fails, expires or is cancelled.
+"""Limited seats, taken when a booking is made; `booking_store.free_seats` gives them back.
+
+The state machine frees a leg's seats once the leg holds nothing at its operator.
 
 A leg falls under the limit of its departure (trip and service date) and that of its
 product, whichever kind of offer it came from; it holds seats of each (`capacity_holds`).
@@ -55,18 +57,6 @@ async def take(
             position,
             seats,
         )
-
-
-async def release(conn: asyncpg.Connection, booking_id: uuid.UUID) -> None:
-    """Give back the seats a booking holds (its legs stop holding them)."""
-    await conn.execute(
-        """WITH held AS (DELETE FROM capacity_holds WHERE booking_id = $1
-                         RETURNING capacity_id, seats),
-                summed AS (SELECT capacity_id, sum(seats) AS seats FROM held GROUP BY capacity_id)
-           UPDATE capacities c SET seats_taken = c.seats_taken - s.seats
-           FROM summed s WHERE s.capacity_id = c.id""",
-        booking_id,
-    )
 
 
 async def set_capacity(
