@@ -116,18 +116,26 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "itinerary": {
             "legs": [
                 {
-                    "operator_id": "kuopion-liikenne",
-                    "route_id": "kuopion-liikenne:20",
                     "trip_id": _TRIP,
                     "service_date": "2026-12-03",
                     "from_stop_id": _STOP,
                     "to_stop_id": _TO_STOP,
-                    "departure": _DEPARTURE,
-                    "arrival": _ARRIVAL,
                 }
             ]
         },
         "travellers": [{"rider_category": "adult"}],
+    },
+    "OperatorConditions": {
+        "all_products": {
+            "cancellable": True,
+            "refundable": True,
+            "refundable_before_min": 60,
+            "refund_fee_minor": 100,
+        },
+        "products": {
+            "day": {"sold_alone": True, "validity_min": 1440},
+            "single-1": {"refundable": False},
+        },
     },
     "BookingCreate": {"offer_ids": [_OFFER_ID], "travellers": [{"rider_category": "adult"}]},
     "CapacitySet": {"seats_total": 48, "trip_id": _TRIP, "service_date": "2026-12-03"},

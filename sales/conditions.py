@@ -62,28 +62,17 @@ class ConditionSet(BaseModel):
 class OperatorConditions(BaseModel):
     """All of an operator's conditions: for all products, and per product (by product id)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "all_products": {
-                        "cancellable": True,
-                        "refundable": True,
-                        "refundable_before_min": 60,
-                        "refund_fee_minor": 100,
-                    },
-                    "products": {
-                        "day": {"sold_alone": True, "validity_min": 1440},
-                        "single-1": {"refundable": False},
-                    },
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(extra="forbid")
 
-    all_products: ConditionSet = Field(default_factory=ConditionSet)
-    products: dict[str, ConditionSet] = Field(default_factory=dict, max_length=1000)
+    all_products: ConditionSet = Field(
+        default_factory=ConditionSet,
+        description="what holds for every product the operator sells, unless a product says else",
+    )
+    products: dict[str, ConditionSet] = Field(
+        default_factory=dict,
+        max_length=1000,
+        description="by product id (without the operator prefix): what differs for that product",
+    )
 
 
 @dataclass(frozen=True, slots=True)

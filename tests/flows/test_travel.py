@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -15,38 +15,25 @@ from flows.periods import period_of
 from flows.pseudonyms import pseudonyms_of
 from tests.conftest import bearer
 from tests.flows.support import TEST_CONFIG
+from tests.sales.live import a_ride, next_weekday, ride_request
 from tests.sales.support import day_ticket_offer, in_days, offer, operator_with_demo_fares
 
 Client = TestClient[Any, Any]
-BUS = "kuopion-liikenne"
 
 
-def _legs(days: int) -> list[dict[str, str]]:
-    """Two real rides of Kuopion Liikenne `days` from now: 08:00-08:20, then 08:30-08:50."""
-    return [
-        {
-            "operator_id": BUS,
-            "route_id": f"{BUS}:19",
-            "trip_id": f"{BUS}:trip-1",
-            "from_stop_id": f"{BUS}:156210",
-            "to_stop_id": f"{BUS}:176719",
-            "departure": in_days(days).isoformat(),
-            "arrival": in_days(days, "08:20").isoformat(),
-        },
-        {
-            "operator_id": BUS,
-            "route_id": f"{BUS}:19",
-            "trip_id": f"{BUS}:trip-2",
-            "from_stop_id": f"{BUS}:176719",
-            "to_stop_id": f"{BUS}:156210",
-            "departure": in_days(days, "08:30").isoformat(),
-            "arrival": in_days(days, "08:50").isoformat(),
-        },
-    ]
+async def _ride(live: Client) -> tuple[dict[str, Any], datetime, datetime]:
+    """Return a real ride of the live demo, a weekday morning, with its departure and arrival."""
+    ride = await a_ride(live, next_weekday(8))
+    return ride, datetime.fromisoformat(ride["departure"]), datetime.fromisoformat(ride["arrival"])
 
 
-def _itinerary(days: int) -> dict[str, Any]:
-    return {"itinerary": {"legs": _legs(days)}, "travellers": [{}]}
+def _itinerary(ride: dict[str, Any]) -> dict[str, Any]:
+    return {"itinerary": {"legs": [ride_request(ride)]}, "travellers": [{}]}
+
+
+async def _tenant(client: Client, key: str) -> str:
+    tenant: str = (await (await client.get("/v1/me", headers=bearer(key))).json())["tenant_id"]
+    return tenant
 
 
 async def _confirmed(client: Client, key: str, body: dict[str, Any], ref: str) -> str:
@@ -77,73 +64,70 @@ async def _records(db: asyncpg.Pool, period: str) -> list[asyncpg.Record]:
 
 
 async def test_an_itinerary_starts_finishes_and_becomes_one_trip_record(
-    client: Client, db: asyncpg.Pool, kuopio_demo: str, make_key: Any
+    live: Client, live_db: asyncpg.Pool, live_key: Any
 ) -> None:
-    await operator_with_demo_fares(db, BUS)
-    key = await make_key("maas", tenant_id=f"app-{uuid.uuid4().hex[:6]}")
-    tenant = (await (await client.get("/v1/me", headers=bearer(key))).json())["tenant_id"]
+    key = await live_key("maas")
+    tenant = await _tenant(live, key)
     ref = f"ref-{uuid.uuid4().hex[:8]}"
-    await consent.grant(db, TEST_CONFIG.controller, tenant, ref, "trip-statistics")
-    booking = await _confirmed(
-        client, key, {"itinerary": {"legs": _legs(2)}, "travellers": [{}]}, ref
-    )
-    period = period_of(in_days(2), TEST_CONFIG.timezone).name
-    before = len(await _records(db, period))
+    await consent.grant(live_db, TEST_CONFIG.controller, tenant, ref, "trip-statistics")
+    ride, departure, arrival = await _ride(live)
+    booking = await _confirmed(live, key, _itinerary(ride), ref)
+    period = period_of(departure, TEST_CONFIG.timezone).name
+    before = len(await _records(live_db, period))
+    minute = timedelta(minutes=1)
 
-    await run_once(db, TEST_CONFIG, in_days(2, "08:10"))
-    assert await _status(db, booking) == "STARTED"
-    await run_once(db, TEST_CONFIG, in_days(2, "08:49"))
-    assert await _status(db, booking) == "STARTED"
-    await run_once(db, TEST_CONFIG, in_days(2, "08:51"))
-    assert await _status(db, booking) == "FINISHED"
-    await run_once(db, TEST_CONFIG, in_days(2, "09:30"))  # a finished booking is recorded once
+    await run_once(live_db, TEST_CONFIG, departure + minute)
+    assert await _status(live_db, booking) == "STARTED"
+    await run_once(live_db, TEST_CONFIG, arrival - minute)
+    assert await _status(live_db, booking) == "STARTED"
+    await run_once(live_db, TEST_CONFIG, arrival + minute)
+    assert await _status(live_db, booking) == "FINISHED"
+    await run_once(live_db, TEST_CONFIG, arrival + 40 * minute)  # recorded once
 
-    records = await _records(db, period)
+    records = await _records(live_db, period)
     assert len(records) == before + 1
-    mine = [r for r in records if r["hour"] == 8 and r["legs"] == 2]
-    assert mine, "the two-leg 08:00 trip is recorded"
+    local = departure.astimezone(TEST_CONFIG.timezone)
+    mine = [r for r in records if r["hour"] == local.hour and r["legs"] == 1]
+    assert mine, "the morning ride is recorded"
     record = dict(mine[-1])
-    assert record["origin_fare"] == record["destination_fare"] == f"{BUS}:A"
+    assert str(record["origin_fare"]).startswith(f"{ride['operator_id']}:")
     assert record["modes"] == ["bus"]
-    assert record["operators"] == [BUS]
-    assert record["service_date"] == in_days(2).date()
+    assert record["operators"] == [ride["operator_id"]]
+    assert record["service_date"] == date.fromisoformat(ride["service_date"])
     # Nothing in the record points back to the booking, the stops or the exact time.
     flat = repr(record)
     assert booking not in flat
-    assert "156210" not in flat
+    assert ride["from_place"]["stop_id"].split(":")[-1] not in flat
     assert ref not in flat
-    assert "08:00" not in flat
-    events = await db.fetch(
+    assert local.strftime("%H:%M") not in flat
+    events = await live_db.fetch(
         "SELECT type FROM booking_events WHERE booking_id = $1 ORDER BY id", uuid.UUID(booking)
     )
     assert [e["type"] for e in events][-2:] == ["booking.started", "booking.finished"]
 
 
 async def test_no_record_without_consent_before_travelling(
-    client: Client, db: asyncpg.Pool, kuopio_demo: str, make_key: Any
+    live: Client, live_db: asyncpg.Pool, live_key: Any
 ) -> None:
-    await operator_with_demo_fares(db, BUS)
-    key = await make_key("maas", tenant_id=f"app-{uuid.uuid4().hex[:6]}")
-    tenant = (await (await client.get("/v1/me", headers=bearer(key))).json())["tenant_id"]
+    key = await live_key("maas")
+    tenant = await _tenant(live, key)
     late, never = f"late-{uuid.uuid4().hex[:6]}", f"never-{uuid.uuid4().hex[:6]}"
-    legs = {"itinerary": {"legs": _legs(3)}, "travellers": [{}]}
-    first = await _confirmed(client, key, legs, late)
-    second = await _confirmed(
-        client, key, {"itinerary": {"legs": _legs(3)}, "travellers": [{}]}, never
-    )
-    period = period_of(in_days(3), TEST_CONFIG.timezone).name
-    before = len(await _records(db, period))
-    await consent.grant(db, TEST_CONFIG.controller, tenant, late, "trip-statistics")
+    ride, departure, arrival = await _ride(live)
+    first = await _confirmed(live, key, _itinerary(ride), late)
+    second = await _confirmed(live, key, _itinerary(ride), never)
+    period = period_of(departure, TEST_CONFIG.timezone).name
+    before = len(await _records(live_db, period))
+    await consent.grant(live_db, TEST_CONFIG.controller, tenant, late, "trip-statistics")
     # The departure is days away; a grant after it is one whose time is after it.
-    await db.execute(
+    await live_db.execute(
         "UPDATE flow_consents SET granted_at = $3 WHERE tenant_id = $1 AND traveller_ref = $2",
         tenant,
         late,
-        in_days(3, "08:05"),
+        departure + timedelta(minutes=5),
     )
-    await run_once(db, TEST_CONFIG, in_days(3, "09:00"))
-    assert await _status(db, first) == await _status(db, second) == "FINISHED"
-    assert len(await _records(db, period)) == before
+    await run_once(live_db, TEST_CONFIG, arrival + timedelta(minutes=10))
+    assert await _status(live_db, first) == await _status(live_db, second) == "FINISHED"
+    assert len(await _records(live_db, period)) == before
 
 
 async def test_a_day_ticket_never_starts_and_makes_no_record(

@@ -14,9 +14,11 @@ from pydantic import SecretStr
 from gateway.app import create_app
 from gateway.cli.main import main as cli_main
 from gateway.demo.kuopio import read_demo_fare_files
+from gateway.demo.run import DEMO_DAY_TICKET
 from gateway.operator_store import check_tomp_tokens
 from gateway.settings import Settings
 from sales import sealed
+from sales.conditions import set_conditions
 from sales.fares import store_fares, zip_files
 from sales.tokens import SigningKeyLocked
 from tests.conftest import ClientFactory, bearer
@@ -74,6 +76,7 @@ async def test_admin_onboards_a_tomp_operator_whose_token_is_sealed_and_used(
     assert sealed.unseal(stored, SECRET.encode()) == TOKEN
     files = zip_files(read_demo_fare_files("kuopion-liikenne"))
     await store_fares(db, "ferry-backend", files, "Europe/Helsinki")
+    await set_conditions(db, "ferry-backend", "day", DEMO_DAY_TICKET)  # sold on its own
     key = await make_key("maas")
     made = await offer(client, key, day_ticket_offer("ferry-backend"))
     status, booking = await book(client, key, [made["id"]])
