@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import aiohttp
@@ -141,34 +141,34 @@ async def http_client(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-async def _expiry_loop(sales: Sales, interval_s: float) -> None:
-    """Expire PENDING bookings past their hold, and purge old idempotency keys."""
+async def _every(interval_s: float, job: Callable[[], Awaitable[None]], what: str) -> None:
+    """Run `job` every `interval_s`; it must outlive a failed round (database restarting, ...)."""
     while True:
         try:
-            expired = await expire_due(sales)
-            if expired:
-                log.info("expired pending bookings", extra={"count": expired})
-            await idempotency.purge_old(sales.pool)
-            await purge_expired_offers(sales.pool)
-        except Exception:  # the job must outlive a failed round (database restarting, ...)
-            log.exception("booking expiry round failed")
+            await job()
+        except Exception:
+            log.exception("%s round failed", what)
         await asyncio.sleep(interval_s)
 
 
-async def _recovery_loop(sales: Sales, interval_s: float) -> None:
-    """Finish what a crash or a down operator left owed (a loop of its own: never delays expiry).
+async def _expire_round(sales: Sales) -> None:
+    """Expire PENDING bookings past their hold, and purge old idempotency keys and offers."""
+    expired = await expire_due(sales)
+    if expired:
+        log.info("expired pending bookings", extra={"count": expired})
+    await idempotency.purge_old(sales.pool)
+    await purge_expired_offers(sales.pool)
 
-    Every process runs it: bookings are taken with `FOR UPDATE SKIP LOCKED` and a lease,
-    so two processes never work on one booking at once.
+
+async def _recovery_round(sales: Sales) -> None:
+    """Finish what a crash or a down operator left owed.
+
+    Every process runs it, in a loop of its own so it never delays expiry: bookings are
+    taken with `FOR UPDATE SKIP LOCKED` and a lease, so two processes never work on one.
     """
-    while True:
-        try:
-            recovered = await recover_due(sales)
-            if recovered:
-                log.info("settled interrupted bookings", extra={"count": recovered})
-        except Exception:  # the job must outlive a failed round (database restarting, ...)
-            log.exception("booking recovery round failed")
-        await asyncio.sleep(interval_s)
+    recovered = await recover_due(sales)
+    if recovered:
+        log.info("settled interrupted bookings", extra={"count": recovered})
 
 
 def booking_lease(policy: Policy) -> timedelta:
@@ -221,8 +221,12 @@ async def sales_context(app: web.Application) -> AsyncIterator[None]:
     app[sales_key] = sales
     app[fares_key] = FaresCache()
     jobs = [
-        asyncio.create_task(_expiry_loop(sales, settings.expiry_interval_s)),
-        asyncio.create_task(_recovery_loop(sales, settings.expiry_interval_s)),
+        asyncio.create_task(
+            _every(settings.expiry_interval_s, lambda: _expire_round(sales), "booking expiry")
+        ),
+        asyncio.create_task(
+            _every(settings.expiry_interval_s, lambda: _recovery_round(sales), "booking recovery")
+        ),
     ]
     yield
     for job in jobs:
