@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -53,9 +54,12 @@ async def scratch_database() -> AsyncIterator[str]:
 
 
 def start_gateway(
-    url: str, port: int, env: dict[str, str] | None = None
+    url: str, port: int, env: dict[str, str] | None = None, stdout: bool = False
 ) -> subprocess.Popen[bytes]:
-    """Start `maas serve` on a database and port; BENCH_PROFILE=<file> runs it under py-spy."""
+    """Start `maas serve` on a database and port; BENCH_PROFILE=<file> runs it under py-spy.
+
+    With `stdout` its output is a pipe the caller reads (`running_gateways` does).
+    """
     workdir = tempfile.mkdtemp(prefix="maas_bench_")
     settings = {
         "MAAS_DATABASE_URL": url,
@@ -73,7 +77,8 @@ def start_gateway(
         profile = os.environ["BENCH_PROFILE"]
         command = [str(spy), "record", "-f", "raw", "-o", profile, "--", *command]
     full_env = os.environ | settings | (env or {})
-    return subprocess.Popen(command, env=full_env, stdout=subprocess.DEVNULL)  # noqa: S603
+    out = subprocess.PIPE if stdout else subprocess.DEVNULL
+    return subprocess.Popen(command, env=full_env, stdout=out)  # noqa: S603
 
 
 def stop_gateway(process: subprocess.Popen[bytes]) -> None:
@@ -115,3 +120,79 @@ def percentile_ms(seconds: Sequence[float], q: float) -> float:
     """Return the q-th percentile (0..100) of durations given in seconds, in milliseconds."""
     ordered = sorted(seconds)
     return 1000 * ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def _cpu_s(pid: int) -> float:
+    """Return the CPU seconds (user + system) a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Gateways:
+    """Several `maas serve` processes sharing one port (SO_REUSEPORT), and their CPU use."""
+
+    def __init__(self, base: str, processes: list[subprocess.Popen[bytes]]) -> None:
+        self.base = base
+        self.processes = processes
+
+    def cpu_s(self) -> list[float]:
+        """Return the CPU seconds each process has used so far."""
+        return [_cpu_s(p.pid) for p in self.processes]
+
+
+def _await_line(process: subprocess.Popen[bytes], marker: bytes, timeout_s: float) -> None:
+    """Read the process's stdout until a line holds `marker`; then keep draining it."""
+    stream = process.stdout
+    if stream is None:
+        raise ValueError("start the gateway with stdout=True")
+    found = threading.Event()
+
+    def read() -> None:
+        for line in stream:
+            if marker in line:
+                found.set()
+        found.set()  # the process ended: let the waiter see it
+
+    threading.Thread(target=read, daemon=True).start()
+    if not found.wait(timeout_s) or process.poll() is not None:
+        raise RuntimeError(f"the gateway did not print {marker!r} (exit {process.poll()})")
+
+
+@asynccontextmanager
+async def running_gateways(
+    url: str, envs: Sequence[dict[str, str]], timeout_s: float = 300.0
+) -> AsyncIterator[Gateways]:
+    """Start one gateway per env on one port, each once the previous listens; stop them all.
+
+    Every process binds with `MAAS_REUSE_PORT`, so the kernel spreads connections across
+    them as it would behind a proxy. Yields when each has printed that it listens and
+    twenty fresh connections in a row found a built timetable.
+    """
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for env in envs:
+            process = start_gateway(url, port, {"MAAS_REUSE_PORT": "true"} | env, stdout=True)
+            processes.append(process)
+            await asyncio.to_thread(_await_line, process, b"MaaS Gateway ready", timeout_s)
+        await _all_built(base, timeout_s)
+        yield Gateways(base, processes)
+    finally:
+        for process in processes:
+            stop_gateway(process)
+
+
+async def _all_built(base: str, timeout_s: float) -> None:
+    """Wait until twenty new connections in a row reach a process with its timetable built."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    in_a_row = 0
+    while in_a_row < 20:
+        if asyncio.get_running_loop().time() > deadline:
+            raise RuntimeError("not every gateway built its timetable")
+        connector = aiohttp.TCPConnector(force_close=True)
+        async with aiohttp.ClientSession(connector=connector) as s, s.get(f"{base}/ready") as resp:
+            built = resp.status == 200 and (await resp.json()).get("timetable") == "ok"
+        in_a_row = in_a_row + 1 if built else 0
+        if not built:
+            await asyncio.sleep(0.2)
