@@ -25,11 +25,11 @@ import aiohttp
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from support import free_port, start_gateway, stop_gateway, wait_ready  # noqa: E402
+from support import free_port, start_gateway, stop_gateway, wait_ready
 
-from gateway import credentials  # noqa: E402
-from gateway.migrate import migrate  # noqa: E402
-from tests.timetable_data import synthetic_feed  # noqa: E402
+from gateway import credentials
+from gateway.migrate import migrate
+from tests.timetable_data import synthetic_feed
 
 
 def _vm_hwm_mib(pid: int) -> float:
@@ -55,7 +55,8 @@ async def _probe(
         start = time.perf_counter()
         async with session.get(f"{base}/health") as resp:
             await resp.read()
-            assert resp.status == 200
+            if resp.status != 200:
+                raise RuntimeError(f"/health answered {resp.status}")
         latencies.append(time.perf_counter() - start)
         await asyncio.sleep(every_s)
     return latencies
@@ -76,10 +77,12 @@ async def _publish(session: aiohttp.ClientSession, base: str, key: str, feed: Pa
     resp = await session.post(
         f"{base}/v1/operators", json={"id": "big", "name": "Big"}, headers=auth
     )
-    assert resp.status in (201, 409), await resp.text()
+    if resp.status not in (201, 409):
+        raise RuntimeError(await resp.text())
     with feed.open("rb") as body:
         resp = await session.put(f"{base}/v1/operators/big/feed", data=body, headers=headers)
-        assert resp.status in (200, 201), await resp.text()
+        if resp.status not in (200, 201):
+            raise RuntimeError(await resp.text())
         return int((await resp.json())["version_id"])
 
 
@@ -124,7 +127,8 @@ async def bench(url: str, feed: Path, every_s: float) -> None:
         rss_after = max(_vm_hwm_mib(p) for p in pids)
     finally:
         stop_gateway(process)
-    print(f"feed: {feed.name} ({feed.stat().st_size / 2**20:.1f} MiB zip), load {os.getloadavg()}")
+    size_mib = (await asyncio.to_thread(feed.stat)).st_size / 2**20
+    print(f"feed: {feed.name} ({size_mib:.1f} MiB zip), load {os.getloadavg()}")
     print(_summary("/health idle (reference)", idle_latencies))
     print(_summary("/health during upload + store", upload_latencies))
     print(_summary("/health during read back + compile", rebuild_latencies))
