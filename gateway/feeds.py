@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
 
 from gtfs.feed.prepare import PreparedFeed, prepare_feed
-from gtfs.feed.store import StoredFeed, store_feed
+from gtfs.feed.store import StoredFeed, StoreProgress, store_feed
 from gtfs.feed.validate.archive import ZipLimits
 from gtfs.feed.validate.issues import FeedIssue
 from operators.fares.coverage import coverage_warnings
 from operators.fares.model import FareIssue
 from sales.fares import check_fares, fare_files_of, save_fares, timetable_change_warnings, zip_files
+
+log = logging.getLogger(__name__)
 
 
 async def publish_feed(
@@ -31,7 +34,13 @@ async def publish_feed(
     them, the current fares are matched against the new timetable: what they no longer
     cover is among the feed's warnings.
     """
-    prepared = await asyncio.to_thread(prepare_feed, path, operator_id, agency_id, limits)
+
+    def step(name: str) -> None:
+        log.info("publishing feed: %s", name, extra={"operator_id": operator_id, "step": name})
+
+    prepared = await asyncio.to_thread(
+        prepare_feed, path, operator_id, agency_id, limits, progress=step
+    )
     files = await asyncio.to_thread(fare_files_of, path)  # only the fare files, not the zip
     timezone = await pool.fetchval("SELECT timezone FROM operators WHERE id = $1", operator_id)
     fares = None
@@ -42,10 +51,30 @@ async def publish_feed(
     else:
         notes = await timetable_change_warnings(pool, operator_id, timezone, prepared.tables)
     prepared = _with_warnings(prepared, notes)
-    stored = await store_feed(pool, prepared)
+    step("store")
+    stored = await store_feed(pool, prepared, store_progress(operator_id))
     if fares is not None:
         await save_fares(pool, operator_id, archive, fares)
     return prepared, stored
+
+
+def store_progress(operator_id: str) -> StoreProgress:
+    """Return a progress callback that logs each table's rows stored, every tenth of it."""
+    logged: dict[str, int] = {}
+
+    def report(table: str, rows: int, total: int) -> None:
+        tenth = rows * 10 // max(total, 1)
+        if tenth > logged.get(table, 0):
+            logged[table] = tenth
+            log.info(
+                "storing feed: %s %d of %d rows",
+                table,
+                rows,
+                total,
+                extra={"operator_id": operator_id, "table": table, "rows": rows, "total": total},
+            )
+
+    return report
 
 
 def _with_warnings(prepared: PreparedFeed, notes: list[FareIssue]) -> PreparedFeed:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 #: TOMP-API's booking states, and the gateway's two intents (`CONFIRMING`, `CANCELLING`):
 #: the operators are being called and the outcome is not yet recorded.
@@ -23,6 +23,26 @@ BookingStatus = Literal[
     "FINISHED",
 ]
 _ID = r"^[A-Za-z0-9:._-]{1,200}$"
+
+#: The days a request may name: every timetable's, with room either side, and far from
+#: the ends of Python's calendar (years 1 and 9999), where a day or an offset more overflows.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(2199, 12, 31)
+_Day = TypeVar("_Day", date, datetime)
+
+
+def within_years(value: _Day) -> _Day:
+    """Refuse a date or time outside FIRST_DAY..LAST_DAY (in its own offset)."""
+    day = value.date() if isinstance(value, datetime) else value
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"must be between {FIRST_DAY} and {LAST_DAY}, not {value.isoformat()}")
+    return value
+
+
+#: A moment a request names: ISO 8601 with an offset, between FIRST_DAY and LAST_DAY.
+Moment = Annotated[AwareDatetime, AfterValidator(within_years)]
+#: A day a request names (a service date, a day of a report), between FIRST_DAY and LAST_DAY.
+Day = Annotated[date, AfterValidator(within_years)]
 
 
 class Strict(BaseModel):
@@ -52,7 +72,7 @@ class ProductOfferRequest(Strict):
     product_id: str = Field(
         pattern=_ID, description="its `fare_product_id`, as `/v1/products` lists it"
     )
-    valid_from: AwareDatetime | None = Field(
+    valid_from: Moment | None = Field(
         default=None,
         description="when the ticket starts to be valid, ISO 8601 with an offset; default now",
     )
@@ -69,7 +89,7 @@ class ItineraryLegRequest(Strict):
     trip_id: str = Field(
         pattern=_ID, description="the trip, with its operator prefix, as in a journey's leg"
     )
-    service_date: date = Field(
+    service_date: Day = Field(
         description="the trip's service date (the day before for a run past midnight)"
     )
     from_stop_id: str = Field(pattern=_ID, description="where the traveller boards")

@@ -89,7 +89,11 @@ async def cmd_import_gtfs(settings: Settings, args: argparse.Namespace) -> int:
                 _print_errors(exc)
                 return 1
             step("store")
-            stored = await store_feed(pool, prepared)
+
+            def stored_rows(table: str, rows: int, total: int) -> None:
+                bar.set_postfix_str(f"{table} {rows}/{total}")
+
+            stored = await store_feed(pool, prepared, stored_rows)
             bar.update()
     counts = ", ".join(f"{k} {v}" for k, v in prepared.counts().items() if v)
     state = "imported as version" if stored.changed else "unchanged: already current as version"

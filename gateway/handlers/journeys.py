@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 import asyncpg
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from gateway.api import api, json_response
 from gateway.appkeys import db_key, fares_key, realtime_key, timetable_key
@@ -33,6 +33,7 @@ from sales.rides import Schedule
 from sales.schemas import (
     ItineraryLegRequest,
     ItineraryOfferRequest,
+    Moment,
     OfferCreate,
     Quote,
     Strict,
@@ -54,13 +55,13 @@ class JourneyParams(Strict):
         ),
     )
     to: str = Field(min_length=1, max_length=200, description="where to: a stop id or `lat,lon`")
-    depart_at: AwareDatetime | None = Field(
+    depart_at: Moment | None = Field(
         default=None,
         description=(
             "leave at or after this time, ISO 8601 with an offset (write `+` as `%2B`); default now"
         ),
     )
-    arrive_by: AwareDatetime | None = Field(
+    arrive_by: Moment | None = Field(
         default=None, description="arrive at or before this time instead, ISO 8601 with an offset"
     )
     window_min: int = Field(default=0, ge=0, le=180, description="range query over this window")

@@ -25,6 +25,7 @@ from gtfs.snapshot.open_data import (
 )
 from gtfs.snapshot.stop_places import group_found, suggest_stop_ids
 from journeys.errors import OutsideServiceError
+from sales.schemas import within_years
 
 
 def _text(value: object) -> str | None:
@@ -140,7 +141,7 @@ class DeparturesQuery(BaseModel):
     def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("give the time with an offset, e.g. 2017-01-16T08:00:00+02:00")
-        return value
+        return None if value is None else within_years(value)
 
 
 class DepartureOut(BaseModel):

@@ -14,7 +14,7 @@ from gateway.appkeys import db_key
 from gateway.pagination import decode_time_id, encode_time_id
 from gateway.problems import not_found
 from sales.reports import DailySales, LegStatus, OperatorLeg, daily_sales, list_operator_legs
-from sales.schemas import Strict
+from sales.schemas import Day, Strict
 
 
 class OperatorLegsQuery(Strict):
@@ -37,8 +37,8 @@ class OperatorLegPage(BaseModel):
 class DailyQuery(Strict):
     """The days of the summary, inclusive, in the operator's time zone (default: the last 30)."""
 
-    from_: dt.date | None = Field(default=None, alias="from", description="the first day")
-    to: dt.date | None = Field(default=None, description="the last day (default: today)")
+    from_: Day | None = Field(default=None, alias="from", description="the first day")
+    to: Day | None = Field(default=None, description="the last day (default: today)")
 
     @model_validator(mode="after")
     def _ordered(self) -> DailyQuery:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -28,6 +28,7 @@ from sales.schemas import (
     BookingCreate,
     BookingPage,
     BookingQuery,
+    Day,
     Offer,
     OfferCreate,
     Product,
@@ -438,7 +439,7 @@ class CapacitySet(Strict):
     trip_id: str | None = Field(
         default=None, description="limit this departure (with `service_date`)"
     )
-    service_date: date | None = Field(default=None, description="the service day of `trip_id`")
+    service_date: Day | None = Field(default=None, description="the service day of `trip_id`")
 
     @model_validator(mode="after")
     def _one_target(self) -> CapacitySet:

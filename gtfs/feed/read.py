@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 import gtfs_kit as gk
 import numpy as np
 import pandas as pd
+from gtfs_kit import cleaners as gk_cleaners
+from gtfs_kit import constants as gk_constants
 
 from gtfs.tables import COLUMNS, GtfsTables, seconds_from_gtfs_time
 
@@ -24,9 +28,42 @@ ID_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: How gtfs-kit reads its CSV files (`gtfs_kit.feed.read_feed`), kept so our reading matches.
+_CSV_OPTIONS: dict[str, Any] = {
+    "na_values": ["", " ", "nan", "NaN", "null"],
+    "keep_default_na": True,
+    "dtype_backend": "numpy_nullable",
+    "encoding": "utf-8-sig",
+}
+
+
 def read_gtfs_kit_feed(path: Path) -> gk.Feed:
-    """Read a GTFS zip or folder with gtfs-kit (blocking: call it off the event loop)."""
-    return gk.read_feed(path, dist_units="km")
+    """Read the tables the gateway imports from a GTFS zip or folder, as gtfs-kit does.
+
+    Only those (blocking: call it off the event loop): a file the gateway ignores
+    (feed_info.txt, frequencies.txt, ...) is never parsed, so it costs nothing and a broken
+    one cannot fail the import; validation warns about it.
+    """
+    frames: dict[str, pd.DataFrame] = {}
+
+    def read(table: str, source: Any) -> None:
+        df = pd.read_csv(source, dtype=gk_constants.DTYPES[table], **_CSV_OPTIONS)
+        if not df.empty:
+            frames[table] = gk_cleaners.clean_column_names(df)
+
+    if path.is_dir():
+        for file in path.iterdir():
+            if file.suffix == ".txt" and file.stem in COLUMNS and file.stat().st_size:
+                read(file.stem, file)
+    else:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                table = PurePosixPath(info.filename).stem
+                wanted = info.filename.endswith(".txt") and table in COLUMNS
+                if wanted and not info.is_dir() and info.file_size:
+                    with zf.open(info) as f:
+                        read(table, f)
+    return gk.Feed(dist_units="km", **frames)
 
 
 def _seconds(times: pd.Series) -> pd.Series:

@@ -7,9 +7,9 @@ already current changes nothing. Every change notifies `TIMETABLE_CHANNEL`.
 
 from __future__ import annotations
 
+import asyncio
 import io
-import itertools
-from collections.abc import Collection, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -24,7 +24,14 @@ from gtfs.tables import COLUMNS, GtfsTables
 TIMETABLE_CHANNEL = "maas_timetable"
 #: Versions whose tables are kept per operator (the current one and the one before).
 KEEP_VERSIONS = 2
-COPY_CHUNK_ROWS = 20_000
+#: Rows per CSV chunk written for COPY (formatted in a thread, a chunk ahead of the COPY).
+CSV_CHUNK_ROWS = 50_000
+#: How long one statement of storing or reading a feed may take: a national feed's
+#: stop_times (tens of millions of rows) runs for minutes, far past a pool's command_timeout.
+FEED_TIMEOUT_S = 3600.0
+
+#: Told (table, rows stored so far, rows of the table) as each chunk of a table is formatted.
+StoreProgress = Callable[[str, int, int], None]
 
 #: SQL kinds of the columns that are not text.
 _KINDS: dict[str, str] = {
@@ -95,36 +102,59 @@ class FeedVersion:
     service_dates: list[date]
 
 
-def _column_values(series: pd.Series, kind: str) -> list[Any]:
-    """Return a column as Python values for asyncpg's binary COPY (NA as None)."""
-    values: pd.Series[Any]
+def _csv_column(series: pd.Series, kind: str) -> pd.Series:
+    """Return a column as COPY's CSV reads it (NA becomes an empty, unquoted cell: NULL)."""
     if kind == "int":
-        values = pd.to_numeric(series, errors="coerce").astype("Int64")
-    elif kind == "float":
-        values = pd.to_numeric(series, errors="coerce").astype("Float64")
-    elif kind == "date":
-        values = pd.to_datetime(series.astype("string"), format="%Y%m%d", errors="coerce").dt.date
-    else:
-        values = series.astype("string")
-    return values.astype(object).where(values.notna(), None).tolist()
+        return pd.to_numeric(series, errors="coerce").astype("Int64")
+    if kind == "float":
+        return pd.to_numeric(series, errors="coerce").astype("Float64")
+    if kind == "date":
+        days = pd.to_datetime(series.astype("string"), format="%Y%m%d", errors="coerce")
+        return days.dt.strftime("%Y-%m-%d")
+    return series.astype("string")
 
 
-def table_records(version_id: int, table: str, df: pd.DataFrame) -> list[tuple[Any, ...]]:
-    """Return a table's rows as tuples, the feed version first, in `COLUMNS` order."""
-    columns = [_column_values(df[c], _KINDS.get(c, "text")) for c in COLUMNS[table]]
-    return list(zip(itertools.repeat(version_id, len(df)), *columns, strict=False))
+def csv_chunks(
+    version_id: int,
+    table: str,
+    df: pd.DataFrame,
+    progress: StoreProgress | None = None,
+    chunk_rows: int = CSV_CHUNK_ROWS,
+) -> Iterator[bytes]:
+    """Yield a table's rows as CSV for COPY, the feed version first (blocking: in a thread).
 
-
-def iter_table_records(
-    version_id: int, table: str, df: pd.DataFrame, chunk_rows: int = COPY_CHUNK_ROWS
-) -> Iterator[tuple[Any, ...]]:
-    """Yield a table's rows as tuples a chunk at a time (COPY streams; memory stays flat)."""
+    A blank text cell is stored as NULL, as gtfs-kit reads it anyway.
+    """
+    columns = COLUMNS[table]
     for start in range(0, len(df), chunk_rows):
-        yield from table_records(version_id, table, df.iloc[start : start + chunk_rows])
+        part = df.iloc[start : start + chunk_rows]
+        frame = pd.DataFrame({c: _csv_column(part[c], _KINDS.get(c, "text")) for c in columns})
+        frame.insert(0, "feed_version_id", version_id)
+        yield frame.to_csv(header=False, index=False, lineterminator="\n").encode()
+        if progress is not None:
+            progress(table, min(start + chunk_rows, len(df)), len(df))
 
 
-async def store_feed(pool: asyncpg.Pool, feed: PreparedFeed) -> StoredFeed:
-    """Store a prepared feed and make it current (or do nothing if it already is)."""
+async def _in_thread(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Yield what a blocking iterator yields, each next one made in a thread while COPY sends."""
+    pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, b""))
+    try:
+        while chunk := await pending:
+            pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, b""))
+            yield chunk
+    finally:
+        if not pending.done():
+            await asyncio.shield(pending)  # the thread runs on: let it end before the generator
+
+
+async def store_feed(
+    pool: asyncpg.Pool, feed: PreparedFeed, progress: StoreProgress | None = None
+) -> StoredFeed:
+    """Store a prepared feed and make it current (or do nothing if it already is).
+
+    The rows are formatted off the event loop, a chunk at a time (`progress` is told each
+    one, from that thread), and no statement is bound by the pool's command_timeout.
+    """
     async with pool.acquire() as conn, conn.transaction():
         locked = await conn.fetchval(
             "SELECT id FROM operators WHERE id = $1 FOR UPDATE", feed.operator_id
@@ -139,13 +169,15 @@ async def store_feed(pool: asyncpg.Pool, feed: PreparedFeed) -> StoredFeed:
         )
         if same is not None and same["is_current"]:
             return StoredFeed(same["id"], changed=False, created=False)
-        version_id = same["id"] if same is not None else await _copy_in(conn, feed)
+        version_id = same["id"] if same is not None else await _copy_in(conn, feed, progress)
         await _make_current(conn, feed.operator_id, version_id)
     await prune_versions(pool, feed.operator_id)
     return StoredFeed(version_id, changed=True, created=same is None)
 
 
-async def _copy_in(conn: asyncpg.Connection, feed: PreparedFeed) -> int:
+async def _copy_in(
+    conn: asyncpg.Connection, feed: PreparedFeed, progress: StoreProgress | None
+) -> int:
     """Insert a version row and COPY its tables; return the version id."""
     version_id: int = await conn.fetchval(
         "INSERT INTO feed_versions (operator_id, sha256, status, warnings, counts, service_dates)"
@@ -159,10 +191,12 @@ async def _copy_in(conn: asyncpg.Connection, feed: PreparedFeed) -> int:
     for table in feed.tables.table_names():
         df = getattr(feed.tables, table)
         if len(df):
-            await conn.copy_records_to_table(
+            await conn.copy_to_table(
                 f"gtfs_{table}",
-                records=iter_table_records(version_id, table, df),
+                source=_in_thread(csv_chunks(version_id, table, df, progress)),
                 columns=["feed_version_id", *COLUMNS[table]],
+                format="csv",
+                timeout=FEED_TIMEOUT_S,
             )
     return version_id
 
@@ -192,7 +226,9 @@ async def prune_versions(pool: asyncpg.Pool, operator_id: str, keep: int = KEEP_
         async with pool.acquire() as conn, conn.transaction():
             for table in COLUMNS:
                 await conn.execute(
-                    f"DELETE FROM gtfs_{table} WHERE feed_version_id = $1", row["id"]
+                    f"DELETE FROM gtfs_{table} WHERE feed_version_id = $1",
+                    row["id"],
+                    timeout=FEED_TIMEOUT_S,
                 )
             await conn.execute(
                 "UPDATE feed_versions SET status = 'pruned' WHERE id = $1", row["id"]
@@ -260,7 +296,14 @@ async def _copy_out(
     )
     args = () if version_id is None else (version_id,)
     buffer = io.BytesIO()
-    await conn.copy_from_query(query, *args, output=buffer, format="csv", header=False)
+    await conn.copy_from_query(
+        query, *args, output=buffer, format="csv", header=False, timeout=FEED_TIMEOUT_S
+    )
+    return await asyncio.to_thread(_parse_copied, buffer, columns)
+
+
+def _parse_copied(buffer: io.BytesIO, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Parse a table COPYed out as CSV (blocking: millions of rows take seconds)."""
     buffer.seek(0)
     dtypes = {c: _READ_DTYPES.get(_KINDS.get(c, "text"), "string") for c in columns}
     if not buffer.getbuffer().nbytes:

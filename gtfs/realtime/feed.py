@@ -18,6 +18,10 @@ SAMPLE_SIZE = 10
 
 SUPPORTED_MAJOR_VERSIONS = ("1", "2")
 
+#: The latest POSIX time a feed may carry (2100-01-01): past it a timestamp is garbage, and
+#: an age computed from it overflows what JSON and datetimes hold.
+MAX_TIMESTAMP_S = 4_102_444_800
+
 
 class RealtimeFeedError(ValueError):
     """The bytes are not a usable GTFS-Realtime feed; the previous state stays in force."""
@@ -52,6 +56,11 @@ def parse_feed_message(data: bytes) -> gtfs_realtime_pb2.FeedMessage:
     if version.split(".", 1)[0] not in SUPPORTED_MAJOR_VERSIONS:
         raise FeedVersionError(
             f"gtfs_realtime_version {version!r} is not supported (expected 1.x or 2.x)"
+        )
+    if message.header.timestamp > MAX_TIMESTAMP_S:
+        raise FeedDecodeError(
+            f"header.timestamp {message.header.timestamp} is not a time (POSIX seconds before"
+            f" {MAX_TIMESTAMP_S}, 2100-01-01)"
         )
     return message
 

@@ -110,3 +110,28 @@ async def test_fares_arrive_as_a_multipart_file_too(
         headers=bearer(await make_key("admin")),
     )
     assert resp.status == 201, await resp.text()
+
+
+async def test_a_latin1_feed_info_is_a_422_naming_the_file_and_stores_nothing(
+    client: Client, make_key: MakeKey, shared_data: Path
+) -> None:
+    admin = await make_key("admin")
+    url = await _operator(client, admin, "up-latin1")
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(gtfs_path(shared_data, "hsl-minimal.zip")) as src,
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out,
+    ):
+        for info in src.infolist():
+            if info.filename != "feed_info.txt":
+                out.writestr(info.filename, src.read(info))
+        out.writestr("feed_info.txt", "feed_publisher_name\nK\xe4rkk\xe4\n".encode("latin-1"))
+    resp = await client.put(
+        url, data=buffer.getvalue(), headers=bearer(admin) | {"Content-Type": "application/zip"}
+    )
+    assert resp.status == 422, await resp.text()
+    problem = await resp.json()
+    assert problem["code"] == "feed_invalid"
+    assert problem["errors"][0]["file"] == "feed_info.txt"
+    assert "not UTF-8 text: byte 0xe4" in problem["errors"][0]["message"]
+    assert (await (await client.get(url)).json())["items"] == []

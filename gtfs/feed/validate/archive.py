@@ -7,6 +7,7 @@ with the feed version. Row numbers are CSV line numbers (the header is line 1).
 
 from __future__ import annotations
 
+import codecs
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -123,6 +124,37 @@ def _check_member(info: zipfile.ZipInfo, name: str, limits: ZipLimits, issues: I
         )
 
 
+def _check_utf8(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, issues: Issues) -> None:
+    """Refuse a text file that is not UTF-8, as GTFS requires (also one the gateway ignores).
+
+    Read in chunks (its size is checked already); the fares and other readers then never
+    meet bytes they cannot decode.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    try:
+        with zf.open(info) as f:
+            while chunk := f.read(1 << 20):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    byte = chunk[exc.start : exc.start + 1].hex() if exc.start >= 0 else "?"
+                    issues.error(
+                        name,
+                        None,
+                        None,
+                        f"not UTF-8 text: byte 0x{byte} at offset {offset + max(exc.start, 0)}"
+                        " (GTFS files are UTF-8: save it as UTF-8)",
+                    )
+                    return
+                offset += len(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        issues.error(name, None, None, "not UTF-8 text: it ends inside a character")
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        issues.error(name, None, None, f"the zip member is corrupt: {exc}")
+
+
 def read_raw_tables(path: Path, members: dict[str, str], issues: Issues) -> dict[str, pd.DataFrame]:
     """Read every GTFS file as text (blank cells are ""), recording files that are not CSV."""
     raw: dict[str, pd.DataFrame] = {}
@@ -181,6 +213,8 @@ def validate_zip(path: Path, limits: ZipLimits | None = None) -> ValidationRepor
             if not info.is_dir() and name.removesuffix(".txt") not in KNOWN_FILES:
                 message = IGNORED_BECAUSE.get(name, "file not imported by the gateway")
                 issues.warning(name, None, None, message)
+                if name.endswith(".txt"):
+                    _check_utf8(zf, info, name, issues)
     raw = read_raw_tables(path, members, issues)
     issues.raise_if_any()
     if check_tables(raw, issues):

@@ -212,3 +212,22 @@ async def test_a_bounded_stream_ends_by_itself(kuopio: Client) -> None:
         text = (await resp.read()).decode()
     assert text.startswith("event: vehicles\ndata: []\n\n")
     assert "event: end" in text
+
+
+@pytest.mark.parametrize("kind", ["vehicle-positions", "trip-updates", "alerts"])
+async def test_a_header_timestamp_past_the_calendar_is_refused_and_not_applied(
+    kuopio: Client, admin: str, kind: str
+) -> None:
+    good = vehicle_feed([Vehicle("bus-1", *KUOPIO_CENTRE)])
+    assert (await push(kuopio, admin, "vehicle-positions", good)).status == 200
+    hostile = vehicle_feed([Vehicle("bus-2", *KUOPIO_CENTRE)], timestamp_s=2**64 - 1)
+    resp = await push(kuopio, admin, kind, hostile)
+    assert resp.status == 422, await resp.text()
+    problem = await resp.json()
+    assert problem["code"] == "feed_undecodable"
+    assert "header.timestamp 18446744073709551615" in problem["detail"]
+    status = await kuopio.get(f"/v1/operators/{KL}/realtime", headers=bearer(admin))
+    assert status.status == 200, await status.text()
+    assert (await status.json())["feeds"]["vehicle-positions"]["entity_count"] == 1
+    body = await (await kuopio.get("/v1/vehicles")).json()
+    assert [v["vehicle_id"] for v in body["items"]] == [f"{KL}:bus-1"]

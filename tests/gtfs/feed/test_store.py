@@ -149,3 +149,30 @@ def test_prepared_counts_cover_every_table(kuopio_zip: Path) -> None:
     assert counts["agency"] == 1
     assert (prepared.tables.trips["operator_id"] == "e-ahonen").all()
     assert prepared.tables.stops["stop_id"].str.startswith("e-ahonen:").all()
+
+
+async def test_a_copy_longer_than_the_pools_command_timeout_still_stores(
+    shared_data: Path, database_url: str, db: asyncpg.Pool
+) -> None:
+    # A COPY made slow on purpose (a statement trigger that sleeps) outlasts a pool whose
+    # command_timeout is shorter, as a national stop_times outlasts the gateway's 60 s.
+    await _new_operator(db, "store-slow")
+    prepared = await asyncio.to_thread(
+        prepare_feed, gtfs_path(shared_data, "hsl-minimal.zip"), "store-slow"
+    )
+    await db.execute(
+        "CREATE FUNCTION test_slow_copy() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$;"
+        " CREATE TRIGGER test_slow_copy BEFORE INSERT ON gtfs_calendar"
+        " FOR EACH STATEMENT EXECUTE FUNCTION test_slow_copy()"
+    )
+    try:
+        async with asyncpg.create_pool(database_url, min_size=1, command_timeout=1.5) as short:
+            stored = await store_feed(short, prepared)
+    finally:
+        await db.execute(
+            "DROP TRIGGER test_slow_copy ON gtfs_calendar; DROP FUNCTION test_slow_copy()"
+        )
+    versions = await list_feed_versions(db, "store-slow")
+    assert [(v.id, v.is_current) for v in versions] == [(stored.version_id, True)]
+    assert versions[0].counts["calendar"] == len(prepared.tables.calendar) > 0

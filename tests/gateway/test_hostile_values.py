@@ -1,0 +1,76 @@
+"""Values at the ends of the calendar are refused as 422 problems naming the field, never a 500.
+
+Python's dates end at years 1 and 9999: an offset or a day more overflows. Each request
+below once answered 500 (issue 14, defect 6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import bearer
+
+MakeKey = Callable[..., Awaitable[str]]
+STOP = "kuopion-liikenne:201804"
+#: The first and the last moment Python can hold, each with the offset that overflows it.
+EDGES = ("9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00")
+
+
+@pytest.mark.parametrize("at", EDGES)
+@pytest.mark.parametrize("param", ["depart_at", "arrive_by"])
+async def test_journeys_at_the_ends_of_the_calendar_are_422(
+    client: TestClient,  # type: ignore[type-arg]
+    param: str,
+    at: str,
+) -> None:
+    resp = await client.get("/v1/journeys", params={"from": STOP, "to": STOP, param: at})
+    assert resp.status == 422, await resp.text()
+    problem = await resp.json(content_type=None)
+    assert problem["errors"][0]["field"] == f"query.{param}"
+    assert "between 1970-01-01 and 2199-12-31" in problem["detail"]
+
+
+@pytest.mark.parametrize("at", EDGES)
+async def test_departures_at_the_ends_of_the_calendar_are_422(
+    client: TestClient,  # type: ignore[type-arg]
+    at: str,
+) -> None:
+    resp = await client.get(f"/v1/stops/{STOP}/departures", params={"at": at})
+    assert resp.status == 422, await resp.text()
+    problem = await resp.json(content_type=None)
+    assert problem["errors"][0]["field"] == "query.at"
+    assert "between 1970-01-01 and 2199-12-31" in problem["detail"]
+
+
+@pytest.mark.parametrize("at", EDGES)
+async def test_a_product_offer_valid_from_the_ends_of_the_calendar_is_422(
+    client: TestClient,  # type: ignore[type-arg]
+    make_key: MakeKey,
+    at: str,
+) -> None:
+    body = {
+        "product": {"operator_id": "bus", "product_id": "day", "valid_from": at},
+        "travellers": [{}],
+    }
+    resp = await client.post("/v1/offers", json=body, headers=bearer(await make_key("maas")))
+    assert resp.status == 422, await resp.text()
+    problem = await resp.json(content_type=None)
+    assert problem["errors"][0]["field"] == "body.product.valid_from"
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+async def test_an_itinerary_offer_on_the_last_or_first_day_is_422(
+    client: TestClient,  # type: ignore[type-arg]
+    make_key: MakeKey,
+    day: str,
+) -> None:
+    leg = {"trip_id": "bus:t1", "service_date": day, "from_stop_id": "a", "to_stop_id": "b"}
+    body = {"itinerary": {"legs": [leg]}, "travellers": [{}]}
+    resp = await client.post("/v1/offers", json=body, headers=bearer(await make_key("maas")))
+    assert resp.status == 422, await resp.text()
+    problem = await resp.json(content_type=None)
+    assert problem["errors"][0]["field"] == "body.itinerary.legs[0].service_date"
+    assert f"not {day}" in problem["detail"]
