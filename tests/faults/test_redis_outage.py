@@ -60,7 +60,7 @@ class OwnRedis:
         """Keep Redis from answering anyone for `seconds` (blocks the calling thread as long)."""
         client = redis.Redis.from_url(self.url, socket_timeout=seconds + 10)
         try:
-            client.execute_command("DEBUG", "SLEEP", str(seconds))
+            client.execute_command("DEBUG", "SLEEP", str(seconds))  # type: ignore[no-untyped-call]
         finally:
             client.close()
 
@@ -108,7 +108,7 @@ async def _statuses_until_429(client: Client, headers: dict[str, str], limit: in
 
 
 def _vehicle_ids(client: Client) -> set[str]:
-    return {p.vehicle_id for p in client.app[realtime_key].state.positions()}
+    return {str(p.vehicle_id) for p in client.app[realtime_key].state.positions()}
 
 
 @pytest.mark.parametrize("failure", ["stopped", "frozen", "busy"])
