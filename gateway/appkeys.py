@@ -18,6 +18,7 @@ from gateway.redisguard import RedisGuard
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
+    from gateway.ratelimit import LocalCounts
     from gateway.realtime.service import Realtime
     from gateway.timetable import TimetableStore
     from sales.fares import FaresCache
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 settings_key = web.AppKey("settings", Settings)
 db_key = web.AppKey("db", asyncpg.Pool)
 redis_key = web.AppKey("redis", RedisGuard)
+#: Rate-limit counts of this process alone, used while Redis cannot count.
+local_counts_key: web.AppKey[LocalCounts] = web.AppKey("local_counts")
 http_key = web.AppKey("http", aiohttp.ClientSession)
 #: For URLs operators configure (realtime feeds): connects to public addresses only.
 public_http_key = web.AppKey("public_http", aiohttp.ClientSession)

@@ -24,6 +24,7 @@ from gateway.appkeys import (
     db_key,
     fares_key,
     http_key,
+    local_counts_key,
     public_http_key,
     redis_key,
     redis_url_key,
@@ -33,6 +34,7 @@ from gateway.appkeys import (
 from gateway.flows_job import flows_context
 from gateway.migrate import migrate
 from gateway.operator_store import check_tomp_tokens
+from gateway.ratelimit import LocalCounts
 from gateway.realtime.service import realtime_context
 from gateway.redisguard import RedisGuard
 from gateway.timetable import timetable_store
@@ -111,6 +113,7 @@ async def redis_client(app: web.Application) -> AsyncIterator[None]:
     )
     guard = RedisGuard(client, settings.redis_prefix, settings.redis_timeout_s)
     app[redis_key] = guard
+    app[local_counts_key] = LocalCounts()
     if not await guard.ping():
         log.warning("redis is not answering at start-up; serving without it")
     yield

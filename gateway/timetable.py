@@ -4,6 +4,10 @@ A feed change anywhere (this process or another) commits a PostgreSQL
 `NOTIFY maas_timetable`; every process LISTENs and wakes its writer, which reads
 the current feeds back, compiles a new snapshot off the event loop and swaps it
 in. Requests take `store.get()` once and read that timetable to the end.
+
+The LISTEN connection is lost whenever PostgreSQL restarts; `FeedListener`
+connects again and then wakes the writer, which rebuilds if the current feed
+versions moved while nobody was listening (their notifications are gone).
 """
 
 from __future__ import annotations
@@ -36,6 +40,12 @@ log = logging.getLogger(__name__)
 
 #: A safety net for a lost LISTEN connection: the writer also checks this often.
 POLL_S = 60.0
+#: Wait this long before connecting the LISTEN connection again after it was lost.
+LISTEN_RETRY_S = 1.0
+#: Ask the LISTEN connection this often whether it answers (a vanished peer may never close it).
+LISTEN_CHECK_S = 10.0
+#: How the LISTEN connections show in `pg_stat_activity`.
+LISTEN_APPLICATION_NAME = "maas-timetable-listen"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -75,8 +85,10 @@ def compile_timetable(
 class TimetableStore:
     """Holds the current timetable; its writer task is the only one that replaces it."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, poll_s: float | None = None) -> None:
         self._pool = pool
+        self.poll_s = POLL_S if poll_s is None else poll_s
+        self.listener: FeedListener | None = None
         self._current: Timetable | None = None
         self._wake = asyncio.Event()
         self._swapped = asyncio.Event()
@@ -119,16 +131,18 @@ class TimetableStore:
         return self._current
 
     async def run(self) -> None:
-        """Rebuild whenever woken (or every POLL_S) if the current feed versions changed."""
+        """Rebuild whenever woken (or every `poll_s`) if the current feed versions changed."""
         generation = 0
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_S)
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
             self._wake.clear()
             try:
                 if self._current is not None:
                     versions = await current_version_ids(self._pool)
                     if versions == self._current.version_ids:
+                        # Up to date: a failed check (PostgreSQL restarting) is over.
+                        self.last_error = None
                         continue
                 generation += 1
                 await self._rebuild(generation)
@@ -193,20 +207,87 @@ def _network_geojson_bytes(timetable: Timetable) -> bytes:
     return orjson.dumps(network_geojson(timetable.snapshot, colors))
 
 
+class FeedListener:
+    """The LISTEN connection of one process: reconnects after PostgreSQL restarts, catches up."""
+
+    def __init__(
+        self,
+        database_url: str,
+        store: TimetableStore,
+        retry_s: float = LISTEN_RETRY_S,
+        check_s: float = LISTEN_CHECK_S,
+    ) -> None:
+        self._url = database_url
+        self._store = store
+        self.retry_s = retry_s
+        self.check_s = check_s
+        self.connected = False
+        #: How often it has connected (the first time included) and notifications received.
+        self.connections = 0
+        self.notifications = 0
+
+    async def run(self) -> None:
+        """LISTEN until cancelled, connecting again whenever the connection is lost."""
+        while True:
+            try:
+                await self._listen_once()
+            except Exception as exc:  # PostgreSQL restarting: refused, shutting down, reset
+                if (task := asyncio.current_task()) is not None and task.cancelling():
+                    raise
+                log.warning(
+                    "timetable LISTEN connection lost; reconnecting", extra={"error": repr(exc)}
+                )
+            finally:
+                self.connected = False
+            await asyncio.sleep(self.retry_s)
+
+    async def _listen_once(self) -> None:
+        """Connect, LISTEN, wake the writer to catch up, and return when the connection is lost."""
+        conn = await asyncpg.connect(
+            self._url,
+            timeout=self.check_s,
+            server_settings={"application_name": LISTEN_APPLICATION_NAME},
+        )
+        lost = asyncio.Event()
+        conn.add_termination_listener(lambda _conn: lost.set())
+        try:
+            await conn.add_listener(TIMETABLE_CHANNEL, self._notified)
+            self.connected = True
+            self.connections += 1
+            # Changes committed while nobody listened sent notifications that are gone.
+            self._store.request_rebuild()
+            while not conn.is_closed():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lost.wait(), self.check_s)
+                    return
+                await conn.fetchval("SELECT 1", timeout=self.check_s)
+        finally:
+            await _close_quietly(conn)
+
+    def _notified(self, *_: Any) -> None:
+        self.notifications += 1
+        self._store.request_rebuild()
+
+
+async def _close_quietly(conn: asyncpg.Connection) -> None:
+    """Close a connection that may already be broken, without waiting on a dead server."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(conn.close(), 2)
+    if not conn.is_closed():
+        conn.terminate()
+
+
 async def timetable_store(app: web.Application) -> AsyncIterator[None]:
     """Run the writer task and LISTEN for feed changes of every gateway process."""
     store = TimetableStore(app[db_key])
     app[timetable_key] = store
-    listener = await asyncpg.connect(app[database_url_key])
-
-    def on_notify(*_: Any) -> None:
-        store.request_rebuild()
-
-    await listener.add_listener(TIMETABLE_CHANNEL, on_notify)
+    store.listener = FeedListener(app[database_url_key], store)
+    listener = asyncio.create_task(store.listener.run(), name="timetable-listen")
     writer = asyncio.create_task(store.run(), name="timetable-writer")
     store.request_rebuild()
     yield
-    writer.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await writer
-    await listener.close()
+    for task in (listener, writer):
+        task.cancel()
+    for task in (listener, writer):
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

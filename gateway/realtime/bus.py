@@ -32,6 +32,16 @@ RESYNC_S = 10.0
 #: Wait before subscribing again after Redis failed.
 RETRY_S = 1.0
 
+#: Store, stamp and announce a feed unless a newer one is stored (KEYS: feed, stamps).
+_PUBLISH_IF_NEWER = """
+local held = redis.call('HGET', KEYS[2], ARGV[1])
+if held and held >= ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[5], ARGV[3])
+return 1
+"""
+
 
 def encode(feed: FeedBytes, origin: str) -> bytes:
     """Pack a feed and the process that received it into one Redis value."""
@@ -70,6 +80,8 @@ class RealtimeBus:
         self._stamps = guard.key("rt", "stamps")
         self.connected = False
         self._resync_now = asyncio.Event()
+        #: Feeds whose publish failed: republished as soon as the subscription answers.
+        self._unshared: set[tuple[str, FeedKind]] = set()
 
     def request_resync(self) -> None:
         """Catch up from Redis soon (after a timetable swap, feeds held back may now apply)."""
@@ -83,20 +95,41 @@ class RealtimeBus:
         return self.guard.key("rt", "feed", operator_id, kind)
 
     async def publish(self, feed: FeedBytes) -> bool:
-        """Store and announce a feed; False when Redis is down (it then stays local)."""
-        blob = encode(feed, self.origin)
+        """Store and announce a feed; False when Redis is down (it is shared once Redis is back)."""
+        shared = await self.guard.call(lambda client: self._send(client, feed), None)
+        if shared is None:
+            self._unshared.add((feed.operator_id, feed.kind))
+            return False
+        return True
+
+    async def _send(self, client: aioredis.Redis, feed: FeedBytes) -> bool:
+        """Store and announce one feed unless Redis holds a newer one; False when it does."""
         ttl_s = POSITIONS_TTL_S if feed.kind == "vehicle-positions" else FEED_TTL_S
+        left_ms = int((feed.received_s + ttl_s - time.time()) * 1000)
+        if left_ms <= 0:
+            return False  # expired: every process drops it too
+        keys = (self._feed_key(feed.operator_id, feed.kind), self._stamps)
         field = f"{feed.operator_id}|{feed.kind}"
+        args = (field, feed.stamp, encode(feed, self.origin), left_ms, self.channel)
+        stored = await client.eval(_PUBLISH_IF_NEWER, 2, *keys, *args)
+        return bool(stored)
 
-        async def send(client: aioredis.Redis) -> bool:
-            async with client.pipeline(transaction=False) as pipe:
-                pipe.set(self._feed_key(feed.operator_id, feed.kind), blob, ex=ttl_s)
-                pipe.hset(self._stamps, field, feed.stamp)
-                pipe.publish(self.channel, blob)
-                await pipe.execute()
-            return True
-
-        return await self.guard.call(send, False)
+    async def republish(self, client: aioredis.Redis, everything: bool = False) -> int:
+        """Share the feeds held here that a publish missed (or all); return how many were stored."""
+        missed, self._unshared = self._unshared, set()
+        try:
+            held = [
+                applied.feed
+                for key, applied in self.state.held().items()
+                if everything or key in missed
+            ]
+            stored = [await self._send(client, feed) for feed in held]
+        except BaseException:
+            self._unshared |= missed
+            raise
+        if any(stored):
+            log.info("republished realtime feeds to redis", extra={"count": sum(stored)})
+        return sum(stored)
 
     async def run(self) -> None:
         """Subscribe and apply other processes' feeds until cancelled, reconnecting on failure."""
@@ -120,6 +153,9 @@ class RealtimeBus:
     async def _subscribed(self, client: aioredis.Redis) -> None:
         async with client.pubsub() as pubsub:
             await pubsub.subscribe(self.channel)
+            # What arrived while Redis was away (or was lost by a restarted Redis) reached
+            # nobody else: share everything held first, then take what the others shared.
+            await self.republish(client, everything=True)
             self.connected = True
             await self.resync(client)
             next_resync = time.monotonic() + RESYNC_S
@@ -128,6 +164,8 @@ class RealtimeBus:
                 raise_if_cancelling()
                 if message is not None and message["type"] == "message":
                     await self._received(message["data"])
+                if self._unshared:
+                    await self.republish(client)
                 if time.monotonic() >= next_resync or self._resync_now.is_set():
                     self._resync_now.clear()
                     await self.resync(client)

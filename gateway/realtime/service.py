@@ -46,7 +46,7 @@ class Realtime:
         feed = FeedBytes(operator_id, kind, data, time.time(), self.bus.new_stamp())
         applied = await self.state.apply(feed)
         if not await self.bus.publish(feed):
-            log.warning("redis is down: a realtime feed stays in this process only")
+            log.warning("redis is down: a realtime feed is shared once redis answers again")
         return applied
 
     async def lease(self, operator_id: str, kind: FeedKind, hold_s: float) -> bool:

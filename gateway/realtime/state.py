@@ -162,6 +162,10 @@ class RealtimeState:
                 except Exception:  # one operator's feed must not block the others
                     log.exception("re-applying a realtime feed failed")
 
+    def held(self) -> dict[tuple[str, FeedKind], AppliedFeed]:
+        """Return every feed held, by (operator, kind): a copy, safe to iterate across awaits."""
+        return dict(self._applied)
+
     def feeds(self) -> list[FeedBytes]:
         """Return the raw bytes of every feed held."""
         return [a.feed for a in self._applied.values()]

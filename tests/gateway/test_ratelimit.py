@@ -9,6 +9,7 @@ import pytest
 from gateway import embedded
 from gateway.app import create_app
 from gateway.clientaddr import forwarded_client
+from gateway.ratelimit import LocalCounts
 from gateway.settings import Settings, SettingsError, load_settings
 from tests.conftest import ClientFactory, bearer
 
@@ -152,3 +153,12 @@ async def test_guessing_keys_is_limited_like_any_anonymous_client(
     guess = {"Authorization": "Bearer mk_maas_AAAAAAAA_" + "x" * 43}
     statuses = [(await client.get("/v1/me", headers=guess)).status for _ in range(3)]
     assert statuses == [401, 401, 429]
+
+
+def test_local_counts_start_again_each_window_and_serve_uncounted_past_their_table() -> None:
+    counts = LocalCounts(max_subjects=2)
+    assert [counts.incr("key:a", 7, 60) for _ in range(3)] == [1, 2, 3]
+    assert counts.incr("key:b", 7, 60) == 1
+    assert counts.incr("key:c", 7, 60) == 0  # full: served, not counted (and not remembered)
+    assert counts.incr("key:a", 7, 60) == 4
+    assert counts.incr("key:a", 8, 60) == 1
