@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from events import errors as events_errors
 from flows import errors as flows_errors
 from gtfs.feed.validate.issues import FeedInvalid
 from journeys.errors import JourneyError
@@ -138,6 +139,8 @@ SALES_STATUSES: dict[type[sales.SalesError], int] = {
     sales.OperatorUnavailable: 502,
     sales.NoSigningKey: 503,
     sales.KeyRotationPending: 409,
+    sales.OperatorEventRefused: 409,
+    sales.PeriodAlreadyClosed: 409,
 }
 #: Planner errors by code; any other is a request the timetable cannot answer (422).
 JOURNEY_STATUSES: dict[str, int] = {"unknown_stop": 404}
@@ -148,6 +151,7 @@ DOMAIN_ERRORS = (
     FeedInvalid,
     JourneyError,
     flows_errors.FlowsError,
+    events_errors.EventsError,
 )
 #: Each flows error's status and title; OpenAPI lists each operation's codes from here.
 FLOWS_PROBLEMS: dict[type[flows_errors.FlowsError], tuple[int, str]] = {
@@ -164,6 +168,13 @@ FLOWS_PROBLEMS: dict[type[flows_errors.FlowsError], tuple[int, str]] = {
     flows_errors.ZoneSystemTooNew: (409, "Zone system newer than the period"),
     flows_errors.ReleaseTooLarge: (422, "Release too large"),
     flows_errors.UnsupportedExport: (422, "Unsupported download"),
+}
+
+
+#: Each events error's status and title (their codes are the gateway's own: 404, 400).
+EVENTS_PROBLEMS: dict[type[events_errors.EventsError], tuple[int, str]] = {
+    events_errors.WebhookNotFound: (404, "Not found"),
+    events_errors.UnknownEventCursor: (400, "Invalid cursor"),
 }
 
 
@@ -256,6 +267,9 @@ def domain_problem(exc: Exception) -> Problem:
         )
     if isinstance(exc, flows_errors.FlowsError):
         status, title = FLOWS_PROBLEMS.get(type(exc), (422, "Refused"))
+        return Problem(status, exc.code, title, exc.detail)
+    if isinstance(exc, events_errors.EventsError):
+        status, title = EVENTS_PROBLEMS.get(type(exc), (422, "Refused"))
         return Problem(status, exc.code, title, exc.detail)
     if isinstance(exc, JourneyError):
         status = JOURNEY_STATUSES.get(exc.code, 422)
