@@ -51,17 +51,23 @@ class Schedule:
 
 _RNG = random.SystemRandom()
 
-_CLAIM = """
+#: An undelivered event of the same object before this one (it must go first).
+_EARLIER = """
+SELECT 1 FROM webhook_deliveries p
+WHERE p.endpoint_id = d.endpoint_id AND p.object_type = d.object_type
+  AND p.object_id = d.object_id AND p.seq < d.seq AND p.delivered_at IS NULL"""
+
+_CLAIM = (
+    """
 WITH due AS (
     SELECT d.endpoint_id, d.event_id FROM webhook_deliveries d
     JOIN webhook_endpoints w ON w.id = d.endpoint_id
     WHERE d.delivered_at IS NULL AND d.next_attempt_at <= $1
       AND (d.lease_until IS NULL OR d.lease_until <= $1)
       AND w.status = 'active' AND w.deleted_at IS NULL
-      AND NOT EXISTS (
-          SELECT 1 FROM webhook_deliveries p
-          WHERE p.endpoint_id = d.endpoint_id AND p.object_type = d.object_type
-            AND p.object_id = d.object_id AND p.seq < d.seq AND p.delivered_at IS NULL)
+      AND NOT EXISTS ("""
+    + _EARLIER
+    + """)
     ORDER BY d.next_attempt_at
     LIMIT $2
     FOR UPDATE OF d SKIP LOCKED
@@ -70,6 +76,7 @@ UPDATE webhook_deliveries d SET lease_until = $1 + $3::interval, attempts = d.at
 FROM due WHERE d.endpoint_id = due.endpoint_id AND d.event_id = due.event_id
 RETURNING d.endpoint_id, d.event_id, d.attempts, d.created_at AS queued_at
 """
+)
 
 
 async def claim(pool: asyncpg.Pool, now: datetime, schedule: Schedule) -> list[asyncpg.Record]:
@@ -178,10 +185,13 @@ async def dispatch_round(
 
 
 async def next_due(pool: asyncpg.Pool) -> datetime | None:
-    """Return when the next undelivered delivery to an active endpoint is due."""
+    """Return when the next delivery that may go (its object's first undelivered) is due."""
     found: datetime | None = await pool.fetchval(
         """SELECT min(d.next_attempt_at) FROM webhook_deliveries d
            JOIN webhook_endpoints w ON w.id = d.endpoint_id
-           WHERE d.delivered_at IS NULL AND w.status = 'active' AND w.deleted_at IS NULL"""
+           WHERE d.delivered_at IS NULL AND w.status = 'active' AND w.deleted_at IS NULL
+             AND NOT EXISTS ("""
+        + _EARLIER
+        + ")"
     )
     return found
