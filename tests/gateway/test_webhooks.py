@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.app import create_app
@@ -18,7 +19,7 @@ from tests.sales.support import book, day_ticket_offer, offer, operator_with_dem
 
 MakeKey = Callable[..., Awaitable[str]]
 ServerFactory = Callable[..., Awaitable[TestServer]]
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[web.Request, web.Application]
 
 
 @pytest.fixture
