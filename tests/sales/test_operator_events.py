@@ -57,7 +57,7 @@ async def test_commit_of_a_conditional_booking_confirms_it_with_tickets(
     client: Client, db: asyncpg.Pool, make_key: MakeKey, aiohttp_server: ServerFactory
 ) -> None:
     key = await make_key("maas")
-    fake, _, remote, booking = await _booking(client, db, key, aiohttp_server, conditional=True)
+    _, _, remote, booking = await _booking(client, db, key, aiohttp_server, conditional=True)
     assert booking["status"] == "CONDITIONAL_CONFIRMED"
     operator_key = await make_key("operator", operator_id=remote)
     status, after = await _send(client, operator_key, remote, "tomp-1", "COMMIT")
@@ -72,7 +72,7 @@ async def test_deny_rejects_the_booking_and_compensates_the_other_legs(
     client: Client, db: asyncpg.Pool, make_key: MakeKey, aiohttp_server: ServerFactory
 ) -> None:
     key = await make_key("maas")
-    _, _, remote, booking = await _booking(client, db, key, aiohttp_server, conditional=True)
+    *_, remote, _ = await _booking(client, db, key, aiohttp_server, conditional=True)
     operator_key = await make_key("operator", operator_id=remote)
     status, after = await _send(client, operator_key, remote, "tomp-1", "DENY")
     assert status == 200, after
