@@ -7,12 +7,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from events import errors as events_errors
 from flows import errors as flows_errors
 from gtfs.feed.validate.issues import FeedInvalid
 from journeys.errors import JourneyError
 from operators.fares.model import FaresValidationError
 from sales import errors as sales
+from webhooks import errors as webhook_errors
 
 #: Problem types are pages of the gateway itself (`/problems/{code}`); RFC 9457 asks that a
 #: relative type carry the full path, so it resolves against whichever host answered.
@@ -151,7 +151,7 @@ DOMAIN_ERRORS = (
     FeedInvalid,
     JourneyError,
     flows_errors.FlowsError,
-    events_errors.EventsError,
+    webhook_errors.WebhookError,
 )
 #: Each flows error's status and title; OpenAPI lists each operation's codes from here.
 FLOWS_PROBLEMS: dict[type[flows_errors.FlowsError], tuple[int, str]] = {
@@ -171,10 +171,10 @@ FLOWS_PROBLEMS: dict[type[flows_errors.FlowsError], tuple[int, str]] = {
 }
 
 
-#: Each events error's status and title (their codes are the gateway's own: 404, 400).
-EVENTS_PROBLEMS: dict[type[events_errors.EventsError], tuple[int, str]] = {
-    events_errors.WebhookNotFound: (404, "Not found"),
-    events_errors.UnknownEventCursor: (400, "Invalid cursor"),
+#: Each webhook error's status and title (their codes are the gateway's own: 404, 400).
+WEBHOOK_PROBLEMS: dict[type[webhook_errors.WebhookError], tuple[int, str]] = {
+    webhook_errors.WebhookNotFound: (404, "Not found"),
+    webhook_errors.UnknownEventCursor: (400, "Invalid cursor"),
 }
 
 
@@ -268,8 +268,8 @@ def domain_problem(exc: Exception) -> Problem:
     if isinstance(exc, flows_errors.FlowsError):
         status, title = FLOWS_PROBLEMS.get(type(exc), (422, "Refused"))
         return Problem(status, exc.code, title, exc.detail)
-    if isinstance(exc, events_errors.EventsError):
-        status, title = EVENTS_PROBLEMS.get(type(exc), (422, "Refused"))
+    if isinstance(exc, webhook_errors.WebhookError):
+        status, title = WEBHOOK_PROBLEMS.get(type(exc), (422, "Refused"))
         return Problem(status, exc.code, title, exc.detail)
     if isinstance(exc, JourneyError):
         status = JOURNEY_STATUSES.get(exc.code, 422)

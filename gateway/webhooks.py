@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 from aiohttp import web
 
-from events.dispatch import Schedule, Sender, dispatch_round
-from events.errors import DeliveryFailed
 from gateway.appkeys import db_key, public_http_key, settings_key
 from gateway.settings import Settings
+from webhooks.dispatch import Schedule, Sender, dispatch_round
+from webhooks.errors import DeliveryFailed
 
 log = logging.getLogger(__name__)
 

@@ -10,14 +10,14 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from events import endpoints
-from events.feed import list_events
 from gateway.api import api, principal
 from gateway.appkeys import db_key, settings_key
 from gateway.credentials import Principal, Role
 from gateway.problems import Problem
 from gateway.urlguard import check_public_url
 from sales.schemas import Strict
+from webhooks import endpoints
+from webhooks.feed import list_events
 
 OWNERS: tuple[Role, ...] = ("maas", "operator", "planner")
 EVERYONE: tuple[Role, ...] = (*OWNERS, "admin")

@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.conftest import ClientFactory, bearer
-from tests.events.receiver import Receiver
 from tests.sales.support import book, day_ticket_offer, offer, operator_with_demo_fares
+from tests.webhooks.receiver import Receiver
 
 MakeKey = Callable[..., Awaitable[str]]
 ServerFactory = Callable[..., Awaitable[TestServer]]

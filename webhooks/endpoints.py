@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from events import signing
-from events.errors import WebhookNotFound
 from sales.sealed import seal, unseal
+from webhooks import signing
+from webhooks.errors import WebhookNotFound
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from events.feed import Event, list_events
+from webhooks.feed import Event, list_events
 
 #: A process that makes a booking change and its event in one transaction, then waits to be
 #: killed: before its commit (`hold`) or after it (`commit`).

@@ -9,12 +9,12 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
-from events import endpoints
-from events.dispatch import Schedule, dispatch_round
-from events.errors import DeliveryFailed
 from gateway.urlguard import PublicResolver, public_only_trace
 from gateway.webhooks import http_sender
-from tests.events.receiver import Receiver, now
+from tests.webhooks.receiver import Receiver, now
+from webhooks import endpoints
+from webhooks.dispatch import Schedule, dispatch_round
+from webhooks.errors import DeliveryFailed
 
 ServerFactory = Callable[..., Awaitable[TestServer]]
 

@@ -5,23 +5,23 @@ from __future__ import annotations
 from typing import ClassVar
 
 
-class EventsError(Exception):
+class WebhookError(Exception):
     """A request about events that cannot be answered; `detail` says why."""
 
-    code: ClassVar[str] = "events_error"
+    code: ClassVar[str] = "webhook_error"
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
 
 
-class WebhookNotFound(EventsError):
+class WebhookNotFound(WebhookError):
     """A webhook endpoint that does not exist, or belongs to someone else."""
 
     code = "not_found"
 
 
-class UnknownEventCursor(EventsError):
+class UnknownEventCursor(WebhookError):
     """An `after` that names no event."""
 
     code = "invalid_cursor"

@@ -22,10 +22,10 @@ from datetime import datetime, timedelta
 import asyncpg
 import orjson
 
-from events import signing
-from events.endpoints import signing_secrets
-from events.errors import DeliveryFailed
-from events.feed import event_of
+from webhooks import signing
+from webhooks.endpoints import signing_secrets
+from webhooks.errors import DeliveryFailed
+from webhooks.feed import event_of
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from events.errors import UnknownEventCursor
+from webhooks.errors import UnknownEventCursor
 
 
 @dataclass(frozen=True, slots=True)

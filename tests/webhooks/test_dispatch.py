@@ -12,11 +12,11 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
-from events import endpoints
-from events.dispatch import Schedule, dispatch_round, next_due
 from gateway.resources import init_connection
 from gateway.webhooks import http_sender
-from tests.events.receiver import Receiver, now
+from tests.webhooks.receiver import Receiver, now
+from webhooks import endpoints
+from webhooks.dispatch import Schedule, dispatch_round, next_due
 
 ServerFactory = Callable[..., Awaitable[TestServer]]
 SCHEDULE = Schedule(
@@ -189,7 +189,7 @@ async def test_deliveries_are_signed_the_standard_webhooks_way_and_rotation_sign
 def test_a_bad_signature_or_stale_timestamp_is_rejected() -> None:
     from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-    from events import signing
+    from webhooks import signing
 
     secret = signing.new_secret()
     body = b'{"type":"booking.confirmed"}'
