@@ -60,6 +60,7 @@ _PATH_PARAMETERS = {
     "travellers": "The app's opaque reference for the traveller (the booking's `traveller_ref`).",
     "consents": "The purpose consented to: `trip-statistics`.",
     "releases": "The release's id (a UUID), as `POST /v1/flows/releases` answered it.",
+    "webhooks": "The webhook endpoint's id (a UUID), as `POST /v1/webhooks` answered it.",
     "zone-systems": "A zone system: `fare-zones`, `h3-7`, `h3-8` or uploaded districts' id.",
 }
 

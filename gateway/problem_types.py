@@ -307,8 +307,24 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
     ),
     "invalid_report_period": _t(
         "Invalid report period",
-        "A sales summary's `to` is before its `from`, or the period is longer than 366 days.",
-        "Give `from` and `to` as dates, `from` first, at most 366 days apart.",
+        (
+            "A sales summary's `to` is before its `from`, or the period is longer than 366 "
+            "days; or a settlement period is not a month `YYYY-MM`, or has not begun."
+        ),
+        "Give `from` and `to` as dates, `from` first, at most 366 days apart; or a past month.",
+    ),
+    "operator_event_refused": _t(
+        "Event not applicable",
+        (
+            "An operator's COMMIT or DENY names a leg that is not CONDITIONAL_CONFIRMED, or its "
+            "CANCEL a leg of a booking that is not CONFIRMED."
+        ),
+        "Read the leg (`GET /v1/operators/{id}/bookings`); send an event its state allows.",
+    ),
+    "period_already_closed": _t(
+        "Period already closed",
+        "The settlement period was closed before; a closed statement never changes.",
+        "Read it with `GET /v1/settlements?period=`; later refunds count in the next period.",
     ),
     "mixed_currencies": _t(
         "Mixed currencies",

@@ -12,6 +12,7 @@ from gtfs.feed.validate.issues import FeedInvalid
 from journeys.errors import JourneyError
 from operators.fares.model import FaresValidationError
 from sales import errors as sales
+from webhooks import errors as webhook_errors
 
 #: Problem types are pages of the gateway itself (`/problems/{code}`); RFC 9457 asks that a
 #: relative type carry the full path, so it resolves against whichever host answered.
@@ -138,6 +139,8 @@ SALES_STATUSES: dict[type[sales.SalesError], int] = {
     sales.OperatorUnavailable: 502,
     sales.NoSigningKey: 503,
     sales.KeyRotationPending: 409,
+    sales.OperatorEventRefused: 409,
+    sales.PeriodAlreadyClosed: 409,
 }
 #: Planner errors by code; any other is a request the timetable cannot answer (422).
 JOURNEY_STATUSES: dict[str, int] = {"unknown_stop": 404}
@@ -148,6 +151,7 @@ DOMAIN_ERRORS = (
     FeedInvalid,
     JourneyError,
     flows_errors.FlowsError,
+    webhook_errors.WebhookError,
 )
 #: Each flows error's status and title; OpenAPI lists each operation's codes from here.
 FLOWS_PROBLEMS: dict[type[flows_errors.FlowsError], tuple[int, str]] = {
@@ -164,6 +168,13 @@ FLOWS_PROBLEMS: dict[type[flows_errors.FlowsError], tuple[int, str]] = {
     flows_errors.ZoneSystemTooNew: (409, "Zone system newer than the period"),
     flows_errors.ReleaseTooLarge: (422, "Release too large"),
     flows_errors.UnsupportedExport: (422, "Unsupported download"),
+}
+
+
+#: Each webhook error's status and title (their codes are the gateway's own: 404, 400).
+WEBHOOK_PROBLEMS: dict[type[webhook_errors.WebhookError], tuple[int, str]] = {
+    webhook_errors.WebhookNotFound: (404, "Not found"),
+    webhook_errors.UnknownEventCursor: (400, "Invalid cursor"),
 }
 
 
@@ -256,6 +267,9 @@ def domain_problem(exc: Exception) -> Problem:
         )
     if isinstance(exc, flows_errors.FlowsError):
         status, title = FLOWS_PROBLEMS.get(type(exc), (422, "Refused"))
+        return Problem(status, exc.code, title, exc.detail)
+    if isinstance(exc, webhook_errors.WebhookError):
+        status, title = WEBHOOK_PROBLEMS.get(type(exc), (422, "Refused"))
         return Problem(status, exc.code, title, exc.detail)
     if isinstance(exc, JourneyError):
         status = JOURNEY_STATUSES.get(exc.code, 422)

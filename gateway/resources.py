@@ -39,6 +39,7 @@ from gateway.realtime.service import realtime_context
 from gateway.redisguard import RedisGuard
 from gateway.timetable import timetable_store
 from gateway.urlguard import PublicResolver, public_only_trace
+from gateway.webhooks import webhooks_context
 from operators.resilience import Policy
 from sales import idempotency
 from sales.adapters import Adapters
@@ -249,4 +250,5 @@ CLEANUP_CONTEXTS = (
     sales_context,
     realtime_context,
     flows_context,
+    webhooks_context,
 )

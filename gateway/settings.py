@@ -127,6 +127,24 @@ class Settings(BaseSettings):
         le=24 * 90,
         description="how long `maas signing-keys rotate` publishes the next key before it signs",
     )
+    webhook_interval_s: float = Field(
+        default=1.0, gt=0, description="how often the dispatcher looks for due webhooks"
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, le=60, description="one webhook delivery gives up after"
+    )
+    webhook_retry_base_s: float = Field(
+        default=5.0, gt=0, description="the first retry waits up to this (full jitter)"
+    )
+    webhook_retry_cap_s: float = Field(
+        default=3600.0, gt=0, description="no retry waits longer than this"
+    )
+    webhook_retry_for_h: float = Field(
+        default=72.0, gt=0, description="an event undelivered this long marks its endpoint failing"
+    )
+    webhook_rotation_grace_h: float = Field(
+        default=24.0, ge=0, le=24 * 30, description="an old secret keeps signing after a rotation"
+    )
 
     @property
     def base_url(self) -> str:

@@ -286,6 +286,8 @@ async def _cancel_intent(sales: Sales, tenant_id: str, booking_id: uuid.UUID) ->
         )
         await store.set_status(conn, booking_id, "CANCELLING", refund_minor=refund.amount_minor)
         await refunds.record_refund(conn, booking_id, refund)
+        if status == "CONFIRMED":
+            await refunds.record_leg_refunds(conn, legs, now)
         await store.lease(conn, booking_id, sales.lease)
         await store.event(
             conn,

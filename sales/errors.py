@@ -252,3 +252,17 @@ class OperatorInvalid(SalesError):
 
     code = "operator_invalid"
     title = "Operator invalid"
+
+
+class OperatorEventRefused(SalesError):
+    """An operator's COMMIT, DENY or CANCEL that the booking's state does not allow."""
+
+    code = "operator_event_refused"
+    title = "Event not applicable"
+
+
+class PeriodAlreadyClosed(SalesError):
+    """A settlement period that was closed before: its statement never changes."""
+
+    code = "period_already_closed"
+    title = "Period already closed"

@@ -61,3 +61,13 @@ async def record_refund(conn: asyncpg.Connection, booking_id: uuid.UUID, refund:
         refund.amount_minor,
         refund.reason,
     )
+
+
+async def record_leg_refunds(
+    conn: asyncpg.Connection, legs: Sequence[asyncpg.Record], now: datetime
+) -> None:
+    """Store what each leg gives back (the settlement's refunds and fees come from it)."""
+    await conn.executemany(
+        "UPDATE booking_legs SET refund_minor = $2 WHERE id = $1",
+        [(leg["id"], _leg_refund(leg, now)[0]) for leg in legs],
+    )

@@ -203,7 +203,10 @@ async def _settle_cancel(
         return
     await revocation.revoke_tickets(conn, booking["id"])
     await store.free_seats(conn, booking["id"])
-    await store.set_status(conn, booking["id"], "CANCELLED", "cancelled by the MaaS app")
+    by_operator = (booking["reason"] or "").startswith("cancelled by operator")
+    await store.set_status(
+        conn, booking["id"], "CANCELLED", None if by_operator else "cancelled by the MaaS app"
+    )
     await store.event(
         conn,
         booking["id"],

@@ -16,6 +16,7 @@ from gateway.app import create_app
 from gateway.appkeys import demo_banner_key
 from gateway.cli import conditions as cli_conditions
 from gateway.cli import sales as cli_sales
+from gateway.cli import settlements as cli_settlements
 from gateway.cli import timetable as cli_timetable
 from gateway.cli.db import database, database_url
 from gateway.logs import AccessLogger, configure_logging
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_timetable.add_commands(sub)
     cli_sales.add_commands(sub)
     cli_conditions.add_commands(sub)
+    cli_settlements.add_commands(sub)
     return parser
 
 

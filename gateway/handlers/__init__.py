@@ -11,6 +11,7 @@ MODULES = (
     "keys",
     "operators",
     "operator_sales",
+    "operator_events",
     "conditions",
     "open_data",
     "network_map",
@@ -20,6 +21,8 @@ MODULES = (
     "realtime",
     "vehicles",
     "flows",
+    "webhooks",
+    "settlements",
 )
 
 

@@ -15,6 +15,7 @@ from aiohttp import web
 from gateway.api import api
 from gateway.appkeys import db_key, settings_key
 from sales.revocation import TTL_S, signed_status_list
+from sales.settlement import settlement_keys
 from sales.signing import jwks_etag, published_keys
 from sales.statuslist import MEDIA_TYPE
 
@@ -44,9 +45,11 @@ async def jwks(request: web.Request) -> web.Response:
     """Serve every operator's ticket keys: the next one before it signs, old ones while needed.
 
     Each key's `iss` names the operator that owns it; a ticket verifies only with a key
-    of its own issuer.
+    of its own issuer. The gateway's own key (`iss` `maas-gateway`) verifies closed
+    settlement statements.
     """
     keys = await published_keys(request.app[db_key], datetime.now(UTC))
+    keys["keys"] += await settlement_keys(request.app[db_key])
     body = orjson.dumps(keys)
     return _conditional(request, body, "application/json", jwks_etag(keys), JWKS_MAX_AGE_S)
 
