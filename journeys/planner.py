@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -33,7 +33,7 @@ from journeys.errors import (
 )
 from journeys.itinerary import Itinerary, Place, WalkLeg, make_itinerary
 from journeys.patterns import Places, Rides
-from journeys.raptor import Labels, Targets, network
+from journeys.raptor import LabelPool, Targets, network
 from journeys.reconstruct import (
     Trace,
     distance_between_m,
@@ -68,12 +68,21 @@ class JourneyQuery:
     max_transfers: int = 5
     wheelchair: bool = False
     limit: int = 10
-    #: The longest walk to the first vehicle, from the last one, and between two vehicles.
-    max_walk_start_s: int = 15 * 60
-    max_walk_end_s: int = 15 * 60
+    #: The longest walk to the first vehicle and from the last one: None is the default
+    #: (`DEFAULT_WALK_END_S`), which stretches when it would leave the traveller waiting.
+    max_walk_start_s: int | None = None
+    max_walk_end_s: int | None = None
+    #: The longest walk between two vehicles.
     max_walk_transfer_s: int = 10 * 60
 
 
+#: The longest walk to the first and from the last vehicle when a query gives none.
+DEFAULT_WALK_END_S = 15 * 60
+#: A departure query on default end walks whose earliest arrival leaves the traveller this
+#: long idle (waiting to set off or between vehicles) is planned again with end walks up to
+#: the snapshot's longest; a journey of that search arriving `SOONER_S` earlier is offered too.
+STRANDED_IDLE_S = 30 * 60
+SOONER_S = 15 * 60
 #: How far before `arrive_by` an arrive-by query looks for departures when no window is given.
 ARRIVE_BY_WINDOW_S = 3 * 3600
 #: After the latest departure arriving in time, how much earlier arrive-by still looks.
@@ -91,6 +100,9 @@ class Planner:
         self._lock = threading.Lock()
         self._places = Places(snapshot)
         self._rides = Rides(snapshot, self._places)
+        self._labels = LabelPool()
+        self._zone = ZoneInfo(snapshot.timezone)
+        self._day_starts: dict[dt.date, int] = {}
 
     def day_view(
         self, day: dt.date, wheelchair: bool = False, overlay: RealtimeOverlay | None = None
@@ -116,26 +128,66 @@ class Planner:
         return view
 
     def plan(self, query: JourneyQuery, overlay: RealtimeOverlay | None = None) -> list[Itinerary]:
-        """Return the Pareto-optimal itineraries, by departure (latest first for arrive-by)."""
+        """Return the Pareto-optimal itineraries, by departure (latest first for arrive-by).
+
+        On default end walks, a departure that would leave the traveller idle for half
+        an hour or more is planned again with the longest end walks; a journey arriving a
+        quarter of an hour sooner that way is offered too (walking 17 minutes beats waiting
+        8 hours for the next bus, and the limit was not the traveller's choice).
+        """
         when = _query_time(query, self.snapshot.walking.max_walk_s)
+        start_s = DEFAULT_WALK_END_S if query.max_walk_start_s is None else query.max_walk_start_s
+        end_s = DEFAULT_WALK_END_S if query.max_walk_end_s is None else query.max_walk_end_s
+        kept = self._search(query, when, start_s, end_s, overlay)
+        if self._stranded(query, when, kept):
+            longest_s = self.snapshot.walking.max_walk_s
+            wide_start_s = longest_s if query.max_walk_start_s is None else start_s
+            wide_end_s = longest_s if query.max_walk_end_s is None else end_s
+            wide = self._search(query, when, wide_start_s, wide_end_s, overlay)
+            best_s = min((j.arrival_s for j in kept), default=None)
+            sooner = [j for j in wide if best_s is None or j.arrival_s <= best_s - SOONER_S]
+            kept = _pareto(kept + sooner, None, query) if sooner else kept
+        return [journey.build() for journey in kept]
+
+    def _stranded(self, query: JourneyQuery, when: dt.datetime, kept: list[_Journey]) -> bool:
+        """Return whether a query on a default end walk leaves the traveller long idle."""
+        if query.max_walk_start_s is not None and query.max_walk_end_s is not None:
+            return False
+        if query.arrive_by is not None or query.window_s:
+            return False
+        if not kept:
+            return True
+        first = min(kept, key=lambda j: j.arrival_s).build()
+        moving_s = sum(leg.duration_s for leg in first.legs)
+        return first.arrival.timestamp() - when.timestamp() - moving_s >= STRANDED_IDLE_S
+
+    def _search(
+        self,
+        query: JourneyQuery,
+        when: dt.datetime,
+        start_s: int,
+        end_s: int,
+        overlay: RealtimeOverlay | None,
+    ) -> list[_Journey]:
+        """Return the Pareto-optimal journeys walking at most start_s and end_s at the ends."""
         day, t0 = self._day_and_time(when)
         view = self.day_view(day, query.wheelchair, overlay)
-        start, origin = self._reach(query.origin, query.max_walk_start_s, "origin")
-        end, destination = self._reach(query.destination, query.max_walk_end_s, "destination")
+        start, origin = self._reach(query.origin, start_s, "origin")
+        end, destination = self._reach(query.destination, end_s, "destination")
         access, targets = Access(start.stops, start.walk_s), Targets(end.stops, end.walk_s)
         if origin.place_id is not None and origin.place_id == destination.place_id:
             raise InvalidQueryError("origin and destination are the same place")
-        labels = Labels.empty(query.max_transfers + 1, view.n_stops)
-        trace = Trace(
-            self.snapshot, view, labels, targets, origin, destination, self._places, self._rides
-        )
         if query.arrive_by is not None:
             window = (t0 - (query.window_s or ARRIVE_BY_WINDOW_S), t0)
         else:
             window = (t0, t0 + query.window_s)
-        found = self._run(trace, access, window, query)
-        walk = self._walk_only(origin, destination, start, end, when, query)
-        return [journey.build() for journey in _pareto(found, walk, query)]
+        with self._labels.labels(query.max_transfers + 1, view.n_stops) as labels:
+            trace = Trace(
+                self.snapshot, view, labels, targets, origin, destination, self._places, self._rides
+            )
+            found = self._run(trace, access, window, query)
+        walk = self._walk_only(origin, destination, start, end, when, max(start_s, end_s), query)
+        return _pareto(found, walk, query)
 
     def _walk_only(
         self,
@@ -144,14 +196,14 @@ class Planner:
         start: Reach,
         end: Reach,
         when: dt.datetime,
+        limit_s: int,
         q: JourneyQuery,
     ) -> _Journey | None:
-        """Return walking all the way, when that is within the longer of the two end limits."""
+        """Return walking all the way, when that is within `limit_s` (the longer end limit)."""
         direct_s = None
         if origin.stop_id is None and destination.stop_id is None:
             direct_m = np.asarray([distance_between_m(origin, destination)])
             direct_s = int(walk_duration_s(direct_m, self.snapshot.walking)[0])
-        limit_s = max(q.max_walk_start_s, q.max_walk_end_s)
         walk_s = walk_all_the_way_s(start, end, direct_s, limit_s)
         if walk_s is None:
             return None
@@ -216,14 +268,17 @@ class Planner:
     def _day_and_time(self, when: dt.datetime) -> tuple[dt.date, int]:
         """Return the service date of a moment and its seconds on that date's axis."""
         snap = self.snapshot
-        local = when.astimezone(ZoneInfo(snap.timezone))
+        local = when.astimezone(self._zone)
         day = local.date()
         n_days = snap.service_active.shape[1]
         first = dt.date.fromordinal(snap.first_day) if n_days else day
         last = first + dt.timedelta(days=max(n_days - 1, 0))
         if n_days == 0 or not first - dt.timedelta(days=1) <= day <= last + dt.timedelta(days=1):
             raise OutsideServiceError(day.isoformat(), first.isoformat(), last.isoformat())
-        return day, int(when.timestamp()) - service_day_start(day, snap.timezone)
+        start = self._day_starts.get(day)
+        if start is None:
+            start = self._day_starts[day] = service_day_start(day, snap.timezone)
+        return day, int(when.timestamp()) - start
 
     def _stops(self, stop_id: str) -> tuple[np.ndarray, Place]:
         """Return the stops of a stop id or shared place id, and its place (or raise)."""
@@ -263,7 +318,7 @@ def _query_time(query: JourneyQuery, max_walk_s: int) -> dt.datetime:
     if query.window_s < 0 or not 0 <= query.max_transfers <= 10:
         raise InvalidQueryError("window_s must be >= 0 and max_transfers in 0..10")
     walks = (query.max_walk_start_s, query.max_walk_end_s, query.max_walk_transfer_s)
-    if not all(0 <= w <= max_walk_s for w in walks):
+    if not all(w is None or 0 <= w <= max_walk_s for w in walks):
         raise InvalidQueryError(f"walks must be between 0 and {max_walk_s // 60} minutes")
     if query.origin == query.destination:
         raise InvalidQueryError("origin and destination are the same")
@@ -293,7 +348,8 @@ class _Journey:
 def _journey(t: Trace, found: Found) -> _Journey:
     """Trace an improved destination label now (the labels change), build its itinerary later."""
     steps = trace_steps(t, found.round, found.departure_s)
-    return _Journey(*summarise(t, steps), partial(to_itinerary, t, steps))
+    # Built at most once: whether a query is stranded may build the first one early.
+    return _Journey(*summarise(t, steps), cache(partial(to_itinerary, t, steps)))
 
 
 def _criteria(j: _Journey, arrive_by: bool) -> tuple[int, ...]:

@@ -17,8 +17,11 @@ footpaths, the labels and the bounds, and allocates only per-call scratch.
 from __future__ import annotations
 
 import functools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -68,6 +71,46 @@ class Labels(NamedTuple):
     def rounds(self) -> int:
         """The most rides a journey may take."""
         return int(self.arrival.shape[0]) - 1
+
+
+class LabelPool:
+    """Label arrays reused from one query to the next: allocating them cost a small query much.
+
+    Only the times are reset: an index label is read only where its time is set.
+    """
+
+    #: Spare sets kept per shape (about as many as queries run at once).
+    KEEP = 8
+
+    def __init__(self) -> None:
+        """Start with no spare labels."""
+        self._spare: dict[tuple[int, int], list[tuple[I64, I64, I64]]] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def labels(self, rounds: int, n_stops: int) -> Iterator[Labels]:
+        """Lend labels for up to `rounds` rides, every time unreached, for one search."""
+        key = (rounds, n_stops)
+        with self._lock:
+            spare = self._spare.get(key)
+            blocks = spare.pop() if spare else None
+        if blocks is None:
+            blocks = (
+                np.empty((3, rounds + 1, n_stops), dtype=np.int64),
+                np.empty((5, rounds + 1, n_stops), dtype=np.int64),
+                np.empty((2, rounds + 1), dtype=np.int64),
+            )
+        times, indexes, target = blocks
+        times.fill(INF)
+        target[0].fill(INF)
+        target[1].fill(-1)
+        try:
+            yield Labels(*times, *indexes, *target)
+        finally:
+            with self._lock:
+                spare = self._spare.setdefault(key, [])
+                if len(spare) < self.KEEP:
+                    spare.append(blocks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +193,7 @@ def kernels() -> None:
 def target_arrival(labels: Labels, k: int, targets: Targets) -> tuple[int, int]:
     """Return (arrival at the destination in round k, the stop it is reached from)."""
     kernels()
-    return _target_arrival(labels, k, targets.stops, targets.egress_s)
+    return _target_arrival(labels.arrival, k, targets.stops, targets.egress_s)
 
 
 def run_rounds(
@@ -171,8 +214,17 @@ def run_rounds(
     """
     marked = np.ascontiguousarray(marked, dtype=np.int64)
     kernels()
+    # Plain tuples: numba unboxes a named tuple of arrays about six times slower, which
+    # was most of a small feed's call.
     return _rounds(
-        net, labels, targets.stops, targets.egress_s, bounds, marked, ready_before, max_walk_s
+        tuple(net),
+        tuple(labels),
+        targets.stops,
+        targets.egress_s,
+        (bounds.arrive_s, bounds.board_s),
+        marked,
+        ready_before,
+        max_walk_s,
     )
 
 
@@ -195,11 +247,11 @@ def warm_up() -> None:
 
 
 def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals only within one body
-    net: Network,
-    labels: Labels,
+    net: tuple[Any, ...],
+    labels: tuple[I64, ...],
     target_stops: I64,
     egress_s: I64,
-    bounds: Bounds,
+    bounds: tuple[I64, I64],
     marked: I64,
     ready_before: I64,
     max_walk_s: int,
@@ -225,7 +277,7 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
         transfer_s,
     ) = net
     arrival, walk, ready, row_of, board_pp_of, board_row_of, alight_pp_of, walk_from = labels[:8]
-    target, target_stop = labels.target, labels.target_stop
+    target, target_stop = labels[8], labels[9]
     arrive_bound_s, board_bound_s = bounds
     n_stops = arrival.shape[1]
     n_routes = len(route_pp_start) - 1
@@ -351,7 +403,7 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
         for s in range(n_stops):
             ready_best[s] = min(ready_best[s], ready[k, s])
 
-        reach, stop = _target_arrival(labels, k, target_stops, egress_s)
+        reach, stop = _target_arrival(arrival, k, target_stops, egress_s)
         if reach < best:
             target[k], target_stop[k] = reach, stop
             improved[n_improved] = k
@@ -367,11 +419,11 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
     return improved[:n_improved]
 
 
-def _target_arrival(labels: Labels, k: int, stops: I64, egress_s: I64) -> tuple[int, int]:
+def _target_arrival(arrival: I64, k: int, stops: I64, egress_s: I64) -> tuple[int, int]:
     best, best_stop = int(INF), -1
     for i in range(len(stops)):
         s = stops[i]
-        t = labels.arrival[k, s] + egress_s[i]
+        t = arrival[k, s] + egress_s[i]
         if t < best:
             best, best_stop = t, s
     return best, best_stop

@@ -40,7 +40,7 @@ Step = Ride | Walk
 
 @dataclass(frozen=True, slots=True)
 class Trace:
-    """What reconstruction needs besides the labels."""
+    """What reconstruction needs besides the labels (lent for the search: legs never read them)."""
 
     snap: Snapshot
     view: DayView

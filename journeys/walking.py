@@ -39,14 +39,17 @@ def from_stops(foot: Footpaths, stops: I64, max_s: int, outward: bool) -> Reach:
 
     `outward` False: the stops from which one walks to one of them.
     """
+    if len(stops) == 1:  # a stop has one footpath to each other stop, none to itself
+        near, walk_s = (
+            foot.out_of(int(stops[0]), max_s) if outward else foot.into(int(stops[0]), max_s)
+        )
+        return Reach(np.concatenate((stops.astype(np.int64), near)), np.concatenate(((0,), walk_s)))
     found_stops, found_s = [stops.astype(np.int64)], [np.zeros(len(stops), dtype=np.int64)]
     for stop in stops.tolist():
         near, walk_s = foot.out_of(stop, max_s) if outward else foot.into(stop, max_s)
         found_stops.append(near)
         found_s.append(walk_s)
     reached, seconds = np.concatenate(found_stops), np.concatenate(found_s)
-    if len(stops) == 1:  # a stop has one footpath to each other stop, none to itself
-        return Reach(reached, seconds)
     order = np.lexsort((seconds, reached))
     first = np.ones(len(order), dtype=np.bool_)
     first[1:] = reached[order][1:] != reached[order][:-1]

@@ -70,11 +70,21 @@ class JourneyParams(Strict):
         default=False, description="only trips and stops accessible by wheelchair"
     )
     limit: int = Field(default=5, ge=1, le=20, description="at most this many journeys")
-    max_walk_start_min: int = Field(
-        default=15, ge=0, le=30, description="longest walk to the first vehicle, in minutes"
+    max_walk_start_min: int | None = Field(
+        default=None,
+        ge=0,
+        le=30,
+        description=(
+            "longest walk to the first vehicle, in minutes; default 15, and when the "
+            "journeys within 15 minutes leave one waiting half an hour or more, a journey "
+            "walking up to 30 minutes that arrives at least 15 minutes sooner is offered too"
+        ),
     )
-    max_walk_end_min: int = Field(
-        default=15, ge=0, le=30, description="longest walk from the last vehicle, in minutes"
+    max_walk_end_min: int | None = Field(
+        default=None,
+        ge=0,
+        le=30,
+        description="longest walk from the last vehicle, in minutes; default as for the start",
     )
     max_walk_transfer_min: int = Field(
         default=10, ge=0, le=30, description="longest walk between two vehicles, in minutes"
@@ -225,10 +235,14 @@ def _query(params: JourneyParams) -> JourneyQuery:
         max_transfers=params.max_transfers,
         wheelchair=params.wheelchair,
         limit=params.limit,
-        max_walk_start_s=params.max_walk_start_min * 60,
-        max_walk_end_s=params.max_walk_end_min * 60,
+        max_walk_start_s=_seconds(params.max_walk_start_min),
+        max_walk_end_s=_seconds(params.max_walk_end_min),
         max_walk_transfer_s=params.max_walk_transfer_min * 60,
     )
+
+
+def _seconds(minutes: int | None) -> int | None:
+    return None if minutes is None else minutes * 60
 
 
 def offer_request(itinerary: Itinerary, rider_category: str | None) -> OfferCreate | None:

@@ -97,10 +97,34 @@ def test_vilnius_a_walk_within_the_limit_beats_waiting_hours_for_the_last_bus(
     assert isinstance(last, WalkLeg)
     assert (last.from_place.stop_id, last.duration_s) == ("vilnius:8784", 1001)
     assert walking.arrival == dt.datetime.combine(VILNIUS_DAY, dt.time(8, 46, 41), tz)
-    # Within the default 15 minutes that walk is too long: the bus it is.
-    (riding,) = vilnius_planner.plan(query)
+    # A limit the traveller sets is kept to: within 15 minutes, the bus it is.
+    (riding,) = vilnius_planner.plan(replace(query, max_walk_start_s=900, max_walk_end_s=900))
     assert isinstance(riding.legs[-1], TransitLeg)
     assert riding.arrival == dt.datetime.combine(VILNIUS_DAY, dt.time(15, 53), tz)
+
+
+def test_vilnius_on_the_default_walks_a_longer_walk_is_offered_rather_than_hours_of_waiting(
+    vilnius_planner: Planner,
+) -> None:
+    tz = ZoneInfo(vilnius_planner.snapshot.timezone)
+    when = dt.datetime.combine(VILNIUS_DAY, dt.time(7, 31), tz)
+    query = JourneyQuery("vilnius:7023", "vilnius:9310", depart_at=when, max_transfers=6)
+    # It leaves no earlier than the 15:53 journey (which waits hours between two buses)
+    # and arrives seven hours sooner: that one is dominated.
+    (found,) = vilnius_planner.plan(query)
+    assert found.arrival == dt.datetime.combine(VILNIUS_DAY, dt.time(8, 46, 41), tz)
+    first = found.legs[-1]
+    assert isinstance(first, WalkLeg)
+    assert (first.from_place.stop_id, first.duration_s) == ("vilnius:8784", 1001)
+
+
+def test_on_the_default_walks_a_journey_with_little_waiting_is_not_stretched() -> None:
+    # A to C by the fast trip at 08:00 waits a minute: no second search, nothing added.
+    planner = planner_for(FAST)
+    query = JourneyQuery("t:A", "t:C", depart_at=at("07:59"))
+    assert rides(planner.plan(query)) == rides(
+        planner.plan(replace(query, max_walk_start_s=900, max_walk_end_s=900))
+    )
 
 
 def test_a_pair_named_twice_in_transfers_txt_is_reached_once_by_its_shortest_walk() -> None:
