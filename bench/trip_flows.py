@@ -1,28 +1,29 @@
-"""Aggregate and export 1,000,000 trip records: a release against a plain SQL GROUP BY.
+"""Aggregate and export 1,000,000 trip records: a release against the GROUP BY a planner writes.
 
 (Named trip_flows.py, not flows.py: run as a script, `flows.py` would be the module `flows`
 and hide the package it measures; mypy could not check both either.)
 
 A scratch database on the local PostgreSQL (MAAS_TEST_DATABASE_URL) gets the
-Kuopio network (for its fare zones) and one period of 1,000,000 synthetic trip
-records of 100,000 travellers (10 trips each, skewed towards central zones).
-Interleaved, each round times:
+Kuopio network (for its fare zones; `--feed`, relative to the repository) and
+one period of synthetic trip records (`--records`, default 1,000,000, of a
+tenth as many travellers, 10 trips each, skewed towards central zones).
+Interleaved, in an order that alternates per round, each round times:
 
-- the reference: a plain `GROUP BY origin, destination, hour` with `count(*)` of
-  the same rows, fetched to the client;
-- the same GROUP BY with `count(DISTINCT pseudonym)` (what k-anonymity needs);
-- a release (fare zones x hour of day: cap, distinct travellers, k-suppression,
-  for the first one DP noise, storing the cells and the ledger entry), then
-  loading it and writing the CSV of every cell of its grid.
+- the reference: what a planner would write by hand to get k-anonymous counts,
+  `GROUP BY origin, destination, hour` with `count(*)` and
+  `count(DISTINCT pseudonym)`, fetched to the client;
+- a release (fare zones x hour of day: cap, k-suppression, for the first one DP
+  noise and the deletion of what it did not publish; storing the cells and the
+  ledger entry), then loading it and writing the CSV of every cell of its grid.
 
-The first release of a period fixes its trips; later ones also check each trip
-against the first one's cells, so round 1 and rounds 2+ are shown apart.
+A `count(*)`-only GROUP BY (which cannot decide k) is timed once per round too.
 Python's peak memory (tracemalloc) covers the releases and exports; the
 process's maximum RSS is printed too. PostgreSQL's own memory is not measured.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import platform
@@ -30,9 +31,9 @@ import resource
 import statistics
 import time
 import tracemalloc
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from pathlib import Path
 
 import asyncpg
 from support import scratch_database  # bench/support.py, run as a script
@@ -46,9 +47,7 @@ from gateway.demo.run import demo_feed_path, import_demo
 from gateway.migrate import migrate
 from gateway.resources import init_connection
 
-RECORDS = int(os.environ.get("BENCH_FLOW_RECORDS", "1000000"))
-TRAVELLERS = RECORDS // 10
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+ROOT = Path(__file__).resolve().parent.parent
 PERIOD = "2025-03"
 CONFIG = FlowsConfig(close_after=timedelta(0))
 
@@ -70,93 +69,125 @@ SELECT $1, sha256(int8send(g % $3)), g / $3 + 1,
        'bus', 'kuopion-liikenne', '{bus}', '{kuopion-liikenne}', 1, true
 FROM zones, generate_series(0, $2 - 1) AS g
 """
-_PLAIN = (
-    "SELECT origin_fare, destination_fare, hour, count(*) FROM flow_trip_records "
-    "WHERE period = $1 GROUP BY 1, 2, 3"
-)
-_DISTINCT = (
+_REFERENCE = (
     "SELECT origin_fare, destination_fare, hour, count(*), count(DISTINCT pseudonym) "
     "FROM flow_trip_records WHERE period = $1 GROUP BY 1, 2, 3"
 )
+_COUNT_ONLY = (
+    "SELECT origin_fare, destination_fare, hour, count(*) FROM flow_trip_records "
+    "WHERE period = $1 GROUP BY 1, 2, 3"
+)
 
 
-async def _prepare(pool: asyncpg.Pool) -> None:
+@dataclass
+class Times:
+    """What each round measured, in seconds."""
+
+    reference: list[float] = field(default_factory=list)
+    count_only: list[float] = field(default_factory=list)
+    release: list[float] = field(default_factory=list)
+    load_export: list[float] = field(default_factory=list)
+    csv_bytes: int = 0
+
+    def ours(self, i: int) -> float:
+        """Return round i's release, load and export."""
+        return self.release[i] + self.load_export[i]
+
+
+async def _prepare(pool: asyncpg.Pool, feed: Path, records: int) -> None:
     async with pool.acquire() as conn:
         await migrate(conn)
-    await import_demo(pool, demo_feed_path())
+    await import_demo(pool, feed)
     period = parse_period(PERIOD, CONFIG.timezone)
     async with pool.acquire() as conn, conn.transaction():
         await ensure_period(conn, period, CONFIG)
         await conn.execute("SELECT setseed(0.13)")
-        await conn.execute(_GENERATE, PERIOD, RECORDS, TRAVELLERS, period.starts_at.date())
+        await conn.execute(_GENERATE, PERIOD, records, records // 10, period.starts_at.date())
     await pool.execute("VACUUM ANALYZE flow_trip_records")
 
 
-async def _timed(step: Callable[[], Awaitable[Any]]) -> float:
+async def _ours(pool: asyncpg.Pool, times: Times, epsilon: float | None) -> None:
     started = time.perf_counter()
-    await step()
-    return time.perf_counter() - started
-
-
-async def _release_and_export(pool: asyncpg.Pool, epsilon: float | None) -> int:
     ask = ReleaseRequest(PERIOD, "fare-zones", "hour", (), epsilon)
-    release = await load_release(pool, await create_release(pool, ask, "bench", CONFIG))
-    return len(export(release, "csv"))
+    release_id = await create_release(pool, ask, "bench", CONFIG)
+    released = time.perf_counter()
+    times.csv_bytes = len(export(await load_release(pool, release_id), "csv"))
+    times.release.append(released - started)
+    times.load_export.append(time.perf_counter() - released)
 
 
-async def main() -> None:
+async def _reference(pool: asyncpg.Pool, times: Times) -> None:
+    started = time.perf_counter()
+    await pool.fetch(_REFERENCE, PERIOD)
+    times.reference.append(time.perf_counter() - started)
+
+
+async def _round(pool: asyncpg.Pool, times: Times, round_: int) -> None:
+    started = time.perf_counter()
+    await pool.fetch(_COUNT_ONLY, PERIOD)
+    times.count_only.append(time.perf_counter() - started)
+    epsilon = 0.5 if round_ == 0 else None
+    if round_ % 2:
+        await _ours(pool, times, epsilon)
+        await _reference(pool, times)
+    else:
+        await _reference(pool, times)
+        await _ours(pool, times, epsilon)
+
+
+async def run(feed: Path, records: int, rounds: int) -> None:
+    """Prepare the scratch database, time the rounds, print the figures."""
     async with (
         scratch_database() as url,
         asyncpg.create_pool(url, min_size=1, max_size=2, init=init_connection) as pool,
     ):
-        await _prepare(pool)
-        plain, distinct, releases = [], [], []
-        csv_bytes = 0
+        await _prepare(pool, feed, records)
+        times = Times()
         tracemalloc.start()
-        for round_ in range(ROUNDS):
-            plain.append(await _timed(lambda: pool.fetch(_PLAIN, PERIOD)))
-            epsilon = 0.5 if round_ == 0 else None
-            started = time.perf_counter()
-            csv_bytes = await _release_and_export(pool, epsilon)
-            releases.append(time.perf_counter() - started)
-            distinct.append(await _timed(lambda: pool.fetch(_DISTINCT, PERIOD)))
+        for round_ in range(rounds):
+            await _round(pool, times, round_)
         peak = tracemalloc.get_traced_memory()[1]
-        release_row = await pool.fetchrow(
+        release = await pool.fetchrow(
             "SELECT cells_total, cells_published FROM flow_releases ORDER BY created_at LIMIT 1"
         )
-    _report(plain, distinct, releases, csv_bytes, peak, release_row)
+        left = await pool.fetchval("SELECT count(*) FROM flow_trip_records")
+    _report(times, records, rounds, peak, release, left)
+
+
+def _runs(values: list[float]) -> str:
+    runs = ", ".join(f"{t:.2f}" for t in values)
+    return f"median {statistics.median(values):.3f} s (runs {runs})"
 
 
 def _report(
-    plain: list[float],
-    distinct: list[float],
-    releases: list[float],
-    csv_bytes: int,
-    peak: int,
-    release: asyncpg.Record,
+    times: Times, records: int, rounds: int, peak: int, release: asyncpg.Record, left: int
 ) -> None:
-    later = releases[1:] or releases
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load average {load}"
     )
-    print(f"{RECORDS:,} trip records of {TRAVELLERS:,} travellers, {ROUNDS} interleaved rounds")
+    print(f"{records:,} trip records of {records // 10:,} travellers, {rounds} interleaved rounds")
     print(
         f"grid: {release['cells_total']:,} cells, {release['cells_published']:,} published; "
-        f"CSV {csv_bytes / 1e6:.1f} MB"
+        f"CSV {times.csv_bytes / 1e6:.2f} MB; {left:,} records left after the first release"
     )
+    print(f"reference GROUP BY count(*), count(DISTINCT pseudonym): {_runs(times.reference)}")
+    print(f"GROUP BY count(*) alone (cannot decide k): {_runs(times.count_only)}")
+    ours = [times.ours(i) for i in range(rounds)]
+    ratios = [o / r for o, r in zip(ours, times.reference, strict=True)]
     print(
-        f"plain GROUP BY count(*) (reference): median {statistics.median(plain):.3f} s "
-        f"(runs {', '.join(f'{t:.2f}' for t in plain)})"
+        f"first release (DP) + load + CSV: {ours[0]:.3f} s "
+        f"= {ratios[0]:.2f}x the reference of its round"
     )
-    print(f"GROUP BY with count(DISTINCT pseudonym): median {statistics.median(distinct):.3f} s")
+    if rounds > 1:
+        print(
+            f"later releases + load + CSV: {_runs(ours[1:])} "
+            f"= median {statistics.median(ratios[1:]):.2f}x the reference of their round"
+        )
     print(
-        f"first release (DP) + export: {releases[0]:.3f} s "
-        f"= {releases[0] / plain[0]:.2f}x the reference of its round"
-    )
-    ratios = [r / p for r, p in zip(releases[1:], plain[1:], strict=True)] or [0.0]
-    print(
-        f"later releases + export: median {statistics.median(later):.3f} s "
-        f"= {statistics.median(ratios):.2f}x the reference (per round)"
+        f"of which release (SQL, noise, storing): {_runs(times.release)}; "
+        f"load + CSV: {_runs(times.load_export)}"
     )
     print(
         f"Python peak (tracemalloc) {peak / 2**20:.1f} MiB; "
@@ -164,5 +195,18 @@ def _report(
     )
 
 
+def main() -> None:
+    """Parse the command line and run."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--feed", type=Path, default=None, help="GTFS zip, relative to the repo")
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    feed = demo_feed_path() if args.feed is None else ROOT / args.feed
+    asyncio.run(run(feed, args.records, args.rounds))
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

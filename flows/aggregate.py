@@ -1,10 +1,20 @@
-"""Aggregation in PostgreSQL: one GROUP BY over a period's partition of the trip records.
+"""Aggregation in PostgreSQL: one statement over a period's partition of the trip records.
 
-Every cell counts trips (at most `cap` per traveller: a record's ordinal `seq`
-within its pseudonym and period) and distinct pseudonyms. Later releases of a
-period count only the trips the period's first release published (the trips
-of its cells of at least k travellers), so every release partitions the same
-trips.
+Every cell counts trips, at most `cap` per traveller (a record's ordinal `seq`
+within its pseudonym and period), and is published when it holds at least k
+distinct travellers. Counting distinct travellers for every cell is what makes
+a release slow (a hash entry per traveller and cell, or a sort of every
+record), and most cells do not need it: a cell of fewer than k trips has fewer
+than k travellers, and one of at least `k * cap` trips has at least k, since no
+traveller adds more than `cap`. So the statement groups the records by their
+raw values (text, integers; a plain GROUP BY), labels the few thousand groups
+and sums them into cells, and counts travellers only in the cells between
+those bounds, joining back to just their records.
+
+The first release of a period fixes the trips every later one counts: the same
+statement deletes the records it did not publish (in its suppressed cells, or
+beyond the cap). No later release may count them, so keeping them would serve
+nothing, and every later release then partitions the same trips.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from flows.grid import ALL, Bucket, Dimension, bucket_sql
 from flows.zones import OTHER, zone_sql
 
 Cell = tuple[str, str, str, str, str]
+_CELL = "c0, c1, c2, c3, c4"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,16 +41,15 @@ class Shape:
 
 @dataclass(frozen=True, slots=True)
 class Tally:
-    """A cell's trips and distinct travellers, and whether any trip is synthetic (the demo's)."""
+    """A cell's trips, whether it holds at least k travellers, and whether any trip is synthetic."""
 
     trips: int
-    travellers: int
+    k_anonymous: bool
     synthetic: bool = False
 
 
 def _in(expr: str, param: str, fallback: str) -> str:
-    # `IN (SELECT unnest(...))` is planned as a hashed subplan: one lookup per row.
-    return f"CASE WHEN {expr} IN (SELECT unnest({param}::text[])) THEN {expr} ELSE '{fallback}' END"
+    return f"CASE WHEN {expr} = ANY({param}::text[]) THEN {expr} ELSE '{fallback}' END"
 
 
 class Params:
@@ -61,6 +71,7 @@ def cell_sql(
 
     Dimensions: origin, destination, bucket, mode, operator. A zone or mode the grid
     does not list is labelled `_other` (or `other`), so every trip lands in some cell.
+    Labels are functions of the raw values, so they are applied to grouped values only.
     """
     origin, destination, label = zone_sql(shape.zone_system)
     zone_param = params.add(zones)
@@ -73,49 +84,63 @@ def cell_sql(
     return [(origin, zone_label), (destination, zone_label), (bucket, bucket_label), mode, operator]
 
 
-@dataclass(frozen=True, slots=True)
-class BaseRef:
-    """The period's first release, which fixes the trips every later release counts."""
-
-    release_id: object
-    shape: Shape
-    zones: list[str]
-    modes: list[str]
+def _deletion(raws: list[str], period: str, cap: str) -> str:
+    """Return the CTEs that delete what the first release does not publish."""
+    # The one-time filter skips the scan when there is nothing to delete (the usual case).
+    return f""",
+        unpublished AS (
+            SELECT l.r0, l.r1, l.r2, l.r3, l.r4 FROM labelled l JOIN decided d USING ({_CELL})
+            WHERE NOT d.k_anonymous
+        ),
+        deleted AS (
+            DELETE FROM flow_trip_records
+            WHERE period = {period}
+              AND (SELECT EXISTS (SELECT FROM unpublished) OR EXISTS (
+                       SELECT FROM flow_trip_counts WHERE period = {period} AND trips > {cap}))
+              AND (seq > {cap} OR ({", ".join(raws)}) IN (SELECT * FROM unpublished))
+        )"""
 
 
 def tally_sql(
-    period: str, cap: int, shape: Shape, zones: list[str], modes: list[str], base: BaseRef | None
+    period: str, cap: int, k: int, shape: Shape, zones: list[str], modes: list[str], first: bool
 ) -> tuple[str, list[object]]:
-    """Return the GROUP BY of a release and its parameters; with a base, only its trips.
-
-    Two hash aggregations instead of `count(DISTINCT)` (which sorts every record):
-    records by cell and pseudonym, then per cell the trips summed and the pseudonyms
-    counted.
-    """
+    """Return the statement of a release and its parameters; the first also deletes."""
     params = Params()
-    where = f"period = {params.add(period)} AND seq <= {params.add(cap)}"
+    cap_p = params.add(cap)
+    period_p = params.add(period)
+    where = f"period = {period_p} AND seq <= {cap_p}"
+    k_p = params.add(k)
     dims = cell_sql(shape, zones, modes, params)
-    # Zones, mode and operator are labelled per record; the bucket only once grouped.
-    inner = [label.format(x=raw) for raw, label in dims[:2]] + [dims[2][0]]
-    inner += [label.format(x=raw) for raw, label in dims[3:]]
-    labels = ", ".join(f"{expr} AS c{i}" for i, expr in enumerate(inner))
-    bucket = dims[2][1].format(x="c2")
-    if base is not None:
-        base_dims = cell_sql(base.shape, base.zones, base.modes, params)
-        base_labels = ", ".join(label.format(x=raw) for raw, label in base_dims)
-        where += (
-            f" AND ({base_labels}) IN (SELECT origin, destination, bucket, mode, operator "
-            f"FROM flow_release_cells WHERE release_id = {params.add(base.release_id)})"
-        )
+    raws = [raw for raw, _ in dims]
+    raw_cols = ", ".join(f"{raw} AS r{i}" for i, raw in enumerate(raws))
+    labels = ", ".join(f"{label.format(x=f'r{i}')} AS c{i}" for i, (_, label) in enumerate(dims))
+    # Constant dimensions (no breakdown) need no join condition.
+    join = " AND ".join(f"{raw} = u.r{i}" for i, raw in enumerate(raws) if not raw.startswith("'"))
     sql = f"""
-        WITH per_traveller AS (
-            SELECT {labels}, pseudonym, count(*) AS trips, bool_or(synthetic) AS synthetic
-            FROM flow_trip_records
-            WHERE {where} GROUP BY c0, c1, c2, c3, c4, pseudonym
-        )
-        SELECT c0, c1, {bucket} AS c2, c3, c4, sum(trips)::int AS trips,
-               count(*)::int AS travellers, bool_or(synthetic) AS synthetic
-        FROM per_traveller GROUP BY c0, c1, per_traveller.c2, c3, c4
+        WITH raw AS MATERIALIZED (
+            SELECT {raw_cols}, count(*)::int AS trips, bool_or(synthetic) AS synthetic
+            FROM flow_trip_records WHERE {where} GROUP BY 1, 2, 3, 4, 5
+        ),
+        labelled AS MATERIALIZED (SELECT raw.*, {labels} FROM raw),
+        cells AS MATERIALIZED (
+            SELECT {_CELL}, sum(trips)::int AS trips, bool_or(synthetic) AS synthetic
+            FROM labelled GROUP BY {_CELL}
+        ),
+        unsure AS (
+            SELECT l.* FROM labelled l JOIN cells c USING ({_CELL})
+            WHERE c.trips >= {k_p} AND c.trips < {k_p} * {cap_p}
+        ),
+        counted AS (
+            SELECT u.c0, u.c1, u.c2, u.c3, u.c4, count(DISTINCT pseudonym)::int AS travellers
+            FROM flow_trip_records JOIN unsure u ON {join}
+            WHERE {where} GROUP BY u.c0, u.c1, u.c2, u.c3, u.c4
+        ),
+        decided AS (
+            SELECT c.*, c.trips >= {k_p} * {cap_p} OR coalesce(n.travellers >= {k_p}, false)
+                AS k_anonymous
+            FROM cells c LEFT JOIN counted n USING ({_CELL})
+        ){_deletion(raws, period_p, cap_p) if first else ""}
+        SELECT * FROM decided
     """
     return sql, params.values
 
@@ -124,17 +149,18 @@ async def tally(
     conn: asyncpg.Connection,
     period: str,
     cap: int,
+    k: int,
     shape: Shape,
     zones: list[str],
     modes: list[str],
-    base: BaseRef | None,
+    first: bool,
 ) -> dict[Cell, Tally]:
-    """Return the trips and travellers of every non-empty cell."""
-    sql, args = tally_sql(period, cap, shape, zones, modes, base)
+    """Return the trips of every non-empty cell and whether it is k-anonymous."""
+    sql, args = tally_sql(period, cap, k, shape, zones, modes, first)
     rows = await conn.fetch(sql, *args)
     return {
         (r["c0"], r["c1"], r["c2"], r["c3"], r["c4"]): Tally(
-            r["trips"], r["travellers"], r["synthetic"]
+            r["trips"], r["k_anonymous"], r["synthetic"]
         )
         for r in rows
     }

@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 
 from flows import privacy
-from flows.aggregate import BaseRef, Cell, Shape, Tally, tally
+from flows.aggregate import Cell, Shape, Tally, tally
 from flows.config import FlowsConfig
 from flows.errors import (
     BudgetExceeded,
@@ -98,24 +98,15 @@ def _check_budget(row: asyncpg.Record, epsilon: float | None) -> None:
         )
 
 
-async def _base(conn: asyncpg.Connection, release_id: uuid.UUID | None) -> BaseRef | None:
-    if release_id is None:
-        return None
-    row = await conn.fetchrow("SELECT * FROM flow_releases WHERE id = $1", release_id)
-    shape = Shape(row["zone_system"], row["bucket"], tuple(row["breakdown"]))
-    zones = [z["id"] for z in row["zones"] if z["id"] != OTHER]
-    return BaseRef(release_id, shape, zones, list(row["modes"]))
-
-
-def _published(tallies: dict[Cell, Tally], k: int, base: BaseRef | None) -> dict[Cell, int]:
-    small = [cell for cell, t in tallies.items() if t.travellers < k]
-    if base is not None and small:
+def _published(tallies: dict[Cell, Tally], k: int, first: bool) -> dict[Cell, int]:
+    small = [cell for cell, t in tallies.items() if not t.k_anonymous]
+    if not first and small:
         raise InconsistentRelease(
             f"{len(small)} cells would hold between 1 and {k - 1} travellers of the trips this "
             "period's earlier releases published (a finer bucket, zone system or breakdown "
             "than theirs, or an erasure since): the difference would reveal them"
         )
-    return {cell: t.trips for cell, t in tallies.items() if t.travellers >= k}
+    return {cell: t.trips for cell, t in tallies.items() if t.k_anonymous}
 
 
 _INSERT_RELEASE = """
@@ -157,13 +148,12 @@ async def _compute(
             "system, bucket or breakdown"
         )
     shape = Shape(request.zone_system, request.bucket, request.breakdown)
-    base = await _base(conn, row["base_release_id"])
+    first = row["base_release_id"] is None
     real = [z for z in grid.zones if z != OTHER]
     modes = [m for m in grid.modes if m != ALL]
-    tallies = await tally(
-        conn, period.name, config.max_trips_per_traveller, shape, real, modes, base
-    )
-    cells = _published(tallies, config.k, base)
+    cap = config.max_trips_per_traveller
+    tallies = await tally(conn, period.name, cap, config.k, shape, real, modes, first)
+    cells = _published(tallies, config.k, first)
     return Made(cells, grid, zones, any(t.synthetic for t in tallies.values()))
 
 
@@ -234,10 +224,7 @@ async def create_release(
     async with pool.acquire() as conn, conn.transaction():
         row = await _lock_period(conn, period, config, datetime.now(UTC))
         _check_budget(row, request.epsilon)
-        # The aggregation hashes a row per traveller and cell: in memory, and hashed even
-        # though the planner guesses a CTE's groups as few (it would sort every record).
         await conn.execute(f"SET LOCAL work_mem = '{int(config.work_mem_mb)}MB'")
-        await conn.execute("SET LOCAL enable_sort = off")
         made = await _compute(conn, request, period, row, config)
         await _store(conn, release_id, request, made, created_by, config)
     return release_id
