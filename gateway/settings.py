@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".maas"), description="embedded servers and uploads")
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    reuse_port: bool = Field(
+        default=False, description="SO_REUSEPORT: several processes serve one port"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="JSON request bodies")

@@ -41,6 +41,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         app,
         host=settings.host,
         port=settings.port,
+        reuse_port=settings.reuse_port or None,
         shutdown_timeout=settings.shutdown_timeout_s,
         access_log_class=AccessLogger,
         print=announce,
