@@ -1,24 +1,41 @@
 """Complete purchases per second (offer, book, confirm) on the hosted adapter, 64 clients.
 
-Starts `maas serve` in a child process on a scratch database of the local
+Starts `maas serve` in child processes on a scratch database of the local
 PostgreSQL (MAAS_TEST_DATABASE_URL, default 127.0.0.1:5432/test) and Redis, and
-drives it over HTTP. The reference, measured in the same run on the same server:
-64 connections each committing single-row INSERT transactions, the floor any
-purchase (which commits several transactions) sits on.
+drives them over HTTP, in three parts:
+
+1. round trips: one gateway talks to PostgreSQL through a counting proxy
+   (bench/pgcount.py); purchases one at a time, the median count of each step;
+2. one process, 64 clients: rounds of purchases interleaved with rounds of the
+   reference (64 connections committing single-row INSERT transactions, the
+   floor any purchase sits on), so both see the same machine;
+3. two processes sharing one port (MAAS_REUSE_PORT), interleaved the same way.
+
+Usage: python bench/booking.py [purchases per part] [rounds]
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+import itertools
 import statistics
+import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import asyncpg
-from support import running_gateway, scratch_database  # bench/support.py, run as a script
+from pgcount import counting_proxy  # bench/pgcount.py, run as a script
+from support import (
+    free_port,
+    running_gateway,
+    scratch_database,
+    start_gateway,
+    stop_gateway,
+    wait_ready,
+)
 
 from gateway import credentials
 from gateway.demo.kuopio import read_demo_fare_files
@@ -29,8 +46,13 @@ from sales.conditions import set_conditions
 from sales.fares import store_fares, zip_files
 
 CLIENTS = 64
-PURCHASES = int(os.environ.get("BENCH_PURCHASES", "1500"))
-REFERENCE_S = 5.0
+PURCHASES = int(sys.argv[1]) if len(sys.argv) > 1 else 1500
+ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+REFERENCE_S = 2.0
+COUNTED = 30
+#: Background jobs stay out of the counted round trips; a pool of 16 per process.
+QUIET = {"MAAS_EXPIRY_INTERVAL_S": "3600"}
+POOL = {"MAAS_DB_POOL_MAX": "16"}
 
 
 async def _prepare(url: str) -> str:
@@ -50,15 +72,24 @@ def _expect(ok: bool, answer: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-async def _purchase(session: aiohttp.ClientSession, base: str, headers: dict[str, str]) -> float:
+Step = Callable[[], Awaitable[None]]
+
+
+async def _purchase(
+    session: aiohttp.ClientSession, base: str, headers: dict[str, str], mark: Step | None = None
+) -> float:
     started = time.perf_counter()
     body = {"product": {"operator_id": "bench-bus", "product_id": "day"}, "travellers": [{}]}
     async with session.post(f"{base}/v1/offers", json=body, headers=headers) as resp:
         offer = _expect(resp.status == 201, await resp.json())
+    if mark is not None:
+        await mark()
     booking_headers = headers | {"Idempotency-Key": str(uuid.uuid4())}
     body = {"offer_ids": [offer["id"]], "travellers": [{}]}
     async with session.post(f"{base}/v1/bookings", json=body, headers=booking_headers) as resp:
         booking = _expect(resp.status == 201, await resp.json())
+    if mark is not None:
+        await mark()
     async with session.post(f"{base}/v1/bookings/{booking['id']}/confirm", headers=headers) as resp:
         confirmed = await resp.json()
         _expect(confirmed.get("status") == "CONFIRMED", confirmed)
@@ -81,9 +112,37 @@ async def _load(base: str, key: str, total: int) -> tuple[float, list[float]]:
         return time.perf_counter() - started, latencies
 
 
-async def _reference(url: str) -> float:
+async def _round_trips(url: str, key: str) -> list[list[int]]:
+    """Return the round trips of each step (offer, book, confirm) of purchases made one by one."""
+    async with (
+        counting_proxy(url) as (proxied, seen),
+        running_gateway(proxied, QUIET | POOL) as base,
+    ):
+        headers = {"Authorization": f"Bearer {key}"}
+        steps: list[list[int]] = [[], [], []]
+        marks: list[int] = []
+
+        async def mark() -> None:
+            await asyncio.sleep(0.05)  # a write after the answer would be counted too
+            marks.append(seen.count)
+
+        async with aiohttp.ClientSession() as session:
+            for i in range(COUNTED + 5):  # the first five warm the caches up
+                marks[:] = [seen.count]
+                await _purchase(session, base, headers, mark)
+                await mark()
+                if i >= 5:
+                    for step, (a, b) in enumerate(itertools.pairwise(marks)):
+                        steps[step].append(b - a)
+        return steps
+
+
+async def _reference(url: str) -> tuple[int, float]:
+    """Commit single-row INSERTs on 64 connections for REFERENCE_S; return (count, seconds)."""
     async with asyncpg.create_pool(url, min_size=CLIENTS, max_size=CLIENTS) as pool:
-        await pool.execute("CREATE TABLE bench_ref (id bigserial PRIMARY KEY, body jsonb)")
+        await pool.execute(
+            "CREATE TABLE IF NOT EXISTS bench_ref (id bigserial PRIMARY KEY, body jsonb)"
+        )
         done = 0
         deadline = time.perf_counter() + REFERENCE_S
 
@@ -95,27 +154,64 @@ async def _reference(url: str) -> float:
 
         started = time.perf_counter()
         await asyncio.gather(*(one() for _ in range(CLIENTS)))
-        return done / (time.perf_counter() - started)
+        return done, time.perf_counter() - started
+
+
+async def _interleaved(url: str, base: str, key: str) -> tuple[float, list[float], float]:
+    """Alternate rounds of purchases and of the reference; return rate, latencies, reference."""
+    await asyncio.wait_for(_load(base, key, 200), 120)  # warm-up: connections, caches
+    latencies: list[float] = []
+    elapsed, ref_done, ref_s = 0.0, 0, 0.0
+    for _ in range(ROUNDS):
+        took, more = await asyncio.wait_for(_load(base, key, PURCHASES // ROUNDS), 600)
+        elapsed, latencies = elapsed + took, latencies + more
+        done, s = await _reference(url)
+        ref_done, ref_s = ref_done + done, ref_s + s
+    return len(latencies) / elapsed, sorted(latencies), ref_done / ref_s
+
+
+async def _two_processes(url: str, key: str) -> tuple[float, list[float], float]:
+    port = free_port()
+    env = POOL | {"MAAS_REUSE_PORT": "true"}
+    processes = [start_gateway(url, port, env) for _ in range(2)]
+    try:
+        await wait_ready(f"http://127.0.0.1:{port}")
+        await asyncio.sleep(5)  # both listen before connections are spread
+        return await _interleaved(url, f"http://127.0.0.1:{port}", key)
+    finally:
+        for process in processes:
+            stop_gateway(process)
+
+
+def _report(title: str, rate: float, latencies: list[float], reference: float) -> None:
+    print(title)
+    print(f"  rate      {rate:8.1f} purchases/s")
+    print(f"  p50       {statistics.median(latencies) * 1000:8.1f} ms")
+    print(f"  p99       {latencies[int(len(latencies) * 0.99) - 1] * 1000:8.1f} ms")
+    print(f"  reference {reference:8.1f} single-row INSERT tx/s (interleaved, same server)")
+    print(f"  ratio     {rate / reference:8.3f} purchases per reference transaction")
 
 
 async def main() -> None:
     async with scratch_database() as url:
         key = await _prepare(url)
-        async with running_gateway(url, {"MAAS_DB_POOL_MAX": "20"}) as base:
-            await asyncio.wait_for(_load(base, key, 100), 120)  # warm-up: connections, caches
-            elapsed, latencies = await asyncio.wait_for(_load(base, key, PURCHASES), 600)
-            reference = await _reference(url)
-    latencies.sort()
-    rate = len(latencies) / elapsed
+        steps = await _round_trips(url, key)
+        async with running_gateway(url, POOL) as base:
+            one = await _interleaved(url, base, key)
+        two = await _two_processes(url, key)
+    offer, book, confirm = (statistics.median(s) for s in steps)
+    total = [sum(t) for t in zip(*steps, strict=True)]
+    print(f"round trips to PostgreSQL per purchase, {COUNTED} purchases one at a time (median)")
     print(
-        f"purchases (offer + book + confirm), hosted adapter, {CLIENTS} clients, {PURCHASES} total"
+        f"  offer {offer:g}, book {book:g}, confirm {confirm:g}: total "
+        f"{statistics.median(total):g} (min {min(total)}, max {max(total)})"
     )
-    print(f"  rate      {rate:8.1f} purchases/s")
-    print(f"  p50       {statistics.median(latencies) * 1000:8.1f} ms")
-    print(f"  p99       {latencies[int(len(latencies) * 0.99) - 1] * 1000:8.1f} ms")
-    print(f"reference: single-row INSERT transactions, {CLIENTS} connections, same server")
-    print(f"  rate      {reference:8.1f} tx/s")
-    print(f"  ratio     {reference / rate:8.1f} reference transactions per purchase")
+    _report(f"one process, {CLIENTS} clients, {PURCHASES} purchases in {ROUNDS} rounds", *one)
+    _report(f"two processes on one port, {CLIENTS} clients", *two)
+    print(
+        f"  scaling   {two[0] / one[0]:8.2f} x one process "
+        f"({(two[0] / two[2]) / (one[0] / one[2]):.2f} x against each one's reference)"
+    )
 
 
 if __name__ == "__main__":

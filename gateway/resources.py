@@ -82,6 +82,16 @@ async def init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """Give a connection back to the pool as it is (asyncpg still rolls back an open transaction).
+
+    The default reset (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`) costs
+    a round trip per acquire, and there is nothing for it to undo: pooled connections never
+    LISTEN (listeners have connections of their own), never SET beyond `SET LOCAL`, hold
+    advisory locks only for a transaction (migrations unlock theirs) and keep no cursors.
+    """
+
+
 async def postgres(app: web.Application) -> AsyncIterator[None]:
     """Open the PostgreSQL pool and bring the schema up to date."""
     settings = app[settings_key]
@@ -90,6 +100,7 @@ async def postgres(app: web.Application) -> AsyncIterator[None]:
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
         init=init_connection,
+        reset=keep_session,
         command_timeout=60,
     ) as pool:
         async with pool.acquire() as conn:
