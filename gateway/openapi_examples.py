@@ -106,6 +106,11 @@ _JOURNEY = {
 #: Examples by the name of the model they are of.
 EXAMPLES: dict[str, dict[str, Any]] = {
     "KeyCreate": {"role": "maas", "name": "whim-fi"},
+    "WebhookCreate": {
+        "url": "https://hooks.whim.example/maas-gateway",
+        "events": ["booking.*", "ticket.issued"],
+    },
+    "OperatorEventBody": {"operation": "COMMIT"},
     "OperatorCreate": {
         "id": "saaristo-lautat",
         "name": "Saaristolautat Oy",
