@@ -34,7 +34,7 @@ from gtfs.snapshot.geojson import network_geojson
 from gtfs.snapshot.open_data import OpenDataIndex, build_index
 from gtfs.tables import GtfsTables
 from journeys.planner import Planner
-from journeys.raptor import warm_up
+from journeys.reconstruct import warm_up
 
 log = logging.getLogger(__name__)
 

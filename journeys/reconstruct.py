@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from gtfs.compiled import compiled
 from gtfs.snapshot.build import Snapshot
 from gtfs.snapshot.footpaths import great_circle_m
+from journeys import raptor
 from journeys.dayview import DayView
 from journeys.itinerary import Itinerary, Leg, Place, StopCall, TransitLeg, WalkLeg, make_itinerary
 from journeys.patterns import Clock, Places, Rides
 from journeys.raptor import Labels, Targets
+
+I64 = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,20 +60,6 @@ class Trace:
     rides: Rides
 
 
-def _rides(view: DayView, board_row: int, row: int, board_pp: int, alight_pp: int) -> list[Ride]:
-    """Split a stay-seated chain of rows into one ride per trip."""
-    chain = [board_row]
-    while chain[-1] != row and len(chain) < 8:
-        chain.append(int(view.row_next[chain[-1]]))
-    rides: list[Ride] = []
-    for i, r in enumerate(chain):
-        route = int(view.row_route[r])
-        first = board_pp if i == 0 else int(view.route_pp_start[route])
-        last = alight_pp if i == len(chain) - 1 else int(view.route_pp_start[route + 1] - 1)
-        rides.append(Ride(r, first, last, i > 0))
-    return rides
-
-
 def time_at(view: DayView, row: int, pp: int, departure: bool) -> int:
     """Return a row's arrival or departure time at a position, on the day axis."""
     route = int(view.pp_route[pp])
@@ -73,89 +67,184 @@ def time_at(view: DayView, row: int, pp: int, departure: bool) -> int:
     return int(view.col_departure_s[col] if departure else view.col_arrival_s[col])
 
 
-def _boarded_from(t: Trace, k: int, stop: int, departure_s: int) -> tuple[int, bool] | None:
-    """Return (round, by transit?) of the first-round label that lets one board by `departure_s`."""
-    labels, transfer_s = t.labels, int(t.snap.footpaths.transfer_s[stop])
-    for j in range(k):
-        if j > 0 and labels.arrival[j, stop] + transfer_s <= departure_s:
-            return j, True
-        if labels.walk[j, stop] <= departure_s:
-            return j, False
-    return None
-
-
-def _walk_in_s(t: Trace, j: int, stop: int, departure_s: int) -> int:
-    """Return how long the walk into a stop's walking label of round j took."""
-    labels = t.labels
-    if j == 0:
-        return int(labels.walk[0, stop]) - departure_s
-    return int(labels.walk[j, stop] - labels.arrival[j, labels.walk_from[j, stop]])
-
-
-def _choose_boarding(
-    t: Trace, k: int, row: int, first_pp: int, end_pp: int, departure_s: int
-) -> tuple[int, int, bool]:
-    """Return (position, round, by transit?) to board a row: fewest rides, least walking, latest.
-
-    The scan boards a trip at the first position it can; any later position where the
-    trip is also catchable gives the same arrival, often with less walking.
-    """
-    view = t.view
-    best: tuple[tuple[int, int, int], int, int, bool] | None = None
-    for pp in range(first_pp, end_pp):
-        if not view.pp_board[pp]:
-            continue
-        stop = int(view.pp_stop[pp])
-        found = _boarded_from(t, k, stop, time_at(view, row, pp, True))
-        if found is None:
-            continue
-        j, by_transit = found
-        walk_s = 0 if by_transit else _walk_in_s(t, j, stop, departure_s)
-        cost = (j, walk_s, -pp)
-        if best is None or cost < best[0]:
-            best = (cost, pp, j, by_transit)
-    if best is None:
-        raise AssertionError("RAPTOR labels are inconsistent")
-    return best[1], best[2], best[3]
+#: The longest chain of stay-seated rows traced as one vehicle ride.
+MAX_CHAIN = 8
 
 
 def trace_steps(t: Trace, k: int, departure_s: int) -> list[Step]:
     """Return the steps of the journey arriving in round k, in travel order."""
-    labels, view = t.labels, t.view
-    stop = int(labels.target_stop[k])
-    egress = int(t.targets.egress_s[np.flatnonzero(t.targets.stops == stop)[0]])
-    arrive, by_transit = int(labels.arrival[k, stop]), True  # the destination: by vehicle
-    steps: list[Step] = [Walk(stop, -1, arrive, arrive + egress)]
+    kernel()
+    view, labels = t.view, t.labels
+    steps = _trace(
+        (
+            view.route_pp_start,
+            view.route_row_start,
+            view.row_route,
+            view.row_next,
+            view.pp_route,
+            view.pp_stop,
+            view.pp_board,
+            view.pp_col,
+            view.col_departure_s,
+        ),
+        tuple(labels),
+        t.snap.footpaths.transfer_s,
+        t.targets.stops,
+        t.targets.egress_s,
+        k,
+        departure_s,
+    )
+    return [
+        Ride(a, b, c, bool(d)) if kind == 0 else Walk(a, b, c, d)
+        for kind, a, b, c, d in steps.tolist()
+    ]
+
+
+@functools.cache
+def kernel() -> None:
+    """Compile the tracer once per process (see `journeys.raptor.kernels`)."""
+    global _trace
+    _trace = compiled(_trace)
+
+
+def warm_up() -> None:
+    """Compile the rounds, the footpaths and the tracer, or load them from the disk cache."""
+    raptor.warm_up()
+    kernel()
+    z = np.zeros(2, dtype=np.int64)
+    labels = Labels.empty(1, 1)
+    net = (z, z, z, z, z, z, np.zeros(2, dtype=np.bool_), z, z)
+    with contextlib.suppress(AssertionError):  # labels of nothing: compiled all the same
+        _trace(net, tuple(labels), np.zeros(1, dtype=np.int32), z[:1], z[:1], 0, 0)
+
+
+def _trace(  # noqa: C901 - one compiled body, as the rounds
+    net: tuple[Any, ...],
+    labels: tuple[I64, ...],
+    transfer_s: npt.NDArray[np.int32],
+    target_stops: I64,
+    egress_s: I64,
+    k: int,
+    departure_s: int,
+) -> I64:
+    """Return the steps (kind 0 ride: row, from, to, seated; 1 walk: from, to, times) in order.
+
+    From the destination back: a vehicle label leads to the row ridden and where it was
+    boarded, chosen among the positions where the row is catchable by the fewest rides,
+    the least walking and then the latest position (the scan boards at the first one it
+    can; any later one where the trip is also catchable gives the same arrival); a
+    walking label leads to the stop walked from.
+    """
+    (
+        route_pp_start,
+        route_row_start,
+        row_route,
+        row_next,
+        pp_route,
+        pp_stop,
+        pp_board,
+        pp_col,
+        col_departure_s,
+    ) = net
+    arrival, walk, _, _, board_pp_of, board_row_of, alight_pp_of, walk_from = labels[:8]
+    row_of, target_stop = labels[3], labels[9]
+    out = np.empty(((k + 1) * (MAX_CHAIN + 1) + 2, 5), dtype=np.int64)
+    n = 0
+    stop = target_stop[k]
+    egress = 0
+    for i in range(len(target_stops)):
+        if target_stops[i] == stop:
+            egress = egress_s[i]
+            break
+    arrive = arrival[k, stop]
+    out[n, 0] = 1
+    out[n, 1] = stop
+    out[n, 2] = -1
+    out[n, 3] = arrive
+    out[n, 4] = arrive + egress
+    n += 1
+    by_transit = True
+    chain = np.empty(MAX_CHAIN, dtype=np.int64)
     while True:
         if not by_transit:
             if k == 0:
-                arrive = int(labels.walk[0, stop])
-                steps.append(Walk(-1, stop, min(departure_s, arrive), arrive))
+                arrive = walk[0, stop]
+                out[n, 0] = 1
+                out[n, 1] = -1
+                out[n, 2] = stop
+                out[n, 3] = min(departure_s, arrive)
+                out[n, 4] = arrive
+                n += 1
                 break
-            came = int(labels.walk_from[k, stop])
-            steps.append(Walk(came, stop, int(labels.arrival[k, came]), int(labels.walk[k, stop])))
+            came = walk_from[k, stop]
+            out[n, 0] = 1
+            out[n, 1] = came
+            out[n, 2] = stop
+            out[n, 3] = arrival[k, came]
+            out[n, 4] = walk[k, stop]
+            n += 1
             stop, by_transit = came, True
             continue
-        row, board_row = int(labels.row[k, stop]), int(labels.board_row[k, stop])
-        alight_pp = int(labels.alight_pp[k, stop])
-        route_end = int(view.route_pp_start[view.pp_route[int(labels.board_pp[k, stop])] + 1])
+        row, board_row = row_of[k, stop], board_row_of[k, stop]
+        alight_pp, first_pp = alight_pp_of[k, stop], board_pp_of[k, stop]
+        route_end = route_pp_start[pp_route[first_pp] + 1]
         end_pp = alight_pp if row == board_row else route_end - 1
-        board_pp, k, by_transit = _choose_boarding(
-            t, k, board_row, int(labels.board_pp[k, stop]), end_pp, departure_s
-        )
-        steps += reversed(_rides(view, board_row, row, board_pp, alight_pp))
-        stop = int(view.pp_stop[board_pp])
-    steps.reverse()
-    return _leave_late(view, steps)
-
-
-def _leave_late(view: DayView, steps: list[Step]) -> list[Step]:
-    """Start the walk to the first vehicle as late as still catches it (no waiting at the stop)."""
-    if len(steps) > 1 and isinstance(steps[0], Walk) and isinstance(steps[1], Ride):
-        walk, ride = steps[0], steps[1]
-        board_s = time_at(view, ride.row, ride.from_pp, True)
-        walk_s = walk.arrival_s - walk.departure_s
-        steps[0] = Walk(walk.from_stop, walk.to_stop, board_s - walk_s, board_s)
+        # Where to board the first row of the chain: fewest rides, least walking, latest.
+        best_j, best_walk, best_pp, best_transit = -1, 0, -1, False
+        for pp in range(first_pp, end_pp):
+            if not pp_board[pp]:
+                continue
+            s = pp_stop[pp]
+            leave = col_departure_s[pp_col[pp] + board_row - route_row_start[pp_route[pp]]]
+            j, transit = -1, False
+            for jj in range(k):
+                if jj > 0 and arrival[jj, s] + transfer_s[s] <= leave:
+                    j, transit = jj, True
+                    break
+                if walk[jj, s] <= leave:
+                    j = jj
+                    break
+            if j < 0:
+                continue
+            walk_s = 0
+            if not transit:
+                walk_s = (
+                    walk[0, s] - departure_s if j == 0 else walk[j, s] - arrival[j, walk_from[j, s]]
+                )
+            if (
+                best_j < 0
+                or j < best_j
+                or (j == best_j and (walk_s < best_walk or (walk_s == best_walk and pp > best_pp)))
+            ):
+                best_j, best_walk, best_pp, best_transit = j, walk_s, pp, transit
+        if best_j < 0:
+            raise AssertionError("RAPTOR labels are inconsistent")
+        # The rows of a stay-seated chain, one ride each, last first.
+        n_chain = 1
+        chain[0] = board_row
+        while chain[n_chain - 1] != row and n_chain < MAX_CHAIN:
+            chain[n_chain] = row_next[chain[n_chain - 1]]
+            n_chain += 1
+        for i in range(n_chain - 1, -1, -1):
+            r = chain[i]
+            route = row_route[r]
+            first = best_pp if i == 0 else route_pp_start[route]
+            last = alight_pp if i == n_chain - 1 else route_pp_start[route + 1] - 1
+            out[n, 0] = 0
+            out[n, 1] = r
+            out[n, 2] = first
+            out[n, 3] = last
+            out[n, 4] = 1 if i > 0 else 0
+            n += 1
+        k, by_transit = best_j, best_transit
+        stop = pp_stop[best_pp]
+    steps = out[:n][::-1].copy()
+    # Set off as late as still catches the first vehicle (no waiting at the stop).
+    if n > 1 and steps[0, 0] == 1 and steps[1, 0] == 0:
+        r, pp = steps[1, 1], steps[1, 2]
+        board_s = col_departure_s[pp_col[pp] + r - route_row_start[pp_route[pp]]]
+        walk_s = steps[0, 4] - steps[0, 3]
+        steps[0, 3], steps[0, 4] = board_s - walk_s, board_s
     return steps
 
 

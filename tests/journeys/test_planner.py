@@ -11,7 +11,7 @@ import pytest
 
 from gtfs.realtime.overlay import TripRealtime
 from gtfs.snapshot.build import build_snapshot
-from journeys import raptor
+from journeys import raptor, reconstruct
 from journeys.errors import (
     InvalidQueryError,
     OutsideNetworkError,
@@ -20,7 +20,7 @@ from journeys.errors import (
 )
 from journeys.itinerary import TransitLeg, WalkLeg
 from journeys.planner import Coordinates, JourneyQuery, Planner
-from journeys.raptor import warm_up
+from journeys.reconstruct import warm_up
 from tests.journeys.conftest import KUOPIO_DAY
 from tests.journeys.synthetic import STOPS, TZ, Trip, hms, network
 
@@ -304,3 +304,4 @@ def test_every_kind_of_query_runs_the_one_compiled_kernel(kuopio_planner: Planne
     ):
         kuopio_planner.plan(query)
     assert len(raptor._rounds.signatures) == len(raptor._catchable.signatures) == 1  # type: ignore[attr-defined]
+    assert len(reconstruct._trace.signatures) == 1  # type: ignore[attr-defined]
