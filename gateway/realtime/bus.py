@@ -118,10 +118,15 @@ class RealtimeBus:
         """Share the feeds held here that a publish missed (or all); return how many were stored."""
         missed, self._unshared = self._unshared, set()
         try:
+            # Only what is newer than Redis holds travels (the script decides races).
+            stored_stamps = {
+                _text(f): _text(v) for f, v in (await client.hgetall(self._stamps)).items()
+            }
             held = [
                 applied.feed
-                for key, applied in self.state.held().items()
-                if everything or key in missed
+                for (operator_id, kind), applied in self.state.held().items()
+                if (everything or (operator_id, kind) in missed)
+                and applied.feed.stamp > stored_stamps.get(f"{operator_id}|{kind}", "")
             ]
             stored = [await self._send(client, feed) for feed in held]
         except BaseException:
