@@ -28,14 +28,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 from pgcount import counting_proxy  # bench/pgcount.py, run as a script
-from support import (
-    free_port,
-    running_gateway,
-    scratch_database,
-    start_gateway,
-    stop_gateway,
-    wait_ready,
-)
+from support import running_gateway, running_gateways, scratch_database
 
 from gateway import credentials
 from gateway.demo.kuopio import read_demo_fare_files
@@ -171,16 +164,8 @@ async def _interleaved(url: str, base: str, key: str) -> tuple[float, list[float
 
 
 async def _two_processes(url: str, key: str) -> tuple[float, list[float], float]:
-    port = free_port()
-    env = POOL | {"MAAS_REUSE_PORT": "true"}
-    processes = [start_gateway(url, port, env) for _ in range(2)]
-    try:
-        await wait_ready(f"http://127.0.0.1:{port}")
-        await asyncio.sleep(5)  # both listen before connections are spread
-        return await _interleaved(url, f"http://127.0.0.1:{port}", key)
-    finally:
-        for process in processes:
-            stop_gateway(process)
+    async with running_gateways(url, [POOL, POOL]) as gateways:
+        return await _interleaved(url, gateways.base, key)
 
 
 def _report(title: str, rate: float, latencies: list[float], reference: float) -> None:
