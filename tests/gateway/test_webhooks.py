@@ -115,7 +115,8 @@ async def test_an_app_gets_its_booking_and_ticket_events_by_webhook_in_order(
     assert booking_types == ["booking.pending", "booking.confirming", "booking.confirmed"]
     assert "ticket.issued" in types
     assert receiver.rejected == 0
-    first = next(iter(receiver.seen.values()))
+    # Order holds per object: the ticket's events may overtake the booking's.
+    first = next(m for m in receiver.seen.values() if m["type"].startswith("booking."))
     assert first["data"]["object_id"] == booking["id"]
 
 
