@@ -4,7 +4,10 @@ Erasure deletes consents and linkable trip records at once and strips the
 reference from bookings (kept for accounting) and from the stored replies of
 their idempotency keys. The consent receipts stay: the audit log is
 append-only, since it is the controller's proof of what was consented to
-(GDPR art. 7(1)); the erasure itself is appended to it.
+(GDPR art. 7(1)); the erasure itself is appended to it. The log names the
+traveller only by their audit HMAC (`flows.audit`), so after erasure nothing
+stored names the reference; an export recomputes the HMAC from the reference
+asked for and shows the receipts as they were handed out.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 import asyncpg
 
+from flows.audit import principal_of
 from flows.config import Controller
 from flows.consent import (
     CONSENT_LEGAL_BASIS,
@@ -68,6 +72,12 @@ async def _bookings(conn: asyncpg.Connection, tenant_id: str, traveller_ref: str
     return [{**dict(r), "legal_basis": BOOKING_LEGAL_BASIS} for r in rows]
 
 
+def _handed_out(row: asyncpg.Record, traveller_ref: str) -> dict[str, Any]:
+    # The log keeps the HMAC in `piiPrincipalId`; the traveller got their reference there.
+    receipt = {**row["receipt"], "piiPrincipalId": traveller_ref}
+    return {**dict(row), "receipt": receipt, "legal_basis": RECEIPT_LEGAL_BASIS}
+
+
 async def export_data(pool: asyncpg.Pool, tenant_id: str, traveller_ref: str) -> dict[str, Any]:
     """Return everything stored about a tenant's traveller, with each item's legal basis."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
@@ -81,16 +91,16 @@ async def export_data(pool: asyncpg.Pool, tenant_id: str, traveller_ref: str) ->
         )
         receipts = await conn.fetch(
             "SELECT action, purpose, receipt, created_at FROM flow_consent_receipts "
-            "WHERE tenant_id = $1 AND traveller_ref = $2 ORDER BY created_at, id",
+            "WHERE tenant_id = $1 AND principal = $2 ORDER BY created_at, id",
             tenant_id,
-            traveller_ref,
+            await principal_of(conn, tenant_id, traveller_ref),
         )
         return {
             "traveller_ref": traveller_ref,
             "app": tenant_id,
             "exported_at": datetime.now(UTC),
             "consents": [{**dict(c), "legal_basis": CONSENT_LEGAL_BASIS} for c in consents],
-            "consent_receipts": [{**dict(r), "legal_basis": RECEIPT_LEGAL_BASIS} for r in receipts],
+            "consent_receipts": [_handed_out(r, traveller_ref) for r in receipts],
             "trip_records": await _trip_records(conn, tenant_id, traveller_ref),
             "bookings": await _bookings(conn, tenant_id, traveller_ref),
         }

@@ -196,15 +196,19 @@ async def test_releases_and_receipts_cannot_be_changed(db: asyncpg.Pool, kuopio_
     period = unique_period()
     await record_all(db, crowd("i", 10, places["A"], places["B"], at(period, 2, 8)))
     release = await _release(db, period, "day")
-    await consent.grant(db, CONTROLLER, "app-a", "i-0", "trip-statistics")
+    receipt = await consent.grant(db, CONTROLLER, "app-a", "i-0", "trip-statistics")
     for sql in (
         "UPDATE flow_releases SET k = 2 WHERE id = $1",
         "DELETE FROM flow_release_cells WHERE release_id = $1",
     ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await db.execute(sql, release.metadata["id"])
-    with pytest.raises(asyncpg.InsufficientPrivilegeError):
-        await db.execute("DELETE FROM flow_consent_receipts WHERE traveller_ref = 'i-0'")
+    for sql in (
+        "UPDATE flow_consent_receipts SET action = 'withdraw' WHERE id = $1",
+        "DELETE FROM flow_consent_receipts WHERE id = $1",
+    ):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await db.execute(sql, receipt.id)
 
 
 async def test_concurrent_small_releases_of_one_period_are_made_one_at_a_time(

@@ -12,6 +12,8 @@ import asyncpg
 import pyarrow.parquet as pq
 from aiohttp.test_utils import TestClient
 
+from flows.audit import principal_of
+from flows.schemas import ConsentReceipt
 from tests.conftest import bearer
 from tests.flows.support import at, crowd, places_by_zone, record_all, unique_period
 from tests.sales.support import day_ticket_offer, offer, operator_with_demo_fares
@@ -57,13 +59,19 @@ async def test_grant_and_withdraw_return_kantara_receipts_kept_in_the_log(
     ).json()
     assert withdrawn["action"] == "withdraw"
     log = await db.fetch(
-        "SELECT id, action FROM flow_consent_receipts WHERE traveller_ref = $1 ORDER BY created_at",
-        ref,
+        "SELECT id, action, receipt FROM flow_consent_receipts WHERE principal = $1 "
+        "ORDER BY created_at",
+        await principal_of(db, receipt["app"], ref),
     )
     assert [(str(r["id"]), r["action"]) for r in log] == [
         (receipt["consentReceiptID"], "grant"),
         (withdrawn["consentReceiptID"], "withdraw"),
     ]
+    # The log keeps each receipt as handed out, but under the HMAC instead of the reference.
+    stored = [ConsentReceipt.model_validate({**r["receipt"], "piiPrincipalId": ref}) for r in log]
+    handed_out = [s.model_dump(mode="json") for s in stored]
+    assert handed_out == [receipt, withdrawn]
+    assert all(ref not in str(r["receipt"]) for r in log)
 
 
 async def test_a_tenant_reaches_only_its_own_travellers(client: Client, make_key: Any) -> None:
