@@ -180,12 +180,17 @@ async def grant_all(
     return receipts
 
 
+#: SQL: a booking's (or offer's) travellers name $2 as one of theirs (`ref`).
+NAMED_AS_TRAVELLER = "travellers @> jsonb_build_array(jsonb_build_object('ref', $2::text))"
+
+
 async def known_traveller(conn: asyncpg.Connection, tenant_id: str, traveller_ref: str) -> bool:
     """Tell whether the tenant has anything stored about the traveller."""
     found: bool = await conn.fetchval(
-        """SELECT EXISTS (SELECT 1 FROM flow_consent_receipts
+        f"""SELECT EXISTS (SELECT 1 FROM flow_consent_receipts
                           WHERE tenant_id = $1 AND principal = $3)
-               OR EXISTS (SELECT 1 FROM bookings WHERE tenant_id = $1 AND traveller_ref = $2)""",
+               OR EXISTS (SELECT 1 FROM bookings WHERE tenant_id = $1
+                          AND (traveller_ref = $2 OR {NAMED_AS_TRAVELLER}))""",
         tenant_id,
         traveller_ref,
         await principal_of(conn, tenant_id, traveller_ref),

@@ -39,7 +39,7 @@ async def _columns(conn: asyncpg.Pool | asyncpg.Connection) -> dict[str, list[tu
     )
     tables: dict[str, list[tuple[str, str]]] = {}
     for r in rows:
-        table = f'"{r["table_schema"]}"."{r["table_name"]}"'
+        table = f"{r['table_schema']}.{r['table_name']}"
         tables.setdefault(table, []).append((r["column_name"], r["data_type"]))
     return tables
 
@@ -54,7 +54,8 @@ async def _naming(conn: asyncpg.Pool, ref: str) -> list[str]:
                 if kind == "bytea"
                 else f'strpos("{column}"::text, $1) > 0'
             )
-            if await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {value})", ref):
+            quoted = '"' + table.replace(".", '"."', 1) + '"'
+            if await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {quoted} WHERE {value})", ref):
                 found.append(f"{table}.{column}")
     return found
 
@@ -68,18 +69,34 @@ async def test_after_erasure_no_table_names_the_reference(
     assert (await live.put(f"/v1/travellers/{ref}{PURPOSE}", headers=bearer(key))).status == 200
     ride, _, arrival = await _ride(live)
     await _confirmed(live, key, _itinerary(ride), ref)
+    # An app may also name the traveller as one of a booking's travellers.
+    group = {**_itinerary(ride), "travellers": [{"ref": "companion-1"}, {"ref": ref}]}
+    other = f"other-{uuid.uuid4().hex}"
+    await _confirmed(live, key, group, other)
     await run_once(live_db, TEST_CONFIG, arrival + timedelta(minutes=40))
     assert (await live.delete(f"/v1/travellers/{ref}{PURPOSE}", headers=bearer(key))).status == 200
     assert (await live.put(f"/v1/travellers/{ref}{PURPOSE}", headers=bearer(key))).status == 200
     data = await (await live.get(f"/v1/travellers/{ref}/data", headers=bearer(key))).json()
     assert [r["action"] for r in data["consent_receipts"]] == ["grant", "withdraw", "grant"]
     assert {r["receipt"]["piiPrincipalId"] for r in data["consent_receipts"]} == {ref}
-    assert len(data["bookings"]) == 1
-    assert await _naming(live_db, ref), "before erasure the reference is stored somewhere"
+    assert len(data["bookings"]) == 2
+    stored = set(await _naming(live_db, ref))
+    assert {
+        "public.flow_consents.traveller_ref",
+        "public.bookings.traveller_ref",
+        "public.bookings.travellers",
+        "public.offers.travellers",
+        "public.idempotency_keys.response_body",
+    } <= stored, stored
 
     erased = await live.delete(f"/v1/travellers/{ref}", headers=bearer(key))
     assert erased.status == 200
     assert await _naming(live_db, ref) == []
+    # Only that reference went: the companion and the other booking's reference stay.
+    kept = await live_db.fetchrow(
+        "SELECT traveller_ref, travellers FROM bookings WHERE traveller_ref = $1", other
+    )
+    assert [t.get("ref") for t in kept["travellers"]] == ["companion-1", None]
     # The log still proves what was consented to, under the HMAC only the gateway can compute.
     name = principal(await audit_key(live_db), tenant, ref)
     log = await live_db.fetch(

@@ -138,6 +138,22 @@ async def test_export_then_erasure_keeps_bookings_without_the_reference(
     assert [r["action"] for r in after["consent_receipts"]] == ["grant", "erase"]
 
 
+async def test_a_booking_takes_only_a_reference_the_travellers_api_can_reach(
+    client: Client, make_key: Any, db: asyncpg.Pool
+) -> None:
+    operator = await operator_with_demo_fares(db)
+    key = await _maas(make_key)
+    created = await offer(client, key, day_ticket_offer(operator))
+    for ref in ("", "an email@example.org", "ä", "x" * 65):
+        body = {"offer_ids": [created["id"]], "traveller_ref": ref}
+        headers = bearer(key) | {"Idempotency-Key": str(uuid.uuid4())}
+        resp = await client.post("/v1/bookings", json=body, headers=headers)
+        assert resp.status == 422, ref
+        assert "body.traveller_ref" in (await resp.json())["detail"]
+    resp = await client.get(f"/v1/travellers/{'x' * 65}/data", headers=bearer(key))
+    assert resp.status == 422
+
+
 async def test_request_bodies_refuse_unknown_fields(client: Client, make_key: Any) -> None:
     planner = await make_key("planner")
     body = {"period": "2001-01", "zone_system": "fare-zones", "bucket": "day", "k": 2}
