@@ -74,10 +74,15 @@ async def test_after_erasure_no_table_names_the_reference(
     other = f"other-{uuid.uuid4().hex}"
     await _confirmed(live, key, group, other)
     await run_once(live_db, TEST_CONFIG, arrival + timedelta(minutes=40))
+    data = await (await live.get(f"/v1/travellers/{ref}/data", headers=bearer(key))).json()
+    (trip,) = data["trip_records"]
+    assert (trip["legs"], trip["operators"]) == (1, [ride["operator_id"]])
+    assert trip["legal_basis"].startswith("consent")
     assert (await live.delete(f"/v1/travellers/{ref}{PURPOSE}", headers=bearer(key))).status == 200
     assert (await live.put(f"/v1/travellers/{ref}{PURPOSE}", headers=bearer(key))).status == 200
     data = await (await live.get(f"/v1/travellers/{ref}/data", headers=bearer(key))).json()
     assert [r["action"] for r in data["consent_receipts"]] == ["grant", "withdraw", "grant"]
+    assert data["trip_records"] == []  # the withdrawal took them at once
     assert {r["receipt"]["piiPrincipalId"] for r in data["consent_receipts"]} == {ref}
     assert len(data["bookings"]) == 2
     stored = set(await _naming(live_db, ref))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 import uuid
 from typing import Any
 
@@ -14,6 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from flows.audit import principal_of
 from flows.schemas import ConsentReceipt
+from gateway.api import api
 from tests.conftest import bearer
 from tests.flows.support import at, crowd, places_by_zone, record_all, unique_period
 from tests.sales.support import day_ticket_offer, offer, operator_with_demo_fares
@@ -100,6 +102,37 @@ async def test_only_maas_keys_manage_consents_and_only_planners_read_flows(
         assert (await client.get(path, headers=bearer(maas))).status == 403
         assert (await client.get(path, headers=bearer(planner))).status == 200
         assert (await client.get(path)).status == 401
+
+
+def _filled(path: str) -> str:
+    """Return the path with every `{name}` or `{name:regex}` filled with a value it matches."""
+
+    def value(match: re.Match[str]) -> str:
+        pattern = match.group(2) or ".+"
+        candidates = [str(uuid.uuid4()), *pattern.split("|")]
+        return next(c for c in candidates if re.fullmatch(pattern, c))
+
+    return re.sub(r"\{(\w+)(?::([^{}]+))?\}", value, path)
+
+
+#: What a planner key may call besides open data: trip flows, itself, and its own webhooks.
+PLANNER_SCOPE = ("/v1/flows/", "/v1/me", "/v1/webhooks", "/v1/events")
+
+
+async def test_a_planner_key_reaches_releases_never_travellers_bookings_or_records(
+    client: Client, make_key: Any
+) -> None:
+    planner = await make_key("planner")
+    keyed = [e for e in api.endpoints if e.roles is not None]
+    assert {e.path for e in keyed if "planner" in e.roles} >= {"/v1/flows/releases"}
+    for endpoint in keyed:
+        if "planner" in endpoint.roles:
+            assert endpoint.path.startswith(PLANNER_SCOPE), endpoint.path
+            continue
+        path = _filled(endpoint.path)
+        resp = await client.request(endpoint.method, path, headers=bearer(planner))
+        assert resp.status == 403, (endpoint.method, path, resp.status)
+    assert any(e.path.startswith("/v1/travellers/") for e in keyed)
 
 
 async def test_export_then_erasure_keeps_bookings_without_the_reference(
