@@ -5,18 +5,23 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import logging
 import re
 import uuid
 from typing import Any
 
 import asyncpg
 import pyarrow.parquet as pq
-from aiohttp.test_utils import TestClient
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from flows.audit import principal_of
 from flows.schemas import ConsentReceipt
 from gateway.api import api
-from tests.conftest import bearer
+from gateway.app import create_app
+from gateway.logs import AccessLogger
+from gateway.settings import Settings
+from tests.conftest import ClientFactory, bearer
 from tests.flows.support import at, crowd, places_by_zone, record_all, unique_period
 from tests.sales.support import day_ticket_offer, offer, operator_with_demo_fares
 
@@ -185,6 +190,37 @@ async def test_a_booking_takes_only_a_reference_the_travellers_api_can_reach(
         assert "body.traveller_ref" in (await resp.json())["detail"]
     resp = await client.get(f"/v1/travellers/{'x' * 65}/data", headers=bearer(key))
     assert resp.status == 422
+
+
+async def test_the_access_log_never_names_a_traveller(
+    aiohttp_client: ClientFactory,
+    settings: Settings,
+    make_key: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = TestServer(create_app(settings))
+    await server.start_server(access_log_class=AccessLogger)  # as `maas serve` runs it
+    logged = await aiohttp_client(server)
+    key = bearer(await _maas(make_key))
+    ref = f"logged-{uuid.uuid4().hex}"
+    with caplog.at_level(logging.INFO):
+        await logged.put(f"/v1/travellers/{ref}{PURPOSE}", headers=key)
+        await logged.get(f"/v1/travellers/{ref}/data", headers=key)
+        await logged.delete(f"/v1/travellers/{ref}", headers=key)
+        await logged.get(f"/v1/travellers/{ref}/nothing-here", headers=key)
+        await logged.get("/health")
+        for _ in range(100):  # the access line is written just after the answer is sent
+            if any(getattr(r, "path", None) == "/health" for r in caplog.records):
+                break
+            await asyncio.sleep(0.05)
+    paths = [r.path for r in caplog.records if r.getMessage() == "request"]
+    assert ref not in repr([(r.getMessage(), r.__dict__) for r in caplog.records])
+    assert paths[:4] == [
+        "/v1/travellers/{ref}/consents/{purpose}",
+        "/v1/travellers/{ref}/data",
+        "/v1/travellers/{ref}",
+        "/v1/travellers/...",
+    ]
 
 
 async def test_request_bodies_refuse_unknown_fields(client: Client, make_key: Any) -> None:
