@@ -213,7 +213,7 @@ async def test_the_access_log_never_names_a_traveller(
             if any(getattr(r, "path", None) == "/health" for r in caplog.records):
                 break
             await asyncio.sleep(0.05)
-    paths = [r.path for r in caplog.records if r.getMessage() == "request"]
+    paths = [getattr(r, "path", None) for r in caplog.records if r.getMessage() == "request"]
     assert ref not in repr([(r.getMessage(), r.__dict__) for r in caplog.records])
     assert paths[:4] == [
         "/v1/travellers/{ref}/consents/{purpose}",
