@@ -88,12 +88,6 @@ class TravellerData(BaseModel):
     bookings: list[dict[str, Any]] = Field(description="bookings that refer to the traveller")
 
 
-class TravellerRefPath(Strict):
-    """Path parameters naming a traveller."""
-
-    ref: str = Field(pattern=REF_PATTERN, description="the app's opaque traveller reference")
-
-
 class ReleaseCreate(Strict):
     """Ask for a release of a closed period."""
 
