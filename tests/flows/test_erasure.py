@@ -18,8 +18,8 @@ from flows.audit import audit_key, principal
 from flows.jobs import run_once
 from gateway import migrate
 from tests.conftest import bearer
+from tests.flows.live import a_live_ride, confirmed_booking, itinerary_body, tenant_of
 from tests.flows.support import TEST_CONFIG
-from tests.flows.test_travel import _confirmed, _itinerary, _ride, _tenant
 from tests.servers import fresh_database
 
 Client = TestClient[Any, Any]
@@ -64,15 +64,15 @@ async def test_after_erasure_no_table_names_the_reference(
     live: Client, live_db: asyncpg.Pool, live_key: Any
 ) -> None:
     key = await live_key("maas")
-    tenant = await _tenant(live, key)
+    tenant = await tenant_of(live, key)
     ref = f"erase-{uuid.uuid4().hex}"
     assert (await live.put(f"/v1/travellers/{ref}{PURPOSE}", headers=bearer(key))).status == 200
-    ride, _, arrival = await _ride(live)
-    await _confirmed(live, key, _itinerary(ride), ref)
+    ride, _, arrival = await a_live_ride(live)
+    await confirmed_booking(live, key, itinerary_body(ride), ref)
     # An app may also name the traveller as one of a booking's travellers.
-    group = {**_itinerary(ride), "travellers": [{"ref": "companion-1"}, {"ref": ref}]}
+    group = {**itinerary_body(ride), "travellers": [{"ref": "companion-1"}, {"ref": ref}]}
     other = f"other-{uuid.uuid4().hex}"
-    await _confirmed(live, key, group, other)
+    await confirmed_booking(live, key, group, other)
     await run_once(live_db, TEST_CONFIG, arrival + timedelta(minutes=40))
     data = await (await live.get(f"/v1/travellers/{ref}/data", headers=bearer(key))).json()
     (trip,) = data["trip_records"]
