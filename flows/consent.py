@@ -1,7 +1,9 @@
 """Consent per purpose, with a Kantara-style consent receipt for every grant and withdrawal.
 
 Receipts go to `flow_consent_receipts`, which the database keeps append-only.
-A withdrawal also deletes the traveller's trip records that are still linkable
+A stored receipt names the traveller only by their audit HMAC (`flows.audit`):
+the app gets the receipt with its reference, the log keeps it without. A
+withdrawal also deletes the traveller's trip records that are still linkable
 (their period's key exists), so no later release counts them.
 """
 
@@ -14,6 +16,7 @@ from typing import Any, Literal
 
 import asyncpg
 
+from flows.audit import audit_key, principal, principal_of, stored_principal_id
 from flows.config import Controller
 from flows.errors import TravellerNotFound
 from flows.pseudonyms import pseudonyms_of
@@ -105,6 +108,10 @@ def build_receipt(
     return Receipt(receipt_id, document)
 
 
+def _stored(receipt: Receipt, name: bytes) -> dict[str, Any]:
+    return {**receipt.document, "piiPrincipalId": stored_principal_id(name)}
+
+
 async def append_receipt(
     conn: asyncpg.Connection,
     tenant_id: str,
@@ -113,17 +120,17 @@ async def append_receipt(
     action: Action,
     receipt: Receipt,
 ) -> None:
-    """Append a receipt to the audit log."""
+    """Append a receipt to the audit log, filed under the traveller's audit HMAC."""
+    name = await principal_of(conn, tenant_id, traveller_ref)
     await conn.execute(
-        """INSERT INTO flow_consent_receipts
-               (id, tenant_id, traveller_ref, purpose, action, receipt)
+        """INSERT INTO flow_consent_receipts (id, tenant_id, principal, purpose, action, receipt)
            VALUES ($1, $2, $3, $4, $5, $6)""",
         receipt.id,
         tenant_id,
-        traveller_ref,
+        name,
         purpose,
         action,
-        receipt.document,
+        _stored(receipt, name),
     )
 
 
@@ -159,26 +166,34 @@ async def grant_all(
                VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
             [(tenant_id, ref, purpose, now, r.id) for ref, r in zip(refs, receipts, strict=True)],
         )
+        key = await audit_key(conn)
+        names = [principal(key, tenant_id, ref) for ref in refs]
         await conn.executemany(
             """INSERT INTO flow_consent_receipts
-                   (id, tenant_id, traveller_ref, purpose, action, receipt)
+                   (id, tenant_id, principal, purpose, action, receipt)
                VALUES ($1, $2, $3, $4, 'grant', $5)""",
             [
-                (r.id, tenant_id, ref, purpose, r.document)
-                for ref, r in zip(refs, receipts, strict=True)
+                (r.id, tenant_id, name, purpose, _stored(r, name))
+                for name, r in zip(names, receipts, strict=True)
             ],
         )
     return receipts
 
 
+#: SQL: a booking's (or offer's) travellers name $2 as one of theirs (`ref`).
+NAMED_AS_TRAVELLER = "travellers @> jsonb_build_array(jsonb_build_object('ref', $2::text))"
+
+
 async def known_traveller(conn: asyncpg.Connection, tenant_id: str, traveller_ref: str) -> bool:
     """Tell whether the tenant has anything stored about the traveller."""
     found: bool = await conn.fetchval(
-        """SELECT EXISTS (SELECT 1 FROM flow_consent_receipts
-                          WHERE tenant_id = $1 AND traveller_ref = $2)
-               OR EXISTS (SELECT 1 FROM bookings WHERE tenant_id = $1 AND traveller_ref = $2)""",
+        f"""SELECT EXISTS (SELECT 1 FROM flow_consent_receipts
+                          WHERE tenant_id = $1 AND principal = $3)
+               OR EXISTS (SELECT 1 FROM bookings WHERE tenant_id = $1
+                          AND (traveller_ref = $2 OR {NAMED_AS_TRAVELLER}))""",
         tenant_id,
         traveller_ref,
+        await principal_of(conn, tenant_id, traveller_ref),
     )
     return found
 

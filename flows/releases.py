@@ -85,6 +85,13 @@ async def _lock_period(
         raise PeriodNotClosed(f"period {period.name} can be released from {closes}")
     if row["purged_at"] is not None:
         raise PeriodPurged(f"the trip records of {period.name} were deleted after retention")
+    # Without the key a withdrawal or an erasure can no longer find its traveller's records,
+    # so a later release could count someone who has left: the period is over for releases.
+    if row["key_destroyed_at"] is not None:
+        raise PeriodPurged(
+            f"the pseudonym key of {period.name} was destroyed, so withdrawals and erasures "
+            "can no longer reach its trip records: it takes no more releases"
+        )
     return row
 
 

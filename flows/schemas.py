@@ -6,18 +6,14 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from flows.grid import Bucket, Dimension
+from sales.schemas import TRAVELLER_REF_PATTERN, Strict
 
 PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
-REF_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
-
-
-class Strict(BaseModel):
-    """A request model: unknown fields are refused, never silently dropped."""
-
-    model_config = ConfigDict(extra="forbid")
+#: The path's traveller reference is the booking's `traveller_ref`: one pattern for both.
+REF_PATTERN = TRAVELLER_REF_PATTERN
 
 
 class ConsentReceipt(BaseModel):
@@ -90,12 +86,6 @@ class TravellerData(BaseModel):
     consent_receipts: list[ReceiptEntry] = Field(description="every receipt, oldest first")
     trip_records: list[TripRecordOut] = Field(description="trip records still linkable")
     bookings: list[dict[str, Any]] = Field(description="bookings that refer to the traveller")
-
-
-class TravellerRefPath(Strict):
-    """Path parameters naming a traveller."""
-
-    ref: str = Field(pattern=REF_PATTERN, description="the app's opaque traveller reference")
 
 
 class ReleaseCreate(Strict):

@@ -55,6 +55,19 @@ def configure_logging(level: str, json_lines: bool = True) -> None:
     logging.getLogger("pgserver").setLevel(max(logging.WARNING, root.level))
 
 
+#: Paths that name a traveller: logged as their route (`/v1/travellers/{ref}/data`), since
+#: an erased traveller's reference must not stay behind in the logs.
+_NAMES_A_TRAVELLER = "/v1/travellers/"
+
+
+def _logged_path(request: BaseRequest) -> str:
+    if not request.path.startswith(_NAMES_A_TRAVELLER):
+        return request.path
+    match_info = getattr(request, "match_info", None)
+    route = None if match_info is None else match_info.route.resource
+    return _NAMES_A_TRAVELLER + "..." if route is None else route.canonical
+
+
 class AccessLogger(AbstractAccessLogger):
     """One structured line per request: method, path, status, duration, request id."""
 
@@ -65,7 +78,7 @@ class AccessLogger(AbstractAccessLogger):
             extra={
                 "request_id": response.headers.get("X-Request-Id"),
                 "method": request.method,
-                "path": request.path,
+                "path": _logged_path(request),
                 "status": response.status,
                 "duration_ms": round(time * 1000, 2),
                 "remote": (

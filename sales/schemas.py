@@ -23,6 +23,10 @@ BookingStatus = Literal[
     "FINISHED",
 ]
 _ID = r"^[A-Za-z0-9:._-]{1,200}$"
+#: The app's opaque reference for a traveller (never a name, phone or email), alike wherever
+#: it is given (a booking's `traveller_ref`, `/v1/travellers/{ref}`), so that every reference
+#: a booking holds can be reached by the traveller's export and erasure.
+TRAVELLER_REF_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 
 #: The days a request may name: every timetable's, with room either side, and far from
 #: the ends of Python's calendar (years 1 and 9999), where a day or an offset more overflows.
@@ -213,8 +217,9 @@ class BookingCreate(Strict):
     )
     traveller_ref: str | None = Field(
         default=None,
-        max_length=64,
-        description="your own reference of the traveller (never a name)",
+        pattern=TRAVELLER_REF_PATTERN,
+        description="your own reference of the traveller (never a name): 1 to 64 of "
+        "A-Z a-z 0-9 . _ : -, as in /v1/travellers/{ref}",
     )
 
 

@@ -104,3 +104,18 @@ async def test_the_database_refuses_an_overspend_whoever_writes_it(
             "UPDATE flow_periods SET spent_epsilon = budget_epsilon + 0.001 WHERE period = $1",
             period,
         )
+
+
+async def test_an_exact_release_spends_no_epsilon_and_the_budget_does_not_limit_it(
+    db: asyncpg.Pool, kuopio_demo: str
+) -> None:
+    # What the README says: only noisy releases spend; exact ones are k-anonymous only.
+    period = await _period_with_trips(db)
+    await create_release(db, _ask(period, 1.0, "day"), "p", TEST_CONFIG)
+    exact = ReleaseRequest(period, "fare-zones", "day")
+    release = await load_release(db, await create_release(db, exact, "p", TEST_CONFIG))
+    assert (release.metadata["epsilon"], release.metadata["noise_scale"]) == (None, None)
+    assert sum(release.cells.values()) == 14 * 12  # the exact counts
+    (entry,) = [p for p in await ledger(db) if p["period"] == period]
+    assert entry["spent_epsilon"] == pytest.approx(1.0)
+    assert [r["epsilon"] for r in entry["releases"]] == [1.0, None]

@@ -14,7 +14,7 @@ import pytest
 from flows import consent
 from flows.errors import InconsistentRelease, PeriodNotClosed, PeriodPurged
 from flows.grid import Bucket
-from flows.jobs import purge_records
+from flows.jobs import destroy_keys, purge_records
 from flows.ledger import ReleaseData, load_release
 from flows.periods import period_of
 from flows.releases import ReleaseRequest, create_release, list_releases
@@ -191,20 +191,43 @@ async def test_after_retention_a_period_is_purged_and_cannot_be_released(
     assert len(await list_releases(db, period)) == 1
 
 
+async def test_once_the_key_is_destroyed_the_period_takes_no_more_releases(
+    db: asyncpg.Pool, kuopio_demo: str
+) -> None:
+    places = await places_by_zone(db)
+    period = unique_period()
+    await consent.grant(db, CONTROLLER, "app-a", "g-0", "trip-statistics")
+    await record_all(db, crowd("g", 10, places["A"], places["B"], at(period, 2, 8)))
+    await _release(db, period, "day")
+    later = datetime.now(UTC) + TEST_CONFIG.key_grace + timedelta(seconds=1)
+    assert TEST_CONFIG.key_grace < TEST_CONFIG.retention
+    assert await destroy_keys(db, TEST_CONFIG, later) >= 1
+    # The records outlive the key, but an erasure can no longer find the traveller's.
+    assert await db.fetchval("SELECT count(*) FROM flow_trip_records WHERE period = $1", period)
+    await erase(db, CONTROLLER, "app-a", "g-0")
+    with pytest.raises(PeriodPurged, match="key of"):
+        await _release(db, period, "day")
+    assert len(await list_releases(db, period)) == 1
+
+
 async def test_releases_and_receipts_cannot_be_changed(db: asyncpg.Pool, kuopio_demo: str) -> None:
     places = await places_by_zone(db)
     period = unique_period()
     await record_all(db, crowd("i", 10, places["A"], places["B"], at(period, 2, 8)))
     release = await _release(db, period, "day")
-    await consent.grant(db, CONTROLLER, "app-a", "i-0", "trip-statistics")
+    receipt = await consent.grant(db, CONTROLLER, "app-a", "i-0", "trip-statistics")
     for sql in (
         "UPDATE flow_releases SET k = 2 WHERE id = $1",
         "DELETE FROM flow_release_cells WHERE release_id = $1",
     ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await db.execute(sql, release.metadata["id"])
-    with pytest.raises(asyncpg.InsufficientPrivilegeError):
-        await db.execute("DELETE FROM flow_consent_receipts WHERE traveller_ref = 'i-0'")
+    for sql in (
+        "UPDATE flow_consent_receipts SET action = 'withdraw' WHERE id = $1",
+        "DELETE FROM flow_consent_receipts WHERE id = $1",
+    ):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await db.execute(sql, receipt.id)
 
 
 async def test_concurrent_small_releases_of_one_period_are_made_one_at_a_time(

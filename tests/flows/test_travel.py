@@ -14,42 +14,11 @@ from flows.jobs import run_once
 from flows.periods import period_of
 from flows.pseudonyms import pseudonyms_of
 from tests.conftest import bearer
+from tests.flows.live import a_live_ride, confirmed_booking, itinerary_body, tenant_of
 from tests.flows.support import TEST_CONFIG
-from tests.sales.live import a_ride, next_weekday, ride_request
-from tests.sales.support import day_ticket_offer, in_days, offer, operator_with_demo_fares
+from tests.sales.support import day_ticket_offer, in_days, operator_with_demo_fares
 
 Client = TestClient[Any, Any]
-
-
-async def _ride(live: Client) -> tuple[dict[str, Any], datetime, datetime]:
-    """Return a real ride of the live demo, a weekday morning, with its departure and arrival."""
-    ride = await a_ride(live, next_weekday(8))
-    return ride, datetime.fromisoformat(ride["departure"]), datetime.fromisoformat(ride["arrival"])
-
-
-def _itinerary(ride: dict[str, Any]) -> dict[str, Any]:
-    return {"itinerary": {"legs": [ride_request(ride)]}, "travellers": [{}]}
-
-
-async def _tenant(client: Client, key: str) -> str:
-    tenant: str = (await (await client.get("/v1/me", headers=bearer(key))).json())["tenant_id"]
-    return tenant
-
-
-async def _confirmed(client: Client, key: str, body: dict[str, Any], ref: str) -> str:
-    created = await offer(client, key, body)
-    headers = bearer(key) | {"Idempotency-Key": str(uuid.uuid4())}
-    booking = {
-        "offer_ids": [created["id"]],
-        "travellers": created["travellers"],
-        "traveller_ref": ref,
-    }
-    resp = await client.post("/v1/bookings", json=booking, headers=headers)
-    assert resp.status == 201, await resp.text()
-    booking_id = (await resp.json())["id"]
-    resp = await client.post(f"/v1/bookings/{booking_id}/confirm", headers=bearer(key))
-    assert (await resp.json())["status"] == "CONFIRMED"
-    return str(booking_id)
 
 
 async def _status(db: asyncpg.Pool, booking_id: str) -> str:
@@ -67,11 +36,11 @@ async def test_an_itinerary_starts_finishes_and_becomes_one_trip_record(
     live: Client, live_db: asyncpg.Pool, live_key: Any
 ) -> None:
     key = await live_key("maas")
-    tenant = await _tenant(live, key)
+    tenant = await tenant_of(live, key)
     ref = f"ref-{uuid.uuid4().hex[:8]}"
     await consent.grant(live_db, TEST_CONFIG.controller, tenant, ref, "trip-statistics")
-    ride, departure, arrival = await _ride(live)
-    booking = await _confirmed(live, key, _itinerary(ride), ref)
+    ride, departure, arrival = await a_live_ride(live)
+    booking = await confirmed_booking(live, key, itinerary_body(ride), ref)
     period = period_of(departure, TEST_CONFIG.timezone).name
     before = len(await _records(live_db, period))
     minute = timedelta(minutes=1)
@@ -110,11 +79,11 @@ async def test_no_record_without_consent_before_travelling(
     live: Client, live_db: asyncpg.Pool, live_key: Any
 ) -> None:
     key = await live_key("maas")
-    tenant = await _tenant(live, key)
+    tenant = await tenant_of(live, key)
     late, never = f"late-{uuid.uuid4().hex[:6]}", f"never-{uuid.uuid4().hex[:6]}"
-    ride, departure, arrival = await _ride(live)
-    first = await _confirmed(live, key, _itinerary(ride), late)
-    second = await _confirmed(live, key, _itinerary(ride), never)
+    ride, departure, arrival = await a_live_ride(live)
+    first = await confirmed_booking(live, key, itinerary_body(ride), late)
+    second = await confirmed_booking(live, key, itinerary_body(ride), never)
     period = period_of(departure, TEST_CONFIG.timezone).name
     before = len(await _records(live_db, period))
     await consent.grant(live_db, TEST_CONFIG.controller, tenant, late, "trip-statistics")
@@ -138,7 +107,7 @@ async def test_a_day_ticket_never_starts_and_makes_no_record(
     tenant = (await (await client.get("/v1/me", headers=bearer(key))).json())["tenant_id"]
     ref = f"day-{uuid.uuid4().hex[:6]}"
     await consent.grant(db, TEST_CONFIG.controller, tenant, ref, "trip-statistics")
-    booking = await _confirmed(client, key, day_ticket_offer(operator), ref)
+    booking = await confirmed_booking(client, key, day_ticket_offer(operator), ref)
     await run_once(db, TEST_CONFIG, datetime.now(in_days(0).tzinfo) + timedelta(days=3))
     assert await _status(db, booking) == "CONFIRMED"
     for period, name in (await pseudonyms_of(db, tenant, ref)).items():

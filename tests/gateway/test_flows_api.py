@@ -5,14 +5,23 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import logging
+import re
 import uuid
 from typing import Any
 
 import asyncpg
 import pyarrow.parquet as pq
-from aiohttp.test_utils import TestClient
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
-from tests.conftest import bearer
+from flows.audit import principal_of
+from flows.schemas import ConsentReceipt
+from gateway.api import api
+from gateway.app import create_app
+from gateway.logs import AccessLogger
+from gateway.settings import Settings
+from tests.conftest import ClientFactory, bearer
 from tests.flows.support import at, crowd, places_by_zone, record_all, unique_period
 from tests.sales.support import day_ticket_offer, offer, operator_with_demo_fares
 
@@ -57,13 +66,19 @@ async def test_grant_and_withdraw_return_kantara_receipts_kept_in_the_log(
     ).json()
     assert withdrawn["action"] == "withdraw"
     log = await db.fetch(
-        "SELECT id, action FROM flow_consent_receipts WHERE traveller_ref = $1 ORDER BY created_at",
-        ref,
+        "SELECT id, action, receipt FROM flow_consent_receipts WHERE principal = $1 "
+        "ORDER BY created_at",
+        await principal_of(db, receipt["app"], ref),
     )
     assert [(str(r["id"]), r["action"]) for r in log] == [
         (receipt["consentReceiptID"], "grant"),
         (withdrawn["consentReceiptID"], "withdraw"),
     ]
+    # The log keeps each receipt as handed out, but under the HMAC instead of the reference.
+    stored = [ConsentReceipt.model_validate({**r["receipt"], "piiPrincipalId": ref}) for r in log]
+    handed_out = [s.model_dump(mode="json") for s in stored]
+    assert handed_out == [receipt, withdrawn]
+    assert all(ref not in str(r["receipt"]) for r in log)
 
 
 async def test_a_tenant_reaches_only_its_own_travellers(client: Client, make_key: Any) -> None:
@@ -92,6 +107,37 @@ async def test_only_maas_keys_manage_consents_and_only_planners_read_flows(
         assert (await client.get(path, headers=bearer(maas))).status == 403
         assert (await client.get(path, headers=bearer(planner))).status == 200
         assert (await client.get(path)).status == 401
+
+
+def _filled(path: str) -> str:
+    """Return the path with every `{name}` or `{name:regex}` filled with a value it matches."""
+
+    def value(match: re.Match[str]) -> str:
+        pattern = match.group(2) or ".+"
+        candidates = [str(uuid.uuid4()), *pattern.split("|")]
+        return next(str(c) for c in candidates if re.fullmatch(pattern, c))
+
+    return re.sub(r"\{(\w+)(?::([^{}]+))?\}", value, path)
+
+
+#: What a planner key may call besides open data: trip flows, itself, and its own webhooks.
+PLANNER_SCOPE = ("/v1/flows/", "/v1/me", "/v1/webhooks", "/v1/events")
+
+
+async def test_a_planner_key_reaches_releases_never_travellers_bookings_or_records(
+    client: Client, make_key: Any
+) -> None:
+    planner = await make_key("planner")
+    keyed = [(e, e.roles) for e in api.endpoints if e.roles is not None]
+    assert {e.path for e, roles in keyed if "planner" in roles} >= {"/v1/flows/releases"}
+    for endpoint, roles in keyed:
+        if "planner" in roles:
+            assert endpoint.path.startswith(PLANNER_SCOPE), endpoint.path
+            continue
+        path = _filled(endpoint.path)
+        resp = await client.request(endpoint.method, path, headers=bearer(planner))
+        assert resp.status == 403, (endpoint.method, path, resp.status)
+    assert any(e.path.startswith("/v1/travellers/") for e, _ in keyed)
 
 
 async def test_export_then_erasure_keeps_bookings_without_the_reference(
@@ -128,6 +174,53 @@ async def test_export_then_erasure_keeps_bookings_without_the_reference(
     assert after["consents"] == []
     assert after["trip_records"] == []
     assert [r["action"] for r in after["consent_receipts"]] == ["grant", "erase"]
+
+
+async def test_a_booking_takes_only_a_reference_the_travellers_api_can_reach(
+    client: Client, make_key: Any, db: asyncpg.Pool
+) -> None:
+    operator = await operator_with_demo_fares(db)
+    key = await _maas(make_key)
+    created = await offer(client, key, day_ticket_offer(operator))
+    for ref in ("", "an email@example.org", "ä", "x" * 65):
+        body = {"offer_ids": [created["id"]], "traveller_ref": ref}
+        headers = bearer(key) | {"Idempotency-Key": str(uuid.uuid4())}
+        resp = await client.post("/v1/bookings", json=body, headers=headers)
+        assert resp.status == 422, ref
+        assert "body.traveller_ref" in (await resp.json())["detail"]
+    resp = await client.get(f"/v1/travellers/{'x' * 65}/data", headers=bearer(key))
+    assert resp.status == 422
+
+
+async def test_the_access_log_never_names_a_traveller(
+    aiohttp_client: ClientFactory,
+    settings: Settings,
+    make_key: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = TestServer(create_app(settings))
+    await server.start_server(access_log_class=AccessLogger)  # as `maas serve` runs it
+    logged = await aiohttp_client(server)
+    key = bearer(await _maas(make_key))
+    ref = f"logged-{uuid.uuid4().hex}"
+    with caplog.at_level(logging.INFO):
+        await logged.put(f"/v1/travellers/{ref}{PURPOSE}", headers=key)
+        await logged.get(f"/v1/travellers/{ref}/data", headers=key)
+        await logged.delete(f"/v1/travellers/{ref}", headers=key)
+        await logged.get(f"/v1/travellers/{ref}/nothing-here", headers=key)
+        await logged.get("/health")
+        for _ in range(100):  # the access line is written just after the answer is sent
+            if any(getattr(r, "path", None) == "/health" for r in caplog.records):
+                break
+            await asyncio.sleep(0.05)
+    paths = [getattr(r, "path", None) for r in caplog.records if r.getMessage() == "request"]
+    assert ref not in repr([(r.getMessage(), r.__dict__) for r in caplog.records])
+    assert paths[:4] == [
+        "/v1/travellers/{ref}/consents/{purpose}",
+        "/v1/travellers/{ref}/data",
+        "/v1/travellers/{ref}",
+        "/v1/travellers/...",
+    ]
 
 
 async def test_request_bodies_refuse_unknown_fields(client: Client, make_key: Any) -> None:
