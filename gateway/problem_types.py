@@ -300,6 +300,14 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "a leg that leaves before the previous one arrives. The detail names the leg.",
         "Send the legs in travel order, each boarding at or after the previous one's arrival.",
     ),
+    "connection_missed": _t(
+        "Connection missed",
+        "A delay or an earlier time reported by realtime makes a leg of the itinerary arrive "
+        "after the next leg leaves, so the journey as searched no longer works. The detail "
+        "names the leg and both times.",
+        "Search journeys again (`GET /v1/journeys` already plans with realtime) and offer "
+        "one of the new ones.",
+    ),
     "valid_from_past": _t(
         "Validity in the past",
         "`valid_from` is before now.",

@@ -114,6 +114,7 @@ SALES_STATUSES: dict[type[sales.SalesError], int] = {
     sales.NoFares: 404,
     sales.NoFare: 422,
     sales.NotASequence: 422,
+    sales.ConnectionMissed: 409,
     sales.Departed: 422,
     sales.ValidFromPast: 422,
     sales.TripNotRunning: 422,

@@ -75,6 +75,13 @@ class NotASequence(SalesError):
     title = "Legs out of sequence"
 
 
+class ConnectionMissed(SalesError):
+    """Realtime says a leg now arrives after the next one leaves: the journey no longer works."""
+
+    code = "connection_missed"
+    title = "Connection missed"
+
+
 class Departed(SalesError):
     """A leg that has already left."""
 

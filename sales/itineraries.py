@@ -9,7 +9,7 @@ from operators.fares.engine import ItineraryPrice, LegPrice, price_itinerary
 from operators.fares.matching import Leg, areas_of
 from operators.fares.model import FareError, FareFeed, ImpossibleItinerary
 from sales.conditions import OperatorTerms
-from sales.errors import Departed, NoFare, NotASequence
+from sales.errors import ConnectionMissed, Departed, NoFare, NotASequence
 from sales.products import fares_of
 from sales.rides import Ride, Schedule, find_ride
 from sales.schemas import ItineraryOfferRequest, OfferLeg, Traveller
@@ -29,7 +29,22 @@ def find_rides(request: ItineraryOfferRequest, schedule: Schedule, now: datetime
         if ride.departure < now:
             raise Departed(f"{where}: departed at {ride.departure.isoformat()}")
         rides.append(ride)
+    _check_connections(rides)
     return rides
+
+
+def _check_connections(rides: list[Ride]) -> None:
+    """Refuse a journey that realtime has broken: a late leg arriving after the next leaves.
+
+    Legs out of order in the timetable itself stay the fare engine's `NotASequence`.
+    """
+    for i in range(1, len(rides)):
+        before, ride = rides[i - 1], rides[i]
+        if ride.departure < before.arrival and (before.realtime or ride.realtime):
+            raise ConnectionMissed(
+                f"itinerary.legs[{i}]: leaves at {ride.departure.isoformat()}, but "
+                f"itinerary.legs[{i - 1}] now arrives at {before.arrival.isoformat()} (realtime)"
+            )
 
 
 def _price_for(

@@ -131,7 +131,7 @@ def _product(
         "departed",
         "valid_from_past",
         "mixed_currencies",
-        "itinerary_not_a_sequence",
+        "connection_missed",
     ),
     location="/v1/offers/{id}",
 )

@@ -12,6 +12,7 @@ from google.transit import gtfs_realtime_pb2
 from gtfs.tables import original_id
 from tests.conftest import bearer
 from tests.sales.live import (
+    TEATTERIKULMA,
     Client,
     a_ride,
     journeys,
@@ -22,6 +23,8 @@ from tests.sales.live import (
 
 MakeKey = Callable[..., Awaitable[str]]
 MARGIN = dt.timedelta(minutes=15)
+#: From Teatterikulma, reached with a change of bus (lines 7 then 20 on weekday mornings).
+TRANSFER_TO = "kuopion-liikenne:201739"
 
 
 def _at(text: str) -> dt.datetime:
@@ -170,3 +173,27 @@ async def test_realtime_moves_the_times_and_refuses_a_cancelled_run(
     await _push(live, admin, leg, _trip_update(leg["trip_id"], day, cancel=True))
     status, problem = await post_offer(live, maas, _one_leg(leg))
     assert (status, problem["code"]) == (422, "trip_cancelled")
+
+
+async def test_a_connection_realtime_has_broken_is_refused_as_missed_not_as_out_of_order(
+    live: Client, live_key: MakeKey
+) -> None:
+    when = next_weekday(8)
+    found = await journeys(live, TEATTERIKULMA, TRANSFER_TO, when)
+    journey = next(j for j in found if len([g for g in j["legs"] if g["mode"] == "transit"]) >= 2)
+    first, second = [g for g in journey["legs"] if g["mode"] == "transit"][:2]
+    body = {
+        "itinerary": {"legs": [ride_request(first), ride_request(second)]},
+        "travellers": [{"rider_category": "adult"}],
+    }
+    maas = await live_key("maas")
+    status, offer = await post_offer(live, maas, body)
+    assert status == 201, offer
+    gap_s = (_at(second["departure"]) - _at(first["arrival"])).total_seconds()
+    day = dt.date.fromisoformat(first["service_date"])
+    late = _trip_update(first["trip_id"], day, delay_s=int(gap_s) + 300)
+    await _push(live, await live_key("admin"), first, late)
+    status, problem = await post_offer(live, maas, body)
+    assert (status, problem["code"]) == (409, "connection_missed"), problem
+    assert "itinerary.legs[1]" in problem["detail"]
+    assert "realtime" in problem["detail"]
