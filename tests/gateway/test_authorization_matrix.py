@@ -1,0 +1,556 @@
+"""The authorization matrix: every route that names an object, called by every other party.
+
+`MATRIX` maps each route of the app's router ("METHOD /path/{param}") to the object it names,
+how it is called, who may act on it, and how its owner reads it back. Every other caller must be
+answered 401, 403 or 404, exactly as for an object that does not exist (a "ghost": the same
+request with every id replaced), with a body holding none of the owner's data, and the owner must
+read the object back unchanged. `NAMES_NOTHING` lists the open routes and the ones that name only
+the caller's own things, each with why; a route in neither list fails
+`test_every_endpoint_has_a_matrix_entry` until someone classifies it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+
+from gateway.app import create_app
+from gateway.demo.kuopio import read_demo_fare_files
+from gateway.resources import init_connection
+from gateway.settings import Settings
+from sales.fares import zip_files
+from tests.gateway.authz_world import CALLERS, World, make_world, this_month
+from tests.gateway.realtime.support import Vehicle, vehicle_feed
+
+#: The async tests share the module's world, so they run on the module's event loop.
+ON_MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request of the matrix."""
+
+    method: str
+    path: str
+    json: Any = None
+    data: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def text(self) -> str:
+        """Return what the caller sent (values it knows, so not leaks when echoed)."""
+        body = orjson.dumps(self.json).decode() if self.json is not None else ""
+        return " ".join((self.path, body, *self.headers.values()))
+
+
+#: (world, the object's names, or its ghost's, the caller) -> the request.
+Build = Callable[[World, dict[str, str], str], Call]
+ReadBack = Callable[[World], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """How a route names its object, who may act on it, and how the owner reads it back."""
+
+    names: str
+    build: Build
+    read_back: ReadBack
+    may: frozenset[str]
+    #: Callers answered 200 with their own things only (a list, a grant in their own namespace).
+    own: frozenset[str] = frozenset()
+
+
+def _get(template: str) -> Build:
+    return lambda _w, n, _c: Call("GET", template.format(**n))
+
+
+def _send(method: str, template: str, **kw: Any) -> Build:
+    return lambda _w, n, _c: Call(method, template.format(**n), **kw)
+
+
+# Read-backs: the object as its owner sees it; every refused call must leave it equal.
+
+
+async def _offer(w: World) -> object:
+    offer = uuid.UUID(w.names["offer"]["id"])
+    booked = await w.db.fetchval("SELECT count(*) FROM booking_offers WHERE offer_id = $1", offer)
+    return booked, await w.owner_json("tenant_a", "GET", f"/v1/offers/{offer}")
+
+
+def _booking(name: str) -> ReadBack:
+    async def read(w: World) -> object:
+        return await w.owner_json("tenant_a", "GET", f"/v1/bookings/{w.names[name]['id']}")
+
+    return read
+
+
+async def _bookings(w: World) -> object:
+    """Tenant A's bookings, with their legs and tickets, and the operator's view of its legs."""
+    mine = await w.owner_json("tenant_a", "GET", "/v1/bookings")
+    legs = await w.owner_json("operator_x", "GET", f"/v1/operators/{w.operator_x}/bookings")
+    return mine, legs
+
+
+def _traveller(name: str) -> ReadBack:
+    async def read(w: World) -> object:
+        ref = w.names[name]["ref"]
+        data = await w.owner_json("tenant_a", "GET", f"/v1/travellers/{ref}/data")
+        data.pop("exported_at")  # when this export was made
+        return data
+
+    return read
+
+
+async def _webhook(w: World) -> object:
+    found = w.names["webhook"]["webhook_id"]
+    row = await w.db.fetchrow("SELECT * FROM webhook_endpoints WHERE id = $1", uuid.UUID(found))
+    return dict(row or {}), await w.owner_json("tenant_a", "GET", f"/v1/webhooks/{found}")
+
+
+async def _keys(w: World) -> object:
+    rows = await w.db.fetch(
+        "SELECT prefix, role, revoked_at FROM api_keys WHERE tenant_id = $1 ORDER BY prefix",
+        w.tenant_a,
+    )
+    return [dict(r) for r in rows], await w.owner_json("spare", "GET", "/v1/me")
+
+
+async def _operator(w: World) -> object:
+    """Everything operator X publishes and holds: feed, fares, seats, conditions, realtime."""
+    x = w.operator_x
+    fares = await w.db.fetch(
+        "SELECT id, sha256 FROM fare_versions WHERE operator_id = $1 ORDER BY id", x
+    )
+    seats = await w.db.fetch(
+        "SELECT id, product_id, seats_total FROM capacities WHERE operator_id = $1 ORDER BY id", x
+    )
+    return (
+        [dict(r) for r in fares],
+        [dict(r) for r in seats],
+        await w.owner_json("operator_x", "GET", f"/v1/operators/{x}/feed"),
+        await w.owner_json("operator_x", "GET", f"/v1/operators/{x}/conditions"),
+        await w.owner_json("operator_x", "GET", f"/v1/operators/{x}/realtime"),
+        # 404 until X names URLs to poll: a refused PUT must leave it so.
+        await w.answer("operator_x", "GET", f"/v1/operators/{x}/realtime-sources"),
+    )
+
+
+async def _new_operator(w: World) -> object:
+    return await w.answer("admin", "GET", f"/v1/operators/{w.names['new_operator']['id']}")
+
+
+async def _settlement(w: World) -> object:
+    path = f"/v1/settlements?period={this_month()}&tenant={w.tenant_a}"
+    return await w.owner_json("tenant_a", "GET", path)
+
+
+async def _events(w: World) -> object:
+    return await w.owner_json("tenant_a", "GET", "/v1/events?limit=1000")
+
+
+async def _flows(w: World) -> object:
+    period, system = w.names["period"]["period"], w.names["period"]["system"]
+    return (
+        await w.owner_json("planner", "GET", f"/v1/flows/releases/{w.names['release']['id']}"),
+        await w.owner_json("planner", "GET", f"/v1/flows/releases?period={period}"),
+        await w.owner_json("planner", "GET", "/v1/flows/ledger"),
+        await w.owner_json("planner", "GET", "/v1/flows/zone-systems"),
+        await w.owner_json("planner", "GET", f"/v1/flows/zone-systems/{system}"),
+    )
+
+
+# Who may act: the owner, and the admin where the admin acts on anyone's.
+
+APP_A = frozenset({"tenant_a"})
+OPERATOR_X = frozenset({"operator_x", "admin"})
+PLANNERS = frozenset({"planner", "admin"})
+ADMIN = frozenset({"admin"})
+
+
+def _own_operator(template: str, method: str = "GET", **kw: Any) -> Build:
+    """Call operator X's route; operator Y names its own operator with X's object in it."""
+
+    def build(w: World, n: dict[str, str], caller: str) -> Call:
+        names = n | {"id": w.operator_y} if caller == "operator_y" and "leg" in n else n
+        return Call(method, template.format(**names), **kw)
+
+    return build
+
+
+def _realtime_push(w: World, n: dict[str, str], _c: str) -> Call:
+    feed = vehicle_feed([Vehicle("authz-bus", 62.89, 27.67)])
+    headers = {"Content-Type": "application/x-protobuf"}
+    return Call("POST", f"/v1/operators/{n['id']}/realtime/vehicle-positions", None, feed, headers)
+
+
+def _feed_upload(w: World, n: dict[str, str], _c: str) -> Call:
+    headers = {"Content-Type": "application/zip"}
+    return Call("PUT", f"/v1/operators/{n['id']}/feed", None, w.feed_zip, headers)
+
+
+def _fares_upload(_w: World, n: dict[str, str], _c: str) -> Call:
+    other = zip_files(read_demo_fare_files("linja-karjala"))
+    headers = {"Content-Type": "application/zip"}
+    return Call("PUT", f"/v1/operators/{n['id']}/fares", None, other, headers)
+
+
+def _book_their_offer(_w: World, n: dict[str, str], _c: str) -> Call:
+    body = {"offer_ids": [n["id"]], "travellers": [{"rider_category": "adult"}]}
+    return Call("POST", "/v1/bookings", body, headers={"Idempotency-Key": str(uuid.uuid4())})
+
+
+def _settlement_of(w: World, n: dict[str, str], caller: str) -> Call:
+    """Ask for tenant A's lines; operator Y asks for operator X's."""
+    party = f"operator={w.operator_x}" if caller.startswith("operator") else f"tenant={n['tenant']}"
+    return Call("GET", f"/v1/settlements?period={this_month()}&{party}")
+
+
+def _mint_key(_w: World, n: dict[str, str], _c: str) -> Call:
+    body = {"role": "maas", "name": "authz-minted", "tenant_id": n["tenant"]}
+    return Call("POST", "/v1/keys", body)
+
+
+def _onboard(_w: World, n: dict[str, str], _c: str) -> Call:
+    return Call("POST", "/v1/operators", {"id": n["id"], "name": "Authz new operator"})
+
+
+def _release(_w: World, n: dict[str, str], _c: str) -> Call:
+    body = {"period": n["period"], "zone_system": n["system"], "bucket": "hour"}
+    return Call("POST", "/v1/flows/releases", body)
+
+
+def _districts(_w: World, n: dict[str, str], _c: str) -> Call:
+    square = [[[27.6, 62.88], [27.7, 62.88], [27.7, 62.9], [27.6, 62.9], [27.6, 62.88]]]
+    feature = {"type": "Feature", "id": "c", "geometry": {"type": "Polygon", "coordinates": square}}
+    body = {
+        "id": f"{n['system']}-2",
+        "name": "Authz districts again",
+        "geojson": {"type": "FeatureCollection", "features": [feature]},
+    }
+    return Call("POST", "/v1/flows/zone-systems", body)
+
+
+CONSENT = "/v1/travellers/{ref}/consents/trip-statistics"
+OPERATOR = "/v1/operators/{id}"
+
+MATRIX: dict[str, Entry] = {
+    # Sales: tenant A's offers, bookings and tickets.
+    "GET /v1/offers/{id}": Entry("offer", _get("/v1/offers/{id}"), _offer, APP_A),
+    "POST /v1/bookings": Entry("offer", _book_their_offer, _offer, APP_A),
+    "GET /v1/bookings": Entry(
+        "confirmed", _get("/v1/bookings"), _bookings, APP_A, own=frozenset({"tenant_b"})
+    ),
+    "GET /v1/bookings/{id}": Entry(
+        "confirmed", _get("/v1/bookings/{id}"), _booking("confirmed"), APP_A
+    ),
+    "POST /v1/bookings/{id}/confirm": Entry(
+        "pending", _send("POST", "/v1/bookings/{id}/confirm"), _booking("pending"), APP_A
+    ),
+    "POST /v1/bookings/{id}/cancel": Entry(
+        "confirmed", _send("POST", "/v1/bookings/{id}/cancel"), _booking("confirmed"), APP_A
+    ),
+    "GET /v1/tickets/{id}/qr.png": Entry(
+        "ticket", _get("/v1/tickets/{id}/qr.png"), _booking("confirmed"), APP_A
+    ),
+    "GET /v1/tickets/{id}/qr.svg": Entry(
+        "ticket", _get("/v1/tickets/{id}/qr.svg"), _booking("confirmed"), APP_A
+    ),
+    "GET /v1/settlements": Entry(
+        "tenant", _settlement_of, _settlement, frozenset({"tenant_a", "operator_x", "admin"})
+    ),
+    # Travellers of tenant A.
+    "PUT /v1/travellers/{ref}/consents/{purpose}": Entry(
+        "traveller_put",
+        _send("PUT", CONSENT),
+        _traveller("traveller_put"),
+        APP_A,
+        own=frozenset({"tenant_b"}),
+    ),
+    "DELETE /v1/travellers/{ref}/consents/{purpose}": Entry(
+        "traveller", _send("DELETE", CONSENT), _traveller("traveller"), APP_A
+    ),
+    "GET /v1/travellers/{ref}/data": Entry(
+        "traveller", _get("/v1/travellers/{ref}/data"), _traveller("traveller"), APP_A
+    ),
+    "DELETE /v1/travellers/{ref}": Entry(
+        "traveller", _send("DELETE", "/v1/travellers/{ref}"), _traveller("traveller"), APP_A
+    ),
+    # Tenant A's webhook endpoint and events (the admin reads and deletes anyone's).
+    "GET /v1/webhooks": Entry(
+        "webhook",
+        _get("/v1/webhooks"),
+        _webhook,
+        frozenset({"tenant_a", "admin"}),
+        own=frozenset({"tenant_b", "operator_x", "operator_y", "planner"}),
+    ),
+    "GET /v1/webhooks/{webhook_id}": Entry(
+        "webhook", _get("/v1/webhooks/{webhook_id}"), _webhook, frozenset({"tenant_a", "admin"})
+    ),
+    "DELETE /v1/webhooks/{webhook_id}": Entry(
+        "webhook",
+        _send("DELETE", "/v1/webhooks/{webhook_id}"),
+        _webhook,
+        frozenset({"tenant_a", "admin"}),
+    ),
+    "POST /v1/webhooks/{webhook_id}/rotate": Entry(
+        "webhook", _send("POST", "/v1/webhooks/{webhook_id}/rotate"), _webhook, APP_A
+    ),
+    "POST /v1/webhooks/{webhook_id}/reactivate": Entry(
+        "webhook", _send("POST", "/v1/webhooks/{webhook_id}/reactivate"), _webhook, APP_A
+    ),
+    "GET /v1/events": Entry(
+        "confirmed",
+        _get("/v1/events?limit=1000"),
+        _events,
+        frozenset({"tenant_a", "operator_x", "admin"}),
+        own=frozenset({"tenant_b", "operator_y", "planner"}),
+    ),
+    # Keys (the admin's).
+    "GET /v1/keys": Entry("key", _get("/v1/keys?limit=100"), _keys, ADMIN),
+    "POST /v1/keys": Entry("tenant", _mint_key, _keys, ADMIN),
+    "DELETE /v1/keys/{prefix}": Entry("key", _send("DELETE", "/v1/keys/{prefix}"), _keys, ADMIN),
+    "POST /v1/operators": Entry("new_operator", _onboard, _new_operator, ADMIN),
+    # Operator X's publications, seats, realtime and sales.
+    "PUT /v1/operators/{id}/feed": Entry("operator", _feed_upload, _operator, OPERATOR_X),
+    "PUT /v1/operators/{id}/fares": Entry("operator", _fares_upload, _operator, OPERATOR_X),
+    "PUT /v1/operators/{id}/capacities": Entry(
+        "operator",
+        _send("PUT", OPERATOR + "/capacities", json={"seats_total": 0, "product_id": "day"}),
+        _operator,
+        OPERATOR_X,
+    ),
+    "PUT /v1/operators/{id}/conditions": Entry(
+        "operator",
+        _send("PUT", OPERATOR + "/conditions", json={"all_products": {"cancellable": False}}),
+        _operator,
+        OPERATOR_X,
+    ),
+    "POST /v1/operators/{id}/realtime/{kind}": Entry(
+        "operator", _realtime_push, _operator, OPERATOR_X
+    ),
+    "GET /v1/operators/{id}/realtime": Entry(
+        "operator", _get(OPERATOR + "/realtime"), _operator, OPERATOR_X
+    ),
+    "PUT /v1/operators/{id}/realtime-sources": Entry(
+        "operator",
+        _send(
+            "PUT",
+            OPERATOR + "/realtime-sources",
+            json={"vehicle_positions_url": "http://127.0.0.1:9/authz-vp.pb"},
+        ),
+        _operator,
+        OPERATOR_X,
+    ),
+    "GET /v1/operators/{id}/realtime-sources": Entry(
+        "operator", _get(OPERATOR + "/realtime-sources"), _operator, OPERATOR_X
+    ),
+    "GET /v1/operators/{id}/bookings": Entry(
+        "operator", _get(OPERATOR + "/bookings"), _bookings, OPERATOR_X
+    ),
+    "GET /v1/operators/{id}/sales/daily": Entry(
+        "operator", _get(OPERATOR + "/sales/daily"), _bookings, OPERATOR_X
+    ),
+    "POST /v1/operators/{id}/bookings/{leg}/events": Entry(
+        "leg",
+        _own_operator(OPERATOR + "/bookings/{leg}/events", "POST", json={"operation": "CANCEL"}),
+        _booking("confirmed"),
+        frozenset({"operator_x"}),
+    ),
+    # The planners' trip flows.
+    "POST /v1/flows/releases": Entry("period", _release, _flows, PLANNERS),
+    "GET /v1/flows/releases": Entry(
+        "period", _get("/v1/flows/releases?period={period}"), _flows, PLANNERS
+    ),
+    "GET /v1/flows/releases/{id}": Entry(
+        "release", _get("/v1/flows/releases/{id}"), _flows, PLANNERS
+    ),
+    "GET /v1/flows/ledger": Entry("period", _get("/v1/flows/ledger"), _flows, PLANNERS),
+    "GET /v1/flows/zone-systems": Entry("zones", _get("/v1/flows/zone-systems"), _flows, PLANNERS),
+    "GET /v1/flows/zone-systems/{id}": Entry(
+        "zones", _get("/v1/flows/zone-systems/{id}"), _flows, PLANNERS
+    ),
+    "POST /v1/flows/zone-systems": Entry("period", _districts, _flows, PLANNERS),
+}
+
+_OPEN = "open data: the law wants it public, and it names nothing of any party"
+_PAGE = "a page or document of the gateway itself, the same for everyone"
+NAMES_NOTHING: dict[str, str] = {
+    "GET /": _PAGE,
+    "GET /problems": _PAGE,
+    "GET /problems/{code}": _PAGE,
+    "GET /health": "liveness: says nothing but that the process runs",
+    "GET /ready": "readiness of PostgreSQL, Redis and the timetable, no party's data",
+    "GET /metrics": "Prometheus counters per route and status, no ids",
+    "GET /openapi.json": _PAGE,
+    "GET /docs": _PAGE,
+    "GET /docs/static": "vendored Swagger UI files",
+    "HEAD /docs/static": "vendored Swagger UI files",
+    "GET /map": _PAGE,
+    "GET /map/flows": "a page; it asks the browser for a planner key and reads the API with it",
+    "GET /map/static/leaflet": "vendored Leaflet files",
+    "HEAD /map/static/leaflet": "vendored Leaflet files",
+    "GET /v1/me": "answers only who the caller itself is (401 without a key)",
+    "POST /v1/offers": "prices a public product for the caller's own tenant; names no object",
+    "POST /v1/webhooks": "registers an endpoint of the caller's own; names no object",
+    "GET /v1/operators": _OPEN,
+    "GET /v1/operators/{id}": _OPEN,
+    "GET /v1/operators/{id}/feed": _OPEN + " (feed versions, service dates, warnings)",
+    "GET /v1/operators/{id}/conditions": _OPEN + " (conditions of sale)",
+    "GET /v1/stops": _OPEN,
+    "GET /v1/stops/{id}": _OPEN,
+    "GET /v1/stops/{id}/departures": _OPEN,
+    "GET /v1/routes": _OPEN,
+    "GET /v1/routes/{id}": _OPEN,
+    "GET /v1/gtfs/merged.zip": _OPEN,
+    "GET /v1/network.geojson": _OPEN,
+    "GET /v1/journeys": _OPEN + " (prices are the published fares; nothing is stored)",
+    "GET /v1/products": _OPEN + " (the published fares)",
+    "GET /.well-known/jwks.json": "public ticket-verification keys",
+    "GET /v1/status-lists/{operator_id}": "one revocation bit per ticket index, no ticket data",
+    "GET /v1/vehicles": _OPEN + " (live positions)",
+    "GET /v1/vehicles/stream": _OPEN + " (live positions)",
+    "GET /v1/gtfs-rt/vehicle-positions.pb": _OPEN,
+    "GET /v1/gtfs-rt/trip-updates.pb": _OPEN,
+    "GET /v1/gtfs-rt/alerts.pb": _OPEN,
+}
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "gtfs"
+
+
+def _routes() -> set[str]:
+    app = create_app(Settings(database_url="postgresql://unused@127.0.0.1/unused"))
+    return {f"{r.method} {r.resource.canonical}" for r in app.router.routes() if r.resource}
+
+
+def test_every_endpoint_has_a_matrix_entry() -> None:
+    routes = _routes()
+    unclassified = routes - MATRIX.keys() - NAMES_NOTHING.keys()
+    assert not unclassified, f"classify these routes in MATRIX or NAMES_NOTHING: {unclassified}"
+    assert not (MATRIX.keys() | NAMES_NOTHING.keys()) - routes, "entries of routes that are gone"
+    assert not MATRIX.keys() & NAMES_NOTHING.keys()
+
+
+@pytest.fixture(scope="module")
+def feed_zip() -> bytes:
+    """Return a small real GTFS zip: the body of the refused feed uploads."""
+    return (SHARED / "hsl-minimal.zip").read_bytes()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(
+    database_url: str,
+    redis_url: str,
+    feed_zip: bytes,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[World]:
+    """Return one gateway and the matrix's parties and objects, made once for the module."""
+    settings = Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_prefix=f"maas-test:{uuid.uuid4().hex[:8]}:",
+        data_dir=tmp_path_factory.mktemp("authz"),
+        log_json=False,
+        allow_private_urls=True,  # the webhook endpoint is a loopback URL
+        rate_limit_requests=100_000,
+        rate_limit_anonymous_requests=100_000,
+    )
+    client = TestClient(TestServer(create_app(settings)))
+    await client.start_server()
+    try:
+        async with asyncpg.create_pool(
+            database_url, min_size=1, max_size=4, init=init_connection
+        ) as pool:
+            yield await make_world(client, pool, feed_zip, settings.signing_secret)
+    finally:
+        await client.close()
+
+
+CASES = [
+    pytest.param(route, caller, id=f"{route} as {caller}")
+    for route, entry in MATRIX.items()
+    for caller in CALLERS
+    if caller not in entry.may
+]
+
+
+def _ghost(names: dict[str, str]) -> dict[str, str]:
+    """Return the same names for objects that do not exist (ids of the same shape)."""
+    ghost = {}
+    for key, value in names.items():
+        try:
+            uuid.UUID(value)
+            ghost[key] = str(uuid.uuid4())
+        except ValueError:
+            ghost[key] = value if key in ("period", "system") else f"ghost{uuid.uuid4().hex[:8]}"
+    return ghost
+
+
+async def _send_call(world: World, caller: str, call: Call) -> tuple[int, str, str]:
+    headers = world.headers(caller) | call.headers
+    data = call.data if call.json is None else orjson.dumps(call.json)
+    if call.json is not None:
+        headers.setdefault("Content-Type", "application/json")
+    resp = await world.client.request(call.method, call.path, data=data, headers=headers)
+    return resp.status, resp.content_type, (await resp.read()).decode("utf-8", "replace")
+
+
+def _leaks(world: World, caller: str, text: str, call: Call) -> set[str]:
+    """Return the secrets in an answer the caller may not see, except those it sent itself."""
+    sent = call.text()
+    return {
+        s
+        for s, seers in world.secrets.items()
+        if caller not in seers and s in text and s not in sent
+    }
+
+
+def _problem(text: str, replace: dict[str, str]) -> dict[str, Any]:
+    for ghost, real in replace.items():
+        text = text.replace(ghost, real)
+    problem: dict[str, Any] = orjson.loads(text)
+    problem.pop("request_id", None)
+    return problem
+
+
+@ON_MODULE_LOOP
+@pytest.mark.parametrize(("route", "caller"), CASES)
+async def test_another_party_is_refused_and_nothing_changes(
+    world: World, route: str, caller: str
+) -> None:
+    entry = MATRIX[route]
+    names = world.names[entry.names]
+    before = await entry.read_back(world)
+    call = entry.build(world, names, caller)
+    status, content_type, text = await _send_call(world, caller, call)
+    assert not _leaks(world, caller, text, call), text
+    if caller in entry.own:
+        assert status == 200, text
+    else:
+        assert status in (401, 403, 404), text
+        assert content_type == "application/problem+json"
+        ghost = _ghost(names)
+        g_status, _, g_text = await _send_call(world, caller, entry.build(world, ghost, caller))
+        replace = {g: names[k] for k, g in ghost.items() if g != names[k]}
+        assert (status, _problem(text, {})) == (g_status, _problem(g_text, replace)), (
+            "the answer differs from that for an object that does not exist"
+        )
+    assert await entry.read_back(world) == before, "the call changed the owner's object"
+
+
+def test_the_matrix_calls_every_other_party() -> None:
+    assert len(CASES) >= 6 * len(MATRIX) // 2
+    assert {c for _, c in (p.values for p in CASES)} == set(CALLERS)
+
+
+@ON_MODULE_LOOP
+async def test_owners_read_every_object_back(world: World) -> None:
+    for route, entry in MATRIX.items():
+        assert await entry.read_back(world), route
