@@ -9,17 +9,24 @@ name (`World.names`); what another party must never see is kept in `World.secret
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
+import pytest_asyncio
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from flows.records import Place
 from gateway import credentials
+from gateway.app import create_app
 from gateway.credentials import Role
+from gateway.resources import init_connection
+from gateway.settings import Settings
 from tests.conftest import bearer
 from tests.flows.support import at, crowd, record_all, unique_period
 from tests.sales.support import day_ticket_offer, operator_with_demo_fares
@@ -48,6 +55,8 @@ class World:
     names: dict[str, dict[str, str]] = field(default_factory=dict)
     #: What another party must never see, and who may (the owner and its admin).
     secrets: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: Tenant A's purchases: (Idempotency-Key, body) as sent.
+    purchases: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     tenant_a: str = ""
     tenant_b: str = ""
     operator_x: str = ""
@@ -103,9 +112,12 @@ async def make_world(
     world.hide(world.tenant_a)
     world.names["operator"] = {"id": world.operator_x}
     world.names["tenant"] = {"tenant": world.tenant_a}
+    # Before anything of A's happens: every event A's things cause would reach these if leaked.
+    for caller in ("tenant_b", "operator_y", "planner"):
+        world.names[f"webhook_{caller}"] = {"webhook_id": await _endpoint(world, caller)}
+    await _webhook(world)
     await _sales(world)
     await _travellers(world)
-    await _webhook(world)
     await _spare_key(world)
     await _flows(world)
     world.names["new_operator"] = {"id": f"authz-new-{suffix}"}
@@ -128,12 +140,14 @@ async def _booking(world: World, offer_id: str, traveller_ref: str) -> dict[str,
         "travellers": [{"rider_category": "adult"}],
         "traveller_ref": traveller_ref,
     }
-    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    idempotency_key = str(uuid.uuid4())
+    headers = {"Idempotency-Key": idempotency_key}
     status, booking = await world.answer(
         "tenant_a", "POST", "/v1/bookings", json=body, headers=headers
     )
     assert status == 201, booking
     world.hide(booking["id"], traveller_ref)
+    world.purchases.append((idempotency_key, body))
     return dict(booking)
 
 
@@ -173,6 +187,14 @@ async def _webhook(world: World) -> None:
     assert status == 201, made
     world.hide(made["id"], made["secret"], url)
     world.names["webhook"] = {"webhook_id": made["id"]}
+
+
+async def _endpoint(world: World, caller: str) -> str:
+    """Register a webhook endpoint of a caller for every event it may see; return its id."""
+    url = f"http://127.0.0.1:9/hooks-of-{caller}"
+    status, made = await world.answer(caller, "POST", "/v1/webhooks", json={"url": url})
+    assert status == 201, made
+    return str(made["id"])
 
 
 async def _spare_key(world: World) -> None:
@@ -223,3 +245,41 @@ def this_month() -> str:
 def soon() -> str:
     """Return a time an hour from now, for bodies that need one."""
     return (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "gtfs"
+
+
+@pytest.fixture(scope="module")
+def feed_zip() -> bytes:
+    """Return a small real GTFS zip: the body of the refused feed uploads."""
+    return (SHARED / "hsl-minimal.zip").read_bytes()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(
+    database_url: str,
+    redis_url: str,
+    feed_zip: bytes,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[World]:
+    """Return one gateway and the matrix's parties and objects, made once for the module."""
+    settings = Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_prefix=f"maas-test:{uuid.uuid4().hex[:8]}:",
+        data_dir=tmp_path_factory.mktemp("authz"),
+        log_json=False,
+        allow_private_urls=True,  # the webhook endpoint is a loopback URL
+        rate_limit_requests=100_000,
+        rate_limit_anonymous_requests=100_000,
+    )
+    client = TestClient(TestServer(create_app(settings)))
+    await client.start_server()
+    try:
+        async with asyncpg.create_pool(
+            database_url, min_size=1, max_size=4, init=init_connection
+        ) as pool:
+            yield await make_world(client, pool, feed_zip, settings.signing_secret)
+    finally:
+        await client.close()

@@ -12,24 +12,21 @@ the caller's own things, each with why; a route in neither list fails
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import asyncpg
 import orjson
 import pytest
-import pytest_asyncio
-from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.app import create_app
 from gateway.demo.kuopio import read_demo_fare_files
-from gateway.resources import init_connection
 from gateway.settings import Settings
 from sales.fares import zip_files
-from tests.gateway.authz_world import CALLERS, World, make_world, this_month
+from tests.gateway.authz_world import CALLERS, World, feed_zip, this_month, world
 from tests.gateway.realtime.support import Vehicle, vehicle_feed
+
+__all__ = ["MATRIX", "NAMES_NOTHING", "feed_zip", "world"]
 
 #: The async tests share the module's world, so they run on the module's event loop.
 ON_MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")
@@ -422,8 +419,6 @@ NAMES_NOTHING: dict[str, str] = {
     "GET /v1/gtfs-rt/alerts.pb": _OPEN,
 }
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "gtfs"
-
 
 def _routes() -> set[str]:
     app = create_app(Settings(database_url="postgresql://unused@127.0.0.1/unused"))
@@ -436,41 +431,6 @@ def test_every_endpoint_has_a_matrix_entry() -> None:
     assert not unclassified, f"classify these routes in MATRIX or NAMES_NOTHING: {unclassified}"
     assert not (MATRIX.keys() | NAMES_NOTHING.keys()) - routes, "entries of routes that are gone"
     assert not MATRIX.keys() & NAMES_NOTHING.keys()
-
-
-@pytest.fixture(scope="module")
-def feed_zip() -> bytes:
-    """Return a small real GTFS zip: the body of the refused feed uploads."""
-    return (SHARED / "hsl-minimal.zip").read_bytes()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def world(
-    database_url: str,
-    redis_url: str,
-    feed_zip: bytes,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[World]:
-    """Return one gateway and the matrix's parties and objects, made once for the module."""
-    settings = Settings(
-        database_url=database_url,
-        redis_url=redis_url,
-        redis_prefix=f"maas-test:{uuid.uuid4().hex[:8]}:",
-        data_dir=tmp_path_factory.mktemp("authz"),
-        log_json=False,
-        allow_private_urls=True,  # the webhook endpoint is a loopback URL
-        rate_limit_requests=100_000,
-        rate_limit_anonymous_requests=100_000,
-    )
-    client = TestClient(TestServer(create_app(settings)))
-    await client.start_server()
-    try:
-        async with asyncpg.create_pool(
-            database_url, min_size=1, max_size=4, init=init_connection
-        ) as pool:
-            yield await make_world(client, pool, feed_zip, settings.signing_secret)
-    finally:
-        await client.close()
 
 
 CASES = [
