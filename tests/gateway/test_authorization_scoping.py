@@ -94,3 +94,26 @@ async def test_no_other_partys_endpoint_is_given_a_delivery_of_the_owners_events
     for caller in ("tenant_b", "operator_y", "planner"):
         got = delivered.get(world.names[f"webhook_{caller}"]["webhook_id"], set())
         assert not _foreign(world, caller, " ".join(got)), (caller, got)
+
+
+@ON_MODULE_LOOP
+async def test_a_key_another_tenant_used_on_the_owners_booking_neither_acts_nor_blocks_the_owner(
+    world: World,
+) -> None:
+    """B confirms A's PENDING booking with a key: 404, still PENDING; A's confirm with it works.
+
+    Last in the module: it confirms the booking the other tests find PENDING.
+    """
+    pending = f"/v1/bookings/{world.names['pending']['id']}"
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    for _ in range(2):  # a retry is answered the same, and acts no more
+        resp = await world.client.post(
+            f"{pending}/confirm", headers=world.headers("tenant_b") | key
+        )
+        assert resp.status == 404, await resp.text()
+    assert (await world.owner_json("tenant_a", "GET", pending))["status"] == "PENDING"
+    resp = await world.client.post(f"{pending}/confirm", headers=world.headers("tenant_a") | key)
+    confirmed = await resp.json()
+    assert resp.status == 200, confirmed
+    assert confirmed["status"] == "CONFIRMED"
+    assert resp.headers.get("Idempotent-Replayed") is None
