@@ -43,7 +43,7 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
 
     def text(self) -> str:
-        """Return what the caller sent (values it knows, so not leaks when echoed)."""
+        """Return what the caller sent: values it knows, which an answer may echo."""
         body = orjson.dumps(self.json).decode() if self.json is not None else ""
         return " ".join((self.path, body, *self.headers.values()))
 

@@ -20,6 +20,8 @@ ON_MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")
 
 #: (caller, path) lists each answered 200 with the caller's own things only.
 OWN_LISTS = [
+    ("tenant_b", f"/v1/settlements?period={this_month()}&format=csv"),
+    ("operator_y", f"/v1/settlements?period={this_month()}&format=csv"),
     ("tenant_b", "/v1/bookings"),
     ("tenant_b", "/v1/events?limit=1000"),
     ("tenant_b", "/v1/webhooks"),
@@ -44,9 +46,14 @@ def _foreign(world: World, caller: str, text: str) -> set[str]:
 @ON_MODULE_LOOP
 @pytest.mark.parametrize(("caller", "path"), OWN_LISTS, ids=[f"{c} {p}" for c, p in OWN_LISTS])
 async def test_a_list_shows_only_the_callers_own(world: World, caller: str, path: str) -> None:
-    resp = await world.client.get(path.format(y=world.operator_y), headers=world.headers(caller))
+    path, csv = path.removesuffix("&format=csv"), path.endswith("&format=csv")
+    accept = {"Accept": "text/csv"} if csv else {}
+    resp = await world.client.get(
+        path.format(y=world.operator_y), headers=world.headers(caller) | accept
+    )
     text = await resp.text()
     assert resp.status == 200, text
+    assert resp.content_type == ("text/csv" if csv else "application/json")
     assert not _foreign(world, caller, text), text
 
 
@@ -58,6 +65,11 @@ async def test_the_owners_lists_do_hold_what_the_others_must_not_see(world: Worl
     period = this_month()
     lines = await world.owner_json("operator_x", "GET", f"/v1/settlements?period={period}")
     assert [line["tenant_id"] for line in lines["items"]] == [world.tenant_a]
+    resp = await world.client.get(
+        f"/v1/settlements?period={period}",
+        headers=world.headers("operator_x") | {"Accept": "text/csv"},
+    )
+    assert world.tenant_a in await resp.text()
     legs = await world.owner_json("operator_x", "GET", f"/v1/operators/{world.operator_x}/bookings")
     assert world.names["leg"]["leg"] in orjson.dumps(legs).decode()
 
