@@ -108,6 +108,35 @@ async def test_no_other_partys_endpoint_is_given_a_delivery_of_the_owners_events
         assert not _foreign(world, caller, " ".join(got)), (caller, got)
 
 
+async def _traveller_of_a(world: World, ref: str) -> object:
+    data = await world.owner_json("tenant_a", "GET", f"/v1/travellers/{ref}/data")
+    data.pop("exported_at")
+    return data
+
+
+@ON_MODULE_LOOP
+async def test_another_tenants_traveller_of_the_same_reference_is_another_person(
+    world: World,
+) -> None:
+    """B grants, withdraws and erases under A's references: A's travellers and bookings stay."""
+    booking = f"/v1/bookings/{world.names['confirmed']['id']}"
+    booked_for = (await world.owner_json("tenant_a", "GET", booking))["traveller_ref"]
+    refs = [world.names["traveller"]["ref"], booked_for]
+    before = [await _traveller_of_a(world, ref) for ref in refs]
+    for ref in refs:
+        for method, path in (
+            ("PUT", f"/v1/travellers/{ref}/consents/trip-statistics"),
+            ("DELETE", f"/v1/travellers/{ref}/consents/trip-statistics"),
+            ("DELETE", f"/v1/travellers/{ref}"),
+        ):
+            status, answer = await world.answer("tenant_b", method, path)
+            assert status == 200, answer
+            shown = orjson.dumps(answer).decode().replace(ref, "")  # B sent the reference
+            assert not _foreign(world, "tenant_b", shown), answer
+    assert [await _traveller_of_a(world, ref) for ref in refs] == before
+    assert (await world.owner_json("tenant_a", "GET", booking))["traveller_ref"] == booked_for
+
+
 @ON_MODULE_LOOP
 async def test_a_key_another_tenant_used_on_the_owners_booking_neither_acts_nor_blocks_the_owner(
     world: World,
