@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -240,11 +240,6 @@ async def _flows(world: World) -> None:
 def this_month() -> str:
     """Return the current month (`YYYY-MM`), whose settlement holds the confirmed booking."""
     return datetime.now(UTC).strftime("%Y-%m")
-
-
-def soon() -> str:
-    """Return a time an hour from now, for bodies that need one."""
-    return (datetime.now(UTC) + timedelta(hours=1)).isoformat()
 
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "gtfs"
