@@ -37,7 +37,7 @@ from tests.gateway.conformance.examples import upload_bodies
 from tests.gateway.conformance.server import LoopbackGateway, loopback_gateway
 from tests.sales.support import operator_with_demo_fares
 
-EXAMPLES = int(os.environ.get("MAAS_CONFORMANCE_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("MAAS_CONFORMANCE_EXAMPLES", "6"))
 CALLERS = ("anonymous", "maas", "operator", "planner", "admin")
 CHECKS = [
     not_a_server_error,
