@@ -1,4 +1,4 @@
-"""Real bodies for the upload operations: GTFS zips from `../shared/data` and GTFS-RT feeds."""
+"""Real bodies for the upload operations: a GTFS zip from `../shared/data` and GTFS-RT feeds."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from pathlib import Path
 
 from google.transit import gtfs_realtime_pb2
 
-#: Small real feeds (see `../shared/data/README.md`): a GTFS zip, and one with Fares v2 files.
-GTFS_ZIPS = ("hsl-minimal.zip", "porto-alegre-trensurb.zip")
+#: A small real feed with Fares v2 files (see `../shared/data/README.md`): published as the
+#: operator's feed and as its fares, so the fares always name stops of the feed in place.
+GTFS_ZIPS = ("transcollines-fares-v2.zip",)
 FARES_ZIPS = ("transcollines-fares-v2.zip",)
 REALTIME_FILES = ("king-county-vehicle-positions.pb", "septa-trip-updates.pb")
 
