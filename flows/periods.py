@@ -36,6 +36,8 @@ def parse_period(name: str, tz: ZoneInfo) -> Period:
     if match is None or not 1 <= int(match[2]) <= 12:
         raise ValueError(f"{name!r} is not a period (YYYY-MM)")
     year, month = int(match[1]), int(match[2])
+    if not 1000 <= year <= 9998:
+        raise ValueError(f"{name!r} is outside the years 1000-9998")
     following = date(year + month // 12, month % 12 + 1, 1)
     start = datetime(year, month, 1, tzinfo=tz)
     end = datetime(following.year, following.month, 1, tzinfo=tz)

@@ -11,7 +11,9 @@ from pydantic import BaseModel, Field
 from flows.grid import Bucket, Dimension
 from sales.schemas import TRAVELLER_REF_PATTERN, Strict
 
-PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+#: A month of the years 1000-9998: the month after it must still be a date PostgreSQL and
+#: Python both hold, so 9999-12 (whose end is year 10000) is no period.
+PERIOD_PATTERN = r"^([1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-(0[1-9]|1[0-2])$"
 #: The path's traveller reference is the booking's `traveller_ref`: one pattern for both.
 REF_PATTERN = TRAVELLER_REF_PATTERN
 

@@ -78,6 +78,12 @@ _IDEMPOTENCY_KEY = {
     "example": "5f0c2b7e-3d1a-4c39-9a51-2f7d8e6b1c40",
 }
 
+_REPLAYED = {
+    "description": "`true` when this is the first answer to the same `Idempotency-Key`, replayed",
+    "required": False,
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
 _SEGMENT = re.compile(r"^\{([a-zA-Z_][a-zA-Z0-9_]*)(?::([^}]*))?\}$")
 
 
@@ -122,6 +128,8 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
 def error_codes(endpoint: Endpoint) -> list[str]:
     """Return every problem code the operation can answer with, its own ones first."""
     codes = [*endpoint.errors, "unauthorized"]  # a key that is sent must be valid, anywhere
+    if "{" in endpoint.path:
+        codes.append("not_found")  # an operation that names an object may not find it
     if endpoint.roles is not None:
         codes.append("forbidden")
     if endpoint.query is not None or endpoint.body is not None:
@@ -171,13 +179,22 @@ def _examples(model: type[BaseModel]) -> dict[str, Any]:
     return {"example": example} if example is not None else {}
 
 
+def _media_schema(media: str) -> dict[str, Any]:
+    """Return the schema of a body in another media type than the operation's JSON model."""
+    if media == "application/json" or media.endswith("+json"):
+        return {"type": "object", "description": "a JSON document of this media type"}
+    if media.startswith("text/"):
+        return {"type": "string"}
+    return {"type": "string", "format": "binary"}
+
+
 def _success(endpoint: Endpoint, description: str) -> dict[str, Any]:
     content: dict[str, Any] = {}
     if endpoint.response is not None:
         schema = {"$ref": _ref(endpoint.response)}
         content["application/json"] = {"schema": schema, **_examples(endpoint.response)}
     for media in endpoint.media_types:
-        content[media] = {"schema": {"type": "string", "format": "binary"}}
+        content.setdefault(media, {"schema": _media_schema(media)})
     ok: dict[str, Any] = {"description": description}
     if content:
         ok["content"] = content
@@ -194,6 +211,8 @@ def _responses(endpoint: Endpoint) -> dict[str, Any]:
                 "schema": {"type": "string", "format": "uri-reference"},
             }
         }
+    if endpoint.idempotent_key:
+        ok["headers"] = {**ok.get("headers", {}), "Idempotent-Replayed": _REPLAYED}
     responses = {str(endpoint.status): ok}
     for status, description in endpoint.also:
         bodiless = status in (204, 304)
@@ -259,6 +278,43 @@ def _first_line(model: type[BaseModel]) -> str:
     return (model.__doc__ or model.__name__).strip().splitlines()[0]
 
 
+def _refs(node: Any) -> list[str]:
+    """Return the names of the component schemas a schema refers to."""
+    if isinstance(node, dict):
+        found = [node["$ref"].rsplit("/", 1)[-1]] if isinstance(node.get("$ref"), str) else []
+        return found + [name for value in node.values() for name in _refs(value)]
+    if isinstance(node, list):
+        return [name for value in node for name in _refs(value)]
+    return []
+
+
+def _reachable(schemas: dict[str, Any], roots: list[str]) -> set[str]:
+    """Return the schemas that answers are made of: the roots and what they refer to."""
+    seen: set[str] = set()
+    todo = [r for r in roots if r in schemas]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += [r for r in _refs(schemas[name]) if r in schemas]
+    return seen
+
+
+def _nullable(prop: dict[str, Any]) -> bool:
+    return any(option.get("type") == "null" for option in prop.get("anyOf", ())) or (
+        prop.get("type") == "null"
+    )
+
+
+def _nulls_omitted(schema: dict[str, Any]) -> None:
+    """Answers leave out null fields (`exclude_none`): a nullable field is never required."""
+    props = schema.get("properties", {})
+    if "required" in schema:
+        schema["required"] = [n for n in schema["required"] if not _nullable(props.get(n, {}))]
+        if not schema["required"]:
+            del schema["required"]
+
+
 def build_openapi(api: Api, version: str) -> dict[str, Any]:
     """Return the OpenAPI 3.1 document of every declared endpoint."""
     paths: dict[str, dict[str, Any]] = {}
@@ -272,6 +328,9 @@ def build_openapi(api: Api, version: str) -> dict[str, Any]:
                 models[model.__name__] = model
     _, defs = models_json_schema([(m, "validation") for m in models.values()], ref_template=_REF)
     schemas = dict(defs.get("$defs", {}))
+    answered = [e.response.__name__ for e in api.endpoints if e.response is not None]
+    for name in _reachable(schemas, answered):
+        _nulls_omitted(schemas[name])
     schemas["Problem"] = PROBLEM_SCHEMA
     return {
         "openapi": "3.1.0",

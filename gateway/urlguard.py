@@ -64,7 +64,7 @@ async def check_public_url(url: str, field: str, allow_private: bool) -> None:
         infos = await asyncio.get_running_loop().getaddrinfo(
             parts.hostname, port, type=socket.SOCK_STREAM
         )
-    except OSError:
+    except (OSError, UnicodeError):  # UnicodeError: a host name IDNA cannot encode
         raise _refused(field, f"the host {parts.hostname!r} does not resolve") from None
     private = sorted({str(info[4][0]) for info in infos if not _public(str(info[4][0]))})
     if private:

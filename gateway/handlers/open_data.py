@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from zoneinfo import ZoneInfo
 
@@ -135,6 +136,14 @@ class DeparturesQuery(BaseModel):
         description="from when, ISO 8601 with an offset (write `+` as `%2B` in a URL); default now",
     )
     limit: int = Field(default=20, ge=1, le=200, description="how many departures")
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _not_a_number(cls, value: object) -> object:
+        # pydantic reads a bare number as seconds since 1970: `at=0.5` is no time anyone meant
+        if isinstance(value, str) and re.fullmatch(r"[-+]?[0-9.eE+-]+", value.strip()):
+            raise ValueError("give the time as ISO 8601 with an offset, not a number")
+        return value
 
     @field_validator("at")
     @classmethod

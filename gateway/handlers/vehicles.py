@@ -204,7 +204,8 @@ def _merged_feed_route(kind: FeedKind) -> None:
         summary=f"Every operator's GTFS-Realtime {kind.replace('-', ' ')} as one FeedMessage",
         tag="open data",
         query=FeedQuery,
-        media_types=("application/x-protobuf",),
+        # `?format=json` answers the same FeedMessage as JSON (protobuf's JSON mapping)
+        media_types=("application/x-protobuf", "application/json"),
         also=((304, "unchanged since the `ETag` sent as `If-None-Match`"),),
     )(handler)
 
