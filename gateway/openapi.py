@@ -78,6 +78,14 @@ _IDEMPOTENCY_KEY = {
     "example": "5f0c2b7e-3d1a-4c39-9a51-2f7d8e6b1c40",
 }
 
+_REPLAYED = {
+    "description": (
+        "`true` when this is the outcome of an earlier request (the same Idempotency-Key, "
+        "or a confirm or cancel the booking had already had), not of this one; absent otherwise"
+    ),
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
 _SEGMENT = re.compile(r"^\{([a-zA-Z_][a-zA-Z0-9_]*)(?::([^}]*))?\}$")
 
 
@@ -194,6 +202,8 @@ def _responses(endpoint: Endpoint) -> dict[str, Any]:
                 "schema": {"type": "string", "format": "uri-reference"},
             }
         }
+    if endpoint.idempotent_key:
+        ok.setdefault("headers", {})["Idempotent-Replayed"] = _REPLAYED
     responses = {str(endpoint.status): ok}
     for status, description in endpoint.also:
         bodiless = status in (204, 304)
