@@ -289,13 +289,15 @@ async def _cancel_intent(
             return BookingNotCancellable(
                 f"legs {used} are no longer valid; a used ticket cannot be cancelled",
             )
-        if status == "CONFIRMED" and (fixed := refunds.check_cancellable(legs)):
+        if status == "CONFIRMED" and (fixed := refunds.check_cancellable(open_legs)):
             return fixed
+        # Legs an earlier, partly refused cancel did cancel were refunded then, not again.
         refund = (
-            refunds.refund_for(legs, booking["currency"], now)
+            refunds.refund_for(open_legs, booking["currency"], now)
             if status == "CONFIRMED"
             else Refund(amount_minor=0, currency=booking["currency"], reason="nothing was paid")
         )
+        earlier = await refunds.refunded_so_far(conn, booking_id)
         await store.move_legs(
             conn,
             booking_id,
@@ -305,17 +307,18 @@ async def _cancel_intent(
                 "CONDITIONAL_CONFIRMED": "CANCELLING",
             },
         )
-        await store.set_status(conn, booking_id, "CANCELLING", refund_minor=refund.amount_minor)
-        await refunds.record_refund(conn, booking_id, refund)
+        total = refund.model_copy(update={"amount_minor": earlier + refund.amount_minor})
+        await store.set_status(conn, booking_id, "CANCELLING", refund_minor=total.amount_minor)
+        await refunds.record_refund(conn, booking_id, total)
         if status == "CONFIRMED":
-            await refunds.record_leg_refunds(conn, legs, now)
+            await refunds.record_leg_refunds(conn, open_legs, now)
         await store.lease(conn, booking_id, sales.lease)
         await store.event(
             conn,
             booking_id,
             tenant_id,
             "booking.cancelling",
-            refund_minor=refund.amount_minor,
-            refund_reason=refund.reason,
+            refund_minor=total.amount_minor,
+            refund_reason=total.reason,
         )
     return None
