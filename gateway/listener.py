@@ -51,7 +51,8 @@ class Listener:
                 await self._listen_once()
             except Exception as exc:  # PostgreSQL restarting: refused, shutting down, reset
                 if (task := asyncio.current_task()) is not None and task.cancelling():
-                    raise
+                    # Stopping: whatever failed meanwhile, the task ends as cancelled.
+                    raise asyncio.CancelledError from exc
                 log.warning(
                     "LISTEN connection lost; reconnecting",
                     extra={"channel": self.channel, "error": repr(exc)},
