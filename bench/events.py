@@ -8,7 +8,9 @@ then straight on while it delivered, else a sleep of `--interval` seconds.
 1. Drain: `--events` events over `--objects` objects are committed first, then the
    dispatchers deliver them all: events per second.
 2. Paced: events are committed at `--rate` per second while the dispatchers run; the
-   delay from each commit to its arrival at the receiver (p50, p99).
+   delay from each commit to its arrival at the receiver (p50, p99), with the
+   dispatchers woken by LISTEN/NOTIFY (as the gateway runs them), then, interleaved in
+   the same round, polling only (the reference for the wake-up).
 
 The reference, interleaved round by round: the same number of signed POSTs sent straight
 to the receiver with the same concurrency (no database): the HTTP ceiling on this machine.
@@ -24,7 +26,6 @@ import platform
 import statistics
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -33,11 +34,12 @@ import orjson
 from aiohttp import web
 from support import scratch_database
 
+from gateway.listener import Listener
 from gateway.migrate import migrate
 from gateway.resources import init_connection
 from gateway.webhooks import http_sender
 from webhooks import endpoints, signing
-from webhooks.dispatch import Schedule, dispatch_round
+from webhooks.dispatch import CHANNEL, Schedule, run
 
 WRITE = "SELECT outbox_write('booking', $1, 'booking.confirmed', 't', ARRAY['tenant:t'], $2)"
 
@@ -59,15 +61,27 @@ async def _dispatch_until(
     send: Callable[[str, dict[str, str], bytes], Awaitable[int]],
     interval_s: float,
     done: Callable[[], bool],
+    db_url: str | None = None,
 ) -> None:
+    """Run the gateway's dispatcher loop per pool; with `db_url`, each LISTENs as well."""
     schedule = Schedule(batch=100)
-
-    async def loop(pool: asyncpg.Pool) -> None:
-        while not done():
-            if not await dispatch_round(pool, send, datetime.now(UTC), schedule):
-                await asyncio.sleep(interval_s)
-
-    await asyncio.gather(*(loop(p) for p in pools))
+    wakes = [asyncio.Event() for _ in pools]
+    listeners = [
+        asyncio.create_task(Listener(db_url, CHANNEL, wake.set, "bench-listen").run())
+        for wake in wakes
+        if db_url is not None
+    ]
+    try:
+        await asyncio.gather(
+            *(
+                run(pool, send, schedule, interval_s, wake, until=done)
+                for pool, wake in zip(pools, wakes, strict=True)
+            )
+        )
+    finally:
+        for task in listeners:
+            task.cancel()
+        await asyncio.gather(*listeners, return_exceptions=True)
 
 
 async def _drain(
@@ -86,7 +100,12 @@ async def _drain(
 
 
 async def _paced(
-    pools: list[asyncpg.Pool], receiver: Receiver, send: Any, args: argparse.Namespace, start: int
+    pools: list[asyncpg.Pool],
+    receiver: Receiver,
+    send: Any,
+    args: argparse.Namespace,
+    start: int,
+    db_url: str | None,
 ) -> list[float]:
     committed: dict[str, float] = {}
     ids: list[str] = []
@@ -102,7 +121,7 @@ async def _paced(
     def finished() -> bool:
         return len(ids) == args.paced and all(i in receiver.arrived for i in ids)
 
-    await asyncio.gather(write(), _dispatch_until(pools, send, args.interval, finished))
+    await asyncio.gather(write(), _dispatch_until(pools, send, args.interval, finished, db_url))
     return [receiver.arrived[i] - committed[i] for i in ids]
 
 
@@ -148,11 +167,13 @@ async def main(args: argparse.Namespace) -> None:
         ]
         await endpoints.create_endpoint(pools[0], "tenant:t", url, [], None)
         send = http_sender(session, 10.0)
-        rates, refs, delays = [], [], []
+        rates, refs, delays, polled = [], [], [], []
         for r in range(args.rounds):
             refs.append(await _reference(session, url, args.events, 100 * args.dispatchers))
             rates.append(await _drain(pools, receiver, send, args, r * args.objects))
-            delays += await _paced(pools, receiver, send, args, r * args.objects)
+            # Woken by NOTIFY, then polling only, interleaved: the same events, rate, interval.
+            delays += await _paced(pools, receiver, send, args, r * args.objects, db_url)
+            polled += await _paced(pools, receiver, send, args, (r + 1000) * args.objects, None)
         for pool in pools:
             await pool.close()
     await runner.cleanup()
@@ -163,11 +184,12 @@ async def main(args: argparse.Namespace) -> None:
         f"(runs {', '.join(f'{x:.0f}' for x in rates)})"
     )
     print(f"reference: signed POSTs/s straight to the receiver: {statistics.median(refs):.0f}")
-    print(
-        f"paced at {args.rate}/s, interval {args.interval} s: commit->delivery "
-        f"p50 {_pct(delays, 0.5) * 1000:.0f} ms, p99 {_pct(delays, 0.99) * 1000:.0f} ms "
-        f"({len(delays)} events)"
-    )
+    for name, got in (("LISTEN/NOTIFY + poll", delays), ("poll only (reference)", polled)):
+        print(
+            f"paced at {args.rate}/s, interval {args.interval} s, {name}: commit->delivery "
+            f"p50 {_pct(got, 0.5) * 1000:.0f} ms, p99 {_pct(got, 0.99) * 1000:.0f} ms "
+            f"({len(got)} events)"
+        )
 
 
 if __name__ == "__main__":

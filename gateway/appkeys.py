@@ -18,6 +18,7 @@ from gateway.redisguard import RedisGuard
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
+    from gateway.listener import Listener
     from gateway.ratelimit import LocalCounts
     from gateway.realtime.service import Realtime
     from gateway.timetable import TimetableStore
@@ -42,3 +43,5 @@ realtime_key: web.AppKey[Realtime] = web.AppKey("realtime")
 sales_key: web.AppKey[Sales] = web.AppKey("sales")
 fares_key: web.AppKey[FaresCache] = web.AppKey("fares")
 flows_key = web.AppKey("flows", FlowsConfig)
+#: The webhook dispatcher's LISTEN connection (wakes it when a delivery is queued).
+webhook_listener_key: web.AppKey[Listener] = web.AppKey("webhook_listener")

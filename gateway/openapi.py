@@ -79,7 +79,10 @@ _IDEMPOTENCY_KEY = {
 }
 
 _REPLAYED = {
-    "description": "`true` when this is the first answer to the same `Idempotency-Key`, replayed",
+    "description": (
+        "`true` when this is the outcome of an earlier request (the same Idempotency-Key, "
+        "or a confirm or cancel the booking had already had), not of this one; absent otherwise"
+    ),
     "required": False,
     "schema": {"type": "string", "enum": ["true"]},
 }

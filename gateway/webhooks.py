@@ -12,17 +12,27 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import aiohttp
 from aiohttp import web
 
-from gateway.appkeys import db_key, public_http_key, settings_key
+from gateway.appkeys import (
+    database_url_key,
+    db_key,
+    public_http_key,
+    settings_key,
+    webhook_listener_key,
+)
+from gateway.listener import Listener
 from gateway.settings import Settings
-from webhooks.dispatch import Schedule, Sender, dispatch_round
+from webhooks.dispatch import CHANNEL, Schedule, Sender, run
 from webhooks.errors import DeliveryFailed
 
 log = logging.getLogger(__name__)
+
+#: How the dispatchers' LISTEN connections show in `pg_stat_activity`.
+LISTEN_APPLICATION_NAME = "maas-webhooks-listen"
 
 
 def http_sender(session: aiohttp.ClientSession, timeout_s: float) -> Sender:
@@ -52,27 +62,33 @@ def schedule_of(settings: Settings) -> Schedule:
     )
 
 
-async def _loop(app: web.Application, sender: Sender, schedule: Schedule) -> None:
-    """Dispatch until cancelled; straight on while there is work, else every interval."""
-    settings = app[settings_key]
-    while True:
-        delivered = 0
-        try:
-            delivered = await dispatch_round(
-                app[db_key], sender, datetime.now(UTC), schedule, settings.signing_secret
-            )
-        except Exception:
-            log.exception("webhook dispatch round failed")
-        if not delivered:
-            await asyncio.sleep(settings.webhook_interval_s)
-
-
 async def webhooks_context(app: web.Application) -> AsyncIterator[None]:
-    """Start the dispatcher of this process (every process runs one; they share the work)."""
+    """Start the dispatcher of this process (every process runs one; they share the work).
+
+    It LISTENs for queued deliveries and polls every `webhook_interval_s` besides.
+    """
     settings = app[settings_key]
     sender = http_sender(app[public_http_key], settings.webhook_timeout_s)
-    job = asyncio.create_task(_loop(app, sender, schedule_of(settings)))
+    wake = asyncio.Event()
+    listener = Listener(app[database_url_key], CHANNEL, wake.set, LISTEN_APPLICATION_NAME)
+    app[webhook_listener_key] = listener
+    jobs = [
+        asyncio.create_task(listener.run(), name="webhooks-listen"),
+        asyncio.create_task(
+            run(
+                app[db_key],
+                sender,
+                schedule_of(settings),
+                settings.webhook_interval_s,
+                wake,
+                settings.signing_secret,
+            ),
+            name="webhooks-dispatch",
+        ),
+    ]
     yield
-    job.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await job
+    for job in jobs:
+        job.cancel()
+    for job in jobs:
+        with contextlib.suppress(asyncio.CancelledError):
+            await job

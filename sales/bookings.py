@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
@@ -145,24 +146,38 @@ async def create_booking(
     return await get_booking(sales.pool, tenant_id, booking_id)
 
 
-async def confirm_booking(sales: Sales, tenant_id: str, booking_id: uuid.UUID) -> Booking:
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The booking after a confirm or cancel; `replayed` when an earlier call had done it.
+
+    A retry whose first answer was lost (or a second call by the same app) gets the
+    outcome again rather than a conflict: the edge says so with `Idempotent-Replayed`.
+    """
+
+    booking: Booking
+    replayed: bool = False
+
+
+async def confirm_booking(sales: Sales, tenant_id: str, booking_id: uuid.UUID) -> Step:
     """Commit every leg with its operator and issue tickets; or REJECTED, compensated."""
     problem = await _confirm_intent(sales, tenant_id, booking_id)
     if problem is None or isinstance(problem, BookingExpired):
         await drive(sales, booking_id, give_up=True)
     booking = await get_booking(sales.pool, tenant_id, booking_id)
-    if problem is not None and not isinstance(problem, _AlreadyDone):
+    if isinstance(problem, _AlreadyDone):
+        return Step(booking, replayed=True)
+    if problem is not None:
         raise problem
     if booking.status == "CONFIRMING":
         raise BookingBusy(
             f"the operators confirmed booking {booking_id} but its tickets are not issued yet; "
             "the gateway keeps trying: GET the booking in a moment",
         )
-    return booking
+    return Step(booking)
 
 
 class _AlreadyDone(Exception):
-    """A confirm of a booking that is already confirmed: answered with the booking.
+    """A confirm or cancel of a booking it already brought about: answered with the booking.
 
     Not a `SalesError`: it is never raised, and it has no problem code of its own.
     """
@@ -222,9 +237,11 @@ async def expire_due(sales: Sales, limit: int = 100) -> int:
     return len(rows)
 
 
-async def cancel_booking(sales: Sales, tenant_id: str, booking_id: uuid.UUID) -> Booking:
+async def cancel_booking(sales: Sales, tenant_id: str, booking_id: uuid.UUID) -> Step:
     """Cancel a booking and refund what each leg's conditions allow."""
     problem = await _cancel_intent(sales, tenant_id, booking_id)
+    if isinstance(problem, _AlreadyDone):
+        return Step(await get_booking(sales.pool, tenant_id, booking_id), replayed=True)
     if problem is not None:
         raise problem
     await drive(sales, booking_id, give_up=False)
@@ -239,15 +256,19 @@ async def cancel_booking(sales: Sales, tenant_id: str, booking_id: uuid.UUID) ->
         raise BookingNotCancellable(
             f"an operator refused to cancel booking {booking_id}; the legs it did not cancel stand",
         )
-    return booking
+    return Step(booking)
 
 
-async def _cancel_intent(sales: Sales, tenant_id: str, booking_id: uuid.UUID) -> SalesError | None:
+async def _cancel_intent(
+    sales: Sales, tenant_id: str, booking_id: uuid.UUID
+) -> SalesError | _AlreadyDone | None:
     """Commit the intent to cancel (CANCELLING, legs owed their undo), or say why not."""
     now = datetime.now(UTC)
     async with sales.pool.acquire() as conn, conn.transaction():
         booking = await store.lock(conn, tenant_id, booking_id)
         status = booking["status"]
+        if status == "CANCELLED":  # this app's earlier cancel (its answer lost) or the operator's
+            return _AlreadyDone("cancelled")
         if booking["leased"] or status == "CONFIRMING":
             return _busy(booking)
         if status == "CANCELLING":  # an earlier cancel left legs owed: take them over
@@ -268,13 +289,15 @@ async def _cancel_intent(sales: Sales, tenant_id: str, booking_id: uuid.UUID) ->
             return BookingNotCancellable(
                 f"legs {used} are no longer valid; a used ticket cannot be cancelled",
             )
-        if status == "CONFIRMED" and (fixed := refunds.check_cancellable(legs)):
+        if status == "CONFIRMED" and (fixed := refunds.check_cancellable(open_legs)):
             return fixed
+        # Legs an earlier, partly refused cancel did cancel were refunded then, not again.
         refund = (
-            refunds.refund_for(legs, booking["currency"], now)
+            refunds.refund_for(open_legs, booking["currency"], now)
             if status == "CONFIRMED"
             else Refund(amount_minor=0, currency=booking["currency"], reason="nothing was paid")
         )
+        earlier = await refunds.refunded_so_far(conn, booking_id)
         await store.move_legs(
             conn,
             booking_id,
@@ -284,17 +307,18 @@ async def _cancel_intent(sales: Sales, tenant_id: str, booking_id: uuid.UUID) ->
                 "CONDITIONAL_CONFIRMED": "CANCELLING",
             },
         )
-        await store.set_status(conn, booking_id, "CANCELLING", refund_minor=refund.amount_minor)
-        await refunds.record_refund(conn, booking_id, refund)
+        total = refund.model_copy(update={"amount_minor": earlier + refund.amount_minor})
+        await store.set_status(conn, booking_id, "CANCELLING", refund_minor=total.amount_minor)
+        await refunds.record_refund(conn, booking_id, total)
         if status == "CONFIRMED":
-            await refunds.record_leg_refunds(conn, legs, now)
+            await refunds.record_leg_refunds(conn, open_legs, now)
         await store.lease(conn, booking_id, sales.lease)
         await store.event(
             conn,
             booking_id,
             tenant_id,
             "booking.cancelling",
-            refund_minor=refund.amount_minor,
-            refund_reason=refund.reason,
+            refund_minor=total.amount_minor,
+            refund_reason=total.reason,
         )
     return None

@@ -89,6 +89,12 @@ async def _cancel(sales: Sales, leg: asyncpg.Record, operator_id: str) -> None:
                 "only a confirmed leg can be cancelled by its operator",
             )
         reason = f"cancelled by operator {operator_id}"
+        # Refunds first: a leg's ledger line is written as it becomes CANCELLED, from its refund.
+        await conn.execute(
+            "UPDATE booking_legs SET refund_minor = price_minor "
+            "WHERE booking_id = $1 AND status = 'CONFIRMED'",
+            leg["booking_id"],
+        )
         await conn.execute(
             "UPDATE booking_legs SET status = 'CANCELLED' WHERE id = $1 AND status = 'CONFIRMED'",
             leg["id"],
@@ -102,10 +108,6 @@ async def _cancel(sales: Sales, leg: asyncpg.Record, operator_id: str) -> None:
             leg=str(leg["id"]),
             was="CONFIRMED",
             by="operator",
-        )
-        await conn.execute(
-            "UPDATE booking_legs SET refund_minor = price_minor WHERE booking_id = $1",
-            leg["booking_id"],
         )
         await store.move_legs(conn, leg["booking_id"], {"CONFIRMED": "CANCELLING"})
         await store.set_status(

@@ -71,3 +71,26 @@ async def record_leg_refunds(
         "UPDATE booking_legs SET refund_minor = $2 WHERE id = $1",
         [(leg["id"], _leg_refund(leg, now)[0]) for leg in legs],
     )
+
+
+async def refunded_so_far(conn: asyncpg.Connection, booking_id: uuid.UUID) -> int:
+    """Return what the booking's cancelled legs gave back (caller's transaction)."""
+    total: int = await conn.fetchval(
+        "SELECT coalesce(sum(refund_minor), 0)::bigint FROM booking_legs "
+        "WHERE booking_id = $1 AND status = 'CANCELLED'",
+        booking_id,
+    )
+    return total
+
+
+async def settle_partial(conn: asyncpg.Connection, booking_id: uuid.UUID) -> int:
+    """After a cancel some operator refused: legs that stand owe no refund; return the refunded.
+
+    The legs that were cancelled keep theirs (their ledger lines were written from it).
+    """
+    await conn.execute(
+        "UPDATE booking_legs SET refund_minor = NULL "
+        "WHERE booking_id = $1 AND status IN ('CONFIRMED', 'CONDITIONAL_CONFIRMED')",
+        booking_id,
+    )
+    return await refunded_so_far(conn, booking_id)

@@ -4,31 +4,37 @@ Indexes come from a per-operator counter that only grows, taken in the
 transaction that issues the tickets: its row lock makes two sales wait for
 each other rather than share an index, and a unique constraint holds it
 besides. The list is built from the tickets themselves, so a cancel that sets
-a ticket CANCELLED has set its bit in the same transaction. A signed list is
-kept and served again until the bits or the signing key change, or it is due
-to be signed again; its ETag is the same in every gateway process.
+a ticket CANCELLED has set its bit in the same transaction.
+
+Serving a list writes nothing (its transaction is READ ONLY): the token is a
+function of what it is built from. Its `iat` is the start of the current hour,
+or the last revocation if later, and Ed25519 signatures are deterministic, so
+every gateway process signs the same bytes for the same bits, key and hour, and
+gives them the same ETag; a process signs each such list once (`_sign`'s cache).
+A revocation changes the bits, hence the token, at once.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 
 import asyncpg
 
 from sales.errors import NotFound
 from sales.signing import get_active_key
 from sales.statuslist import pack_bits, sign_status_list
+from sales.tokens import SigningKey
 
 #: Lists grow in steps of this many tickets, with a step to spare, so a device's list
 #: still covers tickets sold after it was fetched (they show as not revoked).
 CHUNK_BITS = 16_384
-#: A list is valid this long after it is signed: an inspector's device can work a whole day.
+#: A list is valid this long after its `iat`: an inspector's device can work a whole day.
+#: A new `iat` comes every hour (`issued_at`), so a served list is valid 23 hours at least.
 VALID_S = 24 * 3600
-#: ... and signed again this long after, so a served list is always valid for 23 hours.
-RESIGN_AFTER = timedelta(hours=1)
 #: How long a client may use a fetched list before asking again (`ttl` and max-age).
 TTL_S = 300
 
@@ -72,52 +78,48 @@ async def revoke_tickets(
     return int(revoked.rsplit(" ", 1)[-1])
 
 
-async def _bits(conn: asyncpg.Connection, operator_id: str) -> bytes:
+async def _bits(conn: asyncpg.Connection, operator_id: str) -> tuple[bytes, datetime | None]:
+    """Return the operator's bitstring and when its last ticket was revoked."""
     next_idx = await conn.fetchval(
         "SELECT next_idx FROM status_lists WHERE operator_id = $1", operator_id
     )
     size_bits = ((next_idx or 0) // CHUNK_BITS + 2) * CHUNK_BITS
     rows = await conn.fetch(
-        """SELECT status_idx FROM tickets
+        """SELECT status_idx, revoked_at FROM tickets
            WHERE operator_id = $1 AND status = 'CANCELLED' AND status_idx IS NOT NULL""",
         operator_id,
     )
-    return pack_bits((r["status_idx"] for r in rows), size_bits)
+    last = max((r["revoked_at"] for r in rows if r["revoked_at"] is not None), default=None)
+    return pack_bits((r["status_idx"] for r in rows), size_bits), last
+
+
+def issued_at(now: datetime, last_revoked: datetime | None) -> datetime:
+    """Return the list's `iat`: the hour it is served in, or its last revocation if later."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    if last_revoked is None or last_revoked <= hour:
+        return hour
+    return min(last_revoked, now).replace(microsecond=0)
 
 
 async def signed_status_list(
     pool: asyncpg.Pool, operator_id: str, base_url: str, secret: bytes | None, now: datetime
 ) -> SignedStatusList:
-    """Return the operator's current status list token, signing it again only when due."""
-    async with pool.acquire() as conn:
+    """Return the operator's current status list token and its ETag, writing nothing."""
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
         if await conn.fetchval("SELECT 1 FROM operators WHERE id = $1", operator_id) is None:
             raise NotFound.of("operator", operator_id)
         key = await get_active_key(conn, operator_id, secret)
-        bits = await _bits(conn, operator_id)
-        uri = status_uri(base_url, operator_id)
-        built_from = hashlib.sha256(bits + f"\n{key.kid}\n{uri}".encode()).hexdigest()
-        kept = await conn.fetchrow(
-            "SELECT token, token_etag, signed_at FROM status_lists WHERE operator_id = $1",
-            operator_id,
-        )
-        fresh = kept is not None and kept["token"] and kept["signed_at"] > now - RESIGN_AFTER
-        if fresh and kept["token_etag"] == _etag(built_from, kept["signed_at"]):
-            return SignedStatusList(kept["token"], kept["token_etag"])
-        token = sign_status_list(key, uri, bits, now, VALID_S, TTL_S)
-        etag = _etag(built_from, now)
-        await conn.execute(
-            """INSERT INTO status_lists (operator_id, token, token_etag, signed_at)
-               VALUES ($1, $2, $3, $4)
-               ON CONFLICT (operator_id) DO UPDATE
-               SET token = $2, token_etag = $3, signed_at = $4""",
-            operator_id,
-            token,
-            etag,
-            now,
-        )
-        return SignedStatusList(token, etag)
+        bits, last_revoked = await _bits(conn, operator_id)
+    iat = int(issued_at(now, last_revoked).timestamp())
+    return _sign(
+        key.kid, key.operator_id, key.private_pem, status_uri(base_url, operator_id), bits, iat
+    )
 
 
-def _etag(built_from: str, signed_at: datetime) -> str:
-    stamp = signed_at.isoformat()
-    return '"' + hashlib.sha256(f"{built_from}\n{stamp}".encode()).hexdigest()[:32] + '"'
+@functools.lru_cache(maxsize=256)
+def _sign(
+    kid: str, operator_id: str, private_pem: bytes, uri: str, bits: bytes, iat: int
+) -> SignedStatusList:
+    key = SigningKey(kid, operator_id, private_pem, {})
+    token = sign_status_list(key, uri, bits, datetime.fromtimestamp(iat, UTC), VALID_S, TTL_S)
+    return SignedStatusList(token, '"' + hashlib.sha256(token.encode()).hexdigest()[:32] + '"')

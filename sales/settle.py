@@ -22,7 +22,7 @@ import asyncpg
 from operators.adapter import OperatorError, OperatorRefused, OperatorResult
 from operators.resilience import NotSent
 from sales import booking_store as store
-from sales import revocation, tickets
+from sales import refunds, revocation, tickets
 from sales.legs import Answer, Sales, each_leg, owed_call
 
 log = logging.getLogger(__name__)
@@ -196,23 +196,33 @@ async def _settle_cancel(
     conn: asyncpg.Connection, booking: asyncpg.Record, states: set[str]
 ) -> None:
     if states & set(store.COMMITTED):
-        # An operator refused to cancel its leg: the booking stands with what was not cancelled.
+        # An operator refused to cancel its leg: the booking stands with what was not cancelled,
+        # and the refund is what the cancelled legs gave back (each has its ledger line).
+        refunded = await refunds.settle_partial(conn, booking["id"])
         reason = "cancellation refused by an operator; the legs it did not cancel stand"
-        await store.set_status(conn, booking["id"], "CONFIRMED", reason)
-        await store.event(conn, booking["id"], booking["tenant_id"], "booking.cancel_refused")
+        await store.set_status(conn, booking["id"], "CONFIRMED", reason, refund_minor=refunded)
+        await store.event(
+            conn,
+            booking["id"],
+            booking["tenant_id"],
+            "booking.cancel_refused",
+            refund_minor=refunded,
+        )
         return
     await revocation.revoke_tickets(conn, booking["id"])
     await store.free_seats(conn, booking["id"])
     by_operator = (booking["reason"] or "").startswith("cancelled by operator")
+    # What went back is what the cancelled legs gave back: the same sums as the ledger's.
+    refunded = await refunds.refunded_so_far(conn, booking["id"])
     await store.set_status(
-        conn, booking["id"], "CANCELLED", None if by_operator else "cancelled by the MaaS app"
-    )
-    await store.event(
         conn,
         booking["id"],
-        booking["tenant_id"],
-        "booking.cancelled",
-        refund_minor=booking["refund_minor"] or 0,
+        "CANCELLED",
+        None if by_operator else "cancelled by the MaaS app",
+        refund_minor=refunded,
+    )
+    await store.event(
+        conn, booking["id"], booking["tenant_id"], "booking.cancelled", refund_minor=refunded
     )
 
 

@@ -8,16 +8,22 @@ is ever claimable. A failure is retried with full-jitter exponential backoff; wh
 event has waited `retry_for` (about three days) the endpoint is marked failing, its
 deliveries stop, and its owner is told by a `webhook_endpoint.failing` event (delivered
 to the owner's other endpoints, and in `GET /v1/events`).
+
+`run` is the loop every process runs: a round, straight on while it delivers, else a
+wait until woken (a `NOTIFY` on `CHANNEL`, sent when a transaction that queued a
+delivery commits: migration 151) or until `interval_s` has passed, the poll that finds
+retries come due and anything a lost LISTEN connection missed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import orjson
@@ -28,6 +34,9 @@ from webhooks.errors import DeliveryFailed
 from webhooks.feed import event_of
 
 log = logging.getLogger(__name__)
+
+#: The channel a commit that queued a delivery notifies (migration 151).
+CHANNEL = "maas_webhooks"
 
 #: Sends a body to a URL with headers and returns the HTTP status (raises `DeliveryFailed`).
 Sender = Callable[[str, dict[str, str], bytes], Awaitable[int]]
@@ -195,3 +204,28 @@ async def next_due(pool: asyncpg.Pool) -> datetime | None:
         + ")"
     )
     return found
+
+
+async def run(
+    pool: asyncpg.Pool,
+    sender: Sender,
+    schedule: Schedule,
+    interval_s: float,
+    wake: asyncio.Event,
+    sealing: bytes | None = None,
+    until: Callable[[], bool] | None = None,
+) -> None:
+    """Dispatch until cancelled (or `until()`): on while delivering, else wait for `wake`.
+
+    `wake` is cleared before each round, so a notification during a round runs another.
+    """
+    while until is None or not until():
+        wake.clear()
+        delivered = 0
+        try:
+            delivered = await dispatch_round(pool, sender, datetime.now(UTC), schedule, sealing)
+        except Exception:
+            log.exception("webhook dispatch round failed")
+        if not delivered:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), interval_s)

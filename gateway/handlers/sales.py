@@ -18,7 +18,7 @@ from gateway.problems import Problem, not_found
 from gateway.uploads import read_upload
 from operators.fares.catalogue import CatalogueProduct, list_sold_alone
 from sales import capacity, idempotency
-from sales.bookings import cancel_booking, confirm_booking, create_booking
+from sales.bookings import Step, cancel_booking, confirm_booking, create_booking
 from sales.conditions import OperatorTerms, operator_terms
 from sales.fares import store_fares
 from sales.offers import create_offer
@@ -238,20 +238,32 @@ def _replayed(outcome: idempotency.Outcome) -> dict[str, str] | None:
 
 
 async def _booking_step(
-    request: web.Request, step: str, run: Callable[[], Awaitable[Booking]]
+    request: web.Request, step: str, run: Callable[[], Awaitable[Step]]
 ) -> web.Response:
-    """Run a confirm or cancel, once per Idempotency-Key when the request carries one."""
+    """Run a confirm or cancel, once per Idempotency-Key when the request carries one.
+
+    A step an earlier call already did (its answer lost) answers as a replay.
+    """
     key = _optional_idempotency_key(request)
     if key is None:
-        return json_response((await run()).model_dump(mode="json", exclude_none=True))
+        done = await run()
+        body = done.booking.model_dump(mode="json", exclude_none=True)
+        return json_response(body, headers=_replayed(idempotency.Outcome(body, done.replayed)))
     sales, tenant = request.app[sales_key], _tenant(request)
     fingerprint = idempotency.request_hash("POST", f"{request.path}", {"step": step})
+    redone = False
 
     async def act() -> object:
-        return (await run()).model_dump(mode="json", exclude_none=True)
+        nonlocal redone
+        done = await run()
+        redone = done.replayed
+        return done.booking.model_dump(mode="json", exclude_none=True)
 
     outcome = await idempotency.run_once(sales.pool, tenant, key, fingerprint, act, 2 * sales.lease)
-    return json_response(outcome.body, headers=_replayed(outcome))
+    return json_response(
+        outcome.body,
+        headers=_replayed(idempotency.Outcome(outcome.body, outcome.replayed or redone)),
+    )
 
 
 def _booking_id(request: web.Request) -> uuid.UUID:

@@ -9,6 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from sales import revocation
 from sales.signing import rotate_key
 from sales.statuslist import MEDIA_TYPE, read_status_list
 from tests.conftest import bearer
@@ -95,3 +96,56 @@ async def test_a_cancel_sets_the_tickets_bit_in_the_signed_status_list(
     assert listed.is_revoked(idx)
     assert not listed.is_revoked(kept_idx)
     assert (await client.get("/v1/status-lists/no-such-operator")).status == 404
+
+
+async def _status_list_rows(db: asyncpg.Pool, operator_id: str) -> list[tuple[object, ...]]:
+    """The operator's status list row with its row version (`xmin` changes on any update)."""
+    rows = await db.fetch(
+        "SELECT xmin::text, * FROM status_lists WHERE operator_id = $1", operator_id
+    )
+    return [tuple(r.values()) for r in rows]
+
+
+async def test_serving_a_status_list_writes_nothing_and_signs_the_same_bytes_everywhere(
+    client: Client, db: asyncpg.Pool, make_key: MakeKey
+) -> None:
+    unsold = await operator_with_demo_fares(db)
+    resp = await client.get(f"/v1/status-lists/{unsold}")
+    assert resp.status == 200
+    assert await _status_list_rows(db, unsold) == []  # no row made for an operator with no sale
+    maas = await make_key("maas")
+    operator_id, booking_id, token = await cancellable_ticket(client, db, maas)
+    path = f"/v1/status-lists/{operator_id}"
+    before = await _status_list_rows(db, operator_id)
+    first = await client.get(path)
+    assert await _status_list_rows(db, operator_id) == before
+    # Another process signs the same list with nothing shared but the database.
+    revocation._sign.cache_clear()
+    second = await client.get(path)
+    assert (await second.read(), second.headers["ETag"]) == (
+        await first.read(),
+        first.headers["ETag"],
+    )
+    assert await _status_list_rows(db, operator_id) == before
+    # A revocation is in the next list at once, signed and valid for most of a day.
+    resp = await client.post(f"/v1/bookings/{booking_id}/cancel", headers=bearer(maas))
+    assert (await resp.json())["status"] == "CANCELLED"
+    after = await client.get(path, headers={"If-None-Match": first.headers["ETag"]})
+    assert after.status == 200
+    jwks = await (await client.get("/.well-known/jwks.json")).json()
+    now = datetime.now(UTC)
+    listed = read_status_list(await after.text(), jwks, now)
+    assert listed.is_revoked(token_claims(token)["status"]["status_list"]["idx"])
+    assert listed.expires_at is not None
+    assert listed.expires_at - now >= timedelta(hours=23)
+
+
+def test_a_list_is_issued_at_the_hour_or_at_its_last_revocation() -> None:
+    now = datetime(2026, 12, 3, 10, 40, 12, 5, tzinfo=UTC)
+    hour = datetime(2026, 12, 3, 10, tzinfo=UTC)
+    assert revocation.issued_at(now, None) == hour
+    assert revocation.issued_at(now, hour - timedelta(minutes=5)) == hour
+    revoked = datetime(2026, 12, 3, 10, 31, 2, 77, tzinfo=UTC)
+    assert revocation.issued_at(now, revoked) == revoked.replace(microsecond=0)
+    # A database clock a moment ahead never puts the list in the future.
+    assert revocation.issued_at(now, now + timedelta(seconds=2)) == now.replace(microsecond=0)

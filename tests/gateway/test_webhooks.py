@@ -12,7 +12,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.app import create_app
+from gateway.appkeys import webhook_listener_key
 from gateway.settings import Settings
+from gateway.webhooks import LISTEN_APPLICATION_NAME
 from tests.conftest import ClientFactory, bearer
 from tests.sales.support import book, day_ticket_offer, offer, operator_with_demo_fares
 from tests.webhooks.receiver import Receiver
@@ -169,3 +171,65 @@ async def test_the_event_feed_shows_each_party_its_own_and_pages_by_after(
         400,
         "invalid_cursor",
     )
+
+
+async def _until(check: Callable[[], Awaitable[bool] | bool], what: str) -> None:
+    for _ in range(400):
+        got = check()
+        if got if isinstance(got, bool) else await got:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not seen: {what}")
+
+
+async def test_a_notify_at_commit_wakes_the_dispatcher_and_listen_reconnects(
+    aiohttp_client: ClientFactory,
+    settings: Settings,
+    db: asyncpg.Pool,
+    make_key: MakeKey,
+    aiohttp_server: ServerFactory,
+) -> None:
+    # The poll is an hour apart: only the NOTIFY can bring these events out.
+    client = await aiohttp_client(
+        create_app(settings.model_copy(update={"webhook_interval_s": 3600.0}))
+    )
+    assert client.app is not None
+    listener = client.app[webhook_listener_key]
+    await _until(lambda: listener.connected, "the LISTEN connection")
+    receiver = Receiver()
+    server = await aiohttp_server(receiver.app())
+    key = await make_key("maas")
+    _, created = await _register(client, key, str(server.make_url("/hook")), ["booking.*"])
+    receiver.secret = created["secret"]
+    owner = await db.fetchval(
+        "SELECT owner FROM webhook_endpoints WHERE id = $1::uuid", created["id"]
+    )
+
+    async def write(n: int) -> None:
+        await db.execute(
+            "SELECT outbox_write('booking', $1, 'booking.confirmed', NULL, ARRAY[$2], $3)",
+            f"b-{n}",
+            owner,
+            {"n": n},
+        )
+
+    await write(1)
+    await _until(lambda: len(receiver.seen) == 1, "the first event delivered")
+    assert listener.notifications >= 1
+    # An event nobody's endpoint wants queues no delivery and sends no notification.
+    before = listener.notifications
+    await db.execute(
+        "SELECT outbox_write('feed', 'x', 'feed.current', NULL, ARRAY['operator:nobody'], '{}')"
+    )
+    # The LISTEN connection dies (a PostgreSQL restart): it connects again and catches up.
+    killed = await db.fetchval(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE application_name = $1 AND datname = current_database()",
+        LISTEN_APPLICATION_NAME,
+    )
+    assert killed == 1
+    await _until(lambda: listener.connections >= 2 and listener.connected, "a new connection")
+    assert listener.notifications == before
+    await write(2)
+    await _until(lambda: len(receiver.seen) == 2, "the second event delivered")
+    assert receiver.rejected == 0

@@ -1,6 +1,6 @@
 """A fake TOMP-API 1.6.1 back-end served by aiohttp: it keeps bookings and records every call.
 
-Knobs: refuse reservations, hang on an operation for `hang_s`, answer a commit
+Knobs: refuse reservations or events, hang on an operation for `hang_s`, answer a commit
 with `CONDITIONAL_CONFIRMED`, or hold an operation at a gate (`gate_before`:
 not applied yet; `gate_after`: applied, answer not sent) until the test opens it,
 so a test can kill the gateway at an exact step. Events are idempotent per
@@ -24,6 +24,8 @@ class FakeTomp:
     """Behaviour knobs and the calls seen."""
 
     refuse_reserve: bool = False
+    #: Events (COMMIT, DENY, CANCEL) refused with a 409, as a back-end that says no.
+    refuse: set[str] = field(default_factory=set)
     hang_on: set[str] = field(default_factory=set)
     hang_s: float = 5.0
     conditional: bool = False
@@ -92,6 +94,8 @@ class FakeTomp:
             await asyncio.sleep(self.hang_s)
         if operation in self.gate_before and not await self._pass_gate():
             return web.json_response({"title": "gone"}, status=503)
+        if operation in self.refuse:
+            return web.json_response({"title": f"{operation} refused"}, status=409)
         if key in self.by_key:
             return web.json_response(self.by_key[key])
         if booking_id not in self.bookings:

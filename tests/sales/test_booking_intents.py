@@ -285,15 +285,58 @@ async def test_confirm_and_cancel_replay_their_answer_for_a_repeated_idempotency
         assert "Idempotent-Replayed" not in answers[0].headers
         assert answers[1].headers["Idempotent-Replayed"] == "true"
         assert await answers[0].json() == await answers[1].json()
-    # Without the key a second cancel is refused: the key is what makes it a replay.
+    # Without a key too, a cancel of a booking this app already cancelled replays its outcome.
     resp = await client.post(f"{path}/cancel", headers=bearer(key))
-    assert resp.status == 409
+    assert resp.status == 200
+    assert resp.headers["Idempotent-Replayed"] == "true"
+    assert await resp.json() == await answers[0].json()
     # The same key on another booking's step is another request: refused, not replayed.
     other = await client.post(
         f"/v1/bookings/{booking['id']}/confirm", headers=bearer(key) | {"Idempotency-Key": "book-1"}
     )
     assert other.status == 422
     assert "Idempotent-Replayed" not in other.headers
+
+
+async def test_a_cancel_whose_answer_was_lost_is_replayed_when_retried(
+    aiohttp_client: ClientFactory,
+    settings: Settings,
+    db: asyncpg.Pool,
+    make_key: MakeKey,
+) -> None:
+    client = await _client(aiohttp_client, settings)
+    key = await make_key("maas")
+    booking = await _booking(client, db, key, await operator_with_demo_fares(db))
+    path = f"/v1/bookings/{booking['id']}"
+    assert (await client.post(f"{path}/confirm", headers=bearer(key))).status == 200
+    headers = bearer(key) | {"Idempotency-Key": "cancel-lost"}
+    first = await client.post(f"{path}/cancel", headers=headers)
+    assert first.status == 200
+    answered = await first.json()
+    assert answered["status"] == "CANCELLED"
+    # The process died after the cancel committed, before it recorded the key's outcome:
+    # the retry takes the key over once its lease has passed and runs the cancel again.
+    await db.execute(
+        """UPDATE idempotency_keys SET outcome = NULL, response_body = NULL,
+                  locked_until = now() - interval '1 second'
+           WHERE key = 'cancel-lost'"""
+    )
+    retried = await client.post(f"{path}/cancel", headers=headers)
+    assert retried.status == 200, await retried.text()
+    assert retried.headers["Idempotent-Replayed"] == "true"
+    assert await retried.json() == answered
+    # The outcome is recorded now: a third try replays it from the key.
+    third = await client.post(f"{path}/cancel", headers=headers)
+    assert (third.status, third.headers["Idempotent-Replayed"]) == (200, "true")
+    assert await third.json() == answered
+    refunds = await db.fetchval(
+        "SELECT count(*) FROM settlement_entries WHERE booking_id = $1::uuid AND kind = 'refund'",
+        booking["id"],
+    )
+    assert refunds == 1  # the money went back once
+    # Another app's cancel of the booking is not a replay: it is not its booking.
+    stranger = await client.post(f"{path}/cancel", headers=bearer(await make_key("maas")))
+    assert stranger.status == 404
 
 
 async def test_two_recovery_rounds_at_once_take_each_booking_once(

@@ -169,7 +169,7 @@ async def test_tenants_never_see_each_others_bookings(
     assert "offer_ids[0]" in problem["detail"]
 
 
-async def test_cancel_refunds_per_conditions_and_twice_is_409(
+async def test_cancel_refunds_per_conditions_and_twice_replays_the_outcome(
     client: Client, db: asyncpg.Pool, make_key: MakeKey
 ) -> None:
     key = await make_key("maas")
@@ -185,8 +185,14 @@ async def test_cancel_refunds_per_conditions_and_twice_is_409(
     assert cancelled["refund_minor"] == 900 - 100
     assert cancelled["legs"][0]["ticket"]["status"] == "CANCELLED"
     again = await client.post(f"/v1/bookings/{booking['id']}/cancel", headers=bearer(key))
-    assert again.status == 409
-    assert (await again.json(content_type=None))["code"] == "booking_not_cancellable"
+    assert (again.status, again.headers["Idempotent-Replayed"]) == (200, "true")
+    assert await again.json() == cancelled
+    refunded = await db.fetchval(
+        "SELECT sum(amount_minor) FROM settlement_entries "
+        "WHERE booking_id = $1::uuid AND kind = 'refund'",
+        booking["id"],
+    )
+    assert refunded == 900 - 100  # once
 
 
 async def test_pending_booking_expires_and_cannot_be_confirmed(

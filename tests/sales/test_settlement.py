@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.cli.main import main as maas
 from gateway.demo.run import DEMO_DAY_TICKET
@@ -21,6 +21,7 @@ from sales.conditions import set_conditions
 from sales.settlement import ISSUER, STATEMENT_TYPE
 from sales.tokens import decode_signed
 from tests.conftest import bearer
+from tests.operators.fake_tomp import FakeTomp
 from tests.sales.support import book, day_ticket_offer, offer, operator_with_demo_fares
 from tests.servers import fresh_database
 
@@ -197,3 +198,89 @@ async def test_a_period_not_begun_or_malformed_is_refused(
     resp = await client.get("/v1/settlements?period=2026-13", headers=bearer(admin))
     assert resp.status == 422
     assert await asyncio.to_thread(maas, ["settlements", "close", "--period", "2999-01"]) != 0
+
+
+async def _booking_refunds(db: asyncpg.Pool, booking_id: str) -> dict[str, tuple[int, int]]:
+    """Each operator's refund line of a booking: (refunded, fee)."""
+    rows = await db.fetch(
+        """SELECT operator_id, amount_minor, fee_minor FROM settlement_entries
+           WHERE booking_id = $1::uuid AND kind = 'refund'""",
+        booking_id,
+    )
+    return {r["operator_id"]: (r["amount_minor"], r["fee_minor"]) for r in rows}
+
+
+async def test_legs_cancelled_while_another_operator_refuses_get_their_refund_lines(
+    client: Client,
+    db: asyncpg.Pool,
+    make_key: MakeKey,
+    aiohttp_server: Callable[..., Awaitable[TestServer]],
+    database_url: str,
+) -> None:
+    fake = FakeTomp(refuse={"CANCEL"})
+    url = str((await aiohttp_server(fake.app())).make_url(""))
+    hosted = await operator_with_demo_fares(db)
+    remote = await operator_with_demo_fares(db, sales_channel="tomp", tomp_url=url)
+    for op in (hosted, remote):
+        await set_conditions(db, op, "day", CANCELLABLE)
+    app = await make_key("maas")
+    hosted_key = await make_key("operator", operator_id=hosted)
+
+    async def sold() -> dict[str, Any]:
+        bodies = [day_ticket_offer(op) for op in (hosted, remote)]
+        for body in bodies:
+            body["product"]["valid_from"] = "2030-01-01T00:00:00+02:00"
+        offers = [(await offer(client, app, body))["id"] for body in bodies]
+        _, booking = await book(client, app, offers)
+        resp = await client.post(f"/v1/bookings/{booking['id']}/confirm", headers=bearer(app))
+        confirmed: dict[str, Any] = await resp.json()
+        assert confirmed["status"] == "CONFIRMED", confirmed
+        return confirmed
+
+    # The app cancels; the back-end refuses its leg, the hosted operator's is cancelled.
+    booking = await sold()
+    price = {leg["operator_id"]: leg["price_minor"] for leg in booking["legs"]}
+    path = f"/v1/bookings/{booking['id']}"
+    resp = await client.post(f"{path}/cancel", headers=bearer(app))
+    assert resp.status == 409, await resp.text()
+    shown = await (await client.get(path, headers=bearer(app))).json()
+    assert shown["status"] == "CONFIRMED"
+    assert [leg["status"] for leg in shown["legs"]] == ["CANCELLED", "CONFIRMED"]
+    assert await _booking_refunds(db, booking["id"]) == {hosted: (price[hosted] - 50, 50)}
+    assert shown["refund_minor"] == price[hosted] - 50  # what went back, not what was asked
+    # Asked again once the back-end agrees: its leg is refunded, the hosted one not twice.
+    fake.refuse = set()
+    resp = await client.post(f"{path}/cancel", headers=bearer(app))
+    assert resp.status == 200, await resp.text()
+    cancelled = await resp.json()
+    lines = await _booking_refunds(db, booking["id"])
+    assert lines == {hosted: (price[hosted] - 50, 50), remote: (price[remote] - 50, 50)}
+    assert cancelled["refund_minor"] == sum(amount for amount, _ in lines.values())
+
+    # The hosted operator cancels its leg (a full refund); the back-end refuses the rest.
+    fake.refuse = {"CANCEL"}
+    booking = await sold()
+    leg = await db.fetchval(
+        "SELECT id FROM booking_legs WHERE booking_id = $1::uuid AND operator_id = $2",
+        booking["id"],
+        hosted,
+    )
+    resp = await client.post(
+        f"/v1/operators/{hosted}/bookings/{leg}/events",
+        json={"operation": "CANCEL"},
+        headers=bearer(hosted_key),
+    )
+    assert resp.status == 200, await resp.text()
+    shown = await resp.json()
+    assert shown["status"] == "CONFIRMED"
+    assert await _booking_refunds(db, booking["id"]) == {hosted: (price[hosted], 0)}
+    assert shown["refund_minor"] == price[hosted]
+
+    # The ledger's lines are the bookings' refunds, booking by booking.
+    mismatched = await db.fetch(
+        """SELECT b.id FROM bookings b
+           LEFT JOIN (SELECT booking_id, sum(amount_minor) AS refunded FROM settlement_entries
+                      WHERE kind = 'refund' GROUP BY booking_id) e ON e.booking_id = b.id
+           WHERE coalesce(b.refund_minor, 0) <> coalesce(e.refunded, 0)"""
+    )
+    assert mismatched == []
