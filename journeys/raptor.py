@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -87,12 +85,10 @@ class LabelPool:
         self._spare: dict[tuple[int, int], list[tuple[I64, I64, I64]]] = {}
         self._lock = threading.Lock()
 
-    @contextmanager
-    def labels(self, rounds: int, n_stops: int) -> Iterator[Labels]:
-        """Lend labels for up to `rounds` rides, every time unreached, for one search."""
-        key = (rounds, n_stops)
+    def take(self, rounds: int, n_stops: int) -> Labels:
+        """Return labels for up to `rounds` rides, every time unreached: give them back after."""
         with self._lock:
-            spare = self._spare.get(key)
+            spare = self._spare.get((rounds, n_stops))
             blocks = spare.pop() if spare else None
         if blocks is None:
             blocks = (
@@ -104,13 +100,16 @@ class LabelPool:
         times.fill(INF)
         target[0].fill(INF)
         target[1].fill(-1)
-        try:
-            yield Labels(*times, *indexes, *target)
-        finally:
-            with self._lock:
-                spare = self._spare.setdefault(key, [])
-                if len(spare) < self.KEEP:
-                    spare.append(blocks)
+        return Labels(*times, *indexes, *target)
+
+    def give_back(self, labels: Labels) -> None:
+        """Keep a search's labels for the next one (its blocks are the labels' bases)."""
+        blocks = (labels.arrival.base, labels.row.base, labels.target.base)
+        rounds, n_stops = labels.arrival.shape
+        with self._lock:
+            spare = self._spare.setdefault((rounds - 1, n_stops), [])
+            if len(spare) < self.KEEP:
+                spare.append(blocks)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)

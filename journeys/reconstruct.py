@@ -44,6 +44,8 @@ class Walk:
 
 
 Step = Ride | Walk
+#: Per column of a day view (a trip's call at a stop): its `StopCall`, made on first use.
+Calls = list[StopCall | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,9 @@ class Trace:
     destination: Place
     places: Places
     rides: Rides
+    calls: Calls
+    net: raptor.Network
+    zero_bounds: raptor.Bounds
 
 
 def time_at(view: DayView, row: int, pp: int, departure: bool) -> int:
@@ -256,15 +261,22 @@ def _transit_leg(t: Trace, ride: Ride, transfer_s: int | None) -> TransitLeg:
     route = int(view.pp_route[ride.from_pp])
     first = ride.from_pp - int(view.route_pp_start[route])
     last = ride.to_pp - int(view.route_pp_start[route])
-    cols = view.pp_col[ride.from_pp : ride.to_pp + 1] + ride.row - int(view.route_row_start[route])
-    arrival = view.col_arrival_s[cols].tolist()
-    departure = view.col_departure_s[cols].tolist()
+    at = view.pp_col[ride.from_pp : ride.to_pp + 1] + ride.row - int(view.route_row_start[route])
+    cols = at.tolist()
     pattern = int(snap.trips.pattern[trip])
     stops = t.rides.stops(pattern)[first : last + 1]
-    calls = tuple(
-        StopCall(stops[i], clock.at(arrival[i]), clock.at(departure[i]))
-        for i in range(1, len(stops) - 1)
-    )
+    made, missing = t.calls, False
+    for col in cols[1:-1]:
+        if made[col] is None:
+            missing = True
+            break
+    if missing:
+        arrival = view.col_arrival_s[at].tolist()
+        departure = view.col_departure_s[at].tolist()
+        for i in range(1, len(cols) - 1):
+            if made[cols[i]] is None:
+                made[cols[i]] = StopCall(stops[i], clock.at(arrival[i]), clock.at(departure[i]))
+    calls = tuple(made[col] for col in cols[1:-1])
     r, line_of = snap.routes, int(snap.trips.route[trip])
     return TransitLeg(
         operator_id=r.operator_ids[line_of],
@@ -276,8 +288,8 @@ def _transit_leg(t: Trace, ride: Ride, transfer_s: int | None) -> TransitLeg:
         headsign=snap.trips.headsigns[trip],
         from_place=stops[0],
         to_place=stops[-1],
-        departure=clock.at(departure[0]),
-        arrival=clock.at(arrival[-1]),
+        departure=clock.at(int(view.col_departure_s[cols[0]])),
+        arrival=clock.at(int(view.col_arrival_s[cols[-1]])),
         intermediate_stops=calls,
         geometry=t.rides.line(pattern, int(snap.trips.shape[trip]), first, last),
         stay_seated=ride.stay_seated,
