@@ -37,7 +37,7 @@ def peak():
         if line.startswith("VmHWM:"):
             sys.stderr.write(line + "\\n")
 atexit.register(peak)
-from gateway.cli import main
+from gateway.cli.entry import main
 sys.argv = ["maas", *sys.argv[1:]]
 sys.exit(main())
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -65,6 +66,21 @@ class Clock:
         return moment
 
 
+class Trip(NamedTuple):
+    """The fields of a trip's rides that do not depend on where it is boarded."""
+
+    operator_id: str
+    route_id: str
+    route_short_name: str
+    route_long_name: str
+    route_type: int
+    trip_id: str
+    headsign: str
+    pattern: int
+    shape: int
+    zone: int
+
+
 class Rides:
     """Per pattern: its stops' places; per pattern and shape: its line and each stop on it."""
 
@@ -74,6 +90,28 @@ class Rides:
         self._stops: dict[int, tuple[Place, ...]] = {}
         self._lines: dict[tuple[int, int], tuple[tuple[Point, ...], list[int]]] = {}
         self._clocks: dict[tuple[int, int], Clock] = {}
+        self._trips: dict[int, Trip] = {}
+
+    def trip(self, trip: int) -> Trip:
+        """Return what every ride on a trip shares: its line's names, ids, pattern and shape."""
+        made = self._trips.get(trip)
+        if made is None:
+            t, r = self.snap.trips, self.snap.routes
+            line = int(t.route[trip])
+            made = Trip(
+                r.operator_ids[line],
+                r.ids[line],
+                r.short_names[line],
+                r.long_names[line],
+                int(r.route_type[line]),
+                t.ids[trip],
+                t.headsigns[trip],
+                int(t.pattern[trip]),
+                int(t.shape[trip]),
+                int(t.timezone[trip]),
+            )
+            self._trips[trip] = made
+        return made
 
     def stops(self, pattern: int) -> tuple[Place, ...]:
         """Return the places of a pattern's stops, in order."""
@@ -93,6 +131,10 @@ class Rides:
             self._lines[(pattern, shape)] = made
         points, at = made
         return points[at[first] : at[last] + 1]
+
+    def service_date(self, day: dt.date, offset: int) -> dt.date:
+        """Return the service date `offset` days from a view's (-1: a run past midnight)."""
+        return day if offset == 0 else day + dt.timedelta(days=offset)
 
     def clock(self, base_epoch_s: int, zone: int) -> Clock:
         """Return the clock of a date's axis in one of the snapshot's zones (-1: its own)."""

@@ -14,7 +14,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache, partial
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -33,8 +32,10 @@ from journeys.errors import (
 )
 from journeys.itinerary import Itinerary, Place, WalkLeg, make_itinerary
 from journeys.patterns import Places, Rides
-from journeys.raptor import LabelPool, Targets, network
+from journeys.raptor import Bounds, LabelPool, Network, Targets, network
 from journeys.reconstruct import (
+    Calls,
+    Step,
     Trace,
     distance_between_m,
     summarise,
@@ -83,6 +84,8 @@ DEFAULT_WALK_END_S = 15 * 60
 #: the snapshot's longest; a journey of that search arriving `SOONER_S` earlier is offered too.
 STRANDED_IDLE_S = 30 * 60
 SOONER_S = 15 * 60
+#: Stop endpoints whose walks a planner keeps (a few kB each).
+REACHES_KEPT = 8192
 #: How far before `arrive_by` an arrive-by query looks for departures when no window is given.
 ARRIVE_BY_WINDOW_S = 3 * 3600
 #: After the latest departure arriving in time, how much earlier arrive-by still looks.
@@ -103,6 +106,12 @@ class Planner:
         self._labels = LabelPool()
         self._zone = ZoneInfo(snapshot.timezone)
         self._day_starts: dict[dt.date, int] = {}
+        #: Per stop or place id, walk limit and direction: its walk and its place. Many
+        #: queries share an endpoint, and the answer depends only on the snapshot.
+        self._reaches: dict[tuple[str, int, bool], tuple[Reach, Place]] = {}
+        #: Per day view (by identity; the view kept to tell a reused id): what its
+        #: single-departure searches read, made once per view.
+        self._networks: dict[int, tuple[DayView, Network, Bounds, Calls]] = {}
 
     def day_view(
         self, day: dt.date, wheelchair: bool = False, overlay: RealtimeOverlay | None = None
@@ -181,11 +190,25 @@ class Planner:
             window = (t0 - (query.window_s or ARRIVE_BY_WINDOW_S), t0)
         else:
             window = (t0, t0 + query.window_s)
-        with self._labels.labels(query.max_transfers + 1, view.n_stops) as labels:
+        labels = self._labels.take(query.max_transfers + 1, view.n_stops)
+        net, bounds, calls = self._network(view)
+        try:
             trace = Trace(
-                self.snapshot, view, labels, targets, origin, destination, self._places, self._rides
+                self.snapshot,
+                view,
+                labels,
+                targets,
+                origin,
+                destination,
+                self._places,
+                self._rides,
+                calls,
+                net,
+                bounds,
             )
             found = self._run(trace, access, window, query)
+        finally:
+            self._labels.give_back(labels)
         walk = self._walk_only(origin, destination, start, end, when, max(start_s, end_s), query)
         return _pareto(found, walk, query)
 
@@ -239,10 +262,9 @@ class Planner:
         enough to also find the journeys with fewer transfers that leave a little earlier.
         """
         foot = self.snapshot.footpaths
-        net = network(t.view, foot)
+        net, bounds = t.net, t.zero_bounds
         if q.arrive_by is None and window[0] == window[1]:
             departures: list[tuple[int, np.ndarray | None]] = [(window[0], None)]
-            bounds = no_bounds(t.view)
         else:
             departures = list(departures_in_window(t.view, access, *window))
             # Many departures share the bounds: they pay for themselves in range queries.
@@ -264,6 +286,22 @@ class Planner:
                 in_time_s = departure_s if in_time_s is None and new else in_time_s
             out += [_journey(t, f) for f in new]
         return out
+
+    def _network(self, view: DayView) -> tuple[Network, Bounds, Calls]:
+        """Return the arrays of a view the rounds read, its zero bounds and its calls made.
+
+        The calls are per column of the view (one trip at one stop): a ride's
+        intermediate stops are the same objects for every query that rides them.
+        """
+        made = self._networks.get(id(view))
+        if made is None or made[0] is not view:
+            calls: Calls = [None] * len(view.col_arrival_s)
+            made = (view, network(view, self.snapshot.footpaths), no_bounds(view), calls)
+            with self._lock:
+                self._networks[id(view)] = made
+                while len(self._networks) > 2 * self._cached_days:
+                    del self._networks[next(iter(self._networks))]
+        return made[1], made[2], made[3]
 
     def _day_and_time(self, when: dt.datetime) -> tuple[dt.date, int]:
         """Return the service date of a moment and its seconds on that date's axis."""
@@ -303,8 +341,16 @@ class Planner:
                 radius_m = max_s * walking.walking_speed_mps / walking.detour_factor
                 raise OutsideNetworkError(endpoint.lat, endpoint.lon, radius_m)
             return reach, Place(name, endpoint.lat, endpoint.lon)
-        stops, place = self._stops(endpoint)
-        return from_stops(self.snapshot.footpaths, stops, max_s, outward), place
+        key = (endpoint, max_s, outward)
+        made = self._reaches.get(key)
+        if made is None:
+            stops, place = self._stops(endpoint)
+            made = from_stops(self.snapshot.footpaths, stops, max_s, outward), place
+            with self._lock:
+                if len(self._reaches) >= REACHES_KEPT:
+                    self._reaches.clear()
+                self._reaches[key] = made
+        return made
 
 
 def _query_time(query: JourneyQuery, max_walk_s: int) -> dt.datetime:
@@ -348,8 +394,25 @@ class _Journey:
 def _journey(t: Trace, found: Found) -> _Journey:
     """Trace an improved destination label now (the labels change), build its itinerary later."""
     steps = trace_steps(t, found.round, found.departure_s)
-    # Built at most once: whether a query is stranded may build the first one early.
-    return _Journey(*summarise(t, steps), cache(partial(to_itinerary, t, steps)))
+    return _Journey(*summarise(t, steps), _Build(t, steps))
+
+
+class _Build:
+    """Builds a traced journey's itinerary at most once.
+
+    Whether a query is stranded may build the first one early.
+    """
+
+    __slots__ = ("_made", "_steps", "_trace")
+
+    def __init__(self, t: Trace, steps: list[Step]) -> None:
+        self._trace, self._steps = t, steps
+        self._made: Itinerary | None = None
+
+    def __call__(self) -> Itinerary:
+        if self._made is None:
+            self._made = to_itinerary(self._trace, self._steps)
+        return self._made
 
 
 def _criteria(j: _Journey, arrive_by: bool) -> tuple[int, ...]:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -87,12 +85,10 @@ class LabelPool:
         self._spare: dict[tuple[int, int], list[tuple[I64, I64, I64]]] = {}
         self._lock = threading.Lock()
 
-    @contextmanager
-    def labels(self, rounds: int, n_stops: int) -> Iterator[Labels]:
-        """Lend labels for up to `rounds` rides, every time unreached, for one search."""
-        key = (rounds, n_stops)
+    def take(self, rounds: int, n_stops: int) -> Labels:
+        """Return labels for up to `rounds` rides, every time unreached: give them back after."""
         with self._lock:
-            spare = self._spare.get(key)
+            spare = self._spare.get((rounds, n_stops))
             blocks = spare.pop() if spare else None
         if blocks is None:
             blocks = (
@@ -104,13 +100,16 @@ class LabelPool:
         times.fill(INF)
         target[0].fill(INF)
         target[1].fill(-1)
-        try:
-            yield Labels(*times, *indexes, *target)
-        finally:
-            with self._lock:
-                spare = self._spare.setdefault(key, [])
-                if len(spare) < self.KEEP:
-                    spare.append(blocks)
+        return Labels(*times, *indexes, *target)
+
+    def give_back(self, labels: Labels) -> None:
+        """Keep a search's labels for the next one (its blocks are the labels' bases)."""
+        blocks = (labels.arrival.base, labels.row.base, labels.target.base)
+        rounds, n_stops = labels.arrival.shape
+        with self._lock:
+            spare = self._spare.setdefault((rounds - 1, n_stops), [])
+            if len(spare) < self.KEEP:
+                spare.append(blocks)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,18 +200,21 @@ def run_rounds(
     labels: Labels,
     targets: Targets,
     bounds: Bounds,
-    marked: I64,
-    ready_before: I64,
+    start: tuple[I64, I64, int],
+    marked: I64 | None,
     max_walk_s: int,
 ) -> I64:
-    """Run rounds 1.. from the marked stops; return the rounds that improved the destination.
+    """Write round 0, run rounds 1..; return the rounds that improved the destination.
 
-    The arrival of an improved round is then in `labels.target`. `ready_before` holds each
-    stop's round-0 boarding time before this departure wrote its own: a trip one could
-    catch then was scanned by a later departure already. Walks between two vehicles take
-    footpaths of at most `max_walk_s`.
+    `start` is (access stops, the walk to each, the departure): round 0 is walking from
+    the origin (walking all the way is the planner's own answer). `marked` restricts the
+    first round to some access stops (None: all of them). The arrival of an improved
+    round is then in `labels.target`. Each stop's round-0 boarding time from before this
+    departure is kept: a trip one could catch then was scanned by a later departure
+    already. Walks between two vehicles take footpaths of at most `max_walk_s`.
     """
-    marked = np.ascontiguousarray(marked, dtype=np.int64)
+    stops, access_s, departure_s = start
+    first = stops if marked is None else np.ascontiguousarray(marked, dtype=np.int64)
     kernels()
     # Plain tuples: numba unboxes a named tuple of arrays about six times slower, which
     # was most of a small feed's call.
@@ -222,8 +224,10 @@ def run_rounds(
         targets.stops,
         targets.egress_s,
         (bounds.arrive_s, bounds.board_s),
-        marked,
-        ready_before,
+        stops,
+        access_s,
+        departure_s,
+        first,
         max_walk_s,
     )
 
@@ -242,7 +246,7 @@ def warm_up() -> None:
     i32 = np.zeros(2, dtype=np.int32)
     net = Network(z, z, z, z, z, z, no, no, z, z, z, z, z, z, z, i32, i32, i32)
     labels = Labels.empty(1, 1)
-    run_rounds(net, labels, Targets(z[:0], z[:0]), Bounds(z, z), z[:0], z[:1], 0)
+    run_rounds(net, labels, Targets(z[:0], z[:0]), Bounds(z, z), (z[:0], z[:0], 0), None, 0)
     _catchable(z, z, z, z[:0], z[:0], z[:0])
 
 
@@ -252,8 +256,10 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
     target_stops: I64,
     egress_s: I64,
     bounds: tuple[I64, I64],
+    access_stops: I64,
+    access_s: I64,
+    departure_s: int,
     marked: I64,
-    ready_before: I64,
     max_walk_s: int,
 ) -> I64:
     (
@@ -280,6 +286,13 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
     target, target_stop = labels[8], labels[9]
     arrive_bound_s, board_bound_s = bounds
     n_stops = arrival.shape[1]
+    # Each stop's round-0 boarding time before this departure, then round 0: walking
+    # from the origin to the access stops.
+    before = ready[0].copy()
+    for i in range(len(access_stops)):
+        s, t = access_stops[i], departure_s + access_s[i]
+        walk[0, s] = ready[0, s] = t
+        walk_from[0, s] = -1
     n_routes = len(route_pp_start) - 1
     rounds = arrival.shape[0] - 1
     improved = np.empty(rounds, dtype=np.int64)
@@ -288,7 +301,6 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
     # this one, and for a marked stop its boarding time before it improved.
     ready_best = ready[0].copy()
     arrival_bound = arrival[0].copy()
-    before = ready_before.copy()
     # Scratch of one round, cleared as it is used.
     boards = np.zeros(len(pp_stop), dtype=np.bool_)  # boarding may help at this position
     route_first = np.full(n_routes, -1, dtype=np.int64)  # first position to scan, -1: none

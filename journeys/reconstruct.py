@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +43,8 @@ class Walk:
 
 
 Step = Ride | Walk
+#: Per column of a day view (a trip's call at a stop): its `StopCall`, made on first use.
+Calls = list[StopCall | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,9 @@ class Trace:
     destination: Place
     places: Places
     rides: Rides
+    calls: Calls
+    net: raptor.Network
+    zero_bounds: raptor.Bounds
 
 
 def time_at(view: DayView, row: int, pp: int, departure: bool) -> int:
@@ -250,40 +254,45 @@ def _trace(  # noqa: C901 - one compiled body, as the rounds
 
 def _transit_leg(t: Trace, ride: Ride, transfer_s: int | None) -> TransitLeg:
     """Build the leg of one ride, its pattern's stops and line sliced, in its trip's zone."""
-    snap, view = t.snap, t.view
-    trip = int(view.row_trip[ride.row])
-    clock = t.rides.clock(view.base_epoch_s, int(snap.trips.timezone[trip]))
-    route = int(view.pp_route[ride.from_pp])
-    first = ride.from_pp - int(view.route_pp_start[route])
-    last = ride.to_pp - int(view.route_pp_start[route])
-    cols = view.pp_col[ride.from_pp : ride.to_pp + 1] + ride.row - int(view.route_row_start[route])
-    arrival = view.col_arrival_s[cols].tolist()
-    departure = view.col_departure_s[cols].tolist()
-    pattern = int(snap.trips.pattern[trip])
-    stops = t.rides.stops(pattern)[first : last + 1]
-    calls = tuple(
-        StopCall(stops[i], clock.at(arrival[i]), clock.at(departure[i]))
-        for i in range(1, len(stops) - 1)
-    )
-    r, line_of = snap.routes, int(snap.trips.route[trip])
+    view = t.view
+    row, from_pp, to_pp = ride.row, ride.from_pp, ride.to_pp
+    trip = t.rides.trip(int(view.row_trip[row]))
+    clock = t.rides.clock(view.base_epoch_s, trip.zone)
+    route = int(view.pp_route[from_pp])
+    route_pp = int(view.route_pp_start[route])
+    first, last = from_pp - route_pp, to_pp - route_pp
+    at = view.pp_col[from_pp : to_pp + 1] + (row - int(view.route_row_start[route]))
+    cols = at.tolist()
+    stops = t.rides.stops(trip.pattern)[first : last + 1]
+    made = t.calls
+    inner = cols[1:-1]
+    for col in inner:
+        if made[col] is None:
+            arrival = view.col_arrival_s[at].tolist()
+            departure = view.col_departure_s[at].tolist()
+            for i in range(1, len(cols) - 1):
+                if made[cols[i]] is None:
+                    made[cols[i]] = StopCall(stops[i], clock.at(arrival[i]), clock.at(departure[i]))
+            break
+    calls = cast("tuple[StopCall, ...]", tuple([made[col] for col in inner]))
     return TransitLeg(
-        operator_id=r.operator_ids[line_of],
-        route_id=r.ids[line_of],
-        route_short_name=r.short_names[line_of],
-        route_long_name=r.long_names[line_of],
-        route_type=int(r.route_type[line_of]),
-        trip_id=snap.trips.ids[trip],
-        headsign=snap.trips.headsigns[trip],
-        from_place=stops[0],
-        to_place=stops[-1],
-        departure=clock.at(departure[0]),
-        arrival=clock.at(arrival[-1]),
-        intermediate_stops=calls,
-        geometry=t.rides.line(pattern, int(snap.trips.shape[trip]), first, last),
-        stay_seated=ride.stay_seated,
-        realtime=bool(view.row_realtime[ride.row]),
-        transfer_s=None if ride.stay_seated else transfer_s,
-        service_date=view.day + dt.timedelta(days=int(view.row_day[ride.row])),
+        trip.operator_id,
+        trip.route_id,
+        trip.route_short_name,
+        trip.route_long_name,
+        trip.route_type,
+        trip.trip_id,
+        trip.headsign,
+        stops[0],
+        stops[-1],
+        clock.at(int(view.col_departure_s[cols[0]])),
+        clock.at(int(view.col_arrival_s[cols[-1]])),
+        calls,
+        t.rides.line(trip.pattern, trip.shape, first, last),
+        ride.stay_seated,
+        bool(view.row_realtime[row]),
+        None if ride.stay_seated else transfer_s,
+        t.rides.service_date(view.day, int(view.row_day[row])),
     )
 
 

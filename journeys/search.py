@@ -38,14 +38,6 @@ class Found:
     arrival_s: int
 
 
-def _start(labels: Labels, access: Access, departure_s: int) -> None:
-    """Write round 0: walking from the origin (walking all the way is the planner's own answer)."""
-    times = departure_s + access.access_s
-    labels.walk[0, access.stops] = times
-    labels.ready[0, access.stops] = times
-    labels.walk_from[0, access.stops] = -1
-
-
 def run_departure(
     net: Network,
     labels: Labels,
@@ -62,10 +54,8 @@ def run_departure(
     only); a walk between vehicles takes at most `max_walk_s`; `marked` restricts the
     first round to some access stops (default: all of them).
     """
-    ready_before = labels.ready[0].copy()
-    _start(labels, access, departure_s)
-    marked = np.unique(access.stops) if marked is None else marked
-    improved = run_rounds(net, labels, targets, bounds, marked, ready_before, max_walk_s)
+    start = (access.stops, access.access_s, departure_s)
+    improved = run_rounds(net, labels, targets, bounds, start, marked, max_walk_s)
     return [Found(departure_s, k, int(labels.target[k])) for k in improved.tolist()]
 
 

@@ -145,3 +145,36 @@ def test_a_pair_named_twice_in_transfers_txt_is_reached_once_by_its_shortest_wal
     assert reach.walk_s.tolist() == [0, 200]
     (walking,) = Planner(snap).plan(JourneyQuery("t:C", "t:C2", depart_at=at("09:00")))
     assert walking.legs[0].duration_s == 200
+
+
+#: Three stops north of C, each 290 m from the one before and more than 400 m (the
+#: longest link) from any other: from C to W3 one walks the chain, 870 m.
+CHAIN_DEG = 290 / 111_195
+
+
+def test_a_walk_over_several_links_within_the_limit_beats_hours_of_waiting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lat, lon = STOPS["C"]
+    for i in (1, 2, 3):
+        monkeypatch.setitem(STOPS, f"W{i}", (lat + i * CHAIN_DEG, lon))
+    late = Trip("late", (("C", "10:00"), ("W3", "10:05")))
+    planner = planner_for(FAST, late)
+    snap = planner.snapshot
+    c, w3 = snap.stops.index["t:C"], snap.stops.index["t:W3"]
+    assert snap.walking.radius_m < 2 * 290  # no link skips a stop of the chain
+    reach = from_stops(snap.footpaths, np.asarray([c]), 900, outward=True)
+    (walk_s,) = reach.walk_s[reach.stops == w3]
+    assert 3 * 280 <= walk_s <= 900  # three links of 290 m, not one
+    query = JourneyQuery("t:A", "t:W3", depart_at=at("07:55"))
+    # Within the default 15 minutes: ride to C, walk the chain; the 10:00 bus is not offered.
+    (walking,) = planner.plan(query)
+    assert rides([walking]) == ["fast"]
+    last = walking.legs[-1]
+    assert isinstance(last, WalkLeg)
+    assert (last.from_place.stop_id, last.duration_s) == ("t:C", walk_s)
+    assert walking.arrival == at("08:10") + dt.timedelta(seconds=int(walk_s))
+    # A limit the traveller sets below the chain's walk is kept to: the bus it is.
+    (waiting,) = planner.plan(replace(query, max_walk_start_s=900, max_walk_end_s=int(walk_s) - 1))
+    assert rides([waiting]) == ["fast", "late"]
+    assert waiting.arrival == at("10:05")
