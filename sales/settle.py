@@ -183,7 +183,9 @@ async def _settle_confirm(
         return True
     try:
         async with conn.transaction():  # a savepoint: a failed signing keeps the rest
-            await tickets.issue(conn, booking["id"], sales.signing_secret, sales.public_url)
+            await tickets.issue(
+                conn, booking["id"], sales.signing_secret, sales.public_url, sales.cache
+            )
     except Exception:  # any failure to sign: the operators said yes, so retry, never undo
         log.exception("tickets not issued; retried", extra={"booking": str(booking["id"])})
         return False
