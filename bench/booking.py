@@ -202,7 +202,7 @@ def _report(title: str, rate: float, latencies: list[float], reference: float) -
     for q in (50, 95, 99):
         print(f"  p{q}       {percentile_ms(latencies, q):8.1f} ms")
     print(f"  reference {reference:8.1f} single-row INSERT tx/s (interleaved, same server)")
-    print(f"  ratio     {rate / reference:8.3f} purchases per reference transaction")
+    print(f"  ratio     {rate / reference:8.3f} purchases per reference transaction", flush=True)
 
 
 def _arguments() -> argparse.Namespace:
@@ -228,26 +228,28 @@ async def main(args: argparse.Namespace) -> None:
                     print("   ", " ".join(text.split())[:200])
             return
         steps = await _round_trips(url, key)
+        offer, book, confirm = (statistics.median(s) for s in steps)
+        total = [sum(t) for t in zip(*steps, strict=True)]
+        # Each part is printed as it ends: a later part that fails keeps the earlier figures.
+        print(f"round trips to PostgreSQL per purchase, {COUNTED} purchases one at a time (median)")
+        print(
+            f"  offer {offer:g}, book {book:g}, confirm {confirm:g}: total "
+            f"{statistics.median(total):g} (min {min(total)}, max {max(total)})",
+            flush=True,
+        )
         async with running_gateway(url, POOL) as base:
             one = await _interleaved(args, url, base, key)
+        _report(
+            f"one process, {CLIENTS} clients, {args.purchases} purchases in {args.rounds} rounds",
+            *one,
+        )
         two = await _two_processes(args, url, key)
-    offer, book, confirm = (statistics.median(s) for s in steps)
-    total = [sum(t) for t in zip(*steps, strict=True)]
-    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
-    print(f"round trips to PostgreSQL per purchase, {COUNTED} purchases one at a time (median)")
-    print(
-        f"  offer {offer:g}, book {book:g}, confirm {confirm:g}: total "
-        f"{statistics.median(total):g} (min {min(total)}, max {max(total)})"
-    )
-    _report(
-        f"one process, {CLIENTS} clients, {args.purchases} purchases in {args.rounds} rounds",
-        *one,
-    )
     _report(f"two processes on one port, {CLIENTS} clients", *two)
     print(
         f"  scaling   {two[0] / one[0]:8.2f} x one process "
         f"({(two[0] / two[2]) / (one[0] / one[2]):.2f} x against each one's reference)"
     )
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
 
 
 if __name__ == "__main__":
