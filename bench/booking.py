@@ -11,15 +11,17 @@ drives them over HTTP, in three parts:
    floor any purchase sits on), so both see the same machine;
 3. two processes sharing one port (MAAS_REUSE_PORT), interleaved the same way.
 
-Usage: python bench/booking.py [purchases per part] [rounds]
+Usage: python bench/booking.py [--purchases N] [--rounds R] [--statements]
+(`--statements` prints the SQL of one purchase, step by step, and stops).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import itertools
+import os
 import statistics
-import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -28,7 +30,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 from pgcount import counting_proxy  # bench/pgcount.py, run as a script
-from support import running_gateway, running_gateways, scratch_database
+from support import percentile_ms, running_gateway, running_gateways, scratch_database
 
 from gateway import credentials
 from gateway.demo.kuopio import read_demo_fare_files
@@ -39,8 +41,6 @@ from sales.conditions import set_conditions
 from sales.fares import store_fares, zip_files
 
 CLIENTS = 64
-PURCHASES = int(sys.argv[1]) if len(sys.argv) > 1 else 1500
-ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
 REFERENCE_S = 2.0
 COUNTED = 30
 #: Background jobs stay out of the counted round trips; a pool of 16 per process.
@@ -150,54 +150,107 @@ async def _reference(url: str) -> tuple[int, float]:
         return done, time.perf_counter() - started
 
 
-async def _interleaved(url: str, base: str, key: str) -> tuple[float, list[float], float]:
+async def _statements(url: str, key: str) -> list[list[str]]:
+    """Return the SQL each step (offer, book, confirm) of one warm purchase sends."""
+    async with (
+        counting_proxy(url) as (proxied, seen),
+        running_gateway(proxied, QUIET | POOL) as base,
+    ):
+        headers = {"Authorization": f"Bearer {key}"}
+        steps: list[list[str]] = []
+
+        async def mark() -> None:
+            await asyncio.sleep(0.05)
+            steps.append(seen.statements[:])
+            seen.statements.clear()
+
+        async with aiohttp.ClientSession() as session:
+            for _ in range(3):
+                await _purchase(session, base, headers)
+            await asyncio.sleep(0.05)
+            seen.keep = True
+            await _purchase(session, base, headers, mark)
+            await mark()
+        return steps
+
+
+async def _interleaved(
+    args: argparse.Namespace, url: str, base: str, key: str
+) -> tuple[float, list[float], float]:
     """Alternate rounds of purchases and of the reference; return rate, latencies, reference."""
     await asyncio.wait_for(_load(base, key, 200), 120)  # warm-up: connections, caches
     latencies: list[float] = []
     elapsed, ref_done, ref_s = 0.0, 0, 0.0
-    for _ in range(ROUNDS):
-        took, more = await asyncio.wait_for(_load(base, key, PURCHASES // ROUNDS), 600)
+    for _ in range(args.rounds):
+        took, more = await asyncio.wait_for(_load(base, key, args.purchases // args.rounds), 600)
         elapsed, latencies = elapsed + took, latencies + more
         done, s = await _reference(url)
         ref_done, ref_s = ref_done + done, ref_s + s
     return len(latencies) / elapsed, sorted(latencies), ref_done / ref_s
 
 
-async def _two_processes(url: str, key: str) -> tuple[float, list[float], float]:
+async def _two_processes(
+    args: argparse.Namespace, url: str, key: str
+) -> tuple[float, list[float], float]:
     async with running_gateways(url, [POOL, POOL]) as gateways:
-        return await _interleaved(url, gateways.base, key)
+        return await _interleaved(args, url, gateways.base, key)
 
 
 def _report(title: str, rate: float, latencies: list[float], reference: float) -> None:
     print(title)
     print(f"  rate      {rate:8.1f} purchases/s")
-    print(f"  p50       {statistics.median(latencies) * 1000:8.1f} ms")
-    print(f"  p99       {latencies[int(len(latencies) * 0.99) - 1] * 1000:8.1f} ms")
+    for q in (50, 95, 99):
+        print(f"  p{q}       {percentile_ms(latencies, q):8.1f} ms")
     print(f"  reference {reference:8.1f} single-row INSERT tx/s (interleaved, same server)")
-    print(f"  ratio     {rate / reference:8.3f} purchases per reference transaction")
+    print(f"  ratio     {rate / reference:8.3f} purchases per reference transaction", flush=True)
 
 
-async def main() -> None:
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--purchases", type=int, default=1500, help="purchases per part")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds each part is split into")
+    parser.add_argument(
+        "--statements", action="store_true", help="print the SQL of one purchase and stop"
+    )
+    return parser.parse_args()
+
+
+async def main(args: argparse.Namespace) -> None:
+    """Run the parts the arguments ask for and print their figures."""
     async with scratch_database() as url:
         key = await _prepare(url)
+        if args.statements:
+            for name, sent in zip(
+                ("offer", "book", "confirm"), await _statements(url, key), strict=True
+            ):
+                print(f"{name}: {len(sent)} statements")
+                for text in sent:
+                    print("   ", " ".join(text.split())[:200])
+            return
         steps = await _round_trips(url, key)
+        offer, book, confirm = (statistics.median(s) for s in steps)
+        total = [sum(t) for t in zip(*steps, strict=True)]
+        # Each part is printed as it ends: a later part that fails keeps the earlier figures.
+        print(f"round trips to PostgreSQL per purchase, {COUNTED} purchases one at a time (median)")
+        print(
+            f"  offer {offer:g}, book {book:g}, confirm {confirm:g}: total "
+            f"{statistics.median(total):g} (min {min(total)}, max {max(total)})",
+            flush=True,
+        )
         async with running_gateway(url, POOL) as base:
-            one = await _interleaved(url, base, key)
-        two = await _two_processes(url, key)
-    offer, book, confirm = (statistics.median(s) for s in steps)
-    total = [sum(t) for t in zip(*steps, strict=True)]
-    print(f"round trips to PostgreSQL per purchase, {COUNTED} purchases one at a time (median)")
-    print(
-        f"  offer {offer:g}, book {book:g}, confirm {confirm:g}: total "
-        f"{statistics.median(total):g} (min {min(total)}, max {max(total)})"
-    )
-    _report(f"one process, {CLIENTS} clients, {PURCHASES} purchases in {ROUNDS} rounds", *one)
+            one = await _interleaved(args, url, base, key)
+        _report(
+            f"one process, {CLIENTS} clients, {args.purchases} purchases in {args.rounds} rounds",
+            *one,
+        )
+        two = await _two_processes(args, url, key)
     _report(f"two processes on one port, {CLIENTS} clients", *two)
     print(
         f"  scaling   {two[0] / one[0]:8.2f} x one process "
         f"({(two[0] / two[2]) / (one[0] / one[2]):.2f} x against each one's reference)"
     )
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(_arguments()))

@@ -24,6 +24,24 @@ class RoundTrips:
 
     def __init__(self) -> None:
         self.count = 0
+        #: With `keep` set, the text of each statement run (for `booking.py --statements`).
+        self.keep = False
+        self.statements: list[str] = []
+        self._named: dict[bytes, str] = {}
+
+    def note(self, kind: bytes, body: bytes) -> None:
+        """Remember the text of a simple query, or of a prepared statement when it is bound."""
+        if kind == b"Q":
+            self.statements.append(body.split(b"\0", 1)[0].decode())
+        elif kind == b"P":  # Parse: statement name, query text, ...
+            name, text = body.split(b"\0", 2)[:2]
+            self._named[name] = text.decode()
+            if not name and self.keep:
+                self.statements.append(text.decode())
+        elif kind == b"B":  # Bind: portal name, statement name, ...
+            name = body.split(b"\0", 2)[1]
+            if name:
+                self.statements.append(self._named.get(name, "?"))
 
 
 async def _client_to_server(
@@ -40,7 +58,10 @@ async def _client_to_server(
         kind, length = head[:1], struct.unpack("!i", head[1:])[0]
         if kind in (b"Q", b"S"):
             seen.count += 1
-        writer.write(head + await reader.readexactly(length - 4))
+        body = await reader.readexactly(length - 4)
+        if seen.keep or kind == b"P":
+            seen.note(kind, body)
+        writer.write(head + body)
         if not reader._buffer:  # type: ignore[attr-defined]  # flush once per burst
             await writer.drain()
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from gateway.ratelimit import LocalCounts
     from gateway.realtime.service import Realtime
     from gateway.timetable import TimetableStore
+    from sales.cache import Cache
     from sales.fares import FaresCache
     from sales.legs import Sales
 
@@ -42,6 +43,8 @@ timetable_key: web.AppKey[TimetableStore] = web.AppKey("timetable")
 realtime_key: web.AppKey[Realtime] = web.AppKey("realtime")
 sales_key: web.AppKey[Sales] = web.AppKey("sales")
 fares_key: web.AppKey[FaresCache] = web.AppKey("fares")
+#: Rows that rarely change (keys, operators, fares, signing keys), dropped on `maas_cache`.
+cache_key: web.AppKey[Cache] = web.AppKey("cache")
 flows_key = web.AppKey("flows", FlowsConfig)
 #: The webhook dispatcher's LISTEN connection (wakes it when a delivery is queued).
 webhook_listener_key: web.AppKey[Listener] = web.AppKey("webhook_listener")

@@ -15,6 +15,8 @@ from typing import Literal
 
 import asyncpg
 
+from sales.cache import Cache
+
 Role = Literal["maas", "operator", "planner", "admin"]
 ROLES: tuple[Role, ...] = ("maas", "operator", "planner", "admin")
 _KEY = re.compile(r"^(mk_[a-z]+_[A-Za-z0-9]{8})_([A-Za-z0-9_-]{32,64})$")
@@ -116,16 +118,26 @@ def key_prefix(key: str) -> str:
     return match[1]
 
 
-async def authenticate(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> Principal | None:
-    """Return the principal of a valid, unrevoked key, or None."""
+async def authenticate(
+    conn: asyncpg.Connection | asyncpg.Pool, key: str, cache: Cache | None = None
+) -> Principal | None:
+    """Return the principal of a valid, unrevoked key, or None.
+
+    With a `cache`, a key's row is read once; a revocation anywhere drops it (`maas_cache`).
+    """
     match = _KEY.match(key)
     if not match:
         return None
-    row = await conn.fetchrow(
-        """SELECT id, prefix, secret_hash, role, name, tenant_id, operator_id
-           FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL""",
-        match[1],
-    )
+
+    async def load() -> asyncpg.Record | None:
+        found: asyncpg.Record | None = await conn.fetchrow(
+            """SELECT id, prefix, secret_hash, role, name, tenant_id, operator_id
+               FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL""",
+            match[1],
+        )
+        return found
+
+    row = await (load() if cache is None else cache.get("api_keys", match[1], load))
     if row is None or not hmac.compare_digest(bytes(row["secret_hash"]), _digest(key)):
         return None
     return Principal(

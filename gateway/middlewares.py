@@ -12,7 +12,7 @@ from aiohttp.typedefs import Handler
 
 from gateway import credentials, ratelimit
 from gateway.api import PRINCIPAL
-from gateway.appkeys import db_key, metrics_key
+from gateway.appkeys import cache_key, db_key, metrics_key
 from gateway.logs import request_id_var
 from gateway.problems import (
     DOMAIN_ERRORS,
@@ -97,7 +97,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise _unauthorized("use the header `Authorization: Bearer <api key>`")
-        found = await credentials.authenticate(request.app[db_key], key.strip())
+        found = await credentials.authenticate(
+            request.app[db_key], key.strip(), request.app.get(cache_key)
+        )
         if found is None:
             # Counted against the client's address, or guessing keys would be unlimited.
             verdict = await ratelimit.check(request)

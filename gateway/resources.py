@@ -20,6 +20,7 @@ from aiohttp import web
 
 from gateway import embedded
 from gateway.appkeys import (
+    cache_key,
     database_url_key,
     db_key,
     fares_key,
@@ -31,6 +32,7 @@ from gateway.appkeys import (
     sales_key,
     settings_key,
 )
+from gateway.cache_listen import cache_context
 from gateway.flows_job import flows_context
 from gateway.migrate import migrate
 from gateway.operator_store import check_tomp_tokens
@@ -227,6 +229,7 @@ async def sales_context(app: web.Application) -> AsyncIterator[None]:
         timedelta(seconds=settings.booking_hold_s),
         settings.signing_secret,
         settings.base_url,
+        cache=app[cache_key],
         lease=(
             timedelta(seconds=settings.booking_lease_s)
             if settings.booking_lease_s
@@ -234,7 +237,7 @@ async def sales_context(app: web.Application) -> AsyncIterator[None]:
         ),
     )
     app[sales_key] = sales
-    app[fares_key] = FaresCache()
+    app[fares_key] = FaresCache(app[cache_key])
     jobs = [
         asyncio.create_task(
             _every(settings.expiry_interval_s, lambda: _expire_round(sales), "booking expiry")
@@ -254,6 +257,7 @@ async def sales_context(app: web.Application) -> AsyncIterator[None]:
 CLEANUP_CONTEXTS = (
     embedded_servers,
     postgres,
+    cache_context,
     signing_keys_context,
     timetable_store,
     redis_client,

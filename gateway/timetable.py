@@ -19,7 +19,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 import orjson
@@ -207,18 +206,23 @@ def _network_geojson_bytes(timetable: Timetable) -> bytes:
     return orjson.dumps(network_geojson(timetable.snapshot, colors))
 
 
-class FeedListener:
-    """The LISTEN connection of one process: reconnects after PostgreSQL restarts, catches up."""
+class Listener:
+    """A LISTEN connection of one process: reconnects after PostgreSQL restarts, catches up.
+
+    A subclass names its `channel` and says what `caught_up` (connected again: what was
+    sent meanwhile is lost), `notified` and `disconnected` do.
+    """
+
+    channel = TIMETABLE_CHANNEL
+    application_name = LISTEN_APPLICATION_NAME
 
     def __init__(
         self,
         database_url: str,
-        store: TimetableStore,
         retry_s: float = LISTEN_RETRY_S,
         check_s: float = LISTEN_CHECK_S,
     ) -> None:
         self._url = database_url
-        self._store = store
         self.retry_s = retry_s
         self.check_s = check_s
         self.connected = False
@@ -235,27 +239,29 @@ class FeedListener:
                 if (task := asyncio.current_task()) is not None and task.cancelling():
                     raise
                 log.warning(
-                    "timetable LISTEN connection lost; reconnecting", extra={"error": repr(exc)}
+                    "LISTEN connection lost; reconnecting",
+                    extra={"channel": self.channel, "error": repr(exc)},
                 )
             finally:
                 self.connected = False
+                self.disconnected()
             await asyncio.sleep(self.retry_s)
 
     async def _listen_once(self) -> None:
-        """Connect, LISTEN, wake the writer to catch up, and return when the connection is lost."""
+        """Connect, LISTEN, catch up, and return when the connection is lost."""
         conn = await asyncpg.connect(
             self._url,
             timeout=self.check_s,
-            server_settings={"application_name": LISTEN_APPLICATION_NAME},
+            server_settings={"application_name": self.application_name},
         )
         lost = asyncio.Event()
         conn.add_termination_listener(lambda _conn: lost.set())
         try:
-            await conn.add_listener(TIMETABLE_CHANNEL, self._notified)
+            await conn.add_listener(self.channel, self._notified)
             self.connected = True
             self.connections += 1
             # Changes committed while nobody listened sent notifications that are gone.
-            self._store.request_rebuild()
+            self.caught_up()
             while not conn.is_closed():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(lost.wait(), self.check_s)
@@ -264,8 +270,39 @@ class FeedListener:
         finally:
             await _close_quietly(conn)
 
-    def _notified(self, *_: Any) -> None:
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         self.notifications += 1
+        self.notified(payload)
+
+    def caught_up(self) -> None:
+        """React to being connected (again): what was sent while not listening is lost."""
+
+    def notified(self, payload: str) -> None:
+        """React to a notification on the channel."""
+
+    def disconnected(self) -> None:
+        """React to losing the connection (it is being made again)."""
+
+
+class FeedListener(Listener):
+    """The timetable's LISTEN connection: every feed change, or a reconnect, wakes the writer."""
+
+    def __init__(
+        self,
+        database_url: str,
+        store: TimetableStore,
+        retry_s: float = LISTEN_RETRY_S,
+        check_s: float = LISTEN_CHECK_S,
+    ) -> None:
+        super().__init__(database_url, retry_s, check_s)
+        self._store = store
+
+    def caught_up(self) -> None:
+        """Rebuild, in case feeds changed while nobody listened (the writer's poll meanwhile)."""
+        self._store.request_rebuild()
+
+    def notified(self, payload: str) -> None:
+        """Rebuild: a feed changed in some process."""
         self._store.request_rebuild()
 
 

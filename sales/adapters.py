@@ -10,6 +10,7 @@ import asyncpg
 from operators.adapter import OperatorAdapter
 from operators.registry import HttpSession, OperatorConfig, build_adapter
 from operators.resilience import Guard, Policy
+from sales.cache import Cache
 from sales.errors import NotFound
 from sales.sealed import unseal
 
@@ -41,12 +42,19 @@ class Adapters:
         self._built: dict[str, tuple[OperatorConfig, GuardedAdapter]] = {}
 
     async def get(
-        self, conn: asyncpg.Connection | asyncpg.Pool, operator_id: str
+        self, conn: asyncpg.Connection | asyncpg.Pool, operator_id: str, cache: Cache | None = None
     ) -> GuardedAdapter:
         """Return the operator's adapter (`NotFound` for an unknown operator)."""
-        row = await conn.fetchrow(
-            "SELECT id, sales_channel, tomp_url, tomp_token FROM operators WHERE id = $1",
-            operator_id,
+
+        async def load() -> asyncpg.Record | None:
+            row: asyncpg.Record | None = await conn.fetchrow(
+                "SELECT id, sales_channel, tomp_url, tomp_token FROM operators WHERE id = $1",
+                operator_id,
+            )
+            return row
+
+        row = await (
+            load() if cache is None else cache.get("operators", ("adapter", operator_id), load)
         )
         if row is None:
             raise NotFound.of("operator", operator_id)

@@ -130,32 +130,58 @@ async def claim_due(pool: asyncpg.Pool, hold: timedelta, limit: int) -> list[asy
     return rows
 
 
+#: An answer recorded in one statement: the leg moved (if still where it was), its seats
+#: given back if it now holds nothing, and its event written; returns whether it moved.
+_RECORD = """
+WITH moved AS (
+       UPDATE booking_legs SET status = $3, operator_ref = coalesce($4, operator_ref)
+       WHERE id = $1 AND status = $2 RETURNING booking_id, position, status),
+     held AS (
+       DELETE FROM capacity_holds h USING moved m
+        WHERE h.booking_id = m.booking_id AND h.position = m.position AND m.status = ANY($5)
+       RETURNING h.capacity_id, h.seats),
+     summed AS (SELECT capacity_id, sum(seats) AS seats FROM held GROUP BY capacity_id),
+     freed AS (UPDATE capacities c SET seats_taken = c.seats_taken - s.seats
+                 FROM summed s WHERE s.capacity_id = c.id),
+     logged AS (INSERT INTO booking_events (booking_id, tenant_id, type, payload)
+                SELECT booking_id, $6, $7, $8 FROM moved)
+SELECT count(*) > 0 FROM moved"""
+
+
 async def record_leg(
     pool: asyncpg.Pool, leg: asyncpg.Record, status: str, operator_ref: str | None, tenant_id: str
 ) -> bool:
-    """Record an operator's answer for one leg in its own transaction; False if it moved on."""
+    """Record an operator's answer for one leg (one statement); False if it moved on.
+
+    A cancelled leg also revokes its ticket, in a transaction with the move.
+    """
+    payload = {"leg": str(leg["id"]), "was": leg["status"]}
+    if status != "CANCELLED":
+        moved: bool = await pool.fetchval(
+            _RECORD,
+            leg["id"],
+            leg["status"],
+            status,
+            operator_ref,
+            list(SETTLED_FREE),
+            tenant_id,
+            f"leg.{status.lower()}",
+            payload,
+        )
+        return moved
     async with pool.acquire() as conn, conn.transaction():
-        moved = await conn.fetchval(
+        if not await conn.fetchval(
             """UPDATE booking_legs SET status = $3, operator_ref = coalesce($4, operator_ref)
                WHERE id = $1 AND status = $2 RETURNING true""",
             leg["id"],
             leg["status"],
             status,
             operator_ref,
-        )
-        if not moved:
+        ):
             return False
-        if status == "CANCELLED":
-            await revocation.revoke_tickets(conn, leg["booking_id"], leg["id"])
+        await revocation.revoke_tickets(conn, leg["booking_id"], leg["id"])
         await free_seats(conn, leg["booking_id"])
-        await event(
-            conn,
-            leg["booking_id"],
-            tenant_id,
-            f"leg.{status.lower()}",
-            leg=str(leg["id"]),
-            was=leg["status"],
-        )
+        await event(conn, leg["booking_id"], tenant_id, f"leg.{status.lower()}", **payload)
     return True
 
 

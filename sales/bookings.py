@@ -183,10 +183,37 @@ class _AlreadyDone(Exception):
     """
 
 
+#: The intent to confirm a PENDING, unleased, unexpired booking, in one statement: the
+#: booking and its legs CONFIRMING, the lease taken, the event written. The UPDATE's own
+#: WHERE is checked again on the newest row after waiting for its lock, so a concurrent
+#: confirm moves it once. Any other case is decided by `_confirm_intent_locked`.
+_CONFIRM = """
+WITH moved AS (
+       UPDATE bookings SET status = 'CONFIRMING', updated_at = now(),
+              settle_after = now() + $3::interval
+       WHERE id = $1 AND tenant_id = $2 AND status = 'PENDING'
+         AND (settle_after IS NULL OR settle_after <= now()) AND expires_at > $4
+       RETURNING id),
+     legs AS (UPDATE booking_legs SET status = 'CONFIRMING'
+              WHERE booking_id IN (SELECT id FROM moved) AND status = 'PENDING'),
+     logged AS (INSERT INTO booking_events (booking_id, tenant_id, type, payload)
+                SELECT id, $2, 'booking.confirming', '{}'::jsonb FROM moved)
+SELECT EXISTS (SELECT 1 FROM moved)"""
+
+
 async def _confirm_intent(
     sales: Sales, tenant_id: str, booking_id: uuid.UUID
 ) -> SalesError | _AlreadyDone | None:
     """Commit the intent to confirm (CONFIRMING, legs owed their commit), or say why not."""
+    if await sales.pool.fetchval(_CONFIRM, booking_id, tenant_id, sales.lease, datetime.now(UTC)):
+        return None
+    return await _confirm_intent_locked(sales, tenant_id, booking_id)
+
+
+async def _confirm_intent_locked(
+    sales: Sales, tenant_id: str, booking_id: uuid.UUID
+) -> SalesError | _AlreadyDone | None:
+    """Decide a confirm that is not the plain case under the booking's lock (expired, busy...)."""
     async with sales.pool.acquire() as conn, conn.transaction():
         booking = await store.lock(conn, tenant_id, booking_id)
         status = booking["status"]

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
+from sales.cache import Cache
 from sales.errors import NotFound
 from sales.schemas import Conditions
 
@@ -148,9 +149,21 @@ class OperatorTerms:
 
 
 async def operator_terms(
+    conn: asyncpg.Pool | asyncpg.Connection, operator_ids: set[str], cache: Cache | None = None
+) -> dict[str, OperatorTerms]:
+    """Return the terms of each operator (`NotFound` naming an unknown one).
+
+    With a `cache`, the terms of a set of operators are read once until one changes.
+    """
+    if cache is None:
+        return await _read_terms(conn, operator_ids)
+    key = ("terms", *sorted(operator_ids))
+    return await cache.get("operators", key, lambda: _read_terms(conn, operator_ids))
+
+
+async def _read_terms(
     conn: asyncpg.Pool | asyncpg.Connection, operator_ids: set[str]
 ) -> dict[str, OperatorTerms]:
-    """Return the terms of each operator (`NotFound` naming an unknown one)."""
     ids = list(operator_ids)
     rows = await conn.fetch("SELECT * FROM operators WHERE id = ANY($1)", ids)
     sets: dict[str, dict[str, ConditionSet]] = {r["id"]: {} for r in rows}

@@ -26,6 +26,7 @@ from operators.fares.coverage import coverage_warnings
 from operators.fares.csvfiles import FARE_FILES
 from operators.fares.loader import load_fares
 from operators.fares.model import FareFeed, FareIssue, FaresValidationError
+from sales.cache import Cache
 
 log = logging.getLogger(__name__)
 
@@ -160,19 +161,27 @@ _Key = tuple[str, int | None, str]
 class FaresCache:
     """Parsed current fares of every operator, reloaded when its fares or timetable change."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache: Cache | None = None) -> None:
         self._feeds: dict[str, tuple[_Key, FareFeed | None]] = {}
         self._lock = asyncio.Lock()
+        self._cache = cache
 
     async def current(self, pool: asyncpg.Pool) -> dict[str, FareFeed]:
         """Return every operator's current fares, matched against its current timetable."""
+
         # The key includes the timetable version: another process's feed upload is seen
-        # at the next request, with no notification to lose.
-        rows = await pool.fetch(
-            """SELECT f.operator_id, f.sha256, o.timezone, v.id AS feed_version_id
-               FROM fare_versions f JOIN operators o ON o.id = f.operator_id
-               LEFT JOIN feed_versions v ON v.operator_id = f.operator_id AND v.is_current
-               WHERE f.is_current"""
+        # at the next request (or, with a cache, once `maas_cache` says so).
+        async def versions() -> list[asyncpg.Record]:
+            found: list[asyncpg.Record] = await pool.fetch(
+                """SELECT f.operator_id, f.sha256, o.timezone, v.id AS feed_version_id
+                   FROM fare_versions f JOIN operators o ON o.id = f.operator_id
+                   LEFT JOIN feed_versions v ON v.operator_id = f.operator_id AND v.is_current
+                   WHERE f.is_current"""
+            )
+            return found
+
+        rows = await (
+            versions() if self._cache is None else self._cache.get("fares", "current", versions)
         )
         wanted: dict[str, _Key] = {
             r["operator_id"]: (r["sha256"], r["feed_version_id"], r["timezone"]) for r in rows

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -22,6 +22,7 @@ from operators.adapter import (
     StatusAdapter,
 )
 from sales.adapters import Adapters, GuardedAdapter
+from sales.cache import Cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,8 @@ class Sales:
     lease: timedelta = timedelta(seconds=30)
     #: How often an operator is asked again about a CONDITIONAL_CONFIRMED leg.
     recheck: timedelta = timedelta(seconds=30)
+    #: Operators and signing keys read once, not per purchase (answers only when kept live).
+    cache: Cache = field(default_factory=Cache)
 
 
 def leg_order(leg: asyncpg.Record) -> LegOrder:
@@ -76,7 +79,9 @@ async def each_leg(
 
     `then` runs as soon as each leg's answer arrives (to record it before the others answer).
     """
-    adapters = [await sales.adapters.get(sales.pool, leg["operator_id"]) for leg in legs]
+    adapters = [
+        await sales.adapters.get(sales.pool, leg["operator_id"], sales.cache) for leg in legs
+    ]
 
     async def one(adapter: GuardedAdapter, leg: asyncpg.Record) -> Answer:
         answer: Answer

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from operators.fares.model import FareFeed
+from sales.cache import Cache
 from sales.conditions import operator_terms
 from sales.errors import MixedCurrencies, ValidFromPast
 from sales.itineraries import find_rides, price_rides
@@ -35,19 +36,20 @@ async def _legs(
     fares: Mapping[str, FareFeed],
     schedule: Schedule | None,
     now: datetime,
+    cache: Cache | None,
 ) -> list[OfferLeg]:
     if body.product is not None:
         valid_from = body.product.valid_from
         if valid_from is not None and valid_from < now - VALID_FROM_SKEW:
             raise ValidFromPast(f"product.valid_from: {valid_from.isoformat()} has passed")
-        terms = await operator_terms(conn, {body.product.operator_id})
+        terms = await operator_terms(conn, {body.product.operator_id}, cache)
         product = body.product
         return [price_product(product, body.travellers, fares, terms[product.operator_id], now)]
     assert body.itinerary is not None  # noqa: S101  (OfferCreate guarantees exactly one)
     if schedule is None:
         raise ValueError("an itinerary is priced against a timetable: pass its schedule")
     rides = find_rides(body.itinerary, schedule, now)
-    terms = await operator_terms(conn, {r.operator_id for r in rides})
+    terms = await operator_terms(conn, {r.operator_id for r in rides}, cache)
     return price_rides(rides, body.travellers, fares, terms, body.itinerary.fare_media_id)
 
 
@@ -57,9 +59,10 @@ async def quote_offer(
     fares: Mapping[str, FareFeed],
     schedule: Schedule | None,
     now: datetime | None = None,
+    cache: Cache | None = None,
 ) -> Quote:
     """Price a product or an itinerary (its rides as the timetable has them); store nothing."""
-    legs = await _legs(conn, body, fares, schedule, now or datetime.now(UTC))
+    legs = await _legs(conn, body, fares, schedule, now or datetime.now(UTC), cache)
     currencies = {leg.currency for leg in legs}
     if len(currencies) != 1:
         raise MixedCurrencies(f"legs are priced in {sorted(currencies)}")
@@ -78,10 +81,11 @@ async def create_offer(
     body: OfferCreate,
     fares: Mapping[str, FareFeed],
     schedule: Schedule | None,
+    cache: Cache | None = None,
 ) -> Offer:
     """Price and store an offer for a tenant (never for a departure that has left)."""
     now = datetime.now(UTC)
-    quote = await quote_offer(pool, body, fares, schedule, now)
+    quote = await quote_offer(pool, body, fares, schedule, now, cache)
     offer = Offer(id=uuid.uuid4(), valid_until=now + OFFER_TTL, **quote.model_dump())
     await pool.execute(
         """INSERT INTO offers (id, tenant_id, kind, legs, travellers, total_minor, currency,

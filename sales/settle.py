@@ -62,17 +62,22 @@ def _answered(status: str, state: str) -> str | None:
     return "RELEASED" if state in DENIED else None
 
 
-async def _owed(
-    sales: Sales, booking_id: uuid.UUID, recovering: bool
-) -> tuple[str, list[asyncpg.Record]]:
-    row = await sales.pool.fetchrow("SELECT tenant_id FROM bookings WHERE id = $1", booking_id)
+#: The legs still owed a call, each with its booking's tenant; the lease is taken with them.
+_OWED = """
+WITH leased AS (
+    UPDATE bookings SET settle_after = now() + $3::interval
+    WHERE id = $1
+      AND EXISTS (SELECT 1 FROM booking_legs WHERE booking_id = $1 AND status = ANY($2))
+    RETURNING tenant_id)
+SELECT l.*, b.tenant_id AS booking_tenant_id FROM booking_legs l, leased b
+WHERE l.booking_id = $1 AND l.status = ANY($2) ORDER BY l.position"""
+
+
+async def _owed(sales: Sales, booking_id: uuid.UUID, recovering: bool) -> list[asyncpg.Record]:
+    """Return the legs owed a call (none: nothing to do) and hold the booking's lease."""
     states = [*store.OWED, "CONDITIONAL_CONFIRMED"] if recovering else list(store.OWED)
-    legs = await sales.pool.fetch(
-        "SELECT * FROM booking_legs WHERE booking_id = $1 AND status = ANY($2) ORDER BY position",
-        booking_id,
-        states,
-    )
-    return row["tenant_id"], legs
+    legs: list[asyncpg.Record] = await sales.pool.fetch(_OWED, booking_id, states, sales.lease)
+    return legs
 
 
 async def call_round(sales: Sales, booking_id: uuid.UUID, give_up: bool, recovering: bool) -> int:
@@ -80,10 +85,10 @@ async def call_round(sales: Sales, booking_id: uuid.UUID, give_up: bool, recover
 
     Returns how many legs moved.
     """
-    tenant_id, legs = await _owed(sales, booking_id, recovering)
+    legs = await _owed(sales, booking_id, recovering)
     if not legs:
         return 0
-    await store.lease(sales.pool, booking_id, sales.lease)
+    tenant_id = legs[0]["booking_tenant_id"]
     moved = 0
 
     async def record(leg: asyncpg.Record, answer: Answer) -> None:
@@ -116,19 +121,37 @@ async def drive(
     """Call, record and settle until nothing moves; leave the lease to the recovery task if owed."""
     for _ in range(4):  # reserve or confirm, then compensation, then its settling
         moved = await call_round(sales, booking_id, give_up, recovering)
-        changed = await settle(sales, booking_id)
+        changed, owed = await settle_owed(sales, booking_id)
+        if not owed and not recovering:
+            # Settled with nothing owed: another round would call no one and change nothing,
+            # and the lease is already what `_release_lease` would make it.
+            return
         if not moved and not changed:
             break
     await _release_lease(sales, booking_id)
 
 
-_LEASE = """
+_OWES = """EXISTS (SELECT 1 FROM booking_legs l WHERE l.booking_id = b.id AND l.status = ANY($2))
+         OR b.status IN ('CONFIRMING', 'CANCELLING')"""
+_LEASE = f"""
 UPDATE bookings b SET settle_after = CASE
-    WHEN EXISTS (SELECT 1 FROM booking_legs l WHERE l.booking_id = b.id AND l.status = ANY($2))
-         OR b.status IN ('CONFIRMING', 'CANCELLING') THEN now() + $3::interval
+    WHEN {_OWES} THEN now() + $3::interval
     WHEN b.status = 'CONDITIONAL_CONFIRMED' THEN now() + $4::interval
     ELSE NULL END
 WHERE id = $1"""
+#: Seats of legs that hold nothing given back, and the lease set, in one statement: both
+#: read the legs as the settling transaction left them. Returns whether anything is owed.
+_FREE_AND_LEASE = f"""
+WITH held AS (
+       DELETE FROM capacity_holds h USING booking_legs l
+        WHERE h.booking_id = $1 AND l.booking_id = h.booking_id
+          AND l.position = h.position AND l.status = ANY($5)
+       RETURNING h.capacity_id, h.seats),
+     summed AS (SELECT capacity_id, sum(seats) AS seats FROM held GROUP BY capacity_id),
+     freed AS (UPDATE capacities c SET seats_taken = c.seats_taken - s.seats
+                 FROM summed s WHERE s.capacity_id = c.id)
+{_LEASE}
+RETURNING {_OWES}"""
 
 
 async def _release_lease(sales: Sales, booking_id: uuid.UUID) -> None:
@@ -137,22 +160,38 @@ async def _release_lease(sales: Sales, booking_id: uuid.UUID) -> None:
 
 
 async def settle(sales: Sales, booking_id: uuid.UUID) -> bool:
-    """Move the booking to what its legs now say, in one short transaction; True if it moved.
+    """Move the booking to what its legs now say, in one short transaction; True if it moved."""
+    return (await settle_owed(sales, booking_id))[0]
+
+
+async def settle_owed(sales: Sales, booking_id: uuid.UUID) -> tuple[bool, bool]:
+    """Settle as `settle` does; return (whether it moved, whether anything is still owed).
 
     The lease is updated in the same transaction: a booking seen settled owes nothing.
     """
     async with sales.pool.acquire() as conn, conn.transaction():
-        booking = await conn.fetchrow("SELECT * FROM bookings WHERE id = $1 FOR UPDATE", booking_id)
+        booking = await conn.fetchrow(
+            """SELECT b.*, ARRAY(SELECT status FROM booking_legs WHERE booking_id = b.id)
+                      AS leg_states
+               FROM bookings b WHERE id = $1 FOR UPDATE""",
+            booking_id,
+        )
         changed = await _settle_locked(sales, conn, booking)
-        await store.free_seats(conn, booking_id)
         # Still owed: the caller goes on calling, so the lease stays its own meanwhile.
-        await conn.execute(_LEASE, booking_id, list(store.OWED), sales.lease, sales.recheck)
-        return changed
+        owed: bool = await conn.fetchval(
+            _FREE_AND_LEASE,
+            booking_id,
+            list(store.OWED),
+            sales.lease,
+            sales.recheck,
+            list(store.SETTLED_FREE),
+        )
+        return changed, owed
 
 
 async def _settle_locked(sales: Sales, conn: asyncpg.Connection, booking: asyncpg.Record) -> bool:
-    legs = await store.list_legs(conn, booking["id"])
-    states = {leg["status"] for leg in legs}
+    """Act on the locked booking (with `leg_states`, its legs' states when it was locked)."""
+    states = set(booking["leg_states"])
     status = booking["status"]
     if status == "PENDING" and "RESERVING" not in states and states - {"PENDING"}:
         await reject(conn, booking, _why("reservation", booking))
@@ -183,7 +222,9 @@ async def _settle_confirm(
         return True
     try:
         async with conn.transaction():  # a savepoint: a failed signing keeps the rest
-            await tickets.issue(conn, booking["id"], sales.signing_secret, sales.public_url)
+            await tickets.issue(
+                conn, booking["id"], sales.signing_secret, sales.public_url, sales.cache
+            )
     except Exception:  # any failure to sign: the operators said yes, so retry, never undo
         log.exception("tickets not issued; retried", extra={"booking": str(booking["id"])})
         return False

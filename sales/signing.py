@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from sales.cache import Cache
 from sales.errors import KeyRotationPending, NoSigningKey
 from sales.tokens import (
     SigningKey,
@@ -31,11 +32,16 @@ from sales.tokens import (
     seal_private_pem,
 )
 
-#: The key that signs at the transaction's time: started, and not yet retired.
-_SIGNING = """SELECT * FROM signing_keys
-              WHERE operator_id = $1 AND signs_from <= now()
-                AND (retired_at IS NULL OR retired_at > now())
-              ORDER BY signs_from DESC LIMIT 1"""
+#: The key that signs at the transaction's time: started, and not yet retired; and how
+#: long it goes on signing (until it retires or the next key starts).
+_SIGNING = """SELECT k.*, extract(epoch FROM least(k.retired_at, (
+                  SELECT min(n.signs_from) FROM signing_keys n
+                  WHERE n.operator_id = k.operator_id AND n.signs_from > now())) - now())
+                  AS signs_for_s
+              FROM signing_keys k
+              WHERE k.operator_id = $1 AND k.signs_from <= now()
+                AND (k.retired_at IS NULL OR k.retired_at > now())
+              ORDER BY k.signs_from DESC LIMIT 1"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,16 +105,27 @@ async def ensure_every_signing_key(pool: asyncpg.Pool, secret: bytes | None) -> 
 
 
 async def get_active_key(
-    conn: asyncpg.Connection, operator_id: str, secret: bytes | None
+    conn: asyncpg.Connection, operator_id: str, secret: bytes | None, cache: Cache | None = None
 ) -> SigningKey:
-    """Return the key that signs the operator's tickets now; `NoSigningKey` if it has none."""
-    row = await conn.fetchrow(_SIGNING, operator_id)
-    if row is None:
-        raise NoSigningKey(
-            f"operator {operator_id!r} has no signing key: onboard it with POST /v1/operators "
-            "or `maas operators create`, or restart the gateway to give it one"
-        )
-    return _key(row, secret)
+    """Return the key that signs the operator's tickets now; `NoSigningKey` if it has none.
+
+    With a `cache`, the opened key is kept until it stops signing (or the cache's TTL).
+    """
+
+    async def load() -> tuple[SigningKey, float]:
+        row = await conn.fetchrow(_SIGNING, operator_id)
+        if row is None:
+            raise NoSigningKey(
+                f"operator {operator_id!r} has no signing key: onboard it with POST /v1/operators "
+                "or `maas operators create`, or restart the gateway to give it one"
+            )
+        signs_for_s = row["signs_for_s"]
+        return _key(row, secret), float("inf") if signs_for_s is None else float(signs_for_s)
+
+    if cache is None:
+        return (await load())[0]
+    key, _ = await cache.get("signing_keys", operator_id, load, keep_s=lambda found: found[1])
+    return key
 
 
 async def rotate_key(

@@ -18,6 +18,9 @@ FROM booking_legs l LEFT JOIN tickets t ON t.booking_leg_id = l.id
 WHERE l.booking_id = ANY($1) ORDER BY l.booking_id, l.position
 """
 
+#: A booking's offers, read with its row.
+_OFFER_IDS = "ARRAY(SELECT offer_id FROM booking_offers o WHERE o.booking_id = b.id) AS offer_ids"
+
 
 def _ticket(row: asyncpg.Record) -> Ticket | None:
     if row["ticket_id"] is None:
@@ -66,16 +69,11 @@ async def _assemble(
     legs: dict[uuid.UUID, list[BookingLeg]] = {i: [] for i in ids}
     for leg in await conn.fetch(_LEGS, ids):
         legs[leg["booking_id"]].append(_leg(leg))
-    offers: dict[uuid.UUID, list[uuid.UUID]] = {i: [] for i in ids}
-    for link in await conn.fetch(
-        "SELECT booking_id, offer_id FROM booking_offers WHERE booking_id = ANY($1)", ids
-    ):
-        offers[link["booking_id"]].append(link["offer_id"])
     return [
         Booking(
             id=r["id"],
             status=r["status"],
-            offer_ids=offers[r["id"]],
+            offer_ids=r["offer_ids"],
             legs=legs[r["id"]],
             travellers=[Traveller.model_validate(t) for t in r["travellers"]],
             traveller_ref=r["traveller_ref"],
@@ -115,7 +113,9 @@ async def get_booking(
 ) -> Booking:
     """Return a tenant's booking; another tenant's booking is reported as not existing."""
     row = await conn.fetchrow(
-        "SELECT * FROM bookings WHERE id = $1 AND tenant_id = $2", booking_id, tenant_id
+        f"SELECT b.*, {_OFFER_IDS} FROM bookings b WHERE id = $1 AND tenant_id = $2",
+        booking_id,
+        tenant_id,
     )
     if row is None:
         raise NotFound.of("booking", str(booking_id))
@@ -131,7 +131,7 @@ async def list_bookings(
 ) -> tuple[list[Booking], BookingKey | None]:
     """Return a page of a tenant's bookings, newest first, and the key of the next page."""
     rows = await pool.fetch(
-        """SELECT * FROM bookings
+        f"""SELECT b.*, {_OFFER_IDS} FROM bookings b
            WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2)
              AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
            ORDER BY created_at DESC, id DESC LIMIT $5""",

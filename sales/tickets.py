@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from sales.cache import Cache
 from sales.revocation import allocate, status_uri
 from sales.signing import get_active_key
 from sales.tokens import SigningKey, StatusRef, TicketClaims, sign_ticket
@@ -30,7 +31,11 @@ def _claims(leg: asyncpg.Record, ticket_id: uuid.UUID, status: StatusRef) -> Tic
 
 
 async def issue(
-    conn: asyncpg.Connection, booking_id: uuid.UUID, secret: bytes | None, public_url: str
+    conn: asyncpg.Connection,
+    booking_id: uuid.UUID,
+    secret: bytes | None,
+    public_url: str,
+    cache: Cache | None = None,
 ) -> int:
     """Sign a ticket for every confirmed leg of a booking that has none; return how many.
 
@@ -48,7 +53,7 @@ async def issue(
     for leg in legs:
         operator_id = leg["operator_id"]
         if operator_id not in keys:
-            keys[operator_id] = await get_active_key(conn, operator_id, secret)
+            keys[operator_id] = await get_active_key(conn, operator_id, secret, cache)
         key = keys[operator_id]
         ticket_id = uuid.uuid4()
         idx = await allocate(conn, operator_id, 1)

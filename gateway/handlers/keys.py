@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway import credentials, operator_store
 from gateway.api import api, principal
-from gateway.appkeys import db_key
+from gateway.appkeys import cache_key, db_key
 from gateway.credentials import Role
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_time_key, encode_time_key
 from gateway.problems import Problem, not_found
@@ -178,4 +178,6 @@ async def revoke_key(request: web.Request) -> web.Response:
     prefix = request.match_info["prefix"]
     if not await credentials.revoke_key(request.app[db_key], prefix):
         raise not_found("active key", prefix)
+    # This process stops accepting it now; the others when `maas_cache` tells them.
+    request.app[cache_key].changed("api_keys")
     return web.Response(status=204)

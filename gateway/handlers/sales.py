@@ -12,7 +12,14 @@ from aiohttp import web
 from pydantic import BaseModel, Field, model_validator
 
 from gateway.api import api, json_response, principal, require_own_operator
-from gateway.appkeys import db_key, fares_key, realtime_key, sales_key, timetable_key
+from gateway.appkeys import (
+    cache_key,
+    db_key,
+    fares_key,
+    realtime_key,
+    sales_key,
+    timetable_key,
+)
 from gateway.pagination import decode_keys, decode_time_id, encode_keys, encode_time_id
 from gateway.problems import Problem, not_found
 from gateway.uploads import read_upload
@@ -72,7 +79,7 @@ async def list_products(request: web.Request, query: ProductQuery) -> ProductLis
         for op in fares
         if (query.operator is None or op == query.operator) and (after is None or op >= after[0])
     )
-    terms = await operator_terms(pool, set(wanted))
+    terms = await operator_terms(pool, set(wanted), request.app[cache_key])
     now = datetime.now(UTC)
     items: list[Product] = []
     for operator_id in wanted:
@@ -141,7 +148,7 @@ async def post_offer(request: web.Request, body: OfferCreate) -> Offer:
     fares = await request.app[fares_key].current(pool)
     # A product needs no timetable: it is sold even while the first one is being built.
     schedule = current_schedule(request) if body.itinerary is not None else None
-    return await create_offer(pool, _tenant(request), body, fares, schedule)
+    return await create_offer(pool, _tenant(request), body, fares, schedule, request.app[cache_key])
 
 
 def current_schedule(request: web.Request) -> Schedule:
