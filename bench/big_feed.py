@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import sys
@@ -41,9 +42,39 @@ def _vm_hwm_mib(pid: int) -> float:
 
 
 def _children(pid: int) -> list[int]:
-    """Return the pids of a process's children (`maas` may be a wrapper of python)."""
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
+    """Return the pids of a process's children, started by any of its threads."""
+    return [
+        int(p) for task in Path(f"/proc/{pid}/task").glob("*") for p in _read(task / "children")
+    ]
+
+
+def _read(path: Path) -> list[str]:
+    with contextlib.suppress(OSError):
+        return path.read_text().split()
+    return []
+
+
+def _rss_mib(pid: int, field: str = "VmRSS:") -> float:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def _sample_rss(root: int, until: asyncio.Event, peaks: dict[str, float]) -> None:
+    """Every 100 ms, note the gateway's and its children's summed RSS and each child's peak."""
+    while not until.is_set():
+        tree, todo = [root], [root]
+        while todo:
+            with contextlib.suppress(OSError):
+                kids = _children(todo.pop())
+                tree.extend(kids)
+                todo.extend(kids)
+        peaks["tree"] = max(peaks.get("tree", 0.0), sum(_rss_mib(p) for p in tree))
+        for p in tree[1:]:
+            peaks["child"] = max(peaks.get("child", 0.0), _rss_mib(p, "VmHWM:"))
+        await asyncio.sleep(0.1)
 
 
 async def _probe(
@@ -113,6 +144,9 @@ async def bench(url: str, feed: Path, every_s: float) -> None:
             idle_done.set()
             idle_latencies = await idle
             rss_before = max(_vm_hwm_mib(p) for p in pids)
+            peaks: dict[str, float] = {}
+            sampled = asyncio.Event()
+            sampler = asyncio.create_task(_sample_rss(process.pid, sampled, peaks))
             busy_done = asyncio.Event()
             busy = asyncio.create_task(_probe(session, base, every_s, busy_done))
             start = time.perf_counter()
@@ -124,6 +158,8 @@ async def bench(url: str, feed: Path, every_s: float) -> None:
             await _rebuilt(session, base)
             rebuild_s = time.perf_counter() - start - upload_s
             rebuild_latencies = await _stop_after(busy, busy_done)
+            sampled.set()
+            await sampler
         rss_after = max(_vm_hwm_mib(p) for p in pids)
     finally:
         stop_gateway(process)
@@ -136,6 +172,10 @@ async def bench(url: str, feed: Path, every_s: float) -> None:
         f"  upload (validate + store) {upload_s:.1f} s, timetable rebuilt {rebuild_s:.1f} s after"
     )
     print(f"  gateway peak RSS: {rss_before:.0f} MiB before the upload, {rss_after:.0f} MiB after")
+    print(
+        f"  sampled every 100 ms: gateway + children RSS at most {peaks.get('tree', 0):.0f} MiB,"
+        f" a compile child's peak RSS {peaks.get('child', 0):.0f} MiB"
+    )
 
 
 async def _stop_after(task: asyncio.Task[list[float]], done: asyncio.Event) -> list[float]:

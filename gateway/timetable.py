@@ -8,6 +8,11 @@ in. Requests take `store.get()` once and read that timetable to the end.
 The LISTEN connection is lost whenever PostgreSQL restarts; `FeedListener`
 connects again and then wakes the writer, which rebuilds if the current feed
 versions moved while nobody was listening (their notifications are gone).
+
+The snapshot is compiled in a child process (`gtfs/snapshot/child.py`): compiling holds
+the GIL for seconds on a big feed, which in a thread stalled every request. The writer
+reads the same feed versions for its own tables meanwhile, and swaps the result in only
+when both are done; a child that fails or is killed leaves the current timetable serving.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -27,8 +33,9 @@ from aiohttp import web
 from gateway.appkeys import database_url_key, db_key, timetable_key
 from gateway.problems import Problem
 from gtfs.feed.export import gtfs_zip_bytes
-from gtfs.feed.store import TIMETABLE_CHANNEL, current_version_ids, load_current
+from gtfs.feed.store import TIMETABLE_CHANNEL, current_version_ids
 from gtfs.snapshot.build import Snapshot, build_snapshot
+from gtfs.snapshot.child import Compiled, compile_in_child, read_versions
 from gtfs.snapshot.geojson import network_geojson
 from gtfs.snapshot.open_data import OpenDataIndex, build_index
 from gtfs.tables import GtfsTables
@@ -59,6 +66,8 @@ class Timetable:
     snapshot: Snapshot
     index: OpenDataIndex
     planner: Planner
+    #: The process that compiled the snapshot (a child of the gateway's, which has gone).
+    compiled_by: int
 
 
 def compile_timetable(
@@ -78,14 +87,33 @@ def compile_timetable(
         snapshot=snapshot,
         index=index,
         planner=Planner(snapshot),
+        compiled_by=os.getpid(),
+    )
+
+
+def assemble_timetable(
+    generation: int, version_ids: tuple[int, ...], tables: GtfsTables, compiled: Compiled
+) -> Timetable:
+    """Wrap a snapshot compiled in a child process and the writer's tables into a timetable."""
+    return Timetable(
+        generation=generation,
+        version_ids=version_ids,
+        built_at=dt.datetime.now(dt.UTC),
+        build_s=compiled.build_s,
+        tables=tables,
+        snapshot=compiled.snapshot,
+        index=compiled.index,
+        planner=Planner(compiled.snapshot),
+        compiled_by=compiled.pid,
     )
 
 
 class TimetableStore:
     """Holds the current timetable; its writer task is the only one that replaces it."""
 
-    def __init__(self, pool: asyncpg.Pool, poll_s: float | None = None) -> None:
+    def __init__(self, pool: asyncpg.Pool, database_url: str, poll_s: float | None = None) -> None:
         self._pool = pool
+        self._database_url = database_url
         self.poll_s = POLL_S if poll_s is None else poll_s
         self.listener: FeedListener | None = None
         self._current: Timetable | None = None
@@ -149,16 +177,28 @@ class TimetableStore:
                 if (task := asyncio.current_task()) is not None and task.cancelling():
                     raise
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("timetable rebuild failed; retrying")
+                serving = self._current.generation if self._current else None
+                log.exception(
+                    "timetable rebuild failed; generation %s keeps serving, retrying in 5 s",
+                    serving,
+                )
                 await asyncio.sleep(5)
                 self._wake.set()
 
     async def _rebuild(self, generation: int) -> None:
-        """Read the current feeds, compile them off the event loop and swap the result in."""
-        # Shielded: asyncpg cannot cancel a COPY cleanly (the connection is left unusable
-        # and the pool's close waits for it); at shutdown the read finishes on its own.
-        versions, tables = await asyncio.shield(load_current(self._pool))
-        timetable = await asyncio.to_thread(compile_timetable, generation, versions, tables)
+        """Compile the current feeds in a child process, read them too, swap the result in."""
+        await asyncio.to_thread(warm_up)  # the planner's compiled rounds, once per process
+        versions = await current_version_ids(self._pool)
+        # Not cancelled with the writer: asyncpg cannot cancel a COPY cleanly (the connection
+        # is left unusable and the pool's close waits for it); at shutdown it finishes alone.
+        reading = asyncio.ensure_future(read_versions(self._pool, versions))
+        try:
+            compiled = await compile_in_child(self._database_url, versions)
+        except BaseException:
+            reading.add_done_callback(_forget)
+            raise
+        tables = await asyncio.shield(reading)
+        timetable = assemble_timetable(generation, versions, tables, compiled)
         self._current = timetable
         self.last_error = None
         swapped, self._swapped = self._swapped, asyncio.Event()
@@ -169,6 +209,8 @@ class TimetableStore:
                 "generation": generation,
                 "versions": list(versions),
                 "build_s": timetable.build_s,
+                "read_s": compiled.read_s,
+                "compiled_by": compiled.pid,
             },
         )
 
@@ -191,6 +233,12 @@ class TimetableStore:
                 cached = (timetable.generation, await asyncio.to_thread(build, timetable))
                 self._derived[name] = cached
             return timetable, cached[1]
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    """Retrieve the outcome of a read nobody waits for any more (it is not needed)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _network_geojson_bytes(timetable: Timetable) -> bytes:
@@ -316,7 +364,7 @@ async def _close_quietly(conn: asyncpg.Connection) -> None:
 
 async def timetable_store(app: web.Application) -> AsyncIterator[None]:
     """Run the writer task and LISTEN for feed changes of every gateway process."""
-    store = TimetableStore(app[db_key])
+    store = TimetableStore(app[db_key], app[database_url_key])
     app[timetable_key] = store
     store.listener = FeedListener(app[database_url_key], store)
     listener = asyncio.create_task(store.listener.run(), name="timetable-listen")

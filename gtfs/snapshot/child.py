@@ -1,0 +1,127 @@
+"""Compiling a snapshot in a child process, so the serving process's event loop stays free.
+
+`build_snapshot` is pandas and numpy holding the GIL for seconds on a big feed; in a
+thread of the serving process it stalls every request. The child reads the stored feed
+versions from PostgreSQL itself (the tables never cross the process boundary: on a
+5-million-row feed they pickle to several times the compiled arrays) and sends back only
+the snapshot and its open-data index. Each compile gets a fresh process, forked from a
+forkserver that has the libraries imported already, so the memory of a compile is given
+back to the system when it ends, and a killed child breaks only its own compile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+import asyncpg
+
+from gtfs.feed.store import load_version_tables
+from gtfs.snapshot.build import Snapshot, build_snapshot
+from gtfs.snapshot.open_data import OpenDataIndex, build_index
+from gtfs.tables import COLUMNS, GtfsTables, concat
+
+#: How the child's connection shows in `pg_stat_activity` (followed by the child's pid).
+APPLICATION_NAME = "maas-timetable-compile"
+#: Modules the forkserver imports once, so that each forked child starts with them loaded.
+PRELOAD = ["gtfs.snapshot.child"]
+
+
+class CompileFailed(Exception):
+    """A compile in the child process did not return a snapshot."""
+
+
+class FeedVersionGone(CompileFailed):
+    """A feed version to compile was deleted (pruned) while the child read it."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Compiled:
+    """What the child sends back: the snapshot, its index, where and how long it took."""
+
+    snapshot: Snapshot
+    index: OpenDataIndex
+    pid: int
+    read_s: float
+    build_s: float
+
+
+def compile_stored(database_url: str, version_ids: Sequence[int]) -> Compiled:
+    """Read the stored feed versions and compile them (runs in the child process)."""
+    return asyncio.run(_compile_stored(database_url, tuple(version_ids)))
+
+
+async def _compile_stored(database_url: str, version_ids: tuple[int, ...]) -> Compiled:
+    started = time.perf_counter()
+    tables = await _read_versions(database_url, version_ids)
+    read = time.perf_counter()
+    snapshot = build_snapshot(tables)
+    index = build_index(tables, snapshot)
+    return Compiled(snapshot, index, os.getpid(), read - started, time.perf_counter() - read)
+
+
+async def _read_versions(database_url: str, version_ids: tuple[int, ...]) -> GtfsTables:
+    settings = {"application_name": f"{APPLICATION_NAME} {os.getpid()}"}
+    async with asyncpg.create_pool(
+        database_url, min_size=1, max_size=1, server_settings=settings
+    ) as pool:
+        return await read_versions(pool, version_ids)
+
+
+async def read_versions(pool: asyncpg.Pool, version_ids: Sequence[int]) -> GtfsTables:
+    """Read stored feed versions' tables and merge them; raise if one is gone."""
+    parts = [await load_version_tables(pool, v, COLUMNS) for v in version_ids]
+    # A version deleted before the read saw nothing of it: ask once read.
+    found = await pool.fetch(
+        "SELECT id FROM feed_versions WHERE id = ANY($1::bigint[])", list(version_ids)
+    )
+    gone = sorted(set(version_ids) - {r["id"] for r in found})
+    if gone:
+        raise FeedVersionGone(f"feed versions {gone} were deleted while being compiled")
+    if not parts:
+        return GtfsTables.empty()
+    return parts[0] if len(parts) == 1 else concat(parts)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """Return the forkserver context (preloading this module), where the platform has one."""
+    if (
+        os.environ.get("MAAS_COMPILE_SPAWN")
+        or "forkserver" not in multiprocessing.get_all_start_methods()
+    ):
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+async def compile_in_child(database_url: str, version_ids: Sequence[int]) -> Compiled:
+    """Compile stored feed versions in a new child process; the caller's loop stays free.
+
+    A child that raises passes its exception on; one that dies (killed, out of memory)
+    raises `CompileFailed` naming its pid and exit code. Cancelling ends the child.
+    """
+    executor = ProcessPoolExecutor(max_workers=1, mp_context=_context())
+    try:
+        # submit starts the child (and the forkserver, the first time): not on the loop.
+        future = await asyncio.to_thread(
+            executor.submit, compile_stored, database_url, tuple(version_ids)
+        )
+        children = list(executor._processes.values())
+        try:
+            return await asyncio.wrap_future(future)
+        except BrokenProcessPool as exc:
+            ended = ", ".join(f"pid {p.pid} exit code {p.exitcode}" for p in children)
+            raise CompileFailed(f"the compile process ended abruptly ({ended})") from exc
+        except asyncio.CancelledError:
+            for process in children:
+                process.kill()
+            raise
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
