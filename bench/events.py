@@ -34,7 +34,7 @@ import orjson
 from aiohttp import web
 from support import scratch_database
 
-from gateway.listener import Listener
+from gateway.listener import WakingListener
 from gateway.migrate import migrate
 from gateway.resources import init_connection
 from gateway.webhooks import http_sender
@@ -67,7 +67,7 @@ async def _dispatch_until(
     schedule = Schedule(batch=100)
     wakes = [asyncio.Event() for _ in pools]
     listeners = [
-        asyncio.create_task(Listener(db_url, CHANNEL, wake.set, "bench-listen").run())
+        asyncio.create_task(WakingListener(db_url, CHANNEL, wake.set, "bench-listen").run())
         for wake in wakes
         if db_url is not None
     ]

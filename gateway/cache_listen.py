@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway.appkeys import cache_key, database_url_key
-from gateway.timetable import Listener
+from gateway.listener import Listener
 from sales.cache import CACHE_CHANNEL, Cache
 
 

@@ -1,11 +1,12 @@
 """A LISTEN connection of its own that survives PostgreSQL restarts.
 
-`Listener` connects, LISTENs on one channel and calls `wake` for every notification,
-and also once each time it (re)connects: notifications sent while nobody listened are
-gone, so whoever it wakes must catch up from the database, never from the payload. A
-lost connection (a restart, a terminated backend, a peer that vanished and never closed
-it, found by a cheap query every `check_s`) is made again after `retry_s`.
-`gateway.timetable.FeedListener` is the same pattern, kept with its own counters.
+`Listener` connects, LISTENs on one channel and calls `notified` for every
+notification and `caught_up` each time it (re)connects: notifications sent while
+nobody listened are gone, so whoever it wakes must catch up from the database, never
+from the payload. A lost connection (a restart, a terminated backend, a peer that
+vanished and never closed it, found by a cheap query every `check_s`) calls
+`disconnected` and is made again after `retry_s`. The timetable (`FeedListener`), the
+cache (`CacheListener`) and the webhook dispatcher (`WakingListener`) each subclass it.
 """
 
 from __future__ import annotations
@@ -14,29 +15,24 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import asyncpg
 
 log = logging.getLogger(__name__)
 
+#: Wait between reconnection attempts, and between liveness checks of an idle connection.
+RETRY_S = 1.0
+CHECK_S = 10.0
+
 
 class Listener:
-    """LISTEN on `channel` until cancelled, calling `wake` on each notification and connect."""
+    """LISTEN on `channel` until cancelled; a subclass says what each event does."""
 
-    def __init__(
-        self,
-        database_url: str,
-        channel: str,
-        wake: Callable[[], None],
-        application_name: str,
-        retry_s: float = 1.0,
-        check_s: float = 10.0,
-    ) -> None:
+    channel: str
+    application_name: str
+
+    def __init__(self, database_url: str, retry_s: float = RETRY_S, check_s: float = CHECK_S):
         self._url = database_url
-        self.channel = channel
-        self._wake = wake
-        self.application_name = application_name
         self.retry_s = retry_s
         self.check_s = check_s
         self.connected = False
@@ -59,9 +55,11 @@ class Listener:
                 )
             finally:
                 self.connected = False
+                self.disconnected()
             await asyncio.sleep(self.retry_s)
 
     async def _listen_once(self) -> None:
+        """Connect, LISTEN, catch up, and return when the connection is lost."""
         conn = await asyncpg.connect(
             self._url,
             timeout=self.check_s,
@@ -73,18 +71,58 @@ class Listener:
             await conn.add_listener(self.channel, self._notified)
             self.connected = True
             self.connections += 1
-            self._wake()  # what was committed while nobody listened
+            self.caught_up()  # what was committed while nobody listened
             while not conn.is_closed():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(lost.wait(), self.check_s)
                     return
                 await conn.fetchval("SELECT 1", timeout=self.check_s)
         finally:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.close(), 2)
-            if not conn.is_closed():
-                conn.terminate()
+            await close_quietly(conn)
 
-    def _notified(self, *_: Any) -> None:
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         self.notifications += 1
+        self.notified(payload)
+
+    def caught_up(self) -> None:
+        """React to being connected (again): what was sent while not listening is lost."""
+
+    def notified(self, payload: str) -> None:
+        """React to a notification on the channel."""
+
+    def disconnected(self) -> None:
+        """React to losing the connection (it is being made again)."""
+
+
+class WakingListener(Listener):
+    """Calls `wake` on every notification and on every (re)connect."""
+
+    def __init__(
+        self,
+        database_url: str,
+        channel: str,
+        wake: Callable[[], None],
+        application_name: str,
+        retry_s: float = RETRY_S,
+        check_s: float = CHECK_S,
+    ) -> None:
+        super().__init__(database_url, retry_s, check_s)
+        self.channel = channel
+        self.application_name = application_name
+        self._wake = wake
+
+    def caught_up(self) -> None:
+        """Wake: whatever was committed meanwhile is waiting."""
         self._wake()
+
+    def notified(self, payload: str) -> None:
+        """Wake: something was committed."""
+        self._wake()
+
+
+async def close_quietly(conn: asyncpg.Connection) -> None:
+    """Close a connection that may already be broken, without waiting on a dead server."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(conn.close(), 2)
+    if not conn.is_closed():
+        conn.terminate()

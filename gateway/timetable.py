@@ -25,12 +25,14 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import orjson
 from aiohttp import web
 
 from gateway.appkeys import database_url_key, db_key, timetable_key
+from gateway.listener import CHECK_S, RETRY_S, Listener
 from gateway.problems import Problem
 from gtfs.feed.export import gtfs_zip_bytes
 from gtfs.feed.store import TIMETABLE_CHANNEL, current_version_ids
@@ -46,10 +48,6 @@ log = logging.getLogger(__name__)
 
 #: A safety net for a lost LISTEN connection: the writer also checks this often.
 POLL_S = 60.0
-#: Wait this long before connecting the LISTEN connection again after it was lost.
-LISTEN_RETRY_S = 1.0
-#: Ask the LISTEN connection this often whether it answers (a vanished peer may never close it).
-LISTEN_CHECK_S = 10.0
 #: How the LISTEN connections show in `pg_stat_activity`.
 LISTEN_APPLICATION_NAME = "maas-timetable-listen"
 
@@ -254,12 +252,8 @@ def _network_geojson_bytes(timetable: Timetable) -> bytes:
     return orjson.dumps(network_geojson(timetable.snapshot, colors))
 
 
-class Listener:
-    """A LISTEN connection of one process: reconnects after PostgreSQL restarts, catches up.
-
-    A subclass names its `channel` and says what `caught_up` (connected again: what was
-    sent meanwhile is lost), `notified` and `disconnected` do.
-    """
+class FeedListener(Listener):
+    """The timetable's LISTEN connection: every feed change, or a reconnect, wakes the writer."""
 
     channel = TIMETABLE_CHANNEL
     application_name = LISTEN_APPLICATION_NAME
@@ -267,80 +261,9 @@ class Listener:
     def __init__(
         self,
         database_url: str,
-        retry_s: float = LISTEN_RETRY_S,
-        check_s: float = LISTEN_CHECK_S,
-    ) -> None:
-        self._url = database_url
-        self.retry_s = retry_s
-        self.check_s = check_s
-        self.connected = False
-        #: How often it has connected (the first time included) and notifications received.
-        self.connections = 0
-        self.notifications = 0
-
-    async def run(self) -> None:
-        """LISTEN until cancelled, connecting again whenever the connection is lost."""
-        while True:
-            try:
-                await self._listen_once()
-            except Exception as exc:  # PostgreSQL restarting: refused, shutting down, reset
-                if (task := asyncio.current_task()) is not None and task.cancelling():
-                    raise
-                log.warning(
-                    "LISTEN connection lost; reconnecting",
-                    extra={"channel": self.channel, "error": repr(exc)},
-                )
-            finally:
-                self.connected = False
-                self.disconnected()
-            await asyncio.sleep(self.retry_s)
-
-    async def _listen_once(self) -> None:
-        """Connect, LISTEN, catch up, and return when the connection is lost."""
-        conn = await asyncpg.connect(
-            self._url,
-            timeout=self.check_s,
-            server_settings={"application_name": self.application_name},
-        )
-        lost = asyncio.Event()
-        conn.add_termination_listener(lambda _conn: lost.set())
-        try:
-            await conn.add_listener(self.channel, self._notified)
-            self.connected = True
-            self.connections += 1
-            # Changes committed while nobody listened sent notifications that are gone.
-            self.caught_up()
-            while not conn.is_closed():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lost.wait(), self.check_s)
-                    return
-                await conn.fetchval("SELECT 1", timeout=self.check_s)
-        finally:
-            await _close_quietly(conn)
-
-    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        self.notifications += 1
-        self.notified(payload)
-
-    def caught_up(self) -> None:
-        """React to being connected (again): what was sent while not listening is lost."""
-
-    def notified(self, payload: str) -> None:
-        """React to a notification on the channel."""
-
-    def disconnected(self) -> None:
-        """React to losing the connection (it is being made again)."""
-
-
-class FeedListener(Listener):
-    """The timetable's LISTEN connection: every feed change, or a reconnect, wakes the writer."""
-
-    def __init__(
-        self,
-        database_url: str,
         store: TimetableStore,
-        retry_s: float = LISTEN_RETRY_S,
-        check_s: float = LISTEN_CHECK_S,
+        retry_s: float = RETRY_S,
+        check_s: float = CHECK_S,
     ) -> None:
         super().__init__(database_url, retry_s, check_s)
         self._store = store
@@ -352,14 +275,6 @@ class FeedListener(Listener):
     def notified(self, payload: str) -> None:
         """Rebuild: a feed changed in some process."""
         self._store.request_rebuild()
-
-
-async def _close_quietly(conn: asyncpg.Connection) -> None:
-    """Close a connection that may already be broken, without waiting on a dead server."""
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(conn.close(), 2)
-    if not conn.is_closed():
-        conn.terminate()
 
 
 async def timetable_store(app: web.Application) -> AsyncIterator[None]:

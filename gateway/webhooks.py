@@ -24,7 +24,7 @@ from gateway.appkeys import (
     settings_key,
     webhook_listener_key,
 )
-from gateway.listener import Listener
+from gateway.listener import WakingListener
 from gateway.settings import Settings
 from webhooks.dispatch import CHANNEL, Schedule, Sender, run
 from webhooks.errors import DeliveryFailed
@@ -70,7 +70,7 @@ async def webhooks_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
     sender = http_sender(app[public_http_key], settings.webhook_timeout_s)
     wake = asyncio.Event()
-    listener = Listener(app[database_url_key], CHANNEL, wake.set, LISTEN_APPLICATION_NAME)
+    listener = WakingListener(app[database_url_key], CHANNEL, wake.set, LISTEN_APPLICATION_NAME)
     app[webhook_listener_key] = listener
     jobs = [
         asyncio.create_task(listener.run(), name="webhooks-listen"),
