@@ -36,6 +36,7 @@ from gateway.settings import Settings
 from tests.gateway.conformance.examples import upload_bodies
 from tests.gateway.conformance.server import LoopbackGateway, loopback_gateway
 from tests.sales.support import operator_with_demo_fares
+from tests.servers import fresh_database
 
 EXAMPLES = int(os.environ.get("MAAS_CONFORMANCE_EXAMPLES", "10"))
 CALLERS = ("anonymous", "maas", "operator", "planner", "admin")
@@ -59,8 +60,17 @@ schemathesis.serializer.alias(
 
 
 @pytest.fixture(scope="module")
-def gateway(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """Serve one gateway on loopback for the module, with a key of every role."""
+def gateway(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Serve one gateway on loopback for the module, with a key of every role.
+
+    On a database of its own: what thousands of generated requests create (releases of
+    the example's period, feeds, keys) must not reach the tests that share the run's.
+    """
+    with fresh_database(tmp_path_factory.mktemp("conformance-db")) as database_url:
+        yield from _serve(database_url, redis_url, tmp_path_factory)
+
+
+def _serve(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
     settings = Settings(
         database_url=database_url,
         redis_url=redis_url,
