@@ -94,21 +94,34 @@ async def keep_session(conn: asyncpg.Connection) -> None:
     """
 
 
+#: How long stopping waits for connections still in use before closing them anyway.
+POOL_CLOSE_S = 10.0
+
+
 async def postgres(app: web.Application) -> AsyncIterator[None]:
     """Open the PostgreSQL pool and bring the schema up to date."""
     settings = app[settings_key]
-    async with asyncpg.create_pool(
+    pool = await asyncpg.create_pool(
         app[database_url_key],
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
         init=init_connection,
         reset=keep_session,
         command_timeout=60,
-    ) as pool:
+    )
+    try:
         async with pool.acquire() as conn:
             await migrate(conn)
         app[db_key] = pool
         yield
+    finally:
+        # close() waits for every acquired connection; a task stuck holding one must not
+        # keep the process from stopping.
+        try:
+            await asyncio.wait_for(pool.close(), POOL_CLOSE_S)
+        except TimeoutError:
+            log.warning("PostgreSQL connections still held %.0f s after stopping", POOL_CLOSE_S)
+            pool.terminate()
 
 
 async def postgres_answers(pool: asyncpg.Pool) -> None:
