@@ -56,6 +56,10 @@ class Listener:
             finally:
                 self.connected = False
                 self.disconnected()
+            if (task := asyncio.current_task()) is not None and task.cancelling():
+                # Python 3.11's wait_for can drop a cancel that races the event it waits
+                # for; without this the loop would reconnect, and its stop wait, forever.
+                raise asyncio.CancelledError
             await asyncio.sleep(self.retry_s)
 
     async def _listen_once(self) -> None:
