@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -208,7 +209,7 @@ async def test_a_notify_at_commit_wakes_the_dispatcher_and_listen_reconnects(
     async def write(n: int) -> None:
         await db.execute(
             "SELECT outbox_write('booking', $1, 'booking.confirmed', NULL, ARRAY[$2], $3)",
-            f"b-{n}",
+            str(uuid.uuid4()),  # a booking's object id is its uuid (events refuses others)
             owner,
             {"n": n},
         )

@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import pytest
 
 from webhooks.feed import Event, list_events
 
@@ -17,6 +18,7 @@ from webhooks.feed import Event, list_events
 CHANGE = """
 import asyncio, sys, uuid
 import asyncpg
+import pytest
 from gateway.resources import init_connection
 from sales import booking_store as store
 
@@ -146,3 +148,12 @@ async def test_feed_and_ticket_changes_write_their_events_in_the_same_transactio
     )
     found = await _visible(db, f"operator:{operator}", 2)
     assert [(e.type, e.seq) for e in found] == [("feed.current", 1), ("feed.pruned", 2)]
+
+
+async def test_a_booking_event_must_name_the_booking_by_its_uuid(db: asyncpg.Pool) -> None:
+    # booking_events casts the id to uuid: one row with another id would fail every read of it.
+    write = "SELECT outbox_write('booking', $1, 'booking.confirmed', NULL, ARRAY['tenant:t'], '{}')"
+    with pytest.raises(asyncpg.CheckViolationError, match="events_booking_id_is_uuid"):
+        await db.execute(write, "b-1")
+    event_id = await db.fetchval(write, str(uuid.uuid4()))
+    assert await db.fetchval("SELECT count(*) FROM booking_events WHERE id = $1", event_id) == 1
