@@ -7,12 +7,12 @@ since the notifications sent meanwhile are lost.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from gateway.appkeys import cache_key, database_url_key
+from gateway.background import stop
 from gateway.listener import Listener
 from sales.cache import CACHE_CHANNEL, Cache
 
@@ -46,6 +46,4 @@ async def cache_context(app: web.Application) -> AsyncIterator[None]:
     listener = CacheListener(app[database_url_key], cache)
     task = asyncio.create_task(listener.run(), name="cache-listen")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop(task)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ from aiohttp import web
 from flows.config import Controller, FlowsConfig
 from flows.jobs import run_once
 from gateway.appkeys import db_key, flows_key, settings_key
+from gateway.background import raise_if_cancelling, stop
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ async def _loop(pool: asyncpg.Pool, config: FlowsConfig, interval_s: float) -> N
                 log.info("trip flows job", extra={"report": dataclasses.asdict(report)})
         except Exception:  # the job must outlive a failed round (database restarting, ...)
             log.exception("trip flows round failed")
+        raise_if_cancelling()
         await asyncio.sleep(interval_s)
 
 
@@ -60,6 +61,4 @@ async def flows_context(app: web.Application) -> AsyncIterator[None]:
     app[flows_key] = config
     job = asyncio.create_task(_loop(app[db_key], config, settings.flows_interval_s))
     yield
-    job.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await job
+    await stop(job)

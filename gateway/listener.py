@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 import asyncpg
 
+from gateway.background import raise_if_cancelling, wait_set
+
 log = logging.getLogger(__name__)
 
 #: Wait between reconnection attempts, and between liveness checks of an idle connection.
@@ -56,10 +58,7 @@ class Listener:
             finally:
                 self.connected = False
                 self.disconnected()
-            if (task := asyncio.current_task()) is not None and task.cancelling():
-                # Python 3.11's wait_for can drop a cancel that races the event it waits
-                # for; without this the loop would reconnect, and its stop wait, forever.
-                raise asyncio.CancelledError
+            raise_if_cancelling()  # a cancel 3.11's wait_for dropped: stop, not reconnect
             await asyncio.sleep(self.retry_s)
 
     async def _listen_once(self) -> None:
@@ -77,8 +76,7 @@ class Listener:
             self.connections += 1
             self.caught_up()  # what was committed while nobody listened
             while not conn.is_closed():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lost.wait(), self.check_s)
+                if await wait_set(lost, self.check_s):
                     return
                 await conn.fetchval("SELECT 1", timeout=self.check_s)
         finally:
@@ -125,8 +123,15 @@ class WakingListener(Listener):
 
 
 async def close_quietly(conn: asyncpg.Connection) -> None:
-    """Close a connection that may already be broken, without waiting on a dead server."""
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(conn.close(), 2)
-    if not conn.is_closed():
-        conn.terminate()
+    """Close a connection that may already be broken, without waiting on a dead server.
+
+    Stopping (the task cancelled) drops the socket at once; a graceful close could be cut
+    by a second cancel and leave the socket open.
+    """
+    try:
+        if (task := asyncio.current_task()) is None or not task.cancelling():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 2)
+    finally:
+        if not conn.is_closed():
+            conn.terminate()

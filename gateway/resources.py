@@ -7,7 +7,6 @@ fails half-way through start-up closes exactly what it opened.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -32,6 +31,7 @@ from gateway.appkeys import (
     sales_key,
     settings_key,
 )
+from gateway.background import raise_if_cancelling, stop
 from gateway.cache_listen import cache_context
 from gateway.flows_job import flows_context
 from gateway.migrate import migrate
@@ -178,6 +178,7 @@ async def _every(interval_s: float, job: Callable[[], Awaitable[None]], what: st
             await job()
         except Exception:
             log.exception("%s round failed", what)
+        raise_if_cancelling()
         await asyncio.sleep(interval_s)
 
 
@@ -260,11 +261,7 @@ async def sales_context(app: web.Application) -> AsyncIterator[None]:
         ),
     ]
     yield
-    for job in jobs:
-        job.cancel()
-    for job in jobs:
-        with contextlib.suppress(asyncio.CancelledError):
-            await job
+    await stop(*jobs)
 
 
 CLEANUP_CONTEXTS = (

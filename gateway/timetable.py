@@ -18,7 +18,6 @@ when both are done; a child that fails or is killed leaves the current timetable
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import os
@@ -32,6 +31,7 @@ import orjson
 from aiohttp import web
 
 from gateway.appkeys import database_url_key, db_key, timetable_key
+from gateway.background import stop, wait_set
 from gateway.listener import CHECK_S, RETRY_S, Listener
 from gateway.problems import Problem
 from gtfs.feed.export import gtfs_zip_bytes
@@ -159,8 +159,7 @@ class TimetableStore:
         """Rebuild whenever woken (or every `poll_s`) if the current feed versions changed."""
         generation = 0
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            await wait_set(self._wake, self.poll_s)
             self._wake.clear()
             try:
                 if self._current is not None:
@@ -286,8 +285,4 @@ async def timetable_store(app: web.Application) -> AsyncIterator[None]:
     writer = asyncio.create_task(store.run(), name="timetable-writer")
     store.request_rebuild()
     yield
-    for task in (listener, writer):
-        task.cancel()
-    for task in (listener, writer):
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await stop(listener, writer)

@@ -9,7 +9,6 @@ delivery) and each try has a short timeout.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -24,6 +23,7 @@ from gateway.appkeys import (
     settings_key,
     webhook_listener_key,
 )
+from gateway.background import stop
 from gateway.listener import WakingListener
 from gateway.settings import Settings
 from webhooks.dispatch import CHANNEL, Schedule, Sender, run
@@ -87,8 +87,4 @@ async def webhooks_context(app: web.Application) -> AsyncIterator[None]:
         ),
     ]
     yield
-    for job in jobs:
-        job.cancel()
-    for job in jobs:
-        with contextlib.suppress(asyncio.CancelledError):
-            await job
+    await stop(*jobs)

@@ -227,5 +227,8 @@ async def run(
         except Exception:
             log.exception("webhook dispatch round failed")
         if not delivered:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancel
+            # that lands as the wake comes, and the dispatcher would then never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), interval_s)
+                async with asyncio.timeout(interval_s):
+                    await wake.wait()

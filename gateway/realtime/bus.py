@@ -18,8 +18,8 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from gateway.background import raise_if_cancelling
 from gateway.problems import Problem
-from gateway.realtime.poller import raise_if_cancelling
 from gateway.realtime.sources import FEED_KINDS, FeedKind
 from gateway.realtime.state import FEED_TTL_S, POSITIONS_TTL_S, FeedBytes, RealtimeState
 from gateway.redisguard import RedisGuard

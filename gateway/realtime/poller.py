@@ -10,7 +10,6 @@ metadata service), and a URL is logged without its query, which often holds a ke
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import asyncpg
 
+from gateway.background import raise_if_cancelling, stop, wait_set
 from gateway.problems import Problem
 from gateway.realtime.sources import FEED_KINDS, FeedKind, list_sources
 from gateway.uploads import read_limited
@@ -74,14 +74,6 @@ class PollStatus:
     last_modified: str | None = None
 
 
-def raise_if_cancelling() -> None:
-    """Honour a cancellation that a timeout inside a library turned into an ordinary error."""
-    # Python 3.11's wait_for and aiohttp's request timer can swallow a cancel that lands
-    # with their own timeout; the task still says it is being cancelled.
-    if (task := asyncio.current_task()) is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
 def next_delay_s(interval_s: float, failures: int) -> float:
     """Return the wait before the next poll: the interval, doubled per consecutive failure."""
     backoff_s: float = interval_s * 2.0 ** min(failures, 20)
@@ -114,14 +106,10 @@ class Poller:
                     await self._reconcile()
                 except (asyncpg.PostgresError, OSError) as exc:
                     log.warning("reading realtime sources failed", extra={"error": repr(exc)})
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), SOURCES_REFRESH_S)
-                raise_if_cancelling()
+                await wait_set(self._wake, SOURCES_REFRESH_S)
                 self._wake.clear()
         finally:
-            for _, _, task in self._tasks.values():
-                task.cancel()
-            await asyncio.gather(*(t for _, _, t in self._tasks.values()), return_exceptions=True)
+            await stop(*(task for _, _, task in self._tasks.values()))
 
     async def _reconcile(self) -> None:
         wanted: dict[tuple[str, FeedKind], tuple[str, float]] = {}

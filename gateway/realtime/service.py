@@ -19,9 +19,10 @@ from gateway.appkeys import (
     redis_url_key,
     timetable_key,
 )
+from gateway.background import raise_if_cancelling, stop
 from gateway.realtime.bus import RealtimeBus
 from gateway.realtime.out import MergedFeeds
-from gateway.realtime.poller import Poller, raise_if_cancelling
+from gateway.realtime.poller import Poller
 from gateway.realtime.sources import FeedKind
 from gateway.realtime.state import AppliedFeed, FeedBytes, RealtimeState
 from gateway.timetable import TimetableStore
@@ -95,6 +96,4 @@ async def realtime_context(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(realtime.poller.run(), name="realtime-poller"),
     ]
     yield
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await stop(*tasks)
