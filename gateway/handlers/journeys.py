@@ -19,7 +19,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from gateway.api import api, json_response
-from gateway.appkeys import db_key, fares_key, realtime_key, timetable_key
+from gateway.appkeys import cache_key, db_key, fares_key, realtime_key, timetable_key
 from gateway.handlers.journeys_json import itinerary_json
 from gateway.problems import domain_problem, with_suggestions
 from gtfs.snapshot.stop_places import suggest_stop_ids
@@ -27,6 +27,7 @@ from journeys.errors import JourneyError, UnknownStopError
 from journeys.itinerary import Itinerary, TransitLeg
 from journeys.planner import Coordinates, Endpoint, JourneyQuery
 from operators.fares.model import FareFeed
+from sales.cache import Cache
 from sales.errors import SalesError
 from sales.offers import quote_offer
 from sales.rides import Schedule
@@ -271,13 +272,14 @@ async def _priced(
     wanted: OfferCreate | None,
     fares: Mapping[str, FareFeed],
     schedule: Schedule,
+    cache: Cache,
 ) -> None:
     """Attach the journey's price and offer request, or say why it cannot be priced."""
     if wanted is None:
         return
     out["offer_request"] = wanted.model_dump(mode="json", exclude_none=True)
     try:
-        quote = await quote_offer(pool, wanted, fares, schedule)
+        quote = await quote_offer(pool, wanted, fares, schedule, cache=cache)
     except SalesError as error:
         out["price_problem"] = error.detail
     else:
@@ -319,7 +321,8 @@ async def get_journeys(request: web.Request, query: JourneyParams) -> web.Respon
     pool = request.app[db_key]
     fares = await request.app[fares_key].current(pool)  # once per request, not per journey
     schedule = Schedule(timetable.snapshot, overlay or {})  # the one the journeys were planned on
+    cache = request.app[cache_key]  # operators' terms from memory, as offers read them
     for out, itinerary in zip(items, found, strict=True):
         wanted = offer_request(itinerary, query.rider_category)
-        await _priced(pool, out, wanted, fares, schedule)
+        await _priced(pool, out, wanted, fares, schedule, cache)
     return json_response({"items": items})
