@@ -122,7 +122,7 @@ async def test_a_slow_operators_cancels_and_expiries_do_not_slow_another_tenants
             )
             assert (await resp.json())["status"] == "CONFIRMED"
         fake.gate_before = {"CANCEL"}
-        stuck = [
+        stuck: list[asyncio.Task[Any]] = [
             asyncio.create_task(
                 client.post(f"/v1/bookings/{b}/cancel", headers=bearer(slow_tenant))
             )
