@@ -96,6 +96,7 @@ async def _insert_booking(
         )
     except asyncpg.UniqueViolationError as exc:
         raise OfferAlreadyBooked("an offer in body.offer_ids is already booked") from exc
+    await capacity.lock_limits(conn, [leg for offer in offers for leg in offer["legs"]])
     position = 0
     for offer in offers:
         for leg in offer["legs"]:

@@ -28,6 +28,38 @@ ORDER BY id FOR UPDATE
 """
 
 
+#: Every limit any leg of a booking falls under, locked in one statement in id order.
+_ALL_LIMITS = """
+SELECT c.id FROM capacities c
+JOIN unnest($1::text[], $2::text[], $3::date[], $4::text[])
+     AS l(operator_id, trip_id, service_date, product_id)
+  ON c.operator_id = l.operator_id
+ AND ((c.trip_id = l.trip_id AND c.service_date = l.service_date) OR c.product_id = l.product_id)
+ORDER BY c.id FOR UPDATE OF c
+"""
+
+
+def _day(leg: dict[str, Any]) -> date | None:
+    return date.fromisoformat(leg["service_date"]) if leg.get("service_date") else None
+
+
+async def lock_limits(conn: asyncpg.Connection, legs: list[dict[str, Any]]) -> None:
+    """Lock every limit a booking's legs fall under, all at once and in id order.
+
+    Taken leg by leg, two bookings holding the same two limits in opposite orders (offers
+    of two limited products, or two rides, given the other way round) would each wait for
+    the other, and PostgreSQL would abort one of them as a deadlock. Call it in the
+    booking's transaction before `take`; the locks last until the transaction ends.
+    """
+    await conn.execute(
+        _ALL_LIMITS,
+        [leg["operator_id"] for leg in legs],
+        [leg.get("trip_id") for leg in legs],
+        [_day(leg) for leg in legs],
+        [leg.get("product_id") for leg in legs],
+    )
+
+
 async def take(
     conn: asyncpg.Connection, booking_id: uuid.UUID, position: int, leg: dict[str, Any], seats: int
 ) -> None:
@@ -35,9 +67,8 @@ async def take(
 
     Call it in the booking's transaction: a `SoldOut` after one limit was taken rolls both back.
     """
-    day = date.fromisoformat(leg["service_date"]) if leg.get("service_date") else None
     limits = await conn.fetch(
-        _LIMITS, leg["operator_id"], leg.get("trip_id"), day, leg.get("product_id")
+        _LIMITS, leg["operator_id"], leg.get("trip_id"), _day(leg), leg.get("product_id")
     )
     for limit in limits:
         taken = await conn.fetchval(

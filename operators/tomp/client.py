@@ -2,7 +2,8 @@
 
 What a back-end says when it fails (its error body, its address in a connection
 error) is logged for the gateway's operators and never put in the error, whose
-text reaches the MaaS app: the app gets the status and a reason code.
+text reaches the MaaS app: the app gets the status and a reason code. Redirects are
+not followed: a 3xx is a refusal.
 """
 
 from __future__ import annotations
@@ -51,8 +52,12 @@ class TompClient:
     ) -> Any:
         url = self.base_url + path
         try:
-            async with self.session.request(method, url, json=body, headers=headers) as resp:
-                if resp.status >= 400:
+            # Never followed: a 307 would post the booking again wherever the back-end
+            # points, a private address or the metadata service included.
+            async with self.session.request(
+                method, url, json=body, headers=headers, allow_redirects=False
+            ) as resp:
+                if resp.status >= 300:
                     await self._log_failure(path, resp)
                 if resp.status >= 500:
                     raise OperatorUnavailable(
@@ -61,6 +66,11 @@ class TompClient:
                 if resp.status >= 400:
                     raise OperatorRefused(
                         f"TOMP {path}: HTTP {resp.status} ({OperatorRefused.reason})"
+                    )
+                if resp.status >= 300:
+                    raise OperatorRefused(
+                        f"TOMP {path}: HTTP {resp.status}, redirects are not followed "
+                        f"({OperatorRefused.reason})"
                     )
                 return await resp.json(content_type=None)
         except aiohttp.ClientConnectorError as exc:

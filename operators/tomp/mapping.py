@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from gtfs.tables import original_id
 from operators.adapter import LegOrder, OperatorRefused
+
+log = logging.getLogger(__name__)
 
 #: TOMP booking states and what they mean for the gateway's leg.
 ACCEPTED_AFTER = {
@@ -53,8 +56,18 @@ def booking_request(order: LegOrder) -> dict[str, Any]:
 def state_of(document: Any, step: str) -> tuple[str, str]:
     """Return (operator booking id, state) of a TOMP `booking`; refuse states `step` forbids."""
     if not isinstance(document, dict) or not isinstance(document.get("id"), str):
-        raise OperatorRefused(f"TOMP {step}: the answer is not a booking with an id")
+        raise OperatorRefused(
+            f"TOMP {step}: the answer is not a booking with an id ({OperatorRefused.reason})"
+        )
     state = document.get("state")
     if state not in ACCEPTED_AFTER[step]:
-        raise OperatorRefused(f"TOMP {step}: booking {document['id']} is {state}")
+        # The id and state are the back-end's words: logged, never in the error the app reads.
+        log.warning(
+            "TOMP back-end answered an odd booking",
+            extra={"step": step, "operator_ref": document["id"][:100], "state": str(state)[:100]},
+        )
+        raise OperatorRefused(
+            f"TOMP {step}: the back-end answered a booking state {step} does not allow "
+            f"({OperatorRefused.reason})"
+        )
     return document["id"], str(state)

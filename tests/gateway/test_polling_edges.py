@@ -165,3 +165,68 @@ async def test_an_operators_error_body_is_logged_not_shown_to_the_app(
     assert "operator_refused" in booking["reason"]
     refusals = [r for r in caplog.records if r.getMessage() == "TOMP back-end refused a call"]
     assert "deadlock" in refusals[0].__dict__["body"]
+
+
+class _OddStateTomp(FakeTomp):
+    """A back-end that answers a reservation with a booking in a state it must not be in."""
+
+    async def post_booking(self, request: web.Request) -> web.Response:
+        await request.read()
+        answer = {"id": "ref db-primary.internal:5432", "state": "FAILED: deadlock detected"}
+        return web.json_response(answer, status=201)
+
+
+async def test_a_booking_state_an_operator_answers_is_logged_not_shown_to_the_app(
+    client: Client,
+    db: asyncpg.Pool,
+    make_key: MakeKey,
+    aiohttp_server: ServerFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = await aiohttp_server(_OddStateTomp().app())
+    remote = await operator_with_demo_fares(
+        db, sales_channel="tomp", tomp_url=str(server.make_url(""))
+    )
+    key = await make_key("maas")
+    created = await offer(client, key, day_ticket_offer(remote))
+    caplog.set_level(logging.WARNING)
+    _, booking = await book(client, key, [created["id"]])
+    shown = await (await client.get(f"/v1/bookings/{booking['id']}", headers=bearer(key))).text()
+    assert booking["status"] == "REJECTED"
+    assert "operator_refused" in booking["reason"]
+    for answer in (str(booking), shown):
+        assert "deadlock" not in answer
+        assert "db-primary" not in answer
+    odd = [r for r in caplog.records if r.getMessage() == "TOMP back-end answered an odd booking"]
+    assert "deadlock" in odd[0].__dict__["state"]
+
+
+async def test_a_tomp_back_end_redirect_is_not_followed(
+    client: Client, db: asyncpg.Pool, make_key: MakeKey, aiohttp_server: ServerFactory
+) -> None:
+    inner: list[str] = []
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        inner.append(request.path)
+        return web.json_response({"id": "tomp-1", "state": "PENDING"}, status=201)
+
+    target = web.Application()
+    target.router.add_route("*", "/{tail:.*}", elsewhere)
+    inside = str((await aiohttp_server(target)).make_url("/latest/meta-data"))
+
+    async def redirect(request: web.Request) -> web.Response:
+        await request.read()
+        raise web.HTTPTemporaryRedirect(inside)  # 307: a client that follows posts again
+
+    back_end = web.Application()
+    back_end.router.add_post("/bookings", redirect)
+    server = await aiohttp_server(back_end)
+    remote = await operator_with_demo_fares(
+        db, sales_channel="tomp", tomp_url=str(server.make_url(""))
+    )
+    key = await make_key("maas")
+    created = await offer(client, key, day_ticket_offer(remote))
+    _, booking = await book(client, key, [created["id"]])
+    assert inner == []
+    assert booking["status"] == "REJECTED"
+    assert "operator_refused" in booking["reason"]

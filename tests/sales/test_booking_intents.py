@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway.app import create_app
 from gateway.appkeys import sales_key
 from gateway.settings import Settings
+from sales.bookings import expire_due
 from sales.legs import Sales
 from sales.settle import recover_due
 from sales.tokens import seal_private_pem
@@ -94,6 +95,57 @@ async def test_a_slow_operator_does_not_slow_another_tenants_hosted_purchases(
     answers = [await (await task).json() for task in confirms]
     assert {a["status"] for a in answers} == {"CONFIRMED"}
     assert fake.operations().count("COMMIT") == 6
+
+
+@pytest.mark.parametrize("step", ["cancel", "expiry"])
+async def test_a_slow_operators_cancels_and_expiries_do_not_slow_another_tenants_purchases(
+    aiohttp_client: ClientFactory,
+    settings: Settings,
+    db: asyncpg.Pool,
+    make_key: MakeKey,
+    tomp: tuple[FakeTomp, str],
+    step: str,
+) -> None:
+    fake, url = tomp
+    # Six stuck cancels on two pooled connections, or one expiry round on one connection:
+    # holding a connection across the operator's calls would starve the other tenant.
+    client = await _client(aiohttp_client, settings, db_pool_max=2 if step == "cancel" else 1)
+    remote = await operator_with_demo_fares(db, sales_channel="tomp", tomp_url=url)
+    hosted = await operator_with_demo_fares(db)
+    slow_tenant, other_tenant = await make_key("maas"), await make_key("maas")
+    bookings = [await _booking(client, db, slow_tenant, remote) for _ in range(6)]
+    ids = [b["id"] for b in bookings]
+    if step == "cancel":
+        for booking_id in ids:
+            resp = await client.post(
+                f"/v1/bookings/{booking_id}/confirm", headers=bearer(slow_tenant)
+            )
+            assert (await resp.json())["status"] == "CONFIRMED"
+        fake.gate_before = {"CANCEL"}
+        stuck: list[asyncio.Task[Any]] = [
+            asyncio.create_task(
+                client.post(f"/v1/bookings/{b}/cancel", headers=bearer(slow_tenant))
+            )
+            for b in ids
+        ]
+    else:
+        await db.execute(
+            "UPDATE bookings SET expires_at = now() - interval '1 second' "
+            "WHERE id = ANY($1::uuid[])",
+            ids,
+        )
+        fake.gate_before = {"DENY"}
+        stuck = [asyncio.create_task(expire_due(_sales(client)))]
+    await fake.held.wait()
+    purchase = await asyncio.wait_for(_purchase(client, other_tenant, hosted), 60)
+    assert purchase["status"] == "CONFIRMED"
+    assert purchase["legs"][0]["ticket"]["token"]
+    assert not any(task.done() for task in stuck)  # the slow operator still holds them all
+    fake.gate.set()
+    await asyncio.gather(*stuck)
+    final = {(await _shown(client, slow_tenant, b))["status"] for b in ids}
+    assert final == {"CANCELLED" if step == "cancel" else "EXPIRED"}
+    assert fake.operations().count("CANCEL" if step == "cancel" else "DENY") == 6
 
 
 async def test_a_concurrent_confirm_or_cancel_sees_the_intent_and_never_calls_twice(

@@ -82,3 +82,46 @@ async def test_operator_key_sets_only_its_own_capacity(
     assert (
         await client.put(f"/v1/operators/{mine}/capacities", json=body, headers=key)
     ).status == 200
+
+
+async def test_bookings_taking_the_same_limits_in_opposite_orders_never_deadlock(
+    aiohttp_client: ClientFactory, settings: Settings, db: asyncpg.Pool, make_key: MakeKey
+) -> None:
+    first, second = await operator_with_demo_fares(db), await operator_with_demo_fares(db)
+    gateways = [await aiohttp_client(create_app(settings)) for _ in range(2)]
+    admin = bearer(await make_key("admin"))
+    for operator_id in (first, second):
+        resp = await gateways[0].put(
+            f"/v1/operators/{operator_id}/capacities",
+            json={"product_id": f"{operator_id}:day", "seats_total": 1000},
+            headers=admin,
+        )
+        assert resp.status == 200, await resp.text()
+    key = await make_key("maas")
+    pairs = 30
+    orders = [(first, second) if i % 2 else (second, first) for i in range(2 * pairs)]
+    offers = [
+        [await offer(gateways[0], key, day_ticket_offer(op)) for op in order] for order in orders
+    ]
+    results = await asyncio.gather(
+        *(book(gateways[i % 2], key, [o["id"] for o in two]) for i, two in enumerate(offers))
+    )
+    assert [status for status, _ in results] == [201] * len(orders), [
+        body for status, body in results if status != 201
+    ][:3]
+    taken = await db.fetch(
+        "SELECT seats_taken FROM capacities WHERE operator_id = ANY($1)", [first, second]
+    )
+    assert [r["seats_taken"] for r in taken] == [2 * pairs, 2 * pairs]
+    # Giving the seats back, all at once, never deadlocks either.
+    cancels = await asyncio.gather(
+        *(
+            gateways[i % 2].post(f"/v1/bookings/{body['id']}/cancel", headers=bearer(key))
+            for i, (_, body) in enumerate(results)
+        )
+    )
+    assert [c.status for c in cancels] == [200] * len(orders)
+    taken = await db.fetch(
+        "SELECT seats_taken FROM capacities WHERE operator_id = ANY($1)", [first, second]
+    )
+    assert [r["seats_taken"] for r in taken] == [0, 0]
