@@ -41,11 +41,10 @@ class Shape:
 
 @dataclass(frozen=True, slots=True)
 class Tally:
-    """A cell's trips, whether it holds at least k travellers, and whether any trip is synthetic."""
+    """A cell's trips and whether it holds at least k travellers."""
 
     trips: int
     k_anonymous: bool
-    synthetic: bool = False
 
 
 def _in(expr: str, param: str, fallback: str) -> str:
@@ -84,20 +83,20 @@ def cell_sql(
     return [(origin, zone_label), (destination, zone_label), (bucket, bucket_label), mode, operator]
 
 
-def _deletion(raws: list[str], period: str, cap: str) -> str:
+def _deletion(grouped: list[str], period: str, cap: str) -> str:
     """Return the CTEs that delete what the first release does not publish."""
+    rs = ", ".join(f"l.r{i}" for i, _ in enumerate(grouped))
     # The one-time filter skips the scan when there is nothing to delete (the usual case).
     return f""",
         unpublished AS (
-            SELECT l.r0, l.r1, l.r2, l.r3, l.r4 FROM labelled l JOIN decided d USING ({_CELL})
-            WHERE NOT d.k_anonymous
+            SELECT {rs} FROM labelled l JOIN decided d USING ({_CELL}) WHERE NOT d.k_anonymous
         ),
         deleted AS (
             DELETE FROM flow_trip_records
             WHERE period = {period}
               AND (SELECT EXISTS (SELECT FROM unpublished) OR EXISTS (
                        SELECT FROM flow_trip_counts WHERE period = {period} AND trips > {cap}))
-              AND (seq > {cap} OR ({", ".join(raws)}) IN (SELECT * FROM unpublished))
+              AND (seq > {cap} OR ({", ".join(grouped)}) IN (SELECT * FROM unpublished))
         )"""
 
 
@@ -111,20 +110,25 @@ def tally_sql(
     where = f"period = {period_p} AND seq <= {cap_p}"
     k_p = params.add(k)
     dims = cell_sql(shape, zones, modes, params)
-    raws = [raw for raw, _ in dims]
-    raw_cols = ", ".join(f"{raw} AS r{i}" for i, raw in enumerate(raws))
-    labels = ", ".join(f"{label.format(x=f'r{i}')} AS c{i}" for i, (_, label) in enumerate(dims))
-    # Constant dimensions (no breakdown) need no join condition.
-    join = " AND ".join(f"{raw} = u.r{i}" for i, raw in enumerate(raws) if not raw.startswith("'"))
+    # Only dimensions that vary are grouped on (a constant key still costs a hash per record),
+    # as r0, r1, ...; a constant one is its own label.
+    grouped = [raw for raw, _ in dims if not raw.startswith("'")]
+    raw_cols = ", ".join(f"{raw} AS r{i}" for i, raw in enumerate(grouped))
+    names = iter(range(len(grouped)))
+    labels = ", ".join(
+        f"{label.format(x=raw if raw.startswith(chr(39)) else f'r{next(names)}')} AS c{i}"
+        for i, (raw, label) in enumerate(dims)
+    )
+    join = " AND ".join(f"{raw} = u.r{i}" for i, raw in enumerate(grouped))
+    numbers = ", ".join(str(i + 1) for i in range(len(grouped)))
     sql = f"""
         WITH raw AS MATERIALIZED (
-            SELECT {raw_cols}, count(*)::int AS trips, bool_or(synthetic) AS synthetic
-            FROM flow_trip_records WHERE {where} GROUP BY 1, 2, 3, 4, 5
+            SELECT {raw_cols}, count(*)::int AS trips
+            FROM flow_trip_records WHERE {where} GROUP BY {numbers}
         ),
         labelled AS MATERIALIZED (SELECT raw.*, {labels} FROM raw),
         cells AS MATERIALIZED (
-            SELECT {_CELL}, sum(trips)::int AS trips, bool_or(synthetic) AS synthetic
-            FROM labelled GROUP BY {_CELL}
+            SELECT {_CELL}, sum(trips)::int AS trips FROM labelled GROUP BY {_CELL}
         ),
         unsure AS (
             SELECT l.* FROM labelled l JOIN cells c USING ({_CELL})
@@ -139,7 +143,7 @@ def tally_sql(
             SELECT c.*, c.trips >= {k_p} * {cap_p} OR coalesce(n.travellers >= {k_p}, false)
                 AS k_anonymous
             FROM cells c LEFT JOIN counted n USING ({_CELL})
-        ){_deletion(raws, period_p, cap_p) if first else ""}
+        ){_deletion(grouped, period_p, cap_p) if first else ""}
         SELECT * FROM decided
     """
     return sql, params.values
@@ -159,8 +163,18 @@ async def tally(
     sql, args = tally_sql(period, cap, k, shape, zones, modes, first)
     rows = await conn.fetch(sql, *args)
     return {
-        (r["c0"], r["c1"], r["c2"], r["c3"], r["c4"]): Tally(
-            r["trips"], r["k_anonymous"], r["synthetic"]
-        )
+        (r["c0"], r["c1"], r["c2"], r["c3"], r["c4"]): Tally(r["trips"], r["k_anonymous"])
         for r in rows
     }
+
+
+async def any_synthetic(conn: asyncpg.Connection, period: str, cap: int) -> bool:
+    """Tell whether any trip a release of the period counts is synthetic (made by the demo)."""
+    # A partial index holds only synthetic records: none in production, so this costs nothing.
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT FROM flow_trip_records "
+        "WHERE period = $1 AND synthetic AND seq <= $2)",
+        period,
+        cap,
+    )
+    return found

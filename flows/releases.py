@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 
 from flows import privacy
-from flows.aggregate import Cell, Shape, Tally, tally
+from flows.aggregate import Cell, Shape, Tally, any_synthetic, tally
 from flows.config import FlowsConfig
 from flows.errors import (
     BudgetExceeded,
@@ -159,9 +159,10 @@ async def _compute(
     real = [z for z in grid.zones if z != OTHER]
     modes = [m for m in grid.modes if m != ALL]
     cap = config.max_trips_per_traveller
+    # Before the tally: the first release deletes what it does not publish, synthetic or not.
+    synthetic = await any_synthetic(conn, period.name, cap)
     tallies = await tally(conn, period.name, cap, config.k, shape, real, modes, first)
-    cells = _published(tallies, config.k, first)
-    return Made(cells, grid, zones, any(t.synthetic for t in tallies.values()))
+    return Made(_published(tallies, config.k, first), grid, zones, synthetic)
 
 
 def _noisy(cells: dict[Cell, int], epsilon: float | None, cap: int) -> dict[Cell, int]:
