@@ -10,14 +10,14 @@ tenth as many travellers, 10 trips each, skewed towards central zones).
 Interleaved, in an order that alternates per round, each round times:
 
 - the reference: a plain `GROUP BY origin, destination, hour` with `count(*)`
-  over the same rows, fetched to the client (with the schema's indexes, as a
-  planner would run it: PostgreSQL reads it from the fare-zone index);
+  over the same rows, fetched to the client (planned as PostgreSQL likes, with
+  the schema's indexes);
 - a release (fare zones x hour of day: cap, k-suppression, for the first one DP
   noise and the deletion of what it did not publish; storing the cells and the
   ledger entry), then loading it and writing the CSV of every cell of its grid.
 
 Timed once per round too, for context: the same `count(*)` query kept off
-indexes (a sequential scan of the heap, what it cost before migration 180), and
+indexes (a sequential scan of the heap), and
 `count(*)` with `count(DISTINCT pseudonym)`, which a planner writing SQL by hand
 would need to decide k.
 Python's peak memory (tracemalloc) covers the releases and exports; the

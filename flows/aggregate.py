@@ -11,10 +11,11 @@ raw values (text, integers; a plain GROUP BY), labels the few thousand groups
 and sums them into cells, and counts travellers only in the cells between
 those bounds, joining back to just their records.
 
-The first release of a period fixes the trips every later one counts: the same
-statement deletes the records it did not publish (in its suppressed cells, or
-beyond the cap). No later release may count them, so keeping them would serve
-nothing, and every later release then partitions the same trips.
+The first release of a period fixes the trips every later one counts: right
+after the tally, in the same transaction, it deletes the records it did not
+publish (in its suppressed cells, or beyond the cap). No later release may
+count them, so keeping them would serve nothing, and every later release then
+partitions the same trips.
 """
 
 from __future__ import annotations
@@ -83,27 +84,10 @@ def cell_sql(
     return [(origin, zone_label), (destination, zone_label), (bucket, bucket_label), mode, operator]
 
 
-def _deletion(grouped: list[str], period: str, cap: str) -> str:
-    """Return the CTEs that delete what the first release does not publish."""
-    rs = ", ".join(f"l.r{i}" for i, _ in enumerate(grouped))
-    # The one-time filter skips the scan when there is nothing to delete (the usual case).
-    return f""",
-        unpublished AS (
-            SELECT {rs} FROM labelled l JOIN decided d USING ({_CELL}) WHERE NOT d.k_anonymous
-        ),
-        deleted AS (
-            DELETE FROM flow_trip_records
-            WHERE period = {period}
-              AND (SELECT EXISTS (SELECT FROM unpublished) OR EXISTS (
-                       SELECT FROM flow_trip_counts WHERE period = {period} AND trips > {cap}))
-              AND (seq > {cap} OR ({", ".join(grouped)}) IN (SELECT * FROM unpublished))
-        )"""
-
-
 def tally_sql(
-    period: str, cap: int, k: int, shape: Shape, zones: list[str], modes: list[str], first: bool
+    period: str, cap: int, k: int, shape: Shape, zones: list[str], modes: list[str]
 ) -> tuple[str, list[object]]:
-    """Return the statement of a release and its parameters; the first also deletes."""
+    """Return the statement that tallies a release's cells, and its parameters."""
     params = Params()
     cap_p = params.add(cap)
     period_p = params.add(period)
@@ -143,7 +127,7 @@ def tally_sql(
             SELECT c.*, c.trips >= {k_p} * {cap_p} OR coalesce(n.travellers >= {k_p}, false)
                 AS k_anonymous
             FROM cells c LEFT JOIN counted n USING ({_CELL})
-        ){_deletion(grouped, period_p, cap_p) if first else ""}
+        )
         SELECT * FROM decided
     """
     return sql, params.values
@@ -157,10 +141,9 @@ async def tally(
     shape: Shape,
     zones: list[str],
     modes: list[str],
-    first: bool,
 ) -> dict[Cell, Tally]:
     """Return the trips of every non-empty cell and whether it is k-anonymous."""
-    sql, args = tally_sql(period, cap, k, shape, zones, modes, first)
+    sql, args = tally_sql(period, cap, k, shape, zones, modes)
     rows = await conn.fetch(sql, *args)
     return {
         (r["c0"], r["c1"], r["c2"], r["c3"], r["c4"]): Tally(r["trips"], r["k_anonymous"])
@@ -178,3 +161,37 @@ async def any_synthetic(conn: asyncpg.Connection, period: str, cap: int) -> bool
         cap,
     )
     return found
+
+
+async def delete_unpublished(
+    conn: asyncpg.Connection,
+    period: str,
+    cap: int,
+    shape: Shape,
+    zones: list[str],
+    modes: list[str],
+    suppressed: list[Cell],
+) -> int:
+    """Delete the records a first release does not publish (suppressed, beyond the cap)."""
+    # A statement of its own, not a CTE of the tally: a statement that writes runs without
+    # parallel workers, and there is usually nothing to delete at all.
+    beyond_cap = await conn.fetchval(
+        "SELECT EXISTS (SELECT FROM flow_trip_counts WHERE period = $1 AND trips > $2)",
+        period,
+        cap,
+    )
+    if not suppressed and not beyond_cap:
+        return 0
+    params = Params()
+    cap_p, period_p = params.add(cap), params.add(period)
+    dims = cell_sql(shape, zones, modes, params)
+    # Constant dimensions are the same in every cell; the others are matched by label.
+    varying = [i for i, (raw, _) in enumerate(dims) if not raw.startswith("'")]
+    labels = ", ".join(dims[i][1].format(x=dims[i][0]) for i in varying)
+    cells = ", ".join(f"{params.add([c[i] for c in suppressed])}::text[]" for i in varying)
+    status = await conn.execute(
+        f"""DELETE FROM flow_trip_records WHERE period = {period_p}
+            AND (seq > {cap_p} OR ({labels}) IN (SELECT * FROM unnest({cells})))""",
+        *params.values,
+    )
+    return int(status.split()[-1])

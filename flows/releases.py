@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 
 from flows import privacy
-from flows.aggregate import Cell, Shape, Tally, any_synthetic, tally
+from flows.aggregate import Cell, Shape, Tally, any_synthetic, delete_unpublished, tally
 from flows.config import FlowsConfig
 from flows.errors import (
     BudgetExceeded,
@@ -161,8 +161,12 @@ async def _compute(
     cap = config.max_trips_per_traveller
     # Before the tally: the first release deletes what it does not publish, synthetic or not.
     synthetic = await any_synthetic(conn, period.name, cap)
-    tallies = await tally(conn, period.name, cap, config.k, shape, real, modes, first)
-    return Made(_published(tallies, config.k, first), grid, zones, synthetic)
+    tallies = await tally(conn, period.name, cap, config.k, shape, real, modes)
+    published = _published(tallies, config.k, first)
+    if first:
+        suppressed = [cell for cell, t in tallies.items() if not t.k_anonymous]
+        await delete_unpublished(conn, period.name, cap, shape, real, modes, suppressed)
+    return Made(published, grid, zones, synthetic)
 
 
 def _noisy(cells: dict[Cell, int], epsilon: float | None, cap: int) -> dict[Cell, int]:
