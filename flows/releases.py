@@ -237,6 +237,9 @@ async def create_release(
         row = await _lock_period(conn, period, config, datetime.now(UTC))
         _check_budget(row, request.epsilon)
         await conn.execute(f"SET LOCAL work_mem = '{int(config.work_mem_mb)}MB'")
+        # asyncpg prepares every statement; after five runs PostgreSQL may keep a generic
+        # plan, which knows neither the period's partition nor its rows (and was slower).
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         made = await _compute(conn, request, period, row, config)
         await _store(conn, release_id, request, made, created_by, config)
     return release_id
