@@ -9,14 +9,17 @@ one period of synthetic trip records (`--records`, default 1,000,000, of a
 tenth as many travellers, 10 trips each, skewed towards central zones).
 Interleaved, in an order that alternates per round, each round times:
 
-- the reference: what a planner would write by hand to get k-anonymous counts,
-  `GROUP BY origin, destination, hour` with `count(*)` and
-  `count(DISTINCT pseudonym)`, fetched to the client;
+- the reference: a plain `GROUP BY origin, destination, hour` with `count(*)`
+  over the same rows, fetched to the client (planned as PostgreSQL likes, with
+  the schema's indexes);
 - a release (fare zones x hour of day: cap, k-suppression, for the first one DP
   noise and the deletion of what it did not publish; storing the cells and the
   ledger entry), then loading it and writing the CSV of every cell of its grid.
 
-A `count(*)`-only GROUP BY (which cannot decide k) is timed once per round too.
+Timed once per round too, for context: the same `count(*)` query kept off
+indexes (a sequential scan of the heap), and
+`count(*)` with `count(DISTINCT pseudonym)`, which a planner writing SQL by hand
+would need to decide k.
 Python's peak memory (tracemalloc) covers the releases and exports; the
 process's maximum RSS is printed too. PostgreSQL's own memory is not measured.
 """
@@ -70,12 +73,15 @@ SELECT $1, sha256(int8send(g % $3)), g / $3 + 1,
 FROM zones, generate_series(0, $2 - 1) AS g
 """
 _REFERENCE = (
+    "SELECT origin_fare, destination_fare, hour, count(*) FROM flow_trip_records "
+    "WHERE period = $1 GROUP BY 1, 2, 3"
+)
+_DISTINCT = (
     "SELECT origin_fare, destination_fare, hour, count(*), count(DISTINCT pseudonym) "
     "FROM flow_trip_records WHERE period = $1 GROUP BY 1, 2, 3"
 )
-_COUNT_ONLY = (
-    "SELECT origin_fare, destination_fare, hour, count(*) FROM flow_trip_records "
-    "WHERE period = $1 GROUP BY 1, 2, 3"
+_NO_INDEX = "SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off; " + (
+    "SET LOCAL enable_bitmapscan = off"
 )
 
 
@@ -84,7 +90,8 @@ class Times:
     """What each round measured, in seconds."""
 
     reference: list[float] = field(default_factory=list)
-    count_only: list[float] = field(default_factory=list)
+    seq_scan: list[float] = field(default_factory=list)
+    distinct: list[float] = field(default_factory=list)
     release: list[float] = field(default_factory=list)
     load_export: list[float] = field(default_factory=list)
     csv_bytes: int = 0
@@ -122,10 +129,19 @@ async def _reference(pool: asyncpg.Pool, times: Times) -> None:
     times.reference.append(time.perf_counter() - started)
 
 
-async def _round(pool: asyncpg.Pool, times: Times, round_: int) -> None:
+async def _context(pool: asyncpg.Pool, times: Times) -> None:
     started = time.perf_counter()
-    await pool.fetch(_COUNT_ONLY, PERIOD)
-    times.count_only.append(time.perf_counter() - started)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(_NO_INDEX)
+        await conn.fetch(_REFERENCE, PERIOD)
+    times.seq_scan.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    await pool.fetch(_DISTINCT, PERIOD)
+    times.distinct.append(time.perf_counter() - started)
+
+
+async def _round(pool: asyncpg.Pool, times: Times, round_: int) -> None:
+    await _context(pool, times)
     epsilon = 0.5 if round_ == 0 else None
     if round_ % 2:
         await _ours(pool, times, epsilon)
@@ -172,18 +188,24 @@ def _report(
         f"grid: {release['cells_total']:,} cells, {release['cells_published']:,} published; "
         f"CSV {times.csv_bytes / 1e6:.2f} MB; {left:,} records left after the first release"
     )
-    print(f"reference GROUP BY count(*), count(DISTINCT pseudonym): {_runs(times.reference)}")
-    print(f"GROUP BY count(*) alone (cannot decide k): {_runs(times.count_only)}")
+    print(f"reference GROUP BY od x hour, count(*): {_runs(times.reference)}")
+    print(f"  the same kept off indexes (sequential scan): {_runs(times.seq_scan)}")
+    print(f"  with count(DISTINCT pseudonym) too: {_runs(times.distinct)}")
     ours = [times.ours(i) for i in range(rounds)]
     ratios = [o / r for o, r in zip(ours, times.reference, strict=True)]
+    alone = [r / ref for r, ref in zip(times.release, times.reference, strict=True)]
     print(
         f"first release (DP) + load + CSV: {ours[0]:.3f} s "
-        f"= {ratios[0]:.2f}x the reference of its round"
+        f"= {ratios[0]:.2f}x the reference of its round (release alone {alone[0]:.2f}x)"
     )
     if rounds > 1:
         print(
             f"later releases + load + CSV: {_runs(ours[1:])} "
             f"= median {statistics.median(ratios[1:]):.2f}x the reference of their round"
+        )
+        print(
+            f"later releases alone: {_runs(times.release[1:])} "
+            f"= median {statistics.median(alone[1:]):.2f}x the reference of their round"
         )
     print(
         f"of which release (SQL, noise, storing): {_runs(times.release)}; "

@@ -11,10 +11,11 @@ raw values (text, integers; a plain GROUP BY), labels the few thousand groups
 and sums them into cells, and counts travellers only in the cells between
 those bounds, joining back to just their records.
 
-The first release of a period fixes the trips every later one counts: the same
-statement deletes the records it did not publish (in its suppressed cells, or
-beyond the cap). No later release may count them, so keeping them would serve
-nothing, and every later release then partitions the same trips.
+The first release of a period fixes the trips every later one counts: right
+after the tally, in the same transaction, it deletes the records it did not
+publish (in its suppressed cells, or beyond the cap). No later release may
+count them, so keeping them would serve nothing, and every later release then
+partitions the same trips.
 """
 
 from __future__ import annotations
@@ -41,11 +42,10 @@ class Shape:
 
 @dataclass(frozen=True, slots=True)
 class Tally:
-    """A cell's trips, whether it holds at least k travellers, and whether any trip is synthetic."""
+    """A cell's trips and whether it holds at least k travellers."""
 
     trips: int
     k_anonymous: bool
-    synthetic: bool = False
 
 
 def _in(expr: str, param: str, fallback: str) -> str:
@@ -84,47 +84,35 @@ def cell_sql(
     return [(origin, zone_label), (destination, zone_label), (bucket, bucket_label), mode, operator]
 
 
-def _deletion(raws: list[str], period: str, cap: str) -> str:
-    """Return the CTEs that delete what the first release does not publish."""
-    # The one-time filter skips the scan when there is nothing to delete (the usual case).
-    return f""",
-        unpublished AS (
-            SELECT l.r0, l.r1, l.r2, l.r3, l.r4 FROM labelled l JOIN decided d USING ({_CELL})
-            WHERE NOT d.k_anonymous
-        ),
-        deleted AS (
-            DELETE FROM flow_trip_records
-            WHERE period = {period}
-              AND (SELECT EXISTS (SELECT FROM unpublished) OR EXISTS (
-                       SELECT FROM flow_trip_counts WHERE period = {period} AND trips > {cap}))
-              AND (seq > {cap} OR ({", ".join(raws)}) IN (SELECT * FROM unpublished))
-        )"""
-
-
 def tally_sql(
-    period: str, cap: int, k: int, shape: Shape, zones: list[str], modes: list[str], first: bool
+    period: str, cap: int, k: int, shape: Shape, zones: list[str], modes: list[str]
 ) -> tuple[str, list[object]]:
-    """Return the statement of a release and its parameters; the first also deletes."""
+    """Return the statement that tallies a release's cells, and its parameters."""
     params = Params()
     cap_p = params.add(cap)
     period_p = params.add(period)
     where = f"period = {period_p} AND seq <= {cap_p}"
     k_p = params.add(k)
     dims = cell_sql(shape, zones, modes, params)
-    raws = [raw for raw, _ in dims]
-    raw_cols = ", ".join(f"{raw} AS r{i}" for i, raw in enumerate(raws))
-    labels = ", ".join(f"{label.format(x=f'r{i}')} AS c{i}" for i, (_, label) in enumerate(dims))
-    # Constant dimensions (no breakdown) need no join condition.
-    join = " AND ".join(f"{raw} = u.r{i}" for i, raw in enumerate(raws) if not raw.startswith("'"))
+    # Only dimensions that vary are grouped on (a constant key still costs a hash per record),
+    # as r0, r1, ...; a constant one is its own label.
+    grouped = [raw for raw, _ in dims if not raw.startswith("'")]
+    raw_cols = ", ".join(f"{raw} AS r{i}" for i, raw in enumerate(grouped))
+    names = iter(range(len(grouped)))
+    labels = ", ".join(
+        f"{label.format(x=raw if raw.startswith(chr(39)) else f'r{next(names)}')} AS c{i}"
+        for i, (raw, label) in enumerate(dims)
+    )
+    join = " AND ".join(f"{raw} = u.r{i}" for i, raw in enumerate(grouped))
+    numbers = ", ".join(str(i + 1) for i in range(len(grouped)))
     sql = f"""
         WITH raw AS MATERIALIZED (
-            SELECT {raw_cols}, count(*)::int AS trips, bool_or(synthetic) AS synthetic
-            FROM flow_trip_records WHERE {where} GROUP BY 1, 2, 3, 4, 5
+            SELECT {raw_cols}, count(*)::int AS trips
+            FROM flow_trip_records WHERE {where} GROUP BY {numbers}
         ),
         labelled AS MATERIALIZED (SELECT raw.*, {labels} FROM raw),
         cells AS MATERIALIZED (
-            SELECT {_CELL}, sum(trips)::int AS trips, bool_or(synthetic) AS synthetic
-            FROM labelled GROUP BY {_CELL}
+            SELECT {_CELL}, sum(trips)::int AS trips FROM labelled GROUP BY {_CELL}
         ),
         unsure AS (
             SELECT l.* FROM labelled l JOIN cells c USING ({_CELL})
@@ -139,7 +127,7 @@ def tally_sql(
             SELECT c.*, c.trips >= {k_p} * {cap_p} OR coalesce(n.travellers >= {k_p}, false)
                 AS k_anonymous
             FROM cells c LEFT JOIN counted n USING ({_CELL})
-        ){_deletion(raws, period_p, cap_p) if first else ""}
+        )
         SELECT * FROM decided
     """
     return sql, params.values
@@ -153,14 +141,57 @@ async def tally(
     shape: Shape,
     zones: list[str],
     modes: list[str],
-    first: bool,
 ) -> dict[Cell, Tally]:
     """Return the trips of every non-empty cell and whether it is k-anonymous."""
-    sql, args = tally_sql(period, cap, k, shape, zones, modes, first)
+    sql, args = tally_sql(period, cap, k, shape, zones, modes)
     rows = await conn.fetch(sql, *args)
     return {
-        (r["c0"], r["c1"], r["c2"], r["c3"], r["c4"]): Tally(
-            r["trips"], r["k_anonymous"], r["synthetic"]
-        )
+        (r["c0"], r["c1"], r["c2"], r["c3"], r["c4"]): Tally(r["trips"], r["k_anonymous"])
         for r in rows
     }
+
+
+async def any_synthetic(conn: asyncpg.Connection, period: str, cap: int) -> bool:
+    """Tell whether any trip a release of the period counts is synthetic (made by the demo)."""
+    # A partial index holds only synthetic records: none in production, so this costs nothing.
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT FROM flow_trip_records "
+        "WHERE period = $1 AND synthetic AND seq <= $2)",
+        period,
+        cap,
+    )
+    return found
+
+
+async def delete_unpublished(
+    conn: asyncpg.Connection,
+    period: str,
+    cap: int,
+    shape: Shape,
+    zones: list[str],
+    modes: list[str],
+    suppressed: list[Cell],
+) -> int:
+    """Delete the records a first release does not publish (suppressed, beyond the cap)."""
+    # A statement of its own, not a CTE of the tally: a statement that writes runs without
+    # parallel workers, and there is usually nothing to delete at all.
+    beyond_cap = await conn.fetchval(
+        "SELECT EXISTS (SELECT FROM flow_trip_counts WHERE period = $1 AND trips > $2)",
+        period,
+        cap,
+    )
+    if not suppressed and not beyond_cap:
+        return 0
+    params = Params()
+    cap_p, period_p = params.add(cap), params.add(period)
+    dims = cell_sql(shape, zones, modes, params)
+    # Constant dimensions are the same in every cell; the others are matched by label.
+    varying = [i for i, (raw, _) in enumerate(dims) if not raw.startswith("'")]
+    labels = ", ".join(dims[i][1].format(x=dims[i][0]) for i in varying)
+    cells = ", ".join(f"{params.add([c[i] for c in suppressed])}::text[]" for i in varying)
+    status = await conn.execute(
+        f"""DELETE FROM flow_trip_records WHERE period = {period_p}
+            AND (seq > {cap_p} OR ({labels}) IN (SELECT * FROM unnest({cells})))""",
+        *params.values,
+    )
+    return int(status.split()[-1])

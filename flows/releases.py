@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 
 from flows import privacy
-from flows.aggregate import Cell, Shape, Tally, tally
+from flows.aggregate import Cell, Shape, Tally, any_synthetic, delete_unpublished, tally
 from flows.config import FlowsConfig
 from flows.errors import (
     BudgetExceeded,
@@ -159,9 +159,14 @@ async def _compute(
     real = [z for z in grid.zones if z != OTHER]
     modes = [m for m in grid.modes if m != ALL]
     cap = config.max_trips_per_traveller
-    tallies = await tally(conn, period.name, cap, config.k, shape, real, modes, first)
-    cells = _published(tallies, config.k, first)
-    return Made(cells, grid, zones, any(t.synthetic for t in tallies.values()))
+    # Before the tally: the first release deletes what it does not publish, synthetic or not.
+    synthetic = await any_synthetic(conn, period.name, cap)
+    tallies = await tally(conn, period.name, cap, config.k, shape, real, modes)
+    published = _published(tallies, config.k, first)
+    if first:
+        suppressed = [cell for cell, t in tallies.items() if not t.k_anonymous]
+        await delete_unpublished(conn, period.name, cap, shape, real, modes, suppressed)
+    return Made(published, grid, zones, synthetic)
 
 
 def _noisy(cells: dict[Cell, int], epsilon: float | None, cap: int) -> dict[Cell, int]:
@@ -232,6 +237,9 @@ async def create_release(
         row = await _lock_period(conn, period, config, datetime.now(UTC))
         _check_budget(row, request.epsilon)
         await conn.execute(f"SET LOCAL work_mem = '{int(config.work_mem_mb)}MB'")
+        # asyncpg prepares every statement; after five runs PostgreSQL may keep a generic
+        # plan, which knows neither the period's partition nor its rows (and was slower).
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         made = await _compute(conn, request, period, row, config)
         await _store(conn, release_id, request, made, created_by, config)
     return release_id

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import asyncpg
 
 from flows.ledger import load_release
@@ -61,3 +63,42 @@ async def test_the_first_release_deletes_the_records_it_did_not_publish(
     later = ReleaseRequest(period, "fare-zones", "hour")  # finer, but every trip is at 08
     second = await load_release(db, await create_release(db, later, "test", TEST_CONFIG))
     assert sum(second.cells.values()) == published
+
+
+async def test_k_is_counted_in_travellers_with_a_breakdown_beside_a_constant_dimension(
+    db: asyncpg.Pool, kuopio_demo: str
+) -> None:
+    places = await places_by_zone(db)
+    a, b = places["A"], places["B"]
+    period = unique_period()
+    few_many = [trip(f"few-{i}", a, b, at(period, d, 7)) for i in range(3) for d in range(1, 6)]
+    exact = crowd("exact", K, a, b, at(period, 3, 9))
+    await record_all(db, few_many + exact)
+    ask = ReleaseRequest(period, "fare-zones", "hour", ("mode",))
+    first = await load_release(db, await create_release(db, ask, "test", TEST_CONFIG))
+    od = (zone(a), zone(b))
+    assert first.cells == {(*od, "09", "bus", "*"): K}
+    # The first release deleted the 15 trips of 3 travellers by mode as well as by zone and hour.
+    left = await db.fetchval("SELECT count(*) FROM flow_trip_records WHERE period = $1", period)
+    assert left == K
+    coarser = ReleaseRequest(period, "fare-zones", "day")
+    second = await load_release(db, await create_release(db, coarser, "test", TEST_CONFIG))
+    assert sum(second.cells.values()) == K
+
+
+async def test_a_release_is_synthetic_when_any_trip_it_counts_is_even_a_suppressed_one(
+    db: asyncpg.Pool, kuopio_demo: str
+) -> None:
+    places = await places_by_zone(db)
+    a, b, c = places["A"], places["B"], places["C"]
+    real, demo = unique_period(), unique_period()
+    await record_all(db, crowd("real", K, a, b, at(real, 2, 8)))
+    lone = replace(trip("demo-lone", a, c, at(demo, 2, 8)), synthetic=True)
+    await record_all(db, [*crowd("crowd", K, a, b, at(demo, 2, 8)), lone])
+    ask = ReleaseRequest(real, "fare-zones", "hour")
+    plain = await load_release(db, await create_release(db, ask, "test", TEST_CONFIG))
+    assert plain.metadata["synthetic"] is False
+    ask = ReleaseRequest(demo, "fare-zones", "hour")
+    marked = await load_release(db, await create_release(db, ask, "test", TEST_CONFIG))
+    assert marked.metadata["synthetic"] is True
+    assert marked.cells == {(zone(a), zone(b), "08", "*", "*"): K}
