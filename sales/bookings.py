@@ -33,6 +33,7 @@ from sales.errors import (
     OperatorUnavailable,
     SalesError,
 )
+from sales.itineraries import sales_close
 from sales.legs import Sales
 from sales.schemas import Booking, BookingCreate, Refund
 from sales.settle import drive, expire
@@ -85,7 +86,7 @@ async def _insert_booking(
         travellers,
         sum(o["total_minor"] for o in offers),
         currencies.pop(),
-        now + sales.hold,
+        sales_close((leg for o in offers for leg in o["legs"]), now + sales.hold),
         idempotency_key,
         sales.lease,
     )

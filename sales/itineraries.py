@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from operators.fares.engine import ItineraryPrice, LegPrice, price_itinerary
 from operators.fares.matching import Leg, areas_of
@@ -16,6 +17,23 @@ from sales.schemas import ItineraryOfferRequest, OfferLeg, Traveller
 
 #: An itinerary leg's ticket is valid from a little before departure to a little after arrival.
 BOARDING_MARGIN = timedelta(minutes=15)
+
+
+def sales_close(legs: Iterable[Mapping[str, Any]], otherwise: datetime) -> datetime:
+    """Return when selling these offer legs stops: at the first ride's departure, if sooner.
+
+    Nothing is sold for a ride that has left: an offer cannot be booked, nor a booking held
+    for confirmation, past it (a traveller could otherwise board first and pay only when
+    an inspector comes). A leg's departure is its validity start plus the boarding margin.
+    """
+    departures = [
+        _instant(leg["valid_from"]) + BOARDING_MARGIN for leg in legs if leg.get("trip_id")
+    ]
+    return min([otherwise, *departures])
+
+
+def _instant(value: datetime | str) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def find_rides(request: ItineraryOfferRequest, schedule: Schedule, now: datetime) -> list[Ride]:

@@ -18,7 +18,7 @@ from operators.fares.model import FareFeed
 from sales.cache import Cache
 from sales.conditions import operator_terms
 from sales.errors import MixedCurrencies, ValidFromPast
-from sales.itineraries import find_rides, price_rides
+from sales.itineraries import find_rides, price_rides, sales_close
 from sales.products import price_product
 from sales.rides import Schedule
 from sales.schemas import Offer, OfferCreate, OfferLeg, Quote
@@ -82,11 +82,18 @@ async def create_offer(
     fares: Mapping[str, FareFeed],
     schedule: Schedule | None,
     cache: Cache | None = None,
+    now: datetime | None = None,
 ) -> Offer:
-    """Price and store an offer for a tenant (never for a departure that has left)."""
-    now = datetime.now(UTC)
+    """Price and store an offer for a tenant (never for a departure that has left).
+
+    It can be booked for `OFFER_TTL`, or until its first ride departs if that is sooner.
+    """
+    now = now or datetime.now(UTC)
     quote = await quote_offer(pool, body, fares, schedule, now, cache)
-    offer = Offer(id=uuid.uuid4(), valid_until=now + OFFER_TTL, **quote.model_dump())
+    legs = [leg.model_dump() for leg in quote.legs]
+    offer = Offer(
+        id=uuid.uuid4(), valid_until=sales_close(legs, now + OFFER_TTL), **quote.model_dump()
+    )
     await pool.execute(
         """INSERT INTO offers (id, tenant_id, kind, legs, travellers, total_minor, currency,
                                valid_from, valid_until)

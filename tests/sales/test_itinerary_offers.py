@@ -9,7 +9,12 @@ from typing import Any
 
 from google.transit import gtfs_realtime_pb2
 
+from gateway.appkeys import db_key, fares_key, timetable_key
 from gtfs.tables import original_id
+from sales.itineraries import sales_close
+from sales.offers import OFFER_TTL, create_offer
+from sales.rides import Schedule
+from sales.schemas import OfferCreate
 from tests.conftest import bearer
 from tests.sales.live import (
     TEATTERIKULMA,
@@ -197,3 +202,26 @@ async def test_a_connection_realtime_has_broken_is_refused_as_missed_not_as_out_
     assert (status, problem["code"]) == (409, "connection_missed"), problem
     assert "itinerary.legs[1]" in problem["detail"]
     assert "realtime" in problem["detail"]
+
+
+async def test_an_offer_is_sold_only_until_its_first_ride_departs(live: Client) -> None:
+    # An offer asked for just before the bus leaves must not be bookable once it has left:
+    # a traveller could board first and pay only when an inspector comes.
+    leg = await a_ride(live)
+    departure = _at(leg["departure"])
+    app = live.app
+    assert app is not None
+    pool = app[db_key]
+    fares = await app[fares_key].current(pool)
+    schedule = Schedule(app[timetable_key].get().snapshot, {})
+    body = OfferCreate.model_validate(_one_leg(leg))
+    soon = await create_offer(pool, "t-close", body, fares, schedule, now=departure - MARGIN / 3)
+    assert soon.valid_until == departure
+    early = departure - dt.timedelta(hours=2)
+    assert (await create_offer(pool, "t-close", body, fares, schedule, now=early)).valid_until == (
+        early + OFFER_TTL
+    )
+    # A booking's hold for confirmation ends there too.
+    held = early + dt.timedelta(hours=3)
+    assert sales_close([offer_leg.model_dump() for offer_leg in soon.legs], held) == departure
+    assert sales_close([{"valid_from": early, "trip_id": None}], held) == held  # a product
