@@ -6,7 +6,7 @@ stored `GtfsTables` when the fares come alone. Ids come out namespaced like the 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -36,8 +36,24 @@ class TimetableContext:
     timezone: str | None = None
 
 
-def _records(table: Table | None) -> list[dict[str, str]] | None:
-    return None if table is None else [row.values for row in table.rows]
+class _Records:
+    """A table's rows as records with some columns namespaced, streamed again at each pass."""
+
+    def __init__(self, table: Table, ns: str, columns: tuple[str, ...]) -> None:
+        self._table, self._ns, self._columns = table, ns, columns
+
+    def __iter__(self) -> Iterator[dict[str, str]]:
+        """Stream the records from the file."""
+        for row in self._table.iter_rows():
+            values = row.values
+            for column in self._columns:
+                if column in values:
+                    values[column] = namespaced(self._ns, values[column])
+            yield values
+
+
+def _records(table: Table | None, ns: str, *columns: str) -> _Records | None:
+    return None if table is None else _Records(table, ns, columns)
 
 
 def _frame_records(frame: pd.DataFrame) -> list[dict[str, str]]:
@@ -82,24 +98,16 @@ def _date(text: str | None) -> date | None:
         return None
 
 
-def _namespace(
-    records: list[dict[str, str]] | None, ns: str, *columns: str
-) -> list[dict[str, str]] | None:
-    if records is None:
-        return None
-    return [{k: namespaced(ns, v) if k in columns else v for k, v in r.items()} for r in records]
-
-
 def context_from_tables(
     tables: Mapping[str, Table], operator_id: str, wanted_services: Collection[str]
 ) -> TimetableContext:
     """Build the context from the timetable files of a zip (ids get namespaced here)."""
     ns = operator_id
-    stops = _namespace(_records(tables.get("stops.txt")), ns, "stop_id", "parent_station")
-    routes = _namespace(_records(tables.get("routes.txt")), ns, "route_id", "network_id")
-    calendar = _namespace(_records(tables.get("calendar.txt")), ns, "service_id")
-    dates = _namespace(_records(tables.get("calendar_dates.txt")), ns, "service_id")
-    agency = _records(tables.get("agency.txt")) or []
+    stops = _records(tables.get("stops.txt"), ns, "stop_id", "parent_station")
+    routes = _records(tables.get("routes.txt"), ns, "route_id", "network_id")
+    calendar = _records(tables.get("calendar.txt"), ns, "service_id")
+    dates = _records(tables.get("calendar_dates.txt"), ns, "service_id")
+    agency: Iterable[Record] = _records(tables.get("agency.txt"), ns) or []
     return _context(stops, routes, calendar, dates, agency, wanted_services)
 
 
@@ -118,7 +126,7 @@ def context_from_timetable(
     )
 
 
-def _ids(records: list[dict[str, str]] | None, column: str) -> frozenset[str] | None:
+def _ids(records: Iterable[Record] | None, column: str) -> frozenset[str] | None:
     return None if records is None else frozenset(r[column] for r in records if column in r)
 
 
@@ -127,11 +135,11 @@ def _pairs(records: Iterable[Record] | None, key: str, value: str) -> dict[str, 
 
 
 def _context(
-    stops: list[dict[str, str]] | None,
-    routes: list[dict[str, str]] | None,
-    calendar: list[dict[str, str]] | None,
-    dates: list[dict[str, str]] | None,
-    agency: list[dict[str, str]],
+    stops: Iterable[Record] | None,
+    routes: Iterable[Record] | None,
+    calendar: Iterable[Record] | None,
+    dates: Iterable[Record] | None,
+    agency: Iterable[Record],
     wanted_services: Collection[str],
 ) -> TimetableContext:
     no_calendar = calendar is None and dates is None
