@@ -130,8 +130,22 @@ def _ids(records: Iterable[Record] | None, column: str) -> frozenset[str] | None
     return None if records is None else frozenset(r[column] for r in records if column in r)
 
 
-def _pairs(records: Iterable[Record] | None, key: str, value: str) -> dict[str, str]:
-    return {r[key]: r[value] for r in records or [] if key in r and value in r}
+def _scan(
+    records: Iterable[Record] | None, key: str, *values: str
+) -> tuple[frozenset[str] | None, list[dict[str, str]]]:
+    """In one pass: the ids in `key`, and for each of `values` the id -> value pairs."""
+    pairs: list[dict[str, str]] = [{} for _ in values]
+    if records is None:
+        return None, pairs
+    ids: set[str] = set()
+    for record in records:
+        if (found := record.get(key)) is None:
+            continue
+        ids.add(found)
+        for out, column in zip(pairs, values, strict=True):
+            if column in record:
+                out[found] = record[column]
+    return frozenset(ids), pairs
 
 
 def _context(
@@ -146,12 +160,14 @@ def _context(
     services = (_ids(calendar, "service_id") or frozenset()) | (
         _ids(dates, "service_id") or frozenset()
     )
+    stop_ids, (parents, stop_zones) = _scan(stops, "stop_id", "parent_station", "stop_timezone")
+    route_ids, (route_networks,) = _scan(routes, "route_id", "network_id")
     return TimetableContext(
-        stop_ids=_ids(stops, "stop_id"),
-        parent_stations=_pairs(stops, "stop_id", "parent_station"),
-        stop_timezones=_pairs(stops, "stop_id", "stop_timezone"),
-        route_ids=_ids(routes, "route_id"),
-        route_network_ids=_pairs(routes, "route_id", "network_id"),
+        stop_ids=stop_ids,
+        parent_stations=parents,
+        stop_timezones=stop_zones,
+        route_ids=route_ids,
+        route_network_ids=route_networks,
         service_ids=None if no_calendar else services,
         service_dates=None
         if no_calendar

@@ -75,12 +75,16 @@ def _stream_rows(opener: Opener, columns: tuple[str, ...]) -> Iterator[Row]:
         reader = csv.reader(text)
         next(reader, None)
         for record in reader:
-            if any(value.strip() for value in record):
+            if not _blank(record):
                 yield Row(reader.line_num, _values(columns, record))
 
 
+def _blank(record: list[str]) -> bool:
+    return not any(record) or not "".join(record).strip()
+
+
 def _values(columns: tuple[str, ...], record: list[str]) -> dict[str, str]:
-    return {c: v.strip() for c, v in zip(columns, record, strict=False) if v.strip()}
+    return {c: v for c, v in zip(columns, map(str.strip, record), strict=False) if v}
 
 
 class _TooManyRows(Exception):
@@ -178,7 +182,7 @@ def _check_rows(
     name: str, reader: Any, columns: tuple[str, ...], issues: Issues, budget: RowBudget
 ) -> None:
     for record in reader:
-        if not any(value.strip() for value in record):
+        if _blank(record):
             continue
         budget.take()
         if len(record) != len(columns):

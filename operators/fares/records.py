@@ -111,9 +111,9 @@ OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
 
 
 def usable_rows(table: Table, issues: Issues) -> Iterator[Row]:
-    """Check columns and unique keys; stream the rows (none when a required column is missing).
+    """Check columns; stream the rows, reporting duplicate keys as they come.
 
-    The keys seen are kept only during this pass, not with the rows that follow.
+    No rows when a required column is missing. The keys seen are kept during the pass only.
     """
     if not table.readable:
         return iter(())
@@ -123,7 +123,10 @@ def usable_rows(table: Table, issues: Issues) -> Iterator[Row]:
             issues.warn(table.name, 1, column, "unknown column, ignored")
     if not check_columns(table, REQUIRED_COLUMNS[table.name], issues):
         return iter(())
-    key = PRIMARY_KEYS[table.name] or table.columns
+    return _unique_rows(table, PRIMARY_KEYS[table.name] or table.columns, issues)
+
+
+def _unique_rows(table: Table, key: tuple[str, ...], issues: Issues) -> Iterator[Row]:
     seen: dict[tuple[str | None, ...], int] = {}
     for row in table.iter_rows():
         values = tuple(row.get(c) for c in key)
@@ -133,7 +136,7 @@ def usable_rows(table: Table, issues: Issues) -> Iterator[Row]:
             issues.error(table.name, row.line, key[0] if len(key) == 1 else "", message)
         else:
             seen[values] = row.line
-    return table.iter_rows()
+        yield row
 
 
 class Namer:
