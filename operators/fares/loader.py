@@ -141,11 +141,13 @@ def _pairs(
 
 
 def _grouped(pairs: Iterator[tuple[str, str]]) -> dict[str, frozenset[str]]:
-    """Group (stop, area) pairs by stop as they stream (each stop's set, then frozen)."""
-    groups: dict[str, set[str]] = {}
+    """Group (stop, area) pairs by stop as they stream; stops in the same areas share one set."""
+    groups: dict[str, frozenset[str]] = {}
+    shared: dict[frozenset[str], frozenset[str]] = {}
     for key, value in pairs:
-        groups.setdefault(key, set()).add(value)
-    return {key: frozenset(values) for key, values in groups.items()}
+        areas = groups.get(key, frozenset()) | {value}
+        groups[key] = shared.setdefault(areas, areas)
+    return groups
 
 
 @dataclass(frozen=True, slots=True)
