@@ -31,6 +31,8 @@ MAX_REPORTED_ERRORS = 100
 #: Rows read from all the files of one upload. Rows are streamed, not kept, but what they
 #: compile to is (stop_areas become the engine's stop -> areas map): this bounds it.
 MAX_ROWS = 200_000
+#: PostgreSQL text cannot hold U+0000, and no GTFS value needs it.
+_NUL = "contains a NUL character (U+0000)"
 _TIME = re.compile(r"^(\d{1,2}):([0-5]\d):([0-5]\d)$")
 
 
@@ -166,6 +168,8 @@ def open_table(name: str, opener: Opener, issues: Issues, budget: RowBudget) -> 
                 issues.error(name, 0, "", "file is empty (no header line)")
                 return Table(name, (), readable=False)
             columns = tuple(c.strip() for c in header)
+            if "\x00" in "".join(columns):
+                issues.error(name, 1, "", _NUL)
             _check_rows(name, reader, columns, issues, budget)
             return Table(name, columns, opener)
         except UnicodeDecodeError:
@@ -182,12 +186,15 @@ def _check_rows(
     name: str, reader: Any, columns: tuple[str, ...], issues: Issues, budget: RowBudget
 ) -> None:
     for record in reader:
-        if _blank(record):
+        text = "".join(record)
+        if not text.strip():
             continue
         budget.take()
         if len(record) != len(columns):
             line = reader.line_num
             issues.error(name, line, "", f"{len(record)} fields, header has {len(columns)}")
+        if "\x00" in text:
+            issues.error(name, reader.line_num, "", _NUL)
 
 
 def parse_tables(files: Mapping[str, bytes], issues: Issues) -> dict[str, Table]:
