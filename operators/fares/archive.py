@@ -12,7 +12,9 @@ from __future__ import annotations
 import io
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import IO, TypeVar
 
@@ -21,9 +23,10 @@ from operators.fares.csvfiles import (
     CONTEXT_FILES,
     FARE_FILES,
     Issues,
+    Opener,
     RowBudget,
     Table,
-    parse_stream,
+    open_table,
 )
 
 _MIB = 1024 * 1024
@@ -50,6 +53,11 @@ class _Bounded(io.RawIOBase):
         self._inner, self._left, self._expected = inner, info.file_size, info.CRC
         self._crc, self._checked = 0, False
 
+    def close(self) -> None:
+        """Close the member's stream too."""
+        self._inner.close()
+        super().close()
+
     def readable(self) -> bool:
         """Return True: this is a read-only stream."""
         return True
@@ -67,16 +75,24 @@ class _Bounded(io.RawIOBase):
         return len(data)
 
 
-def read_zip_tables(
+@contextmanager
+def open_zip_tables(
     source: bytes | Path, issues: Issues, limits: ZipLimits = FARES_ZIP_LIMITS
-) -> dict[str, Table]:
-    """Parse the fares and timetable-context files of a zip, each streamed from the archive."""
+) -> Iterator[dict[str, Table]]:
+    """Open the fares and timetable-context files of a zip as tables streamed from it.
+
+    Each member is read once here (its own errors, the row budget); the archive stays
+    open while the tables are used, and every pass over a table unpacks it again.
+    """
     budget = RowBudget()
-
-    def parse(name: str, stream: IO[bytes]) -> Table:
-        return parse_stream(name, stream, issues, budget)
-
-    return _each_member(source, issues, limits, parse)
+    with _open_archive(source, issues, limits) as members:
+        tables: dict[str, Table] = {}
+        for info, opener in members:
+            read = partial(open_table, info.filename, opener, issues, budget)
+            table = _read_member(info, issues, read)
+            if table is not None:
+                tables[info.filename] = table
+        yield tables
 
 
 def read_zip_members(
@@ -84,45 +100,48 @@ def read_zip_members(
 ) -> dict[str, bytes]:
     """Return the bytes of the fares and timetable-context files of a zip, within the limits."""
     own = issues or Issues()
-    members = _each_member(source, own, limits, lambda _, stream: stream.read())
+    out: dict[str, bytes] = {}
+    with _open_archive(source, own, limits) as members:
+        for info, opener in members:
+            data = _read_member(info, own, partial(_read_all, opener))
+            if data is not None:
+                out[info.filename] = data
     if issues is None:
         own.raise_if_any()
-    return members
+    return out
 
 
-def _each_member(
-    source: bytes | Path,
-    issues: Issues,
-    limits: ZipLimits,
-    read: Callable[[str, IO[bytes]], T],
-) -> dict[str, T]:
+@contextmanager
+def _open_archive(
+    source: bytes | Path, issues: Issues, limits: ZipLimits
+) -> Iterator[list[tuple[zipfile.ZipInfo, Opener]]]:
+    """Yield the wanted members within the limits, each with its opener (none when refused)."""
     wanted = set(FARE_FILES) | set(CONTEXT_FILES)
     handle = io.BytesIO(source) if isinstance(source, bytes) else source
-    out: dict[str, T | None] = {}
     try:
-        with zipfile.ZipFile(handle) as archive:
-            members = [i for i in archive.infolist() if i.filename in wanted]
-            check_members(members, limits, issues)
-            if issues.total:
-                return {}
-            for info in members:
-                out[info.filename] = _read_member(archive, info, issues, read)
+        archive = zipfile.ZipFile(handle)
     except zipfile.BadZipFile:
         issues.error("", 0, "", "not a zip file")
-        return {}
-    return {name: value for name, value in out.items() if value is not None}
+        yield []
+        return
+    with archive:
+        members = [i for i in archive.infolist() if i.filename in wanted]
+        check_members(members, limits, issues)
+        yield [] if issues.total else [(i, partial(_open_member, archive, i)) for i in members]
 
 
-def _read_member(
-    archive: zipfile.ZipFile,
-    info: zipfile.ZipInfo,
-    issues: Issues,
-    read: Callable[[str, IO[bytes]], T],
-) -> T | None:
+def _open_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
+    return io.BufferedReader(_Bounded(archive.open(info), info))
+
+
+def _read_all(opener: Opener) -> bytes:
+    with opener() as stream:
+        return stream.read()
+
+
+def _read_member(info: zipfile.ZipInfo, issues: Issues, read: Callable[[], T]) -> T | None:
     try:
-        with archive.open(info) as member:
-            stream = io.BufferedReader(_Bounded(member, info))
-            return read(info.filename, stream)
+        return read()
     except (_Overrun, zipfile.BadZipFile, EOFError, OSError) as exc:
         detail = "its data does not match its header" if isinstance(exc, _Overrun) else str(exc)
         issues.error(info.filename, 0, "", f"the zip member is corrupt: {detail}")

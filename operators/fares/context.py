@@ -6,7 +6,7 @@ stored `GtfsTables` when the fares come alone. Ids come out namespaced like the 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -36,8 +36,24 @@ class TimetableContext:
     timezone: str | None = None
 
 
-def _records(table: Table | None) -> list[dict[str, str]] | None:
-    return None if table is None else [row.values for row in table.rows]
+class _Records:
+    """A table's rows as records with some columns namespaced, streamed again at each pass."""
+
+    def __init__(self, table: Table, ns: str, columns: tuple[str, ...]) -> None:
+        self._table, self._ns, self._columns = table, ns, columns
+
+    def __iter__(self) -> Iterator[dict[str, str]]:
+        """Stream the records from the file."""
+        for row in self._table.iter_rows():
+            values = row.values
+            for column in self._columns:
+                if column in values:
+                    values[column] = namespaced(self._ns, values[column])
+            yield values
+
+
+def _records(table: Table | None, ns: str, *columns: str) -> _Records | None:
+    return None if table is None else _Records(table, ns, columns)
 
 
 def _frame_records(frame: pd.DataFrame) -> list[dict[str, str]]:
@@ -82,24 +98,16 @@ def _date(text: str | None) -> date | None:
         return None
 
 
-def _namespace(
-    records: list[dict[str, str]] | None, ns: str, *columns: str
-) -> list[dict[str, str]] | None:
-    if records is None:
-        return None
-    return [{k: namespaced(ns, v) if k in columns else v for k, v in r.items()} for r in records]
-
-
 def context_from_tables(
     tables: Mapping[str, Table], operator_id: str, wanted_services: Collection[str]
 ) -> TimetableContext:
     """Build the context from the timetable files of a zip (ids get namespaced here)."""
     ns = operator_id
-    stops = _namespace(_records(tables.get("stops.txt")), ns, "stop_id", "parent_station")
-    routes = _namespace(_records(tables.get("routes.txt")), ns, "route_id", "network_id")
-    calendar = _namespace(_records(tables.get("calendar.txt")), ns, "service_id")
-    dates = _namespace(_records(tables.get("calendar_dates.txt")), ns, "service_id")
-    agency = _records(tables.get("agency.txt")) or []
+    stops = _records(tables.get("stops.txt"), ns, "stop_id", "parent_station")
+    routes = _records(tables.get("routes.txt"), ns, "route_id", "network_id")
+    calendar = _records(tables.get("calendar.txt"), ns, "service_id")
+    dates = _records(tables.get("calendar_dates.txt"), ns, "service_id")
+    agency: Iterable[Record] = _records(tables.get("agency.txt"), ns) or []
     return _context(stops, routes, calendar, dates, agency, wanted_services)
 
 
@@ -118,32 +126,48 @@ def context_from_timetable(
     )
 
 
-def _ids(records: list[dict[str, str]] | None, column: str) -> frozenset[str] | None:
+def _ids(records: Iterable[Record] | None, column: str) -> frozenset[str] | None:
     return None if records is None else frozenset(r[column] for r in records if column in r)
 
 
-def _pairs(records: Iterable[Record] | None, key: str, value: str) -> dict[str, str]:
-    return {r[key]: r[value] for r in records or [] if key in r and value in r}
+def _scan(
+    records: Iterable[Record] | None, key: str, *values: str
+) -> tuple[frozenset[str] | None, list[dict[str, str]]]:
+    """In one pass: the ids in `key`, and for each of `values` the id -> value pairs."""
+    pairs: list[dict[str, str]] = [{} for _ in values]
+    if records is None:
+        return None, pairs
+    ids: set[str] = set()
+    for record in records:
+        if (found := record.get(key)) is None:
+            continue
+        ids.add(found)
+        for out, column in zip(pairs, values, strict=True):
+            if column in record:
+                out[found] = record[column]
+    return frozenset(ids), pairs
 
 
 def _context(
-    stops: list[dict[str, str]] | None,
-    routes: list[dict[str, str]] | None,
-    calendar: list[dict[str, str]] | None,
-    dates: list[dict[str, str]] | None,
-    agency: list[dict[str, str]],
+    stops: Iterable[Record] | None,
+    routes: Iterable[Record] | None,
+    calendar: Iterable[Record] | None,
+    dates: Iterable[Record] | None,
+    agency: Iterable[Record],
     wanted_services: Collection[str],
 ) -> TimetableContext:
     no_calendar = calendar is None and dates is None
     services = (_ids(calendar, "service_id") or frozenset()) | (
         _ids(dates, "service_id") or frozenset()
     )
+    stop_ids, (parents, stop_zones) = _scan(stops, "stop_id", "parent_station", "stop_timezone")
+    route_ids, (route_networks,) = _scan(routes, "route_id", "network_id")
     return TimetableContext(
-        stop_ids=_ids(stops, "stop_id"),
-        parent_stations=_pairs(stops, "stop_id", "parent_station"),
-        stop_timezones=_pairs(stops, "stop_id", "stop_timezone"),
-        route_ids=_ids(routes, "route_id"),
-        route_network_ids=_pairs(routes, "route_id", "network_id"),
+        stop_ids=stop_ids,
+        parent_stations=parents,
+        stop_timezones=stop_zones,
+        route_ids=route_ids,
+        route_network_ids=route_networks,
         service_ids=None if no_calendar else services,
         service_dates=None
         if no_calendar

@@ -7,7 +7,8 @@ import io
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO
+from functools import partial
+from typing import IO, Any
 
 from operators.fares.model import FareIssue, FaresValidationError
 
@@ -27,9 +28,11 @@ FARE_FILES = (
 )
 CONTEXT_FILES = ("agency.txt", "stops.txt", "routes.txt", "calendar.txt", "calendar_dates.txt")
 MAX_REPORTED_ERRORS = 100
-#: Rows read from all the files of one upload: rows are kept (files refer to each other),
-#: so this, not the bytes, is what bounds the memory a load takes.
+#: Rows read from all the files of one upload. Rows are streamed, not kept, but what they
+#: compile to is (stop_areas become the engine's stop -> areas map): this bounds it.
 MAX_ROWS = 200_000
+#: PostgreSQL text cannot hold U+0000, and no GTFS value needs it.
+_NUL = "contains a NUL character (U+0000)"
 _TIME = re.compile(r"^(\d{1,2}):([0-5]\d):([0-5]\d)$")
 
 
@@ -45,14 +48,45 @@ class Row:
         return self.values.get(column)
 
 
+#: Opens a file's bytes afresh: each pass over a table reads it again from its source.
+Opener = Callable[[], IO[bytes]]
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
-    """A CSV file: its header and rows."""
+    """A CSV file: its header, and how to stream its rows again (they are never held).
+
+    The first read (`open_table`) reports what is wrong with the file itself and counts its
+    rows against the budget; every later pass (`iter_rows`) gives the same rows.
+    """
 
     name: str
     columns: tuple[str, ...]
-    rows: tuple[Row, ...]
+    opener: Opener | None = None
     readable: bool = True
+
+    def iter_rows(self) -> Iterator[Row]:
+        """Stream the data rows from the file, one at a time (blank lines skipped)."""
+        if self.opener is None or not self.readable:
+            return iter(())
+        return _stream_rows(self.opener, self.columns)
+
+
+def _stream_rows(opener: Opener, columns: tuple[str, ...]) -> Iterator[Row]:
+    with io.TextIOWrapper(opener(), encoding="utf-8-sig", newline="") as text:
+        reader = csv.reader(text)
+        next(reader, None)
+        for record in reader:
+            if not _blank(record):
+                yield Row(reader.line_num, _values(columns, record))
+
+
+def _blank(record: list[str]) -> bool:
+    return not any(record) or not "".join(record).strip()
+
+
+def _values(columns: tuple[str, ...], record: list[str]) -> dict[str, str]:
+    return {c: v for c, v in zip(columns, map(str.strip, record), strict=False) if v}
 
 
 class _TooManyRows(Exception):
@@ -117,48 +151,50 @@ class Issues:
 def parse_table(
     name: str, content: bytes, issues: Issues, budget: RowBudget | None = None
 ) -> Table:
-    """Parse a CSV file into rows numbered by their line in the file (header is line 1)."""
-    return parse_stream(name, io.BytesIO(content), issues, budget or RowBudget())
+    """Check a CSV file given as bytes; its rows are numbered by line (header is line 1)."""
+    return open_table(name, partial(io.BytesIO, content), issues, budget or RowBudget())
 
 
-def parse_stream(name: str, stream: IO[bytes], issues: Issues, budget: RowBudget) -> Table:
-    """Parse a CSV file a line at a time from a byte stream (never holding it whole)."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text)
-    try:
-        header = next(reader, None)
-        if header is None:
-            issues.error(name, 0, "", "file is empty (no header line)")
-            return Table(name, (), (), readable=False)
-        columns = tuple(c.strip() for c in header)
-        rows = _rows(name, reader, lambda: reader.line_num, columns, issues, budget)
-        return Table(name, columns, tuple(rows))
-    except UnicodeDecodeError:
-        issues.error(name, 0, "", "file is not UTF-8")
-    except csv.Error as exc:
-        issues.error(name, reader.line_num, "", f"not a readable CSV file: {exc}")
-    except _TooManyRows:
-        issues.error(name, reader.line_num, "", f"more than {budget.max_rows} rows in the fares")
-    return Table(name, (), (), readable=False)
+def open_table(name: str, opener: Opener, issues: Issues, budget: RowBudget) -> Table:
+    """Read a CSV file once, a line at a time: report its own errors, count its rows.
+
+    Nothing of the rows is kept: the returned table streams them again from `opener`.
+    """
+    with io.TextIOWrapper(opener(), encoding="utf-8-sig", newline="") as text:
+        reader = csv.reader(text)
+        try:
+            header = next(reader, None)
+            if header is None:
+                issues.error(name, 0, "", "file is empty (no header line)")
+                return Table(name, (), readable=False)
+            columns = tuple(c.strip() for c in header)
+            if "\x00" in "".join(columns):
+                issues.error(name, 1, "", _NUL)
+            _check_rows(name, reader, columns, issues, budget)
+            return Table(name, columns, opener)
+        except UnicodeDecodeError:
+            issues.error(name, 0, "", "file is not UTF-8")
+        except csv.Error as exc:
+            issues.error(name, reader.line_num, "", f"not a readable CSV file: {exc}")
+        except _TooManyRows:
+            message = f"more than {budget.max_rows} rows in the fares"
+            issues.error(name, reader.line_num, "", message)
+    return Table(name, (), readable=False)
 
 
-def _rows(
-    name: str,
-    records: Iterator[list[str]],
-    line_of: Callable[[], int],
-    columns: tuple[str, ...],
-    issues: Issues,
-    budget: RowBudget,
-) -> Iterator[Row]:
-    for record in records:
-        line = line_of()
-        if not any(value.strip() for value in record):
+def _check_rows(
+    name: str, reader: Any, columns: tuple[str, ...], issues: Issues, budget: RowBudget
+) -> None:
+    for record in reader:
+        text = "".join(record)
+        if not text.strip():
             continue
         budget.take()
         if len(record) != len(columns):
+            line = reader.line_num
             issues.error(name, line, "", f"{len(record)} fields, header has {len(columns)}")
-        values = {c: v.strip() for c, v in zip(columns, record, strict=False) if v.strip()}
-        yield Row(line, values)
+        if "\x00" in text:
+            issues.error(name, reader.line_num, "", _NUL)
 
 
 def parse_tables(files: Mapping[str, bytes], issues: Issues) -> dict[str, Table]:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gtfs.tables import GtfsTables, namespaced
-from operators.fares.archive import read_zip_tables
+from operators.fares.archive import open_zip_tables
 from operators.fares.context import (
     TimetableContext,
     context_from_tables,
@@ -59,8 +59,8 @@ def load_fares(
 ) -> FareFeed:
     """Load the fares of a GTFS zip or a fares-only zip (raises `FaresValidationError`)."""
     issues = Issues(strict_timetable=strict_timetable)
-    tables = read_zip_tables(source, issues)
-    return _load_tables(tables, operator_id, issues, timetable, timezone)
+    with open_zip_tables(source, issues) as tables:
+        return _load_tables(tables, operator_id, issues, timetable, timezone)
 
 
 def load_fares_files(
@@ -92,7 +92,7 @@ def _load_tables(
 
 
 def _timeframe_services(table: Table | None, operator_id: str) -> frozenset[str]:
-    rows = () if table is None else table.rows
+    rows = () if table is None else table.iter_rows()
     return frozenset(
         namespaced(operator_id, service) for row in rows if (service := row.get("service_id"))
     )
@@ -127,19 +127,27 @@ def _id_map(
 
 def _pairs(
     tables: Mapping[str, Table], name: str, key: str, value: str, issues: Issues, ns: Namer
-) -> list[tuple[str, str]]:
+) -> Iterator[tuple[str, str]]:
     table = tables.get(name)
     if table is None:
-        return []
-    out: list[tuple[str, str]] = []
+        return
     for row in usable_rows(table, issues):
         k, v = row.get(key), row.get(value)
         for column, present in ((key, k), (value, v)):
             if present is None:
                 issues.error(name, row.line, column, "required value is empty")
         if k is not None and v is not None:
-            out.append((ns.required(k), ns.required(v)))
-    return out
+            yield ns.required(k), ns.required(v)
+
+
+def _grouped(pairs: Iterator[tuple[str, str]]) -> dict[str, frozenset[str]]:
+    """Group (stop, area) pairs by stop as they stream; stops in the same areas share one set."""
+    groups: dict[str, frozenset[str]] = {}
+    shared: dict[frozenset[str], frozenset[str]] = {}
+    for key, value in pairs:
+        areas = groups.get(key, frozenset()) | {value}
+        groups[key] = shared.setdefault(areas, areas)
+    return groups
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +163,8 @@ class _Parsed:
     timeframes: list[Timeframe]
     areas: dict[str, str | None]
     networks: dict[str, str | None]
-    stop_areas: list[tuple[str, str]]
-    route_networks: list[tuple[str, str]]
+    stop_areas: dict[str, frozenset[str]]
+    route_networks: dict[str, str]
 
 
 def _parse(tables: Mapping[str, Table], ns: Namer, issues: Issues) -> _Parsed:
@@ -177,8 +185,10 @@ def _parse(tables: Mapping[str, Table], ns: Namer, issues: Issues) -> _Parsed:
         timeframes=[t for _, t in timeframes],
         areas=_id_map(tables, "areas.txt", issues, ns),
         networks=_id_map(tables, "networks.txt", issues, ns),
-        stop_areas=_pairs(tables, "stop_areas.txt", "stop_id", "area_id", issues, ns),
-        route_networks=_pairs(tables, "route_networks.txt", "route_id", "network_id", issues, ns),
+        stop_areas=_grouped(_pairs(tables, "stop_areas.txt", "stop_id", "area_id", issues, ns)),
+        route_networks=dict(
+            _pairs(tables, "route_networks.txt", "route_id", "network_id", issues, ns)
+        ),
     )
 
 
@@ -218,9 +228,6 @@ def _build_feed(
     parsed = _parse(tables, ns, issues)
     _check(tables, parsed, context, ns, issues)
     zone = _time_zone(context.timezone, timezone, bool(parsed.timeframes), issues)
-    grouped_areas: dict[str, set[str]] = {}
-    for stop_id, area_id in parsed.stop_areas:
-        grouped_areas.setdefault(stop_id, set()).add(area_id)
     return FareFeed(
         operator_id=ns.operator_id,
         timezone=zone,
@@ -232,11 +239,11 @@ def _build_feed(
         leg_join_rules=tuple(parsed.joins),
         transfer_rules=tuple(parsed.transfers),
         areas=parsed.areas,
-        stop_areas={stop: frozenset(ids) for stop, ids in grouped_areas.items()},
+        stop_areas=parsed.stop_areas,
         parent_stations=context.parent_stations,
         stop_timezones=_valid_stop_zones(context.stop_timezones, issues),
         networks={**dict.fromkeys(context.route_network_ids.values()), **parsed.networks},
-        route_networks={**context.route_network_ids, **dict(parsed.route_networks)},
+        route_networks={**context.route_network_ids, **parsed.route_networks},
         timeframes=tuple(parsed.timeframes),
         service_dates=context.service_dates,
         warnings=tuple(issues.warnings),

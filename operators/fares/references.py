@@ -72,8 +72,12 @@ _SOURCE = {
 def check_references(
     tables: Mapping[str, Table], known: KnownIds, ns: Namer, issues: Issues
 ) -> None:
-    """Report every id that points at nothing; warn once per kind that could not be checked."""
+    """Report every id that points at nothing; warn once per kind that could not be checked.
+
+    One pass over each file checks all its referencing columns, row by row.
+    """
     unchecked: set[tuple[str, str]] = set()
+    by_file: dict[str, list[tuple[str, str, Collection[str]]]] = defaultdict(list)
     for file, column, kind in REFERENCES:
         table = tables.get(file)
         ids: Collection[str] | None = getattr(known, kind)
@@ -81,13 +85,16 @@ def check_references(
             continue
         if ids is None:
             unchecked.add((file, kind))
-            continue
-        for row in table.rows:
-            value = row.get(column)
-            if value is not None and ns.required(value) not in ids:
-                message = f"{value!r} is not defined in {_SOURCE[kind]}"
-                record = issues.timetable_mismatch if kind in TIMETABLE_KINDS else issues.error
-                record(file, row.line, column, message)
+        else:
+            by_file[file].append((column, kind, ids))
+    for file, checks in by_file.items():
+        for row in tables[file].iter_rows():
+            for column, kind, ids in checks:
+                value = row.get(column)
+                if value is not None and ns.required(value) not in ids:
+                    message = f"{value!r} is not defined in {_SOURCE[kind]}"
+                    record = issues.timetable_mismatch if kind in TIMETABLE_KINDS else issues.error
+                    record(file, row.line, column, message)
     for file, kind in sorted(unchecked):
         issues.warn(file, 0, "", f"{_SOURCE[kind]} not given: references to it are not checked")
 
@@ -100,7 +107,7 @@ def check_default_categories(
         return
     eligible: dict[str, set[str]] = defaultdict(set)
     first_line: dict[str, int] = {}
-    for row in table.rows:
+    for row in table.iter_rows():
         product, category = row.get("fare_product_id"), row.get("rider_category_id")
         if product is None or category is None or ns.required(category) not in categories:
             continue

@@ -1,0 +1,103 @@
+"""A fares upload refused halfway through its rows leaves the previous fares current and
+stores nothing of the new ones (issue 12, Edges: the rows are streamed)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from aiohttp import ClientResponse, web
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import bearer
+from tests.operators.fares.synthetic import synthetic_fares_files, synthetic_fares_zip
+from tests.sales.support import operator_with_demo_fares
+
+Client = TestClient[web.Request, web.Application]
+MakeKey = Callable[..., Awaitable[str]]
+
+
+async def _versions(db: asyncpg.Pool, operator_id: str) -> list[tuple[int, str, bool]]:
+    rows = await db.fetch(
+        "SELECT id, sha256, is_current FROM fare_versions WHERE operator_id = $1 ORDER BY id",
+        operator_id,
+    )
+    return [(r["id"], r["sha256"], r["is_current"]) for r in rows]
+
+
+async def _prices(client: Client, operator_id: str) -> list[tuple[str, str, int]]:
+    resp = await client.get("/v1/products", params={"operator": operator_id})
+    items = (await resp.json())["items"]
+    return [
+        (item["product_id"], price["rider_category_id"], price["price_minor"])
+        for item in items
+        for price in item["prices"]
+    ]
+
+
+async def _put(client: Client, operator_id: str, body: bytes, key: str) -> ClientResponse:
+    headers = bearer(key) | {"Content-Type": "application/zip"}
+    response: ClientResponse = await client.put(
+        f"/v1/operators/{operator_id}/fares", data=body, headers=headers
+    )
+    return response
+
+
+async def test_a_bad_row_halfway_keeps_the_previous_fares_and_stores_nothing(
+    client: Client, db: asyncpg.Pool, make_key: MakeKey
+) -> None:
+    operator_id = await operator_with_demo_fares(db)
+    before = await _versions(db, operator_id)
+    listed = await _prices(client, operator_id)
+    admin = await make_key("admin")
+    resp = await _put(client, operator_id, synthetic_fares_zip(40_000, bad_area_row=20_001), admin)
+    assert resp.status == 422
+    problem = await resp.json(content_type="application/problem+json")
+    assert problem["code"] == "invalid_fares"
+    assert problem["errors"] == [
+        {
+            "file": "stop_areas.txt",
+            "row": 20_001,
+            "field": "area_id",
+            "message": "'NOPE' is not defined in areas.txt",
+        }
+    ]
+    assert await _versions(db, operator_id) == before
+    assert await _prices(client, operator_id) == listed
+
+
+async def test_the_same_feed_without_the_bad_row_is_stored_whole(
+    client: Client, db: asyncpg.Pool, make_key: MakeKey
+) -> None:
+    operator_id = await operator_with_demo_fares(db)
+    (first_id, _, _), *_ = await _versions(db, operator_id)
+    resp = await _put(client, operator_id, synthetic_fares_zip(40_000), await make_key("admin"))
+    assert resp.status == 201, await resp.text()
+    published = await resp.json()
+    assert published["product_count"] == 1
+    versions = await _versions(db, operator_id)
+    assert [(v, current) for v, _, current in versions] == [
+        (first_id, False),
+        (published["version_id"], True),
+    ]
+
+
+async def test_a_nul_character_in_a_file_is_refused_naming_its_row(
+    client: Client, db: asyncpg.Pool, make_key: MakeKey
+) -> None:
+    operator_id = await operator_with_demo_fares(db)
+    before = await _versions(db, operator_id)
+    files = synthetic_fares_files(10)
+    rows = "".join(f"Z{i:02d},Zone {i},\n" for i in range(20))
+    files["areas.txt"] = ("area_id,area_name,colour\x00\n" + rows).encode()  # an unknown column
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    resp = await _put(client, operator_id, out.getvalue(), await make_key("admin"))
+    assert resp.status == 422, await resp.text()
+    problem = await resp.json(content_type="application/problem+json")
+    assert [(e["file"], e["row"]) for e in problem["errors"]] == [("areas.txt", 1)]
+    assert await _versions(db, operator_id) == before
