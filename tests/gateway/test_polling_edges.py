@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -132,6 +133,25 @@ def test_redact_url_keeps_what_names_the_feed() -> None:
     assert redact_url("http://[2001:db8::1]/a") == "http://[2001:db8::1]/a"
 
 
+async def _book_at(
+    fake: FakeTomp,
+    client: Client,
+    db: asyncpg.Pool,
+    make_key: MakeKey,
+    aiohttp_server: ServerFactory,
+) -> tuple[dict[str, Any], str]:
+    """Book a day ticket of an operator whose back-end is `fake`: the answer, and the GET's."""
+    server = await aiohttp_server(fake.app())
+    remote = await operator_with_demo_fares(
+        db, sales_channel="tomp", tomp_url=str(server.make_url(""))
+    )
+    key = await make_key("maas")
+    created = await offer(client, key, day_ticket_offer(remote))
+    _, booking = await book(client, key, [created["id"]])
+    shown = await (await client.get(f"/v1/bookings/{booking['id']}", headers=bearer(key))).text()
+    return booking, shown
+
+
 class _ChattyTomp(FakeTomp):
     """A back-end whose refusals carry internals the MaaS app must not see."""
 
@@ -149,15 +169,8 @@ async def test_an_operators_error_body_is_logged_not_shown_to_the_app(
     aiohttp_server: ServerFactory,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    server = await aiohttp_server(_ChattyTomp().app())
-    remote = await operator_with_demo_fares(
-        db, sales_channel="tomp", tomp_url=str(server.make_url(""))
-    )
-    key = await make_key("maas")
-    created = await offer(client, key, day_ticket_offer(remote))
     caplog.set_level(logging.WARNING)
-    _, booking = await book(client, key, [created["id"]])
-    shown = await (await client.get(f"/v1/bookings/{booking['id']}", headers=bearer(key))).text()
+    booking, shown = await _book_at(_ChattyTomp(), client, db, make_key, aiohttp_server)
     for answer in (str(booking), shown):
         assert "deadlock" not in answer
         assert "no seats" not in answer
@@ -183,15 +196,8 @@ async def test_a_booking_state_an_operator_answers_is_logged_not_shown_to_the_ap
     aiohttp_server: ServerFactory,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    server = await aiohttp_server(_OddStateTomp().app())
-    remote = await operator_with_demo_fares(
-        db, sales_channel="tomp", tomp_url=str(server.make_url(""))
-    )
-    key = await make_key("maas")
-    created = await offer(client, key, day_ticket_offer(remote))
     caplog.set_level(logging.WARNING)
-    _, booking = await book(client, key, [created["id"]])
-    shown = await (await client.get(f"/v1/bookings/{booking['id']}", headers=bearer(key))).text()
+    booking, shown = await _book_at(_OddStateTomp(), client, db, make_key, aiohttp_server)
     assert booking["status"] == "REJECTED"
     assert "operator_refused" in booking["reason"]
     for answer in (str(booking), shown):
