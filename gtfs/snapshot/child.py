@@ -120,8 +120,25 @@ async def compile_in_child(database_url: str, version_ids: Sequence[int]) -> Com
             ended = ", ".join(f"pid {p.pid} exit code {p.exitcode}" for p in children)
             raise CompileFailed(f"the compile process ended abruptly ({ended})") from exc
         except asyncio.CancelledError:
-            for process in children:
-                process.kill()
+            kill(executor, children)
             raise
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
+
+
+def kill(
+    executor: ProcessPoolExecutor, children: Sequence[multiprocessing.process.BaseProcess]
+) -> None:
+    """Kill an executor's children, and let its manager thread see that they are gone.
+
+    A child killed while it sends its result leaves the executor's thread waiting for the
+    rest of the message for ever (this process holds the pipe's other writing end), and
+    the interpreter then never exits: closing that end gives the thread its EOF.
+    """
+    for process in children:
+        process.kill()
+    for process in children:
+        process.join(5)
+    writer = getattr(getattr(executor, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        writer.close()

@@ -12,9 +12,12 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -25,7 +28,13 @@ from gateway.appkeys import timetable_key
 from gateway.timetable import TimetableStore
 from gtfs.feed.prepare import prepare_feed
 from gtfs.feed.store import current_version_ids, store_feed
-from gtfs.snapshot.child import APPLICATION_NAME, FeedVersionGone, compile_in_child
+from gtfs.snapshot.child import (
+    APPLICATION_NAME,
+    FeedVersionGone,
+    _context,
+    compile_in_child,
+    kill,
+)
 from tests.timetable_data import synthetic_feed
 
 Client = TestClient[web.Request, web.Application]
@@ -136,3 +145,24 @@ async def test_a_child_that_raises_passes_its_error_on(database_url: str, db: as
     versions = await current_version_ids(db)
     with pytest.raises(FeedVersionGone, match=f"feed versions \\[{missing}\\] were deleted"):
         await compile_in_child(database_url, (*versions, missing))
+
+
+def _a_big_result() -> bytes:
+    return b"x" * (300 * 1024 * 1024)
+
+
+@pytest.mark.parametrize("after_s", [0.6, 1.2])
+def test_a_child_killed_while_it_sends_its_result_lets_the_process_exit(after_s: float) -> None:
+    # Killed at such a moment, the executor's thread waited for the child's message for
+    # ever, and the interpreter (pytest, or a gateway told to stop) never exited.
+    executor = ProcessPoolExecutor(max_workers=1, mp_context=_context())
+    future = executor.submit(_a_big_result)
+    children = list(executor._processes.values())
+    time.sleep(after_s)
+    manager: Any = executor._executor_manager_thread  # typeshed calls it a _ThreadWakeup
+    kill(executor, children)
+    executor.shutdown(wait=False, cancel_futures=True)
+    assert manager is not None
+    manager.join(30)
+    assert not manager.is_alive()
+    assert future.done()
