@@ -6,7 +6,15 @@ from datetime import date, datetime
 from typing import Annotated, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 #: TOMP-API's booking states, and the gateway's two intents (`CONFIRMING`, `CANCELLING`):
 #: the operators are being called and the outcome is not yet recorded.
@@ -43,10 +51,29 @@ def within_years(value: _Day) -> _Day:
     return value
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def not_a_number(value: object) -> object:
+    """Refuse a number where a date or time is due.
+
+    pydantic reads a number, or a string of one, as seconds since 1970: `at=0.5` or
+    `"valid_from": 0` is no time anyone meant, and 1970-01-01 is inside FIRST_DAY..LAST_DAY.
+    """
+    if isinstance(value, bool | int | float) or (isinstance(value, str) and _is_number(value)):
+        raise ValueError("give it in ISO 8601 (e.g. 2017-01-16T08:00:00+02:00), not a number")
+    return value
+
+
 #: A moment a request names: ISO 8601 with an offset, between FIRST_DAY and LAST_DAY.
-Moment = Annotated[AwareDatetime, AfterValidator(within_years)]
+Moment = Annotated[AwareDatetime, BeforeValidator(not_a_number), AfterValidator(within_years)]
 #: A day a request names (a service date, a day of a report), between FIRST_DAY and LAST_DAY.
-Day = Annotated[date, AfterValidator(within_years)]
+Day = Annotated[date, BeforeValidator(not_a_number), AfterValidator(within_years)]
 
 
 class Strict(BaseModel):

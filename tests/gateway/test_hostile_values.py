@@ -74,3 +74,52 @@ async def test_an_itinerary_offer_on_the_last_or_first_day_is_422(
     problem = await resp.json(content_type=None)
     assert problem["errors"][0]["field"] == "body.itinerary.legs[0].service_date"
     assert f"not {day}" in problem["detail"]
+
+
+#: Numbers pydantic would read as seconds since 1970 (1970-01-01 is inside the days allowed).
+NUMBERS = ("0.5", "0", "1e9", "-86400")
+
+
+@pytest.mark.parametrize("at", NUMBERS)
+@pytest.mark.parametrize("param", ["depart_at", "arrive_by"])
+async def test_journeys_at_a_number_are_422_not_1970(
+    client: TestClient,  # type: ignore[type-arg]
+    param: str,
+    at: str,
+) -> None:
+    resp = await client.get("/v1/journeys", params={"from": STOP, "to": STOP, param: at})
+    assert resp.status == 422, await resp.text()
+    problem = await resp.json(content_type=None)
+    assert problem["errors"][0]["field"] == f"query.{param}"
+    assert "not a number" in problem["detail"]
+
+
+@pytest.mark.parametrize("at", [0, 1.5, "0.5", True])
+async def test_a_product_offer_valid_from_a_number_is_422_not_1970(
+    client: TestClient,  # type: ignore[type-arg]
+    make_key: MakeKey,
+    at: object,
+) -> None:
+    body = {
+        "product": {"operator_id": "bus", "product_id": "day", "valid_from": at},
+        "travellers": [{}],
+    }
+    resp = await client.post("/v1/offers", json=body, headers=bearer(await make_key("maas")))
+    assert resp.status == 422, await resp.text()
+    problem = await resp.json(content_type=None)
+    assert problem["errors"][0]["field"] == "body.product.valid_from"
+    assert "not a number" in problem["detail"]
+
+
+@pytest.mark.parametrize("day", [0, "20260102", 86400])
+async def test_an_itinerary_offer_on_a_numbered_day_is_422(
+    client: TestClient,  # type: ignore[type-arg]
+    make_key: MakeKey,
+    day: object,
+) -> None:
+    leg = {"trip_id": "bus:t1", "service_date": day, "from_stop_id": "a", "to_stop_id": "b"}
+    body = {"itinerary": {"legs": [leg]}, "travellers": [{}]}
+    resp = await client.post("/v1/offers", json=body, headers=bearer(await make_key("maas")))
+    assert resp.status == 422, await resp.text()
+    problem = await resp.json(content_type=None)
+    assert problem["errors"][0]["field"] == "body.itinerary.legs[0].service_date"
