@@ -48,7 +48,8 @@ class RedisGuard:
         if self.degraded:
             return fallback
         try:
-            return await asyncio.wait_for(fn(self.client), self.timeout_s)
+            async with asyncio.timeout(self.timeout_s):  # keeps a cancel, as wait_for may not
+                return await fn(self.client)
         except (RedisError, TimeoutError, OSError) as exc:
             self._trip(exc)
             return fallback
@@ -56,7 +57,8 @@ class RedisGuard:
     async def ping(self) -> bool:
         """Ask Redis directly (ignoring the breaker) and reset the breaker when it answers."""
         try:
-            await asyncio.wait_for(self.client.ping(), self.timeout_s)
+            async with asyncio.timeout(self.timeout_s):
+                await self.client.ping()
         except (RedisError, TimeoutError, OSError) as exc:
             self._trip(exc)
             return False

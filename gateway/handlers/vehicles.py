@@ -157,7 +157,9 @@ async def _follow(
         if request.transport is None or request.transport.is_closing():
             return  # the client left: stop listening at once
         try:
-            batch = await asyncio.wait_for(queue.get(), min(left_s, DISCONNECT_CHECK_S))
+            # asyncio.timeout, not wait_for: 3.11's wait_for can drop a cancel (or a batch)
+            async with asyncio.timeout(min(left_s, DISCONNECT_CHECK_S)):
+                batch = await queue.get()
         except TimeoutError:
             if time.monotonic() - quiet_since >= HEARTBEAT_S:
                 await response.write(b": keep-alive\n\n")
