@@ -198,6 +198,19 @@ async def _read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
 
 
 def _read_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    # No query model takes a list: a repeated key would silently keep one of its values.
+    repeated = sorted({k for k in request.query if len(request.query.getall(k)) > 1})
+    if repeated:
+        errors = [
+            {
+                "field": f"query.{key}",
+                "message": f"given {len(request.query.getall(key))} times; give it once",
+                "type": "repeated_parameter",
+            }
+            for key in repeated
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        raise Problem(422, "validation_failed", "Validation failed", detail, errors=errors)
     try:
         return model.model_validate(dict(request.query))
     except ValidationError as exc:

@@ -10,9 +10,11 @@ connects again and then wakes the writer, which rebuilds if the current feed
 versions moved while nobody was listening (their notifications are gone).
 
 The snapshot is compiled in a child process (`gtfs/snapshot/child.py`): compiling holds
-the GIL for seconds on a big feed, which in a thread stalled every request. The writer
-reads the same feed versions for its own tables meanwhile, and swaps the result in only
-when both are done; a child that fails or is killed leaves the current timetable serving.
+the GIL for seconds on a big feed, which in a thread stalled every request, and so did
+parsing the stored tables back. This process never holds the feed's tables: the child
+sends back the snapshot, its open-data index and the realtime trip schedules, and the
+merged zip is written by a child of its own the first time someone downloads it. A
+child that fails or is killed leaves the current timetable serving.
 """
 
 from __future__ import annotations
@@ -22,9 +24,8 @@ import datetime as dt
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 import orjson
@@ -34,10 +35,10 @@ from gateway.appkeys import database_url_key, db_key, timetable_key
 from gateway.background import stop, wait_set
 from gateway.listener import CHECK_S, RETRY_S, Listener
 from gateway.problems import Problem
-from gtfs.feed.export import gtfs_zip_bytes
 from gtfs.feed.store import TIMETABLE_CHANNEL, current_version_ids
+from gtfs.realtime.schedule import TripSchedules, build_trip_schedules
 from gtfs.snapshot.build import Snapshot, build_snapshot
-from gtfs.snapshot.child import Compiled, compile_in_child, read_versions
+from gtfs.snapshot.child import Compiled, FeedVersionGone, compile_in_child, export_in_child
 from gtfs.snapshot.geojson import network_geojson
 from gtfs.snapshot.open_data import OpenDataIndex, build_index
 from gtfs.tables import GtfsTables
@@ -54,15 +55,16 @@ LISTEN_APPLICATION_NAME = "maas-timetable-listen"
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Timetable:
-    """One immutable timetable: the stored tables, the compiled snapshot, indexes, planner."""
+    """One immutable timetable: the compiled snapshot, its indexes, the planner."""
 
     generation: int
     version_ids: tuple[int, ...]
     built_at: dt.datetime
     build_s: float
-    tables: GtfsTables
     snapshot: Snapshot
     index: OpenDataIndex
+    #: Each trip's scheduled times, which realtime updates are applied against.
+    schedules: TripSchedules
     planner: Planner
     #: The process that compiled the snapshot (a child of the gateway's, which has gone).
     compiled_by: int
@@ -76,31 +78,32 @@ def compile_timetable(
     started = time.perf_counter()
     snapshot = build_snapshot(tables)
     index = build_index(tables, snapshot)
+    schedules = build_trip_schedules(tables)
     return Timetable(
         generation=generation,
         version_ids=version_ids,
         built_at=dt.datetime.now(dt.UTC),
         build_s=time.perf_counter() - started,
-        tables=tables,
         snapshot=snapshot,
         index=index,
+        schedules=schedules,
         planner=Planner(snapshot),
         compiled_by=os.getpid(),
     )
 
 
 def assemble_timetable(
-    generation: int, version_ids: tuple[int, ...], tables: GtfsTables, compiled: Compiled
+    generation: int, version_ids: tuple[int, ...], compiled: Compiled
 ) -> Timetable:
-    """Wrap a snapshot compiled in a child process and the writer's tables into a timetable."""
+    """Wrap what a child process compiled into a timetable."""
     return Timetable(
         generation=generation,
         version_ids=version_ids,
         built_at=dt.datetime.now(dt.UTC),
         build_s=compiled.build_s,
-        tables=tables,
         snapshot=compiled.snapshot,
         index=compiled.index,
+        schedules=compiled.schedules,
         planner=Planner(compiled.snapshot),
         compiled_by=compiled.pid,
     )
@@ -183,19 +186,11 @@ class TimetableStore:
                 self._wake.set()
 
     async def _rebuild(self, generation: int) -> None:
-        """Compile the current feeds in a child process, read them too, swap the result in."""
+        """Compile the current feeds in a child process, swap the result in."""
         await asyncio.to_thread(warm_up)  # the planner's compiled rounds, once per process
         versions = await current_version_ids(self._pool)
-        # Not cancelled with the writer: asyncpg cannot cancel a COPY cleanly (the connection
-        # is left unusable and the pool's close waits for it); at shutdown it finishes alone.
-        reading = asyncio.ensure_future(read_versions(self._pool, versions))
-        try:
-            compiled = await compile_in_child(self._database_url, versions)
-        except BaseException:
-            reading.add_done_callback(_forget)
-            raise
-        tables = await asyncio.shield(reading)
-        timetable = assemble_timetable(generation, versions, tables, compiled)
+        compiled = await compile_in_child(self._database_url, versions)
+        timetable = assemble_timetable(generation, versions, compiled)
         self._current = timetable
         self.last_error = None
         swapped, self._swapped = self._swapped, asyncio.Event()
@@ -212,30 +207,42 @@ class TimetableStore:
         )
 
     async def merged_zip(self) -> tuple[Timetable, bytes]:
-        """Return the current timetable and its merged GTFS zip (built once per timetable)."""
-        return await self._once_per_timetable("merged.zip", lambda t: gtfs_zip_bytes(t.tables))
+        """Return the current timetable and its merged GTFS zip (built once per timetable).
+
+        Written in a child process from the timetable's stored versions. One pruned since
+        (several newer versions were published) means a newer timetable is on its way: 503.
+        """
+        try:
+            return await self._once_per_timetable(
+                "merged.zip", lambda t: export_in_child(self._database_url, t.version_ids)
+            )
+        except FeedVersionGone:
+            self.request_rebuild()
+            raise Problem(
+                503,
+                "timetable_loading",
+                "Timetable loading",
+                "the timetable is being replaced by a newer one; try again in a few seconds",
+                headers={"Retry-After": "2"},
+            ) from None
 
     async def network_geojson(self) -> tuple[Timetable, bytes]:
         """Return the current timetable and its network as GeoJSON (built once per timetable)."""
-        return await self._once_per_timetable("network.geojson", _network_geojson_bytes)
+        return await self._once_per_timetable(
+            "network.geojson", lambda t: asyncio.to_thread(_network_geojson_bytes, t)
+        )
 
     async def _once_per_timetable(
-        self, name: str, build: Callable[[Timetable], bytes]
+        self, name: str, build: Callable[[Timetable], Awaitable[bytes]]
     ) -> tuple[Timetable, bytes]:
         """Return bytes derived from the current timetable, built off the event loop once."""
         timetable = self.get()
         async with self._derived_locks.setdefault(name, asyncio.Lock()):
             cached = self._derived.get(name)
             if cached is None or cached[0] != timetable.generation:
-                cached = (timetable.generation, await asyncio.to_thread(build, timetable))
+                cached = (timetable.generation, await build(timetable))
                 self._derived[name] = cached
             return timetable, cached[1]
-
-
-def _forget(task: asyncio.Future[Any]) -> None:
-    """Retrieve the outcome of a read nobody waits for any more (it is not needed)."""
-    if not task.cancelled():
-        task.exception()
 
 
 def _network_geojson_bytes(timetable: Timetable) -> bytes:

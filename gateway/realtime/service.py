@@ -76,8 +76,6 @@ class Realtime:
                     lambda t: t.generation != seen[0], timeout_s=3600
                 )
                 seen[0] = timetable.generation
-                # Built now, so that the first feed for this timetable is applied at once.
-                await self.state.schedules(timetable)
                 await self.state.reapply_all()
                 self.bus.request_resync()
             raise_if_cancelling()

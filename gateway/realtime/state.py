@@ -26,7 +26,6 @@ from gtfs.realtime.read import (
     TripUpdatesFeed,
     VehiclePosition,
     VehiclePositionsFeed,
-    build_trip_schedules,
     merged_overlay,
     read_alerts,
     read_trip_updates,
@@ -93,8 +92,6 @@ class RealtimeState:
     def __init__(self, current_timetable: Callable[[], Timetable]) -> None:
         self._current_timetable = current_timetable
         self._applied: dict[tuple[str, FeedKind], AppliedFeed] = {}
-        self._schedules: tuple[int, TripSchedules] | None = None
-        self._schedules_lock = asyncio.Lock()
         self._apply_lock = asyncio.Lock()
         self._merged = _Merged()
         self._listeners: set[asyncio.Queue[tuple[VehiclePosition, ...]]] = set()
@@ -104,19 +101,10 @@ class RealtimeState:
         """Return how many feeds of a kind have been made current (the merged feed's version)."""
         return self._versions.get(kind, 0)
 
-    async def schedules(self, timetable: Timetable) -> TripSchedules:
-        """Return the trip schedules of a timetable, built once per generation off the loop."""
-        async with self._schedules_lock:
-            if self._schedules is None or self._schedules[0] != timetable.generation:
-                built = await asyncio.to_thread(build_trip_schedules, timetable.tables)
-                self._schedules = (timetable.generation, built)
-            return self._schedules[1]
-
     async def decode(self, feed: FeedBytes, timetable: Timetable) -> AppliedFeed:
         """Decode a feed against a timetable, off the event loop (raises `RealtimeFeedError`)."""
-        schedules = await self.schedules(timetable)
         now_s = int(time.time())
-        decoded = await asyncio.to_thread(decode, feed, schedules, now_s)
+        decoded = await asyncio.to_thread(decode, feed, timetable.schedules, now_s)
         return AppliedFeed(feed, timetable.generation, decoded, time.time())
 
     async def apply(self, feed: FeedBytes) -> AppliedFeed:

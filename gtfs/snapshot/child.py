@@ -1,10 +1,13 @@
 """Compiling a snapshot in a child process, so the serving process's event loop stays free.
 
 `build_snapshot` is pandas and numpy holding the GIL for seconds on a big feed; in a
-thread of the serving process it stalls every request. The child reads the stored feed
-versions from PostgreSQL itself (the tables never cross the process boundary: on a
-5-million-row feed they pickle to several times the compiled arrays) and sends back only
-the snapshot and its open-data index. Each compile gets a fresh process, forked from a
+thread of the serving process it stalls every request, and so does merely parsing the
+stored tables back (pandas' CSV reader holds it too: 3 s at 2.5 million stop times). The
+child reads the stored feed versions from PostgreSQL itself (the tables never cross the
+process boundary: on a 5-million-row feed they pickle to several times the compiled
+arrays) and sends back only what the serving process uses: the snapshot, its open-data
+index and the realtime trip schedules. The merged GTFS zip is written by a child of its
+own when first asked for (`export_in_child`). Each job gets a fresh process, forked from a
 forkserver that has the libraries imported already, so the memory of a compile is given
 back to the system when it ends, and a killed child breaks only its own compile.
 """
@@ -15,14 +18,17 @@ import asyncio
 import multiprocessing
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import TypeVar
 
 import asyncpg
 
+from gtfs.feed.export import gtfs_zip_bytes
 from gtfs.feed.store import load_version_tables
+from gtfs.realtime.schedule import TripSchedules, build_trip_schedules
 from gtfs.snapshot.build import Snapshot, build_snapshot
 from gtfs.snapshot.open_data import OpenDataIndex, build_index
 from gtfs.tables import COLUMNS, GtfsTables, concat
@@ -43,10 +49,11 @@ class FeedVersionGone(CompileFailed):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Compiled:
-    """What the child sends back: the snapshot, its index, where and how long it took."""
+    """What the child sends back: the snapshot, its indexes, where and how long it took."""
 
     snapshot: Snapshot
     index: OpenDataIndex
+    schedules: TripSchedules
     pid: int
     read_s: float
     build_s: float
@@ -63,7 +70,16 @@ async def _compile_stored(database_url: str, version_ids: tuple[int, ...]) -> Co
     read = time.perf_counter()
     snapshot = build_snapshot(tables)
     index = build_index(tables, snapshot)
-    return Compiled(snapshot, index, os.getpid(), read - started, time.perf_counter() - read)
+    schedules = build_trip_schedules(tables)
+    return Compiled(
+        snapshot, index, schedules, os.getpid(), read - started, time.perf_counter() - read
+    )
+
+
+def export_stored(database_url: str, version_ids: Sequence[int]) -> bytes:
+    """Read the stored feed versions and write them as one GTFS zip (in the child)."""
+    tables = asyncio.run(_read_versions(database_url, tuple(version_ids)))
+    return gtfs_zip_bytes(tables)
 
 
 async def _read_versions(database_url: str, version_ids: tuple[int, ...]) -> GtfsTables:
@@ -107,18 +123,34 @@ async def compile_in_child(database_url: str, version_ids: Sequence[int]) -> Com
     A child that raises passes its exception on; one that dies (killed, out of memory)
     raises `CompileFailed` naming its pid and exit code. Cancelling ends the child.
     """
+    return await _in_child(compile_stored, database_url, tuple(version_ids))
+
+
+async def export_in_child(database_url: str, version_ids: Sequence[int]) -> bytes:
+    """Return the stored feed versions as one GTFS zip, written in a new child process.
+
+    Raises as `compile_in_child` does (`FeedVersionGone` if a version was pruned since).
+    """
+    return await _in_child(export_stored, database_url, tuple(version_ids))
+
+
+_T = TypeVar("_T")
+
+
+async def _in_child(
+    job: Callable[[str, tuple[int, ...]], _T], database_url: str, version_ids: tuple[int, ...]
+) -> _T:
+    """Run a job on stored feed versions in a new child process; cancelling kills it."""
     executor = ProcessPoolExecutor(max_workers=1, mp_context=_context())
     try:
         # submit starts the child (and the forkserver, the first time): not on the loop.
-        future = await asyncio.to_thread(
-            executor.submit, compile_stored, database_url, tuple(version_ids)
-        )
+        future = await asyncio.to_thread(executor.submit, job, database_url, version_ids)
         children = list(executor._processes.values())
         try:
             return await asyncio.wrap_future(future)
         except BrokenProcessPool as exc:
             ended = ", ".join(f"pid {p.pid} exit code {p.exitcode}" for p in children)
-            raise CompileFailed(f"the compile process ended abruptly ({ended})") from exc
+            raise CompileFailed(f"the {job.__name__} process ended abruptly ({ended})") from exc
         except asyncio.CancelledError:
             kill(executor, children)
             raise

@@ -123,3 +123,40 @@ async def test_an_itinerary_offer_on_a_numbered_day_is_422(
     assert resp.status == 422, await resp.text()
     problem = await resp.json(content_type=None)
     assert problem["errors"][0]["field"] == "body.itinerary.legs[0].service_date"
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/v1/journeys", [("from", STOP), ("from", "nowhere"), ("to", STOP)]),
+        (f"/v1/stops/{STOP}/departures", [("at", "2026-01-02T08:00:00+02:00"), ("at", "0")]),
+    ],
+)
+async def test_a_repeated_query_parameter_is_422_not_one_of_its_values(
+    client: TestClient,  # type: ignore[type-arg]
+    path: str,
+    query: list[tuple[str, str]],
+) -> None:
+    # No parameter takes a list: keeping the first value would hide the second from checks.
+    resp = await client.get(path, params=query)
+    assert resp.status == 422, await resp.text()
+    problem = await resp.json(content_type=None)
+    repeated = query[0][0]
+    assert problem["errors"] == [
+        {"field": f"query.{repeated}", "message": "given 2 times; give it once",
+         "type": "repeated_parameter"}
+    ]
+
+
+async def test_a_repeated_settlement_party_is_422(
+    client: TestClient,  # type: ignore[type-arg]
+    make_key: MakeKey,
+) -> None:
+    resp = await client.get(
+        "/v1/settlements",
+        params=[("period", "2026-01"), ("operator", "bus"), ("operator", "../x")],
+        headers=bearer(await make_key("admin")),
+    )
+    assert resp.status == 422, await resp.text()
+    problem = await resp.json(content_type=None)
+    assert [e["field"] for e in problem["errors"]] == ["query.operator"]

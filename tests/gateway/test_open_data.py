@@ -211,9 +211,9 @@ async def test_merged_zip_is_one_feed_with_every_operator(kuopio: Client, tmp_pa
     path = tmp_path / "merged.zip"
     path.write_bytes(data)
     feed = gk.read_feed(path, dist_units="km")
-    assert len(feed.stops) == len(timetable.tables.stops)
-    assert len(feed.trips) == len(timetable.tables.trips)
-    assert len(feed.stop_times) == len(timetable.tables.stop_times)
+    assert len(feed.stops) == len(timetable.index.stops)
+    assert len(feed.trips) == len(timetable.schedules.trip_ids)
+    assert len(feed.stop_times) == len(timetable.schedules.arrival_s)
     assert {op.operator_id for op in KUOPIO_OPERATORS} <= {
         a.split(":")[0] for a in feed.agency["agency_id"]
     }

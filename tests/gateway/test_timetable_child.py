@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import io
 import os
 import signal
 import time
 import uuid
+import zipfile
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -24,7 +27,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+import gtfs.feed.store
 from gateway.appkeys import timetable_key
+from gateway.background import stop
+from gateway.problems import Problem
 from gateway.timetable import TimetableStore
 from gtfs.feed.prepare import prepare_feed
 from gtfs.feed.store import current_version_ids, store_feed
@@ -145,6 +151,54 @@ async def test_a_child_that_raises_passes_its_error_on(database_url: str, db: as
     versions = await current_version_ids(db)
     with pytest.raises(FeedVersionGone, match=f"feed versions \\[{missing}\\] were deleted"):
         await compile_in_child(database_url, (*versions, missing))
+
+
+async def test_the_serving_process_parses_no_stored_table(
+    db: asyncpg.Pool, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Parsing a stored stop_times back holds the GIL for seconds on a big feed: the child
+    # sends the realtime schedules with the snapshot, and the merged zip has a child too.
+    parsed: list[object] = []
+    monkeypatch.setattr(gtfs.feed.store, "_parse_copied", lambda *a: parsed.append(a))
+    operator_id = _operator()
+    version = await _store(db, tmp_path, operator_id, 3)
+    store = TimetableStore(db, database_url, poll_s=3600)
+    writer = asyncio.create_task(store.run())
+    try:
+        store.request_rebuild()
+        timetable = await store.wait_for(lambda t: version in t.version_ids, 120)
+        trips = [t for t in timetable.schedules.trip_ids if t.startswith(f"{operator_id}:")]
+        assert len(trips) == 3
+        served, data = await store.merged_zip()
+        assert served is timetable
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            stop_times = archive.read("stop_times.txt").decode()
+        rows = [r for r in stop_times.splitlines() if r.startswith(f"{operator_id}:t")]
+        assert len(rows) == 3 * 5
+        assert parsed == []
+    finally:
+        await stop(writer)
+
+
+async def test_a_merged_zip_of_a_pruned_version_is_503_and_asks_for_a_rebuild(
+    db: asyncpg.Pool, database_url: str, tmp_path: Path
+) -> None:
+    version = await _store(db, tmp_path, _operator(), 3)
+    store = TimetableStore(db, database_url, poll_s=3600)
+    writer = asyncio.create_task(store.run())
+    try:
+        store.request_rebuild()
+        timetable = await store.wait_for(lambda t: version in t.version_ids, 120)
+        missing = int(await db.fetchval("SELECT max(id) + 1000 FROM feed_versions"))
+        # As if the versions it was built from were pruned before anyone downloaded it.
+        store._current = dataclasses.replace(timetable, version_ids=(missing,))
+        with pytest.raises(Problem) as raised:
+            await store.merged_zip()
+        assert raised.value.status == 503
+        assert raised.value.code == "timetable_loading"
+        assert store._wake.is_set()
+    finally:
+        await stop(writer)
 
 
 def _a_big_result() -> bytes:
