@@ -1,23 +1,101 @@
-"""Publishing an operator's feed: prepare it off the event loop, store it, wake the timetable."""
+"""Publishing an operator's feed: prepare it off the event loop, store it, wake the timetable.
+
+An upload is published in a child process (`publish_in_child`): validating and reading a
+feed is pandas holding the GIL, for seconds on millions of stop times, which in a thread
+of the serving process stalled every request meanwhile. The child's progress lines come
+out of the gateway's log with the request's id; it sends back only what the answer needs.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
-from dataclasses import replace
+import os
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import asyncpg
 
+from gateway.logs import request_id_var
+from gateway.resources import init_connection
 from gtfs.feed.prepare import PreparedFeed, prepare_feed
 from gtfs.feed.store import StoredFeed, StoreProgress, store_feed
 from gtfs.feed.validate.archive import ZipLimits
 from gtfs.feed.validate.issues import FeedIssue
+from gtfs.snapshot.child import run_in_child
 from operators.fares.coverage import coverage_warnings
 from operators.fares.model import FareIssue
 from sales.fares import check_fares, fare_files_of, save_fares, timetable_change_warnings, zip_files
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """What publishing a feed did, without its tables (what a child process sends back)."""
+
+    stored: StoredFeed
+    counts: dict[str, int]
+    interpolated_rows: int
+    service_dates: tuple[dt.date, ...]
+    warnings: list[FeedIssue]
+    warning_total: int
+
+
+async def publish_in_child(
+    database_url: str,
+    path: Path,
+    operator_id: str,
+    agency_id: str | None = None,
+    limits: ZipLimits | None = None,
+) -> Published:
+    """Publish a GTFS zip as `publish_feed` does, in a child process (raises as it does).
+
+    Its progress lines come out of this process's logging, with the request's id.
+    """
+    return await run_in_child(
+        _publish_child,
+        database_url,
+        path,
+        operator_id,
+        agency_id,
+        limits,
+        log_fields={"request_id": request_id_var.get()},
+    )
+
+
+def _publish_child(
+    database_url: str,
+    path: Path,
+    operator_id: str,
+    agency_id: str | None,
+    limits: ZipLimits | None,
+) -> Published:
+    """Publish in the child, with a pool of one connection."""
+    return asyncio.run(_publish_with_pool(database_url, path, operator_id, agency_id, limits))
+
+
+async def _publish_with_pool(
+    database_url: str,
+    path: Path,
+    operator_id: str,
+    agency_id: str | None,
+    limits: ZipLimits | None,
+) -> Published:
+    settings = {"application_name": f"maas-feed-publish {os.getpid()}"}
+    async with asyncpg.create_pool(
+        database_url, min_size=1, max_size=1, init=init_connection, server_settings=settings
+    ) as pool:
+        prepared, stored = await publish_feed(pool, path, operator_id, agency_id, limits)
+    return Published(
+        stored=stored,
+        counts=prepared.counts(),
+        interpolated_rows=prepared.interpolated_rows,
+        service_dates=prepared.service_dates,
+        warnings=prepared.warnings,
+        warning_total=prepared.warning_total,
+    )
 
 
 async def publish_feed(

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from gateway import operator_store
 from gateway.api import api, json_response, require_own_operator
-from gateway.appkeys import db_key, settings_key, timetable_key
-from gateway.feeds import publish_feed
+from gateway.appkeys import database_url_key, db_key, settings_key, timetable_key
+from gateway.feeds import publish_in_child
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from gateway.problems import conflict, not_found
 from gateway.uploads import new_upload_path, receive_upload
@@ -296,23 +296,26 @@ async def put_feed(request: web.Request, query: FeedQuery) -> web.Response:
     path = await asyncio.to_thread(new_upload_path, settings.data_dir)
     try:
         await receive_upload(request, path, settings.max_upload_bytes)
-        prepared, stored = await publish_feed(pool, path, operator_id, query.agency_id)
+        published = await publish_in_child(
+            request.app[database_url_key], path, operator_id, query.agency_id
+        )
     finally:
         await asyncio.to_thread(path.unlink, missing_ok=True)
+    stored, dates = published.stored, published.service_dates
     if stored.changed:
         request.app[timetable_key].request_rebuild()
-    dated = _dated_warnings(list(prepared.service_dates), operator.timezone)
+    dated = _dated_warnings(list(dates), operator.timezone)
     body = FeedPublished(
         operator_id=operator_id,
         version_id=stored.version_id,
         changed=stored.changed,
         created=stored.created,
-        counts=prepared.counts(),
-        interpolated_rows=prepared.interpolated_rows,
-        service_start=prepared.service_dates[0] if prepared.service_dates else None,
-        service_end=prepared.service_dates[-1] if prepared.service_dates else None,
-        warnings=dated + [w.as_dict() for w in prepared.warnings],
-        warning_total=len(dated) + prepared.warning_total,
+        counts=published.counts,
+        interpolated_rows=published.interpolated_rows,
+        service_start=dates[0] if dates else None,
+        service_end=dates[-1] if dates else None,
+        warnings=dated + [w.as_dict() for w in published.warnings],
+        warning_total=len(dated) + published.warning_total,
     )
     return json_response(body, status=201 if stored.created else 200)
 

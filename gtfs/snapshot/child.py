@@ -15,14 +15,18 @@ back to the system when it ends, and a killed child breaks only its own compile.
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
+import multiprocessing.queues
 import os
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import TypeVar
+from logging.handlers import QueueHandler
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -35,12 +39,15 @@ from gtfs.tables import COLUMNS, GtfsTables, concat
 
 #: How the child's connection shows in `pg_stat_activity` (followed by the child's pid).
 APPLICATION_NAME = "maas-timetable-compile"
+#: How much lower a child's CPU priority is than the serving process's (see `nice(2)`):
+#: on a busy machine the kernel runs the requests first, the compile in what is left.
+CHILD_NICENESS = 10
 #: Modules the forkserver imports once, so that each forked child starts with them loaded.
 PRELOAD = ["gtfs.snapshot.child"]
 
 
 class CompileFailed(Exception):
-    """A compile in the child process did not return a snapshot."""
+    """A job in a child process (a compile, an export, a publish) ended without a result."""
 
 
 class FeedVersionGone(CompileFailed):
@@ -123,7 +130,7 @@ async def compile_in_child(database_url: str, version_ids: Sequence[int]) -> Com
     A child that raises passes its exception on; one that dies (killed, out of memory)
     raises `CompileFailed` naming its pid and exit code. Cancelling ends the child.
     """
-    return await _in_child(compile_stored, database_url, tuple(version_ids))
+    return await run_in_child(compile_stored, database_url, tuple(version_ids))
 
 
 async def export_in_child(database_url: str, version_ids: Sequence[int]) -> bytes:
@@ -131,20 +138,37 @@ async def export_in_child(database_url: str, version_ids: Sequence[int]) -> byte
 
     Raises as `compile_in_child` does (`FeedVersionGone` if a version was pruned since).
     """
-    return await _in_child(export_stored, database_url, tuple(version_ids))
+    return await run_in_child(export_stored, database_url, tuple(version_ids))
 
 
 _T = TypeVar("_T")
+#: A child's log records on their way to this process (None: the job is over).
+Records = multiprocessing.queues.SimpleQueue[logging.LogRecord | None]
 
 
-async def _in_child(
-    job: Callable[[str, tuple[int, ...]], _T], database_url: str, version_ids: tuple[int, ...]
+async def run_in_child(
+    job: Callable[..., _T], *args: Any, log_fields: Mapping[str, object] | None = None
 ) -> _T:
-    """Run a job on stored feed versions in a new child process; cancelling kills it."""
-    executor = ProcessPoolExecutor(max_workers=1, mp_context=_context())
+    """Run `job(*args)` in a new child process and return its result; the loop stays free.
+
+    `job` and its arguments are pickled (a module-level function; no open connections).
+    The child runs at a lower CPU priority (`CHILD_NICENESS`). What it logs goes to this
+    process's loggers (at this process's levels), each record with `log_fields` added. A child that raises passes its exception on; one that
+    dies raises `CompileFailed` naming its pid and exit code. Cancelling kills the child.
+    """
+    context = _context()
+    records: Records = context.SimpleQueue()
+    relay = threading.Thread(target=_relay, args=(records,), name="child-logs", daemon=True)
+    relay.start()
+    executor = ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=context,
+        initializer=_start_child,
+        initargs=(records, _levels(), dict(log_fields or {})),
+    )
     try:
         # submit starts the child (and the forkserver, the first time): not on the loop.
-        future = await asyncio.to_thread(executor.submit, job, database_url, version_ids)
+        future = await asyncio.to_thread(executor.submit, job, *args)
         children = list(executor._processes.values())
         try:
             return await asyncio.wrap_future(future)
@@ -156,6 +180,51 @@ async def _in_child(
             raise
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
+        # The child wrote its records before its result: they are all ahead of this one.
+        records.put(None)
+
+
+def _levels() -> dict[str, int]:
+    """Return the levels set in this process: the root's ("") and each configured logger's."""
+    levels = {"": logging.getLogger().getEffectiveLevel()}
+    for name, logger in logging.Logger.manager.loggerDict.items():
+        if isinstance(logger, logging.Logger) and logger.level != logging.NOTSET:
+            levels[name] = logger.level
+    return levels
+
+
+class _Forward(QueueHandler):
+    """Sends each record to the parent, with the job's fields (a SimpleQueue: no thread)."""
+
+    def __init__(self, records: Records, fields: dict[str, object]) -> None:
+        super().__init__(records)  # type: ignore[arg-type]  # put, not put_nowait: below
+        self.records = records
+        self.fields = fields
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        """Put the record on the queue at once: nothing is left behind when the child ends."""
+        record.__dict__.update(self.fields)
+        self.records.put(record)
+
+
+def _start_child(records: Records, levels: dict[str, int], fields: dict[str, object]) -> None:
+    """In the child: yield the CPU to the serving process; log only to it, at its levels."""
+    os.nice(CHILD_NICENESS)
+    logging.getLogger().handlers[:] = [_Forward(records, fields)]
+    for name, level in levels.items():
+        logging.getLogger(name or None).setLevel(level)
+
+
+def _relay(records: Records) -> None:
+    """In this process: hand each record of a child to the logger it was logged to."""
+    while True:
+        try:
+            record = records.get()
+        except (EOFError, OSError):  # a child killed in the middle of a record
+            return
+        if record is None:
+            return
+        logging.getLogger(record.name).handle(record)
 
 
 def kill(

@@ -36,6 +36,12 @@ class FaresValidationError(ValueError):
         self.total = total
         self.warnings = warnings
 
+    def __reduce__(
+        self,
+    ) -> tuple[type[FaresValidationError], tuple[list[FareIssue], int, tuple[FareIssue, ...]]]:
+        """Pickle with the issues (fares are validated in a child process)."""
+        return type(self), (self.errors, self.total, self.warnings)
+
 
 @dataclass(frozen=True, slots=True)
 class RiderCategory:

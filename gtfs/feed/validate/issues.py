@@ -38,6 +38,10 @@ class FeedInvalid(Exception):
         located = f"{where}: {first.message}" if where else first.message
         super().__init__(f"{self.total} error(s) in the feed; first: {located}")
 
+    def __reduce__(self) -> tuple[type[FeedInvalid], tuple[list[FeedIssue], int]]:
+        """Pickle with the issues (a feed is validated in a child process)."""
+        return type(self), (self.errors, self.total)
+
 
 @dataclass
 class Issues:
