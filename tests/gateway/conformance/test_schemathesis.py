@@ -5,6 +5,10 @@ repeatable) per caller: anonymous and a maas, operator, planner and admin key. U
 operations alternate real bodies (GTFS zips from `../shared/data`, GTFS-Realtime feeds)
 with generated ones. Every answer must be a documented status with a documented content
 type, a body that matches its schema and documented headers; never a 5xx.
+
+Then each operation gets `MAAS_CONFORMANCE_NEGATIVE_EXAMPLES` invalid requests per caller
+(a wrong type, a value out of range, a missing or unknown field or parameter): each must be
+refused with a documented 4xx, never accepted and never a 5xx.
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -39,13 +46,21 @@ from tests.sales.support import operator_with_demo_fares
 from tests.servers import fresh_database
 
 EXAMPLES = int(os.environ.get("MAAS_CONFORMANCE_EXAMPLES", "10"))
+NEGATIVE_EXAMPLES = int(os.environ.get("MAAS_CONFORMANCE_NEGATIVE_EXAMPLES", "5"))
 CALLERS = ("anonymous", "maas", "operator", "planner", "admin")
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
+]
+NEGATIVE_CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    negative_data_rejection,
 ]
 #: Streams never end: a request would wait for the test's timeout.
 STREAMING = ("text/event-stream",)
@@ -123,17 +138,22 @@ def _streams(operation: Any) -> bool:
 
 
 def _run_operation(
-    gateway: LoopbackGateway, operation: Any, caller: str, real: list[bytes]
+    gateway: LoopbackGateway,
+    operation: Any,
+    caller: str,
+    real: list[bytes],
+    mode: GenerationMode = GenerationMode.POSITIVE,
 ) -> tuple[int, list[str], list[int]]:
     """Run the operation's cases; return how many ran, the failures and the statuses."""
     bodies = itertools.cycle(real) if real else None
     ran = itertools.count()
     failures: list[str] = []
     statuses: list[int] = []
+    positive = mode is GenerationMode.POSITIVE
 
-    @given(case=operation.as_strategy())
+    @given(case=operation.as_strategy(mode))
     @settings(
-        max_examples=EXAMPLES,
+        max_examples=EXAMPLES if positive else NEGATIVE_EXAMPLES,
         derandomize=True,
         database=None,
         deadline=None,
@@ -149,12 +169,13 @@ def _run_operation(
             response = case.call_and_validate(
                 base_url=gateway.base_url,
                 headers=_headers(gateway, caller),
-                checks=CHECKS,
+                checks=CHECKS if positive else NEGATIVE_CHECKS,
                 timeout=60,
             )
             statuses.append(response.status_code)
         except (FailureGroup, AssertionError) as exc:
-            failures.append(f"{caller} {operation.label}: {' | '.join(str(exc).splitlines()[2:9])}")
+            lines = " | ".join(str(exc).splitlines()[2:9])
+            failures.append(f"{caller} {operation.label}: {lines} ({case.as_curl_command()})")
 
     run()
     return next(ran), failures, statuses
@@ -184,3 +205,28 @@ def test_every_operation_conforms(gateway: LoopbackGateway, caller: str, shared_
     assert cases > 0
     assert not failures, "\n".join(failures)
     assert all(accepted.values()), accepted
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_every_invalid_request_is_refused_as_documented(
+    gateway: LoopbackGateway, caller: str
+) -> None:
+    """Invalid requests (wrong types, values out of range, unknown fields) are a 4xx."""
+    schema = schemathesis.openapi.from_dict(_document(gateway))
+    cases, failures = 0, []
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
+        operation = result.ok()
+        if _streams(operation):
+            continue
+        try:
+            ran, found, _ = _run_operation(
+                gateway, operation, caller, [], mode=GenerationMode.NEGATIVE
+            )
+        except Unsatisfiable:  # nothing of it can be invalid (no parameter, no body)
+            continue
+        cases += ran
+        failures += found
+    print(f"negative {caller}: {cases} cases, {len(failures)} failures")  # noqa: T201
+    assert cases > 0
+    assert not failures, "\n".join(failures)
