@@ -19,6 +19,8 @@ import logging
 import multiprocessing
 import multiprocessing.queues
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,7 +28,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from logging.handlers import QueueHandler
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import asyncpg
 
@@ -35,6 +37,7 @@ from gtfs.feed.store import load_version_tables
 from gtfs.realtime.schedule import TripSchedules, build_trip_schedules
 from gtfs.snapshot.build import Snapshot, build_snapshot
 from gtfs.snapshot.open_data import OpenDataIndex, build_index
+from gtfs.snapshot.ship import Shipped, ship, unship
 from gtfs.tables import COLUMNS, GtfsTables, concat
 
 #: How the child's connection shows in `pg_stat_activity` (followed by the child's pid).
@@ -151,12 +154,16 @@ async def run_in_child(
 ) -> _T:
     """Run `job(*args)` in a new child process and return its result; the loop stays free.
 
-    `job` and its arguments are pickled (a module-level function; no open connections).
-    The child runs at a lower CPU priority (`CHILD_NICENESS`). What it logs goes to this
-    process's loggers (at this process's levels), each record with `log_fields` added. A child that raises passes its exception on; one that
-    dies raises `CompileFailed` naming its pid and exit code. Cancelling kills the child.
+    `job` and its arguments are pickled (a module-level function; no open connections);
+    its result comes back through a file mapped into this process (`ship.py`: no copy of
+    its arrays while holding the GIL). The child runs at a lower CPU priority
+    (`CHILD_NICENESS`). What it logs goes to this process's loggers (at this process's
+    levels), each record with `log_fields` added. A child that raises passes its exception
+    on; one that dies raises `CompileFailed` naming its pid and exit code. Cancelling
+    kills the child.
     """
     context = _context()
+    directory = tempfile.mkdtemp(prefix="maas-child-")
     records: Records = context.SimpleQueue()
     relay = threading.Thread(target=_relay, args=(records,), name="child-logs", daemon=True)
     relay.start()
@@ -168,10 +175,11 @@ async def run_in_child(
     )
     try:
         # submit starts the child (and the forkserver, the first time): not on the loop.
-        future = await asyncio.to_thread(executor.submit, job, *args)
+        future = await asyncio.to_thread(executor.submit, _shipped, directory, job, *args)
         children = list(executor._processes.values())
         try:
-            return await asyncio.wrap_future(future)
+            shipped: Shipped = await asyncio.wrap_future(future)
+            return cast("_T", unship(shipped))
         except BrokenProcessPool as exc:
             ended = ", ".join(f"pid {p.pid} exit code {p.exitcode}" for p in children)
             raise CompileFailed(f"the {job.__name__} process ended abruptly ({ended})") from exc
@@ -182,6 +190,12 @@ async def run_in_child(
         executor.shutdown(wait=False, cancel_futures=True)
         # The child wrote its records before its result: they are all ahead of this one.
         records.put(None)
+        shutil.rmtree(directory, ignore_errors=True)  # what a killed child left
+
+
+def _shipped(directory: str, job: Callable[..., _T], *args: Any) -> Shipped:
+    """In the child: run the job and write its result to a file (`gtfs/snapshot/ship.py`)."""
+    return ship(job(*args), directory, "result")
 
 
 def _levels() -> dict[str, int]:
