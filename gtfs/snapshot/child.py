@@ -179,7 +179,7 @@ async def run_in_child(
         children = list(executor._processes.values())
         try:
             shipped: Shipped = await asyncio.wrap_future(future)
-            return cast("_T", unship(shipped))
+            return cast("_T", await asyncio.to_thread(unship, shipped))
         except BrokenProcessPool as exc:
             ended = ", ".join(f"pid {p.pid} exit code {p.exitcode}" for p in children)
             raise CompileFailed(f"the {job.__name__} process ended abruptly ({ended})") from exc
