@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,17 @@ def _serve(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathF
                     operator_id=operator_id if role == "operator" else None,
                 )
             )
+        _wait_ready(served)
         yield served
+
+
+def _wait_ready(served: LoopbackGateway) -> None:
+    """Wait for the first timetable: before it, the planner answers a documented 503."""
+    deadline = time.monotonic() + 300
+    ready = f"{served.base_url}/ready"
+    while requests.get(ready, timeout=30).json()["timetable"] != "ok":
+        assert time.monotonic() < deadline, "the gateway's timetable was never built"
+        time.sleep(0.2)
 
 
 def _document(gateway: LoopbackGateway) -> dict[str, Any]:
