@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api import api, require_own_operator
-from gateway.appkeys import db_key
+from gateway.appkeys import cache_key, db_key
 from sales.conditions import OperatorConditions, get_conditions, replace_conditions
 
 
@@ -38,4 +38,7 @@ async def put_operator_conditions(
     """Replace the operator's conditions; offers made from now on follow them."""
     operator_id = request.match_info["id"]
     require_own_operator(request, operator_id)
-    return await replace_conditions(request.app[db_key], operator_id, body)
+    conditions = await replace_conditions(request.app[db_key], operator_id, body)
+    # Other processes hear of it through NOTIFY; this one must not wait for that.
+    request.app[cache_key].changed("operator_conditions")
+    return conditions

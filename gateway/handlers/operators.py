@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from gateway import operator_store
 from gateway.api import api, json_response, require_own_operator
-from gateway.appkeys import database_url_key, db_key, settings_key, timetable_key
+from gateway.appkeys import cache_key, database_url_key, db_key, settings_key, timetable_key
 from gateway.feeds import publish_in_child
 from gateway.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from gateway.problems import conflict, not_found
@@ -304,6 +304,7 @@ async def put_feed(request: web.Request, query: FeedQuery) -> web.Response:
     stored, dates = published.stored, published.service_dates
     if stored.changed:
         request.app[timetable_key].request_rebuild()
+        request.app[cache_key].changed("feed_versions")  # this process's at once, others by NOTIFY
     dated = _dated_warnings(list(dates), operator.timezone)
     body = FeedPublished(
         operator_id=operator_id,

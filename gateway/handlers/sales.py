@@ -437,6 +437,7 @@ async def put_fares(request: web.Request) -> web.Response:
     terms = await operator_terms(pool, {operator_id})
     archive = await read_upload(request, MAX_FARES_BYTES, "a fares zip")
     version = await store_fares(pool, operator_id, archive, terms[operator_id].timezone.key)
+    request.app[cache_key].changed("fare_versions")  # this process's at once, others by NOTIFY
     body = FaresPublished(
         operator_id=operator_id,
         version_id=version.id,
