@@ -112,21 +112,23 @@ def tally_sql(
         ),
         labelled AS MATERIALIZED (SELECT raw.*, {labels} FROM raw),
         cells AS MATERIALIZED (
-            SELECT {_CELL}, sum(trips)::int AS trips FROM labelled GROUP BY {_CELL}
+            SELECT row_number() OVER () AS id, {_CELL}, sum(trips)::int AS trips
+            FROM labelled GROUP BY {_CELL}
         ),
         unsure AS (
-            SELECT l.* FROM labelled l JOIN cells c USING ({_CELL})
+            SELECT l.*, c.id FROM labelled l JOIN cells c USING ({_CELL})
             WHERE c.trips >= {k_p} AND c.trips < {k_p} * {cap_p}
         ),
         counted AS (
-            SELECT u.c0, u.c1, u.c2, u.c3, u.c4, count(DISTINCT pseudonym)::int AS travellers
+            SELECT u.id, count(DISTINCT pseudonym)::int AS travellers
             FROM flow_trip_records JOIN unsure u ON {join}
-            WHERE {where} GROUP BY u.c0, u.c1, u.c2, u.c3, u.c4
+            WHERE {where} GROUP BY u.id
         ),
         decided AS (
-            SELECT c.*, c.trips >= {k_p} * {cap_p} OR coalesce(n.travellers >= {k_p}, false)
+            SELECT {_CELL}, c.trips,
+                c.trips >= {k_p} * {cap_p} OR coalesce(n.travellers >= {k_p}, false)
                 AS k_anonymous
-            FROM cells c LEFT JOIN counted n USING ({_CELL})
+            FROM cells c LEFT JOIN counted n USING (id)
         )
         SELECT * FROM decided
     """

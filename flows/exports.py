@@ -38,8 +38,11 @@ def to_csv(release: ReleaseData) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for cell, count in release.every_cell():
-        writer.writerow([*cell, "" if count is None else count, str(count is None).lower()])
+    get = release.cells.get
+    writer.writerows(
+        (*cell, "", "true") if (count := get(cell)) is None else (*cell, count, "false")
+        for cell in release.grid()
+    )
     return out.getvalue().encode()
 
 

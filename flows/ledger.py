@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import product
 from typing import Any
 
 import asyncpg
@@ -46,18 +48,16 @@ class ReleaseData:
     zones: list[dict[str, Any]]
     cells: dict[Cell, int]
 
-    def every_cell(self) -> list[tuple[Cell, int | None]]:
-        """Return every cell of the grid, in order, with None for a suppressed one."""
+    def grid(self) -> Iterator[Cell]:
+        """Return every cell of the grid, in order."""
         meta = self.metadata
         ids = [z["id"] for z in self.zones]
-        return [
-            ((o, d, b, m, op), self.cells.get((o, d, b, m, op)))
-            for o in ids
-            for d in ids
-            for b in meta["buckets"]
-            for m in meta["modes"]
-            for op in meta["operators"]
-        ]
+        return product(ids, ids, meta["buckets"], meta["modes"], meta["operators"])
+
+    def every_cell(self) -> list[tuple[Cell, int | None]]:
+        """Return every cell of the grid, in order, with None for a suppressed one."""
+        get = self.cells.get
+        return [(cell, get(cell)) for cell in self.grid()]
 
 
 async def load_release(pool: asyncpg.Pool, release_id: uuid.UUID) -> ReleaseData:

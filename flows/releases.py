@@ -76,10 +76,11 @@ async def _grid(
 async def _lock_period(
     conn: asyncpg.Connection, period: Period, config: FlowsConfig, now: datetime
 ) -> asyncpg.Record:
-    await ensure_period(conn, period, config)
-    row = await conn.fetchrow(
-        "SELECT * FROM flow_periods WHERE period = $1 FOR UPDATE", period.name
-    )
+    lock = "SELECT * FROM flow_periods WHERE period = $1 FOR UPDATE"
+    row = await conn.fetchrow(lock, period.name)
+    if row is None:  # a period nobody travelled in: its release shows every cell suppressed
+        await ensure_period(conn, period, config)
+        row = await conn.fetchrow(lock, period.name)
     if now < period.ends_at + config.close_after:
         closes = (period.ends_at + config.close_after).isoformat()
         raise PeriodNotClosed(f"period {period.name} can be released from {closes}")
@@ -116,11 +117,20 @@ def _published(tallies: dict[Cell, Tally], k: int, first: bool) -> dict[Cell, in
     return {cell: t.trips for cell, t in tallies.items() if t.k_anonymous}
 
 
-_INSERT_RELEASE = """
-INSERT INTO flow_releases (id, period, zone_system, bucket, breakdown, k, epsilon, noise_scale,
-    margin_of_error_95, max_trips_per_traveller, zones, buckets, modes, operators, cells_total,
-    cells_published, cells_suppressed, synthetic, created_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+# The release and its spend in the ledger, one statement (one round trip).
+_STORE_RELEASE = """
+WITH release AS (
+    INSERT INTO flow_releases (id, period, zone_system, bucket, breakdown, k, epsilon,
+        noise_scale, margin_of_error_95, max_trips_per_traveller, zones, buckets, modes,
+        operators, cells_total, cells_published, cells_suppressed, synthetic, created_by)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+        $19)
+    RETURNING id, period, coalesce(epsilon, 0) AS epsilon
+)
+UPDATE flow_periods p SET spent_epsilon = p.spent_epsilon + r.epsilon,
+    base_release_id = coalesce(p.base_release_id, r.id),
+    released_at = coalesce(p.released_at, now())
+FROM release r WHERE p.period = r.period
 """
 
 
@@ -190,7 +200,7 @@ async def _store(
     scale = None if request.epsilon is None else privacy.noise_scale(request.epsilon, cap)
     epsilon = None if request.epsilon is None else Decimal(str(request.epsilon))
     await conn.execute(
-        _INSERT_RELEASE,
+        _STORE_RELEASE,
         release_id,
         request.period,
         request.zone_system,
@@ -216,15 +226,6 @@ async def _store(
         records=[(release_id, *cell, count) for cell, count in cells.items()],
         columns=["release_id", "origin", "destination", "bucket", "mode", "operator", "count"],
     )
-    await conn.execute(
-        """UPDATE flow_periods SET spent_epsilon = spent_epsilon + $2,
-               base_release_id = coalesce(base_release_id, $3),
-               released_at = coalesce(released_at, now())
-           WHERE period = $1""",
-        request.period,
-        epsilon or Decimal(0),
-        release_id,
-    )
 
 
 async def create_release(
@@ -236,10 +237,12 @@ async def create_release(
     async with pool.acquire() as conn, conn.transaction():
         row = await _lock_period(conn, period, config, datetime.now(UTC))
         _check_budget(row, request.epsilon)
-        await conn.execute(f"SET LOCAL work_mem = '{int(config.work_mem_mb)}MB'")
         # asyncpg prepares every statement; after five runs PostgreSQL may keep a generic
         # plan, which knows neither the period's partition nor its rows (and was slower).
-        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        await conn.execute(
+            f"SET LOCAL work_mem = '{int(config.work_mem_mb)}MB'; "
+            "SET LOCAL plan_cache_mode = force_custom_plan"
+        )
         made = await _compute(conn, request, period, row, config)
         await _store(conn, release_id, request, made, created_by, config)
     return release_id

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import h3
 import shapely
-from shapely.geometry import MultiPoint, Point, mapping, shape
+from shapely.geometry import Point, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from flows.errors import BuiltInZoneSystem, InvalidZones, ZoneSystemExists, ZoneSystemNotFound
@@ -109,7 +109,9 @@ async def _fare_zones(conn: asyncpg.Connection | asyncpg.Pool) -> list[Zone]:
         points.setdefault(row["zone_id"], []).append((row["stop_lon"], row["stop_lat"]))
     zones = []
     for zone_id in sorted(points):
-        hull = MultiPoint(points[zone_id]).convex_hull.buffer(HULL_MARGIN_DEG)
+        # One vectorised call per zone: MultiPoint(list) made a Point object per stop, most of
+        # a release's time in Python.
+        hull = shapely.multipoints(points[zone_id]).convex_hull.buffer(HULL_MARGIN_DEG)
         centre = hull.centroid
         zones.append(
             Zone(zone_id, _fare_zone_name(zone_id), dict(mapping(hull)), (centre.x, centre.y))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -228,6 +229,19 @@ async def test_releases_and_receipts_cannot_be_changed(db: asyncpg.Pool, kuopio_
     ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await db.execute(sql, receipt.id)
+
+
+async def test_a_cell_of_a_release_that_does_not_exist_is_refused(
+    db: asyncpg.Pool, kuopio_demo: str
+) -> None:
+    places = await places_by_zone(db)
+    period = unique_period()
+    await record_all(db, crowd("n", 10, places["A"], places["B"], at(period, 2, 8)))
+    release = await _release(db, period, "day")
+    cells = [(release.metadata["id"], "A", "B", "x", "*", "*", 10), (uuid.uuid4(), *"ABx**", 10)]
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        await db.copy_records_to_table("flow_release_cells", records=cells)
+    assert len((await load_release(db, release.metadata["id"])).cells) == len(release.cells)
 
 
 async def test_concurrent_small_releases_of_one_period_are_made_one_at_a_time(
