@@ -80,12 +80,19 @@ async def _owed(sales: Sales, booking_id: uuid.UUID, recovering: bool) -> list[a
     return legs
 
 
-async def call_round(sales: Sales, booking_id: uuid.UUID, give_up: bool, recovering: bool) -> int:
+async def call_round(
+    sales: Sales,
+    booking_id: uuid.UUID,
+    give_up: bool,
+    recovering: bool,
+    owed: list[asyncpg.Record] | None = None,
+) -> int:
     """Call the operators of every owed leg once, recording each answer as it arrives.
 
-    Returns how many legs moved.
+    `owed` are the legs the caller's own statement just made owed, with the lease taken
+    (as `_owed` returns them); read here when not given. Returns how many legs moved.
     """
-    legs = await _owed(sales, booking_id, recovering)
+    legs = await _owed(sales, booking_id, recovering) if owed is None else owed
     if not legs:
         return 0
     tenant_id = legs[0]["booking_tenant_id"]
@@ -116,13 +123,23 @@ async def call_round(sales: Sales, booking_id: uuid.UUID, give_up: bool, recover
 
 
 async def drive(
-    sales: Sales, booking_id: uuid.UUID, *, give_up: bool, recovering: bool = False
+    sales: Sales,
+    booking_id: uuid.UUID,
+    *,
+    give_up: bool,
+    recovering: bool = False,
+    owed: list[asyncpg.Record] | None = None,
 ) -> None:
-    """Call, record and settle until nothing moves; leave the lease to the recovery task if owed."""
+    """Call, record and settle until nothing moves; leave the lease to the recovery task if owed.
+
+    `owed`: the legs owed a call as the caller's statement left them (its first round's).
+    """
+    first = owed
     for _ in range(4):  # reserve or confirm, then compensation, then its settling
-        moved = await call_round(sales, booking_id, give_up, recovering)
-        changed, owed = await settle_owed(sales, booking_id)
-        if not owed and not recovering:
+        moved = await call_round(sales, booking_id, give_up, recovering, first)
+        first = None
+        changed, still_owed = await settle_owed(sales, booking_id)
+        if not still_owed and not recovering:
             # Settled with nothing owed: another round would call no one and change nothing,
             # and the lease is already what `_release_lease` would make it.
             return

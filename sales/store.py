@@ -85,9 +85,7 @@ async def _assemble(
     return _bookings(rows, legs)
 
 
-def _bookings(
-    rows: list[asyncpg.Record], legs: dict[uuid.UUID, list[BookingLeg]]
-) -> list[Booking]:
+def _bookings(rows: list[asyncpg.Record], legs: dict[uuid.UUID, list[BookingLeg]]) -> list[Booking]:
     return [
         Booking(
             id=r["id"],
