@@ -170,20 +170,34 @@ async def create_booking(
     A booking already made with `idempotency_key` (its answer lost) is resumed, not made again.
     """
     now = datetime.now(UTC)
-    if idempotency_key is not None:
-        known = await store.find_by_idempotency_key(sales.pool, tenant_id, idempotency_key)
-        if known is not None:
-            if await store.claim(sales.pool, known, sales.lease):
-                await drive(sales, known, give_up=True)
-            return await get_booking(sales.pool, tenant_id, known)
-    # Offers never change once made: read outside the booking's statement, which rechecks
-    # through its foreign key and the booked-once primary key.
-    offers = await _offers(sales.pool, tenant_id, body, now)
-    booking_id, legs = await _insert_booking(
-        sales.pool, sales, tenant_id, body, offers, now, idempotency_key
-    )
+    try:
+        # Offers never change once made: read outside the booking's statement, which rechecks
+        # through its foreign key and the booked-once primary key.
+        offers = await _offers(sales.pool, tenant_id, body, now)
+        booking_id, legs = await _insert_booking(
+            sales.pool, sales, tenant_id, body, offers, now, idempotency_key
+        )
+    except (SalesError, asyncpg.UniqueViolationError):
+        # The key's booking, if it was made (the unique index on the key refuses a second):
+        # its offers are booked, perhaps expired since, and it is resumed instead.
+        known = await _known(sales, tenant_id, idempotency_key)
+        if known is None:
+            raise
+        return known
     await drive(sales, booking_id, give_up=True, owed=legs)
     return await get_booking(sales.pool, tenant_id, booking_id)
+
+
+async def _known(sales: Sales, tenant_id: str, idempotency_key: str | None) -> Booking | None:
+    """Resume and return the booking an Idempotency-Key already made, if any."""
+    if idempotency_key is None:
+        return None
+    known = await store.find_by_idempotency_key(sales.pool, tenant_id, idempotency_key)
+    if known is None:
+        return None
+    if await store.claim(sales.pool, known, sales.lease):
+        await drive(sales, known, give_up=True)
+    return await get_booking(sales.pool, tenant_id, known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,9 +243,11 @@ class _AlreadyDone(Exception):
 #: The intent to confirm a PENDING, unleased, unexpired booking, in one statement: the
 #: booking and its legs CONFIRMING, the lease taken, the event written. The UPDATE's own
 #: WHERE is checked again on the newest row after waiting for its lock, so a concurrent
-#: confirm moves it once. Any other case is decided by `_confirm_intent_locked`. Returns
-#: the legs now owed a call (as `settle._owed` reads them; one row of NULLs if none), no
-#: row if the booking did not move.
+#: confirm moves it once. Any other case is decided by `_confirm_intent_locked`. Each leg
+#: to confirm is given its ticket's index in its operator's status list now, the counter's
+#: row locked for this statement only (an index given to a ticket never issued stays
+#: unused). Returns the legs now owed a call, as `settle._owed` reads them, with
+#: `status_idx` (one row of NULLs if none); no row if the booking did not move.
 _CONFIRM = """
 WITH moved AS (
        UPDATE bookings SET status = 'CONFIRMING', updated_at = now(),
@@ -244,12 +260,23 @@ WITH moved AS (
               RETURNING *),
      logged AS (INSERT INTO booking_events (booking_id, tenant_id, type, payload)
                 SELECT id, $2, 'booking.confirming', '{}'::jsonb FROM moved),
+     counted AS (SELECT operator_id, count(*) AS n FROM legs GROUP BY operator_id),
+     indexes AS (
+       INSERT INTO status_lists (operator_id, next_idx) SELECT operator_id, n FROM counted
+       ON CONFLICT (operator_id) DO UPDATE SET next_idx = status_lists.next_idx + EXCLUDED.next_idx
+       RETURNING operator_id, next_idx),
+     numbered AS (
+       SELECT l.id, i.next_idx - c.n - 1
+                    + row_number() OVER (PARTITION BY l.operator_id ORDER BY l.position)
+                    AS status_idx
+       FROM legs l JOIN counted c USING (operator_id) JOIN indexes i USING (operator_id)),
      owed AS (
        SELECT * FROM legs
        UNION ALL
        SELECT * FROM booking_legs
        WHERE booking_id IN (SELECT id FROM moved) AND status = ANY($5) AND status <> 'PENDING')
-SELECT o.*, $2::text AS booking_tenant_id FROM moved m LEFT JOIN owed o ON true
+SELECT o.*, $2::text AS booking_tenant_id, n.status_idx
+FROM moved m LEFT JOIN owed o ON true LEFT JOIN numbered n ON n.id = o.id
 ORDER BY o.position"""
 
 
