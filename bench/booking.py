@@ -44,7 +44,7 @@ CLIENTS = 64
 REFERENCE_S = 2.0
 COUNTED = 30
 #: Background jobs stay out of the counted round trips; a pool of 16 per process.
-QUIET = {"MAAS_EXPIRY_INTERVAL_S": "3600"}
+QUIET = {"MAAS_EXPIRY_INTERVAL_S": "3600", "MAAS_WEBHOOK_INTERVAL_S": "3600"}
 POOL = {"MAAS_DB_POOL_MAX": "16"}
 
 

@@ -42,7 +42,7 @@ from sales.travellers import travellers_of
 
 
 async def _offers(
-    conn: asyncpg.Connection, tenant_id: str, body: BookingCreate, now: datetime
+    conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, body: BookingCreate, now: datetime
 ) -> list[asyncpg.Record]:
     rows = await conn.fetch(
         "SELECT * FROM offers WHERE id = ANY($1) AND tenant_id = $2", body.offer_ids, tenant_id
@@ -62,67 +62,104 @@ async def _offers(
     return [found[i] for i in body.offer_ids]
 
 
+#: The booking in one statement: its row, its offers, the seats of every limit its legs fall
+#: under (locked in id order by the FOR UPDATE subquery, so two bookings taking the same two
+#: limits never wait for each other; the `capacities` CHECK refuses an oversale), the holds,
+#: the legs (RESERVING, owed their reservation; the lease is taken with the row) and the
+#: event. Returns the legs as `drive` reads them.
+_BOOK = """
+WITH booked AS (
+       INSERT INTO bookings (id, tenant_id, status, traveller_ref, travellers, total_minor,
+                             currency, expires_at, idempotency_key, settle_after)
+       VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7, $8, now() + $9::interval)
+       RETURNING id, tenant_id),
+     offered AS (INSERT INTO booking_offers (offer_id, booking_id)
+                 SELECT o, $1 FROM booked, unnest($10::uuid[]) AS o),
+     wanted AS (
+       SELECT * FROM unnest($11::uuid[], $12::int[], $13::uuid[], $14::text[], $15::jsonb[],
+                            $16::bigint[], $17::text[], $18::text[], $19::date[], $20::text[])
+              AS w(id, position, offer_id, operator_id, detail, price_minor, currency,
+                   trip_id, service_date, product_id)),
+     limits AS (
+       SELECT c.id, w.position FROM capacities c JOIN wanted w
+         ON c.operator_id = w.operator_id
+        AND ((c.trip_id = w.trip_id AND c.service_date = w.service_date)
+             OR c.product_id = w.product_id)),
+     taken AS (
+       UPDATE capacities c SET seats_taken = c.seats_taken + s.seats
+       FROM (SELECT id, count(*) * $21::int AS seats FROM limits GROUP BY id) s,
+            (SELECT id FROM capacities WHERE id IN (SELECT id FROM limits)
+             ORDER BY id FOR UPDATE) locked
+       WHERE c.id = s.id AND c.id = locked.id),
+     held AS (INSERT INTO capacity_holds (booking_id, capacity_id, position, seats)
+              SELECT b.id, l.id, l.position, $21 FROM booked b, limits l),
+     legs AS (
+       INSERT INTO booking_legs (id, booking_id, position, offer_id, operator_id, status,
+                                 detail, price_minor, currency, capacity_id, seats)
+       SELECT w.id, b.id, w.position, w.offer_id, w.operator_id, 'RESERVING', w.detail,
+              w.price_minor, w.currency, NULL::bigint, 0
+       FROM booked b, wanted w
+       RETURNING *),
+     logged AS (INSERT INTO booking_events (booking_id, tenant_id, type, payload)
+                SELECT id, tenant_id, 'booking.pending', $22::jsonb FROM booked)
+SELECT l.*, b.tenant_id AS booking_tenant_id FROM legs l, booked b ORDER BY l.position"""
+
+
 async def _insert_booking(
-    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
     sales: Sales,
     tenant_id: str,
     body: BookingCreate,
     offers: list[asyncpg.Record],
     now: datetime,
     idempotency_key: str | None,
-) -> uuid.UUID:
+) -> tuple[uuid.UUID, list[asyncpg.Record]]:
+    """Make the booking in one statement (`_BOOK`); return its id and its legs, owed a reserve."""
     booking_id = uuid.uuid4()
     travellers = travellers_of(offers, body.travellers)
     currencies = {o["currency"] for o in offers}
     if len(currencies) != 1:
         raise MixedCurrencies(f"the offers are priced in {sorted(currencies)}")
-    await conn.execute(
-        """INSERT INTO bookings (id, tenant_id, status, traveller_ref, travellers, total_minor,
-                                 currency, expires_at, idempotency_key, settle_after)
-           VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7, $8, now() + $9::interval)""",
-        booking_id,
-        tenant_id,
-        body.traveller_ref,
-        travellers,
-        sum(o["total_minor"] for o in offers),
-        currencies.pop(),
-        sales_close((leg for o in offers for leg in o["legs"]), now + sales.hold),
-        idempotency_key,
-        sales.lease,
-    )
+    wanted = [(offer["id"], leg) for offer in offers for leg in offer["legs"]]
     try:
-        await conn.executemany(
-            "INSERT INTO booking_offers (offer_id, booking_id) VALUES ($1, $2)",
-            [(o["id"], booking_id) for o in offers],
+        legs: list[asyncpg.Record] = await pool.fetch(
+            _BOOK,
+            booking_id,
+            tenant_id,
+            body.traveller_ref,
+            travellers,
+            sum(o["total_minor"] for o in offers),
+            currencies.pop(),
+            sales_close((leg for _, leg in wanted), now + sales.hold),
+            idempotency_key,
+            sales.lease,
+            [o["id"] for o in offers],
+            [uuid.uuid4() for _ in wanted],
+            list(range(len(wanted))),
+            [offer_id for offer_id, _ in wanted],
+            [leg["operator_id"] for _, leg in wanted],
+            [leg for _, leg in wanted],
+            [leg["price_minor"] for _, leg in wanted],
+            [leg["currency"] for _, leg in wanted],
+            [leg.get("trip_id") for _, leg in wanted],
+            [capacity.day(leg) for _, leg in wanted],
+            [leg.get("product_id") for _, leg in wanted],
+            len(travellers),
+            {"offer_ids": [str(o["id"]) for o in offers]},
         )
     except asyncpg.UniqueViolationError as exc:
-        raise OfferAlreadyBooked("an offer in body.offer_ids is already booked") from exc
-    await capacity.lock_limits(conn, [leg for offer in offers for leg in offer["legs"]])
-    position = 0
-    for offer in offers:
-        for leg in offer["legs"]:
-            await capacity.take(conn, booking_id, position, leg, len(travellers))
-            await conn.execute(
-                """INSERT INTO booking_legs (id, booking_id, position, offer_id, operator_id,
-                                             status,
-                                             detail, price_minor, currency, capacity_id, seats)
-                   VALUES ($1, $2, $3, $4, $5, 'RESERVING', $6, $7, $8, $9, $10)""",
-                uuid.uuid4(),
-                booking_id,
-                position,
-                offer["id"],
-                leg["operator_id"],
-                leg,
-                leg["price_minor"],
-                leg["currency"],
-                None,
-                0,
-            )
-            position += 1
-    await store.event(
-        conn, booking_id, tenant_id, "booking.pending", offer_ids=[str(o["id"]) for o in offers]
-    )
-    return booking_id
+        if exc.constraint_name == "booking_offers_pkey":
+            raise OfferAlreadyBooked("an offer in body.offer_ids is already booked") from exc
+        raise
+    except asyncpg.CheckViolationError as exc:
+        if exc.table_name != "capacities":
+            raise
+        raise await capacity.sold_out(pool, [leg for _, leg in wanted], len(travellers)) from exc
+    except asyncpg.ForeignKeyViolationError as exc:
+        if exc.table_name != "booking_offers":
+            raise
+        raise NotFound("an offer in body.offer_ids no longer exists") from exc
+    return booking_id, legs
 
 
 async def create_booking(
@@ -133,19 +170,34 @@ async def create_booking(
     A booking already made with `idempotency_key` (its answer lost) is resumed, not made again.
     """
     now = datetime.now(UTC)
-    if idempotency_key is not None:
-        known = await store.find_by_idempotency_key(sales.pool, tenant_id, idempotency_key)
-        if known is not None:
-            if await store.claim(sales.pool, known, sales.lease):
-                await drive(sales, known, give_up=True)
-            return await get_booking(sales.pool, tenant_id, known)
-    async with sales.pool.acquire() as conn, conn.transaction():
-        offers = await _offers(conn, tenant_id, body, now)
-        booking_id = await _insert_booking(
-            conn, sales, tenant_id, body, offers, now, idempotency_key
+    try:
+        # Offers never change once made: read outside the booking's statement, which rechecks
+        # through its foreign key and the booked-once primary key.
+        offers = await _offers(sales.pool, tenant_id, body, now)
+        booking_id, legs = await _insert_booking(
+            sales.pool, sales, tenant_id, body, offers, now, idempotency_key
         )
-    await drive(sales, booking_id, give_up=True)
+    except (SalesError, asyncpg.UniqueViolationError):
+        # The key's booking, if it was made (the unique index on the key refuses a second):
+        # its offers are booked, perhaps expired since, and it is resumed instead.
+        known = await _known(sales, tenant_id, idempotency_key)
+        if known is None:
+            raise
+        return known
+    await drive(sales, booking_id, give_up=True, owed=legs)
     return await get_booking(sales.pool, tenant_id, booking_id)
+
+
+async def _known(sales: Sales, tenant_id: str, idempotency_key: str | None) -> Booking | None:
+    """Resume and return the booking an Idempotency-Key already made, if any."""
+    if idempotency_key is None:
+        return None
+    known = await store.find_by_idempotency_key(sales.pool, tenant_id, idempotency_key)
+    if known is None:
+        return None
+    if await store.claim(sales.pool, known, sales.lease):
+        await drive(sales, known, give_up=True)
+    return await get_booking(sales.pool, tenant_id, known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +215,10 @@ class Step:
 async def confirm_booking(sales: Sales, tenant_id: str, booking_id: uuid.UUID) -> Step:
     """Commit every leg with its operator and issue tickets; or REJECTED, compensated."""
     problem = await _confirm_intent(sales, tenant_id, booking_id)
-    if problem is None or isinstance(problem, BookingExpired):
+    if isinstance(problem, list):
+        await drive(sales, booking_id, give_up=True, owed=problem)
+        problem = None
+    elif problem is None or isinstance(problem, BookingExpired):
         await drive(sales, booking_id, give_up=True)
     booking = await get_booking(sales.pool, tenant_id, booking_id)
     if isinstance(problem, _AlreadyDone):
@@ -188,7 +243,11 @@ class _AlreadyDone(Exception):
 #: The intent to confirm a PENDING, unleased, unexpired booking, in one statement: the
 #: booking and its legs CONFIRMING, the lease taken, the event written. The UPDATE's own
 #: WHERE is checked again on the newest row after waiting for its lock, so a concurrent
-#: confirm moves it once. Any other case is decided by `_confirm_intent_locked`.
+#: confirm moves it once. Any other case is decided by `_confirm_intent_locked`. Each leg
+#: to confirm is given its ticket's index in its operator's status list now, the counter's
+#: row locked for this statement only (an index given to a ticket never issued stays
+#: unused). Returns the legs now owed a call, as `settle._owed` reads them, with
+#: `status_idx` (one row of NULLs if none); no row if the booking did not move.
 _CONFIRM = """
 WITH moved AS (
        UPDATE bookings SET status = 'CONFIRMING', updated_at = now(),
@@ -197,18 +256,42 @@ WITH moved AS (
          AND (settle_after IS NULL OR settle_after <= now()) AND expires_at > $4
        RETURNING id),
      legs AS (UPDATE booking_legs SET status = 'CONFIRMING'
-              WHERE booking_id IN (SELECT id FROM moved) AND status = 'PENDING'),
+              WHERE booking_id IN (SELECT id FROM moved) AND status = 'PENDING'
+              RETURNING *),
      logged AS (INSERT INTO booking_events (booking_id, tenant_id, type, payload)
-                SELECT id, $2, 'booking.confirming', '{}'::jsonb FROM moved)
-SELECT EXISTS (SELECT 1 FROM moved)"""
+                SELECT id, $2, 'booking.confirming', '{}'::jsonb FROM moved),
+     counted AS (SELECT operator_id, count(*) AS n FROM legs GROUP BY operator_id),
+     indexes AS (
+       INSERT INTO status_lists (operator_id, next_idx) SELECT operator_id, n FROM counted
+       ON CONFLICT (operator_id) DO UPDATE SET next_idx = status_lists.next_idx + EXCLUDED.next_idx
+       RETURNING operator_id, next_idx),
+     numbered AS (
+       SELECT l.id, i.next_idx - c.n - 1
+                    + row_number() OVER (PARTITION BY l.operator_id ORDER BY l.position)
+                    AS status_idx
+       FROM legs l JOIN counted c USING (operator_id) JOIN indexes i USING (operator_id)),
+     owed AS (
+       SELECT * FROM legs
+       UNION ALL
+       SELECT * FROM booking_legs
+       WHERE booking_id IN (SELECT id FROM moved) AND status = ANY($5) AND status <> 'PENDING')
+SELECT o.*, $2::text AS booking_tenant_id, n.status_idx
+FROM moved m LEFT JOIN owed o ON true LEFT JOIN numbered n ON n.id = o.id
+ORDER BY o.position"""
 
 
 async def _confirm_intent(
     sales: Sales, tenant_id: str, booking_id: uuid.UUID
-) -> SalesError | _AlreadyDone | None:
-    """Commit the intent to confirm (CONFIRMING, legs owed their commit), or say why not."""
-    if await sales.pool.fetchval(_CONFIRM, booking_id, tenant_id, sales.lease, datetime.now(UTC)):
-        return None
+) -> list[asyncpg.Record] | SalesError | _AlreadyDone | None:
+    """Commit the intent to confirm (CONFIRMING, legs owed their commit), or say why not.
+
+    The plain case returns the legs owed a call, with the lease taken.
+    """
+    owed = await sales.pool.fetch(
+        _CONFIRM, booking_id, tenant_id, sales.lease, datetime.now(UTC), list(store.OWED)
+    )
+    if owed:
+        return [leg for leg in owed if leg["id"] is not None]
     return await _confirm_intent_locked(sales, tenant_id, booking_id)
 
 

@@ -1,10 +1,13 @@
 """Revoking tickets and serving each operator's signed status list (the rows behind it).
 
-Indexes come from a per-operator counter that only grows, taken in the
-transaction that issues the tickets: its row lock makes two sales wait for
-each other rather than share an index, and a unique constraint holds it
-besides. The list is built from the tickets themselves, so a cancel that sets
-a ticket CANCELLED has set its bit in the same transaction.
+Indexes come from a per-operator counter that only grows, taken in the one
+statement that commits a confirm's intent (`sales.bookings`; or in the
+transaction that issues the tickets, when that is where they are issued): its
+row lock, held for that statement only, makes two sales take turns rather than
+share an index, and a unique constraint holds it besides. An index given to a
+ticket that is then not issued (the confirm failed) stays unused. The list is
+built from the tickets themselves, so a cancel that sets a ticket CANCELLED has
+set its bit in the same transaction.
 
 Serving a list writes nothing (its transaction is READ ONLY): the token is a
 function of what it is built from. Its `iat` is the start of the current hour,
@@ -52,7 +55,7 @@ def status_uri(base_url: str, operator_id: str) -> str:
     return f"{base_url.rstrip('/')}/v1/status-lists/{operator_id}"
 
 
-async def allocate(conn: asyncpg.Connection, operator_id: str, count: int) -> int:
+async def allocate(conn: asyncpg.Connection | asyncpg.Pool, operator_id: str, count: int) -> int:
     """Take `count` fresh indexes of the operator's list (caller's transaction); return the 1st."""
     first: int = await conn.fetchval(
         """INSERT INTO status_lists (operator_id, next_idx) VALUES ($1, $2)

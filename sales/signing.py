@@ -105,7 +105,10 @@ async def ensure_every_signing_key(pool: asyncpg.Pool, secret: bytes | None) -> 
 
 
 async def get_active_key(
-    conn: asyncpg.Connection, operator_id: str, secret: bytes | None, cache: Cache | None = None
+    conn: asyncpg.Connection | asyncpg.Pool,
+    operator_id: str,
+    secret: bytes | None,
+    cache: Cache | None = None,
 ) -> SigningKey:
     """Return the key that signs the operator's tickets now; `NoSigningKey` if it has none.
 

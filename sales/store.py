@@ -21,6 +21,18 @@ WHERE l.booking_id = ANY($1) ORDER BY l.booking_id, l.position
 #: A booking's offers, read with its row.
 _OFFER_IDS = "ARRAY(SELECT offer_id FROM booking_offers o WHERE o.booking_id = b.id) AS offer_ids"
 
+#: One booking with its offers, a row per leg (and its ticket): read back in one round trip.
+_ONE = f"""
+SELECT b.*, {_OFFER_IDS}, l.position, l.operator_id, l.status AS leg_status,
+       l.price_minor, l.currency AS leg_currency, l.detail,
+       t.id AS ticket_id, t.kid, t.token, t.valid_from AS t_from, t.valid_until AS t_until,
+       t.status AS ticket_status
+FROM bookings b
+LEFT JOIN booking_legs l ON l.booking_id = b.id
+LEFT JOIN tickets t ON t.booking_leg_id = l.id
+WHERE b.id = $1 AND b.tenant_id = $2 ORDER BY l.position
+"""
+
 
 def _ticket(row: asyncpg.Record) -> Ticket | None:
     if row["ticket_id"] is None:
@@ -41,12 +53,13 @@ def _ticket(row: asyncpg.Record) -> Ticket | None:
 
 def _leg(row: asyncpg.Record) -> BookingLeg:
     detail = row["detail"]
+    keys = row.keys()
     return BookingLeg(
         position=row["position"],
         operator_id=row["operator_id"],
-        status=row["status"],
+        status=row["leg_status" if "leg_status" in keys else "status"],
         price_minor=row["price_minor"],
-        currency=row["currency"],
+        currency=row["leg_currency" if "leg_currency" in keys else "currency"],
         product_id=detail.get("product_id"),
         valid_from=detail["valid_from"],
         valid_until=detail["valid_until"],
@@ -69,6 +82,10 @@ async def _assemble(
     legs: dict[uuid.UUID, list[BookingLeg]] = {i: [] for i in ids}
     for leg in await conn.fetch(_LEGS, ids):
         legs[leg["booking_id"]].append(_leg(leg))
+    return _bookings(rows, legs)
+
+
+def _bookings(rows: list[asyncpg.Record], legs: dict[uuid.UUID, list[BookingLeg]]) -> list[Booking]:
     return [
         Booking(
             id=r["id"],
@@ -112,14 +129,11 @@ async def get_booking(
     conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, booking_id: uuid.UUID
 ) -> Booking:
     """Return a tenant's booking; another tenant's booking is reported as not existing."""
-    row = await conn.fetchrow(
-        f"SELECT b.*, {_OFFER_IDS} FROM bookings b WHERE id = $1 AND tenant_id = $2",
-        booking_id,
-        tenant_id,
-    )
-    if row is None:
+    rows = await conn.fetch(_ONE, booking_id, tenant_id)
+    if not rows:
         raise NotFound.of("booking", str(booking_id))
-    return (await _assemble(conn, [row]))[0]
+    legs = [_leg(r) for r in rows if r["position"] is not None]
+    return _bookings(rows[:1], {booking_id: legs})[0]
 
 
 #: The position of a booking in a tenant's list: (created_at, id), newest first.

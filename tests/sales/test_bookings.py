@@ -91,6 +91,27 @@ async def test_same_idempotency_key_replays_the_first_booking(
     assert problem["code"] == "idempotency_key_reused"
 
 
+async def test_a_key_whose_booking_was_made_resumes_it_after_its_offer_expired(
+    client: Client, db: asyncpg.Pool, make_key: MakeKey
+) -> None:
+    key = await make_key("maas")
+    created = await offer(client, key, day_ticket_offer(await operator_with_demo_fares(db)))
+    idem = str(uuid.uuid4())
+    status, first = await book(client, key, [created["id"]], idem)
+    assert status == 201, first
+    # Its answer and the key's record lost (a failure let the key go), its offer expired since:
+    await db.execute("DELETE FROM idempotency_keys WHERE key = $1", idem)
+    await db.execute(
+        "UPDATE offers SET created_at = now() - interval '2 minutes', "
+        "valid_until = now() - interval '1 minute' WHERE id = $1::uuid",
+        created["id"],
+    )
+    status, again = await book(client, key, [created["id"]], idem)
+    assert status == 201, again
+    assert again["id"] == first["id"]
+    assert await db.fetchval("SELECT count(*) FROM bookings WHERE idempotency_key = $1", idem) == 1
+
+
 async def test_a_booking_is_named_in_location(
     client: Client, db: asyncpg.Pool, make_key: MakeKey
 ) -> None:
