@@ -143,8 +143,11 @@ async def test_a_repeated_query_parameter_is_422_not_one_of_its_values(
     problem = await resp.json(content_type=None)
     repeated = query[0][0]
     assert problem["errors"] == [
-        {"field": f"query.{repeated}", "message": "given 2 times; give it once",
-         "type": "repeated_parameter"}
+        {
+            "field": f"query.{repeated}",
+            "message": "given 2 times; give it once",
+            "type": "repeated_parameter",
+        }
     ]
 
 
