@@ -6,7 +6,8 @@ below once answered 500 (issue 14, defect 6).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -17,6 +18,18 @@ MakeKey = Callable[..., Awaitable[str]]
 STOP = "kuopion-liikenne:201804"
 #: The first and the last moment Python can hold, each with the offset that overflows it.
 EDGES = ("9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00")
+
+
+async def _refused_offer(
+    client: TestClient,  # type: ignore[type-arg]
+    make_key: MakeKey,
+    body: Mapping[str, object],
+) -> dict[str, Any]:
+    """POST an offer that must be refused; return its 422 problem."""
+    resp = await client.post("/v1/offers", json=body, headers=bearer(await make_key("maas")))
+    assert resp.status == 422, await resp.text()
+    problem: dict[str, Any] = await resp.json(content_type=None)
+    return problem
 
 
 @pytest.mark.parametrize("at", EDGES)
@@ -55,9 +68,7 @@ async def test_a_product_offer_valid_from_the_ends_of_the_calendar_is_422(
         "product": {"operator_id": "bus", "product_id": "day", "valid_from": at},
         "travellers": [{}],
     }
-    resp = await client.post("/v1/offers", json=body, headers=bearer(await make_key("maas")))
-    assert resp.status == 422, await resp.text()
-    problem = await resp.json(content_type=None)
+    problem = await _refused_offer(client, make_key, body)
     assert problem["errors"][0]["field"] == "body.product.valid_from"
 
 
@@ -69,9 +80,7 @@ async def test_an_itinerary_offer_on_the_last_or_first_day_is_422(
 ) -> None:
     leg = {"trip_id": "bus:t1", "service_date": day, "from_stop_id": "a", "to_stop_id": "b"}
     body = {"itinerary": {"legs": [leg]}, "travellers": [{}]}
-    resp = await client.post("/v1/offers", json=body, headers=bearer(await make_key("maas")))
-    assert resp.status == 422, await resp.text()
-    problem = await resp.json(content_type=None)
+    problem = await _refused_offer(client, make_key, body)
     assert problem["errors"][0]["field"] == "body.itinerary.legs[0].service_date"
     assert f"not {day}" in problem["detail"]
 
@@ -104,9 +113,7 @@ async def test_a_product_offer_valid_from_a_number_is_422_not_1970(
         "product": {"operator_id": "bus", "product_id": "day", "valid_from": at},
         "travellers": [{}],
     }
-    resp = await client.post("/v1/offers", json=body, headers=bearer(await make_key("maas")))
-    assert resp.status == 422, await resp.text()
-    problem = await resp.json(content_type=None)
+    problem = await _refused_offer(client, make_key, body)
     assert problem["errors"][0]["field"] == "body.product.valid_from"
     assert "not a number" in problem["detail"]
 
@@ -119,9 +126,7 @@ async def test_an_itinerary_offer_on_a_numbered_day_is_422(
 ) -> None:
     leg = {"trip_id": "bus:t1", "service_date": day, "from_stop_id": "a", "to_stop_id": "b"}
     body = {"itinerary": {"legs": [leg]}, "travellers": [{}]}
-    resp = await client.post("/v1/offers", json=body, headers=bearer(await make_key("maas")))
-    assert resp.status == 422, await resp.text()
-    problem = await resp.json(content_type=None)
+    problem = await _refused_offer(client, make_key, body)
     assert problem["errors"][0]["field"] == "body.itinerary.legs[0].service_date"
 
 
