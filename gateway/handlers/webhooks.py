@@ -65,7 +65,9 @@ class WebhookList(BaseModel):
 class EventsQuery(Strict):
     """Where to start reading, and how many."""
 
-    after: int | None = Field(default=None, ge=0, description="the last event id already read")
+    after: int | None = Field(
+        default=None, ge=0, le=2**63 - 1, description="the last event id already read"
+    )
     limit: int = Field(default=100, ge=1, le=1000, description="events per page")
 
 

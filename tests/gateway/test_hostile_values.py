@@ -168,3 +168,16 @@ async def test_a_repeated_settlement_party_is_422(
     assert resp.status == 422, await resp.text()
     problem = await resp.json(content_type=None)
     assert [e["field"] for e in problem["errors"]] == ["query.operator"]
+
+
+async def test_an_event_id_beyond_bigint_is_422_not_500(
+    client: TestClient,  # type: ignore[type-arg]
+    make_key: MakeKey,
+) -> None:
+    # Found by Schemathesis: asyncpg cannot send 2**64 as a bigint.
+    resp = await client.get(
+        "/v1/events", params={"after": str(2**64)}, headers=bearer(await make_key("admin"))
+    )
+    assert resp.status == 422, await resp.text()
+    problem = await resp.json(content_type=None)
+    assert problem["errors"][0]["field"] == "query.after"
