@@ -40,6 +40,8 @@ from gtfs.snapshot.open_data import OpenDataIndex, build_index
 from gtfs.snapshot.ship import Shipped, ship, unship
 from gtfs.tables import COLUMNS, GtfsTables, concat
 
+log = logging.getLogger(__name__)
+
 #: How the child's connection shows in `pg_stat_activity` (followed by the child's pid).
 APPLICATION_NAME = "maas-timetable-compile"
 #: How much lower a child's CPU priority is than the serving process's (see `nice(2)`):
@@ -230,15 +232,23 @@ def _start_child(records: Records, levels: dict[str, int], fields: dict[str, obj
 
 
 def _relay(records: Records) -> None:
-    """In this process: hand each record of a child to the logger it was logged to."""
+    """In this process: hand each record of a child to the logger it was logged to.
+
+    Ends at the job's end (None) and closes the queue's pipe. It must not die before:
+    a child writing to a full pipe nobody reads would wait for ever.
+    """
     while True:
         try:
             record = records.get()
         except (EOFError, OSError):  # a child killed in the middle of a record
-            return
+            break
+        except Exception:  # a record that does not unpickle: dropped, the next ones read
+            log.exception("a log record of a child process could not be read")
+            continue
         if record is None:
-            return
+            break
         logging.getLogger(record.name).handle(record)
+    records.close()
 
 
 def kill(
