@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -23,12 +22,15 @@ from gtfs.feed.prepare import PreparedFeed, prepare_feed
 from gtfs.feed.store import StoredFeed, StoreProgress, store_feed
 from gtfs.feed.validate.archive import ZipLimits
 from gtfs.feed.validate.issues import FeedIssue
-from gtfs.snapshot.child import run_in_child
+from gtfs.snapshot.child import child_pool, run_in_child
 from operators.fares.coverage import coverage_warnings
 from operators.fares.model import FareIssue
 from sales.fares import check_fares, fare_files_of, save_fares, timetable_change_warnings, zip_files
 
 log = logging.getLogger(__name__)
+
+#: How a publishing child's connection shows in `pg_stat_activity` (then its pid).
+PUBLISH_APPLICATION_NAME = "maas-feed-publish"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,30 +74,21 @@ def _publish_child(
     agency_id: str | None,
     limits: ZipLimits | None,
 ) -> Published:
-    """Publish in the child, with a pool of one connection."""
-    return asyncio.run(_publish_with_pool(database_url, path, operator_id, agency_id, limits))
+    """Publish in the child, with a pool of one connection; return the summary."""
 
+    async def publish() -> Published:
+        async with child_pool(database_url, PUBLISH_APPLICATION_NAME, init_connection) as pool:
+            prepared, stored = await publish_feed(pool, path, operator_id, agency_id, limits)
+        return Published(
+            stored=stored,
+            counts=prepared.counts(),
+            interpolated_rows=prepared.interpolated_rows,
+            service_dates=prepared.service_dates,
+            warnings=prepared.warnings,
+            warning_total=prepared.warning_total,
+        )
 
-async def _publish_with_pool(
-    database_url: str,
-    path: Path,
-    operator_id: str,
-    agency_id: str | None,
-    limits: ZipLimits | None,
-) -> Published:
-    settings = {"application_name": f"maas-feed-publish {os.getpid()}"}
-    async with asyncpg.create_pool(
-        database_url, min_size=1, max_size=1, init=init_connection, server_settings=settings
-    ) as pool:
-        prepared, stored = await publish_feed(pool, path, operator_id, agency_id, limits)
-    return Published(
-        stored=stored,
-        counts=prepared.counts(),
-        interpolated_rows=prepared.interpolated_rows,
-        service_dates=prepared.service_dates,
-        warnings=prepared.warnings,
-        warning_total=prepared.warning_total,
-    )
+    return asyncio.run(publish())
 
 
 async def publish_feed(

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -95,11 +95,20 @@ def export_stored(database_url: str, version_ids: Sequence[int]) -> bytes:
 
 
 async def _read_versions(database_url: str, version_ids: tuple[int, ...]) -> GtfsTables:
-    settings = {"application_name": f"{APPLICATION_NAME} {os.getpid()}"}
-    async with asyncpg.create_pool(
-        database_url, min_size=1, max_size=1, server_settings=settings
-    ) as pool:
+    async with child_pool(database_url, APPLICATION_NAME) as pool:
         return await read_versions(pool, version_ids)
+
+
+def child_pool(
+    database_url: str,
+    application_name: str,
+    init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> asyncpg.Pool:
+    """Return a pool of one connection, shown in `pg_stat_activity` with the child's pid."""
+    settings = {"application_name": f"{application_name} {os.getpid()}"}
+    return asyncpg.create_pool(
+        database_url, min_size=1, max_size=1, init=init, server_settings=settings
+    )
 
 
 async def read_versions(pool: asyncpg.Pool, version_ids: Sequence[int]) -> GtfsTables:
