@@ -23,9 +23,15 @@ from gtfs.feed.store import StoredFeed, StoreProgress, store_feed
 from gtfs.feed.validate.archive import ZipLimits
 from gtfs.feed.validate.issues import FeedIssue
 from gtfs.snapshot.child import child_pool, run_in_child
-from operators.fares.coverage import coverage_warnings
 from operators.fares.model import FareIssue
-from sales.fares import check_fares, fare_files_of, save_fares, timetable_change_warnings, zip_files
+from sales.fares import (
+    check_fares,
+    fare_files_of,
+    fares_warnings,
+    save_fares,
+    timetable_change_warnings,
+    zip_files,
+)
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +124,10 @@ async def publish_feed(
     if files is not None:
         archive = zip_files(files)
         fares = await check_fares(archive, operator_id, timezone, prepared.tables)
-        notes = [*fares.warnings, *coverage_warnings(fares, prepared.tables)]
+        notes, total = fares_warnings(fares, prepared.tables)
     else:
-        notes = await timetable_change_warnings(pool, operator_id, timezone, prepared.tables)
-    prepared = _with_warnings(prepared, notes)
+        notes, total = await timetable_change_warnings(pool, operator_id, timezone, prepared.tables)
+    prepared = _with_warnings(prepared, notes, total)
     step("store")
     stored = await store_feed(pool, prepared, store_progress(operator_id))
     if fares is not None:
@@ -148,11 +154,14 @@ def store_progress(operator_id: str) -> StoreProgress:
     return report
 
 
-def _with_warnings(prepared: PreparedFeed, notes: list[FareIssue]) -> PreparedFeed:
-    """Add the fares' warnings to the feed's, as the upload answers and the version keeps."""
+def _with_warnings(prepared: PreparedFeed, notes: list[FareIssue], total: int) -> PreparedFeed:
+    """Add the fares' warnings to the feed's, as the upload answers and the version keeps.
+
+    `notes` are the ones listed, `total` how many there are in all.
+    """
     extra = [FeedIssue(n.file, n.row or None, n.field or None, n.message) for n in notes]
     return replace(
         prepared,
         warnings=[*prepared.warnings, *extra],
-        warning_total=prepared.warning_total + len(extra),
+        warning_total=prepared.warning_total + total,
     )

@@ -44,6 +44,8 @@ class FareVersion:
     product_count: int
     created: bool
     warnings: tuple[FareIssue, ...] = ()
+    #: How many warnings in all (`warnings` lists the first of the fares' own).
+    warning_total: int = 0
 
 
 def zip_files(files: Mapping[str, bytes]) -> bytes:
@@ -84,8 +86,14 @@ async def store_fares(
     timetable = await current_timetable(pool, operator_id)
     feed = await check_fares(archive, operator_id, timezone, timetable)
     version = await save_fares(pool, operator_id, archive, feed)
-    extra = () if timetable is None else tuple(coverage_warnings(feed, timetable))
-    return replace(version, warnings=(*feed.warnings, *extra))
+    warnings, total = fares_warnings(feed, timetable)
+    return replace(version, warnings=tuple(warnings), warning_total=total)
+
+
+def fares_warnings(feed: FareFeed, timetable: GtfsTables | None) -> tuple[list[FareIssue], int]:
+    """Return the warnings listed for fares and the timetable they price, and their total."""
+    extra = [] if timetable is None else coverage_warnings(feed, timetable)
+    return [*feed.warnings, *extra], feed.warning_total + len(extra)
 
 
 async def check_fares(
@@ -107,15 +115,19 @@ async def check_fares(
 
 async def timetable_change_warnings(
     pool: asyncpg.Pool, operator_id: str, timezone: str, timetable: GtfsTables
-) -> list[FareIssue]:
-    """Return what the operator's current fares no longer cover in a new timetable."""
+) -> tuple[list[FareIssue], int]:
+    """Return what the operator's current fares no longer cover in a new timetable.
+
+    The first warnings, and how many there are in all (as `fares_warnings`).
+    """
     archive = await pool.fetchval(
         "SELECT files FROM fare_versions WHERE operator_id = $1 AND is_current", operator_id
     )
     if archive is None:
-        return []
+        return [], 0
     feed = await check_fares(bytes(archive), operator_id, timezone, timetable, strict=False)
-    return [*feed.timetable_warnings, *coverage_warnings(feed, timetable)]
+    extra = coverage_warnings(feed, timetable)
+    return [*feed.timetable_warnings, *extra], feed.timetable_warning_total + len(extra)
 
 
 async def save_fares(

@@ -77,6 +77,8 @@ async def cmd_fares_import(settings: Settings, args: argparse.Namespace) -> int:
     _say(f"{args.operator}: fares {state}, {version.product_count} product rows")
     for w in version.warnings:
         _say(f"  warning {w.file}:{w.row} {w.field}: {w.message}")
+    if version.warning_total > len(version.warnings):
+        _say(f"  and {version.warning_total - len(version.warnings)} more warning(s)")
     return 0
 
 

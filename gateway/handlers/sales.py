@@ -413,8 +413,10 @@ class FaresPublished(BaseModel):
         default_factory=list,
         description="`{file, row, field, message}` about the fares and the operator's current "
         "timetable they are matched against: references it lacks, routes or service days no "
-        "leg rule prices, a configured time zone that is not the feed's",
+        "leg rule prices, a configured time zone that is not the feed's (the first 100 of "
+        "the fares' own)",
     )
+    warning_total: int = Field(default=0, description="how many warnings, listed or not")
 
 
 @api.route(
@@ -445,6 +447,7 @@ async def put_fares(request: web.Request) -> web.Response:
         product_count=version.product_count,
         changed=version.created,
         warnings=[w.as_dict() for w in version.warnings],
+        warning_total=version.warning_total,
     )
     return json_response(body, status=201 if version.created else 200)
 

@@ -28,6 +28,8 @@ FARE_FILES = (
 )
 CONTEXT_FILES = ("agency.txt", "stops.txt", "routes.txt", "calendar.txt", "calendar_dates.txt")
 MAX_REPORTED_ERRORS = 100
+#: Warnings listed (the upload's answer, the stored version); all of them are counted.
+MAX_REPORTED_WARNINGS = 100
 #: Rows read from all the files of one upload. Rows are streamed, not kept, but what they
 #: compile to is (stop_areas become the engine's stop -> areas map): this bounds it.
 MAX_ROWS = 200_000
@@ -109,11 +111,12 @@ class RowBudget:
 
 @dataclass(slots=True)
 class Issues:
-    """Errors and warnings collected while loading; keeps the first errors and counts all."""
+    """Errors and warnings collected while loading; keeps the first of each and counts all."""
 
     errors: list[FareIssue] = field(default_factory=list)
     total: int = 0
     warnings: list[FareIssue] = field(default_factory=list)
+    warning_total: int = 0
     #: False when stored fares are matched against a newer timetable: what the timetable
     #: no longer has is then a warning (those rules match nothing), not a refusal.
     strict_timetable: bool = True
@@ -124,11 +127,16 @@ class Issues:
         if len(self.errors) < MAX_REPORTED_ERRORS:
             self.errors.append(FareIssue(file, row, field_name, message))
 
-    def warn(self, file: str, row: int, field_name: str, message: str) -> None:
-        """Record a warning."""
-        self.warnings.append(FareIssue(file, row, field_name, message))
+    def warn(self, file: str, row: int, field_name: str, message: str) -> FareIssue:
+        """Record a warning (only the first `MAX_REPORTED_WARNINGS` are kept) and return it."""
+        issue = FareIssue(file, row, field_name, message)
+        self.warning_total += 1
+        if len(self.warnings) < MAX_REPORTED_WARNINGS:
+            self.warnings.append(issue)
+        return issue
 
     timetable_warnings: list[FareIssue] = field(default_factory=list)
+    timetable_warning_total: int = 0
 
     def timetable_mismatch(self, file: str, row: int, field_name: str, message: str) -> None:
         """Record fares and timetable that disagree: an error, or a warning when not strict."""
@@ -139,8 +147,10 @@ class Issues:
 
     def warn_timetable(self, file: str, row: int, field_name: str, message: str) -> None:
         """Record a warning about the timetable the fares are matched against."""
-        self.warn(file, row, field_name, message)
-        self.timetable_warnings.append(self.warnings[-1])
+        issue = self.warn(file, row, field_name, message)
+        self.timetable_warning_total += 1
+        if len(self.timetable_warnings) < MAX_REPORTED_WARNINGS:
+            self.timetable_warnings.append(issue)
 
     def raise_if_any(self) -> None:
         """Raise `FaresValidationError` when an error was recorded."""

@@ -248,6 +248,8 @@ def _build_feed(
         service_dates=context.service_dates,
         warnings=tuple(issues.warnings),
         timetable_warnings=tuple(issues.timetable_warnings),
+        warning_total=issues.warning_total,
+        timetable_warning_total=issues.timetable_warning_total,
     )
 
 

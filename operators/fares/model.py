@@ -133,6 +133,7 @@ class FareFeed:
     `stop_timezones` of the stop (or its station), else in `timezone` (the agency's).
     `timetable_warnings` are the warnings about the timetable the fares were matched against
     (among `warnings`): what it no longer defines, a configured time zone not the feed's.
+    Each list holds the first `MAX_REPORTED_WARNINGS`; the totals count them all.
     """
 
     operator_id: str
@@ -154,6 +155,9 @@ class FareFeed:
     service_dates: Mapping[str, frozenset[date]] | None = None
     warnings: tuple[FareIssue, ...] = ()
     timetable_warnings: tuple[FareIssue, ...] = ()
+    #: How many warnings there were in all: only the first are listed in `warnings`.
+    warning_total: int = 0
+    timetable_warning_total: int = 0
 
     def list_product_rows(self, fare_product_id: str) -> tuple[FareProduct, ...]:
         """Return every priced row (rider category x media) of one fare product."""

@@ -11,6 +11,7 @@ import asyncpg
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 
+from operators.fares.csvfiles import MAX_REPORTED_WARNINGS
 from tests.conftest import bearer
 from tests.operators.fares.synthetic import synthetic_fares_files, synthetic_fares_zip
 from tests.sales.support import operator_with_demo_fares
@@ -101,3 +102,38 @@ async def test_a_nul_character_in_a_file_is_refused_naming_its_row(
     problem = await resp.json(content_type="application/problem+json")
     assert [(e["file"], e["row"]) for e in problem["errors"]] == [("areas.txt", 1)]
     assert await _versions(db, operator_id) == before
+
+
+async def test_a_warning_on_every_row_is_counted_but_only_the_first_are_listed(
+    client: Client, db: asyncpg.Pool, make_key: MakeKey
+) -> None:
+    # 200,000 rows may each earn a warning: listing and storing them all would make a
+    # 20 MB answer and jsonb column of one upload. The first are listed, all are counted.
+    operator_id = await operator_with_demo_fares(db)
+    files = synthetic_fares_files(10)
+    products = "".join(f"p{i},Product {i},3.5,EUR\n" for i in range(5_000))  # 1 place, not 2
+    files["fare_products.txt"] = (
+        b"fare_product_id,fare_product_name,amount,currency\nsingle,Single ticket,3.50,EUR\n"
+        + products.encode()
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    resp = await _put(client, operator_id, out.getvalue(), await make_key("admin"))
+    assert resp.status == 201, await resp.text()
+    published = await resp.json()
+    amounts = [w for w in published["warnings"] if w["field"] == "amount"]
+    assert len(amounts) == MAX_REPORTED_WARNINGS
+    assert amounts[0] == {
+        "file": "fare_products.txt",
+        "row": 3,
+        "field": "amount",
+        "message": "'3.5' should have 2 decimal places for EUR",
+    }
+    assert published["warning_total"] == 5_000 + len(published["warnings"]) - len(amounts)
+    stored = await db.fetchval(
+        "SELECT jsonb_array_length(warnings) FROM fare_versions WHERE id = $1",
+        published["version_id"],
+    )
+    assert stored == len(published["warnings"])

@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 
+from operators.fares.csvfiles import MAX_REPORTED_WARNINGS
 from operators.fares.loader import load_fares, load_fares_files
 from operators.fares.model import FareIssue, FaresValidationError
 
@@ -368,3 +369,14 @@ def test_the_exception_reports_errors_as_api_dicts() -> None:
         "field": "area_id",
         "message": "duplicate id, first on line 2",
     }
+
+
+def test_only_the_first_warnings_are_kept_and_all_are_counted() -> None:
+    rows = "".join(f"p{i},,,1.5,EUR\n" for i in range(MAX_REPORTED_WARNINGS + 50))
+    products = BASE["fare_products.txt"] + rows
+    fares = load_fares_files(
+        {n: t.encode() for n, t in (BASE | {"fare_products.txt": products}).items()}, "op"
+    )
+    assert len(fares.warnings) == MAX_REPORTED_WARNINGS
+    assert fares.warnings[0].row == 5  # the first of the new rows: lines 2-4 are BASE's
+    assert fares.warning_total == MAX_REPORTED_WARNINGS + 50
