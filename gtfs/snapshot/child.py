@@ -17,16 +17,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import multiprocessing.connection
 import multiprocessing.queues
 import os
 import shutil
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from functools import partial
 from logging.handlers import QueueHandler
 from typing import Any, TypeVar, cast
 
@@ -49,6 +50,8 @@ APPLICATION_NAME = "maas-timetable-compile"
 CHILD_NICENESS = 10
 #: Modules the forkserver imports once, so that each forked child starts with them loaded.
 PRELOAD = ["gtfs.snapshot.child"]
+#: How long a child that has answered, or was killed, may take to end.
+CHILD_EXIT_S = 10.0
 
 
 class CompileFailed(Exception):
@@ -126,7 +129,7 @@ async def read_versions(pool: asyncpg.Pool, version_ids: Sequence[int]) -> GtfsT
     return parts[0] if len(parts) == 1 else concat(parts)
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context() -> multiprocessing.context.ForkServerContext | multiprocessing.context.SpawnContext:
     """Return the forkserver context (preloading this module), where the platform has one."""
     if (
         os.environ.get("MAAS_COMPILE_SPAWN")
@@ -178,35 +181,103 @@ async def run_in_child(
     records: Records = context.SimpleQueue()
     relay = threading.Thread(target=_relay, args=(records,), name="child-logs", daemon=True)
     relay.start()
-    executor = ProcessPoolExecutor(
-        max_workers=1,
-        mp_context=context,
-        initializer=_start_child,
-        initargs=(records, _levels(), dict(log_fields or {})),
+    answers, answer = context.Pipe(duplex=False)
+    fields = dict(log_fields or {})
+    process = context.Process(
+        target=_child,
+        args=(answer, records, _levels(), fields, directory, job, args),
+        name=f"maas-{job.__name__}",
+        daemon=True,  # ends with this process: nobody would read its result
     )
+    started = threading.Event()
     try:
-        # submit starts the child (and the forkserver, the first time): not on the loop.
-        future = await asyncio.to_thread(executor.submit, _shipped, directory, job, *args)
-        children = list(executor._processes.values())
         try:
-            shipped: Shipped = await asyncio.wrap_future(future)
-            return cast("_T", await asyncio.to_thread(unship, shipped))
-        except BrokenProcessPool as exc:
-            ended = ", ".join(f"pid {p.pid} exit code {p.exitcode}" for p in children)
-            raise CompileFailed(f"the {job.__name__} process ended abruptly ({ended})") from exc
+            run = partial(_start_and_receive, process, answer, answers, started)
+            outcome = await asyncio.to_thread(run)
         except asyncio.CancelledError:
-            kill(executor, children)
+            await asyncio.to_thread(_kill, process, started)
             raise
+        if outcome is None:
+            raise CompileFailed(
+                f"the {job.__name__} process ended abruptly "
+                f"(pid {process.pid} exit code {process.exitcode})"
+            )
+        if isinstance(outcome, _Raised):
+            raise outcome.error from ChildTraceback(outcome.traceback)
+        return cast("_T", await asyncio.to_thread(unship, outcome))
     finally:
-        executor.shutdown(wait=False, cancel_futures=True)
-        # The child wrote its records before its result: they are all ahead of this one.
+        # The child wrote its records before its answer: they are all ahead of this one.
         records.put(None)
         shutil.rmtree(directory, ignore_errors=True)  # what a killed child left
 
 
-def _shipped(directory: str, job: Callable[..., _T], *args: Any) -> Shipped:
-    """In the child: run the job and write its result to a file (`gtfs/snapshot/ship.py`)."""
-    return ship(job(*args), directory, "result")
+class ChildTraceback(Exception):
+    """Where in the child process an exception it passed on was raised (its `__cause__`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Raised:
+    error: BaseException
+    traceback: str
+
+
+def _child(
+    answer: multiprocessing.connection.Connection,
+    records: Records,
+    levels: dict[str, int],
+    fields: dict[str, object],
+    directory: str,
+    job: Callable[..., _T],
+    args: tuple[Any, ...],
+) -> None:
+    """In the child: run the job, write its result to a file, and send where it is."""
+    _start_child(records, levels, fields)
+    try:
+        outcome: Shipped | _Raised = ship(job(*args), directory, "result")
+    except Exception as exc:
+        outcome = _Raised(exc, traceback.format_exc())
+    try:
+        answer.send(outcome)  # pickled whole before a byte is written
+    except Exception:
+        if not isinstance(outcome, _Raised):
+            raise
+        # An exception that does not pickle: what it says still reaches the parent.
+        answer.send(_Raised(CompileFailed(repr(outcome.error)), outcome.traceback))
+    answer.close()
+
+
+def _start_and_receive(
+    process: multiprocessing.process.BaseProcess,
+    answer: multiprocessing.connection.Connection,
+    answers: multiprocessing.connection.Connection,
+    started: threading.Event,
+) -> Shipped | _Raised | None:
+    """In a thread: start the child, wait for its answer; None when it ended without one."""
+    try:
+        process.start()  # and the forkserver, the first time
+    finally:
+        # The child now holds the only writing end: its death is this end's EOF, so this
+        # thread never waits for a child that is gone.
+        answer.close()
+        started.set()
+    try:
+        outcome: Shipped | _Raised | None = answers.recv()
+    except EOFError:
+        outcome = None
+    finally:
+        answers.close()
+    process.join(CHILD_EXIT_S)
+    if process.is_alive():  # answered, then stuck on its way out
+        _kill(process, started)
+    return outcome
+
+
+def _kill(process: multiprocessing.process.BaseProcess, started: threading.Event) -> None:
+    """Kill a child once it has started, and wait for it to end."""
+    started.wait()
+    if process.pid is not None:  # None: it failed to start
+        process.kill()
+        process.join(CHILD_EXIT_S)
 
 
 def _levels() -> dict[str, int]:
@@ -258,21 +329,3 @@ def _relay(records: Records) -> None:
             break
         logging.getLogger(record.name).handle(record)
     records.close()
-
-
-def kill(
-    executor: ProcessPoolExecutor, children: Sequence[multiprocessing.process.BaseProcess]
-) -> None:
-    """Kill an executor's children, and let its manager thread see that they are gone.
-
-    A child killed while it sends its result leaves the executor's thread waiting for the
-    rest of the message for ever (this process holds the pipe's other writing end), and
-    the interpreter then never exits: closing that end gives the thread its EOF.
-    """
-    for process in children:
-        process.kill()
-    for process in children:
-        process.join(5)
-    writer = getattr(getattr(executor, "_result_queue", None), "_writer", None)
-    if writer is not None:
-        writer.close()

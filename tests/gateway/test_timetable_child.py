@@ -14,13 +14,10 @@ import dataclasses
 import io
 import os
 import signal
-import time
 import uuid
 import zipfile
 from collections.abc import AsyncIterator
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
@@ -34,13 +31,7 @@ from gateway.problems import Problem
 from gateway.timetable import TimetableStore
 from gtfs.feed.prepare import prepare_feed
 from gtfs.feed.store import current_version_ids, store_feed
-from gtfs.snapshot.child import (
-    APPLICATION_NAME,
-    FeedVersionGone,
-    _context,
-    compile_in_child,
-    kill,
-)
+from gtfs.snapshot.child import APPLICATION_NAME, FeedVersionGone, compile_in_child
 from tests.timetable_data import synthetic_feed
 
 Client = TestClient[web.Request, web.Application]
@@ -199,24 +190,3 @@ async def test_a_merged_zip_of_a_pruned_version_is_503_and_asks_for_a_rebuild(
         assert store._wake.is_set()
     finally:
         await stop(writer)
-
-
-def _a_big_result() -> bytes:
-    return b"x" * (300 * 1024 * 1024)
-
-
-@pytest.mark.parametrize("after_s", [0.6, 1.2])
-def test_a_child_killed_while_it_sends_its_result_lets_the_process_exit(after_s: float) -> None:
-    # Killed at such a moment, the executor's thread waited for the child's message for
-    # ever, and the interpreter (pytest, or a gateway told to stop) never exited.
-    executor = ProcessPoolExecutor(max_workers=1, mp_context=_context())
-    future = executor.submit(_a_big_result)
-    children = list(executor._processes.values())
-    time.sleep(after_s)
-    manager: Any = executor._executor_manager_thread  # typeshed calls it a _ThreadWakeup
-    kill(executor, children)
-    executor.shutdown(wait=False, cancel_futures=True)
-    assert manager is not None
-    manager.join(30)
-    assert not manager.is_alive()
-    assert future.done()
