@@ -3,8 +3,6 @@ stores nothing of the new ones (issue 12, Edges: the rows are streamed)."""
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -13,7 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from operators.fares.csvfiles import MAX_REPORTED_WARNINGS
 from tests.conftest import bearer
-from tests.operators.fares.synthetic import synthetic_fares_files, synthetic_fares_zip
+from tests.operators.fares.synthetic import synthetic_fares_files, synthetic_fares_zip, zip_of
 from tests.sales.support import operator_with_demo_fares
 
 Client = TestClient[web.Request, web.Application]
@@ -93,11 +91,7 @@ async def test_a_nul_character_in_a_file_is_refused_naming_its_row(
     files = synthetic_fares_files(10)
     rows = "".join(f"Z{i:02d},Zone {i},\n" for i in range(20))
     files["areas.txt"] = ("area_id,area_name,colour\x00\n" + rows).encode()  # an unknown column
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    resp = await _put(client, operator_id, out.getvalue(), await make_key("admin"))
+    resp = await _put(client, operator_id, zip_of(files), await make_key("admin"))
     assert resp.status == 422, await resp.text()
     problem = await resp.json(content_type="application/problem+json")
     assert [(e["file"], e["row"]) for e in problem["errors"]] == [("areas.txt", 1)]
@@ -116,11 +110,7 @@ async def test_a_warning_on_every_row_is_counted_but_only_the_first_are_listed(
         b"fare_product_id,fare_product_name,amount,currency\nsingle,Single ticket,3.50,EUR\n"
         + products.encode()
     )
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    resp = await _put(client, operator_id, out.getvalue(), await make_key("admin"))
+    resp = await _put(client, operator_id, zip_of(files), await make_key("admin"))
     assert resp.status == 201, await resp.text()
     published = await resp.json()
     amounts = [w for w in published["warnings"] if w["field"] == "amount"]

@@ -35,8 +35,13 @@ def synthetic_fares_files(stops: int, *, bad_area_row: int | None = None) -> dic
 
 def synthetic_fares_zip(stops: int, *, bad_area_row: int | None = None) -> bytes:
     """Return the files of `synthetic_fares_files` as a deflated zip."""
+    return zip_of(synthetic_fares_files(stops, bad_area_row=bad_area_row))
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    """Return files as a deflated zip."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in synthetic_fares_files(stops, bad_area_row=bad_area_row).items():
+        for name, data in files.items():
             archive.writestr(name, data)
     return out.getvalue()
