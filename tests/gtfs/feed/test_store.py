@@ -176,3 +176,21 @@ async def test_a_copy_longer_than_the_pools_command_timeout_still_stores(
     versions = await list_feed_versions(db, "store-slow")
     assert [(v.id, v.is_current) for v in versions] == [(stored.version_id, True)]
     assert versions[0].counts["calendar"] == len(prepared.tables.calendar) > 0
+
+
+async def test_text_with_commas_quotes_and_line_breaks_is_stored_as_it_was_read(
+    shared_data: Path, db: asyncpg.Pool, tmp_path: Path
+) -> None:
+    # The COPY's CSV is written cell by cell (gtfs/feed/store.py): these must be quoted.
+    name = 'Matinkylä, "M"\nlaituri'
+    edit = {"stops.txt": lambda t: t.replace('"Matinkylä (M)","', '"Matinkylä, ""M""\nlaituri","')}
+    feed = rewrite_zip(gtfs_path(shared_data, "hsl-minimal.zip"), tmp_path / "q.zip", edit)
+    await _new_operator(db, "quoted")
+    prepared = prepare_feed(feed, "quoted")
+    assert name in set(prepared.tables.stops["stop_name"])
+    await store_feed(db, prepared)
+    stops = (await load_current_tables(db)).stops
+    stored = stops[stops["operator_id"] == "quoted"].sort_values("stop_id")
+    expected = prepared.tables.stops.sort_values("stop_id")
+    assert stored["stop_name"].tolist() == expected["stop_name"].tolist()
+    assert stored["zone_id"].tolist() == expected["zone_id"].tolist()
