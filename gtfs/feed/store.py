@@ -72,6 +72,12 @@ _KINDS: dict[str, str] = {
     )
 }
 _READ_DTYPES = {"int": "Int32", "float": "Float64", "date": "string"}
+#: The primary key after the feed version, of the tables large enough for its order to
+#: matter to the COPY (`key_order`).
+_KEY_ORDER = {
+    "stop_times": ("trip_id", "stop_sequence"),
+    "shapes": ("shape_id", "shape_pt_sequence"),
+}
 #: Characters that make a CSV cell quoted (as Python's csv module, which `to_csv` uses).
 _CSV_SPECIAL = (",", '"', "\n", "\r")
 
@@ -126,16 +132,41 @@ def csv_chunks(
 ) -> Iterator[bytes]:
     """Yield a table's rows as CSV for COPY, the feed version first (blocking: in a thread).
 
-    A blank text cell is stored as NULL, as gtfs-kit reads it anyway.
+    A blank text cell is stored as NULL, as gtfs-kit reads it anyway. The rows of
+    stop_times and shapes go in the order of their primary key (`key_order`).
     """
     columns = COLUMNS[table]
     prefix = f"{version_id},"
+    order = key_order(df, _KEY_ORDER[table]) if table in _KEY_ORDER else None
     for start in range(0, len(df), chunk_rows):
-        part = df.iloc[start : start + chunk_rows]
+        rows = slice(start, start + chunk_rows)
+        part = df.iloc[rows] if order is None else df.take(order[rows])
         cells = [_csv_cells(part[c], _KINDS.get(c, "text")) for c in columns]
         yield "".join([prefix + ",".join(row) + "\n" for row in zip(*cells, strict=True)]).encode()
         if progress is not None:
             progress(table, min(start + chunk_rows, len(df)), len(df))
+
+
+def key_order(df: pd.DataFrame, key: tuple[str, ...]) -> np.ndarray:
+    """Return the row order that sorts a table by `key` (text as PostgreSQL's C collation).
+
+    COPYed in that order, each row's primary-key entry goes to the right end of the index
+    instead of anywhere in it: a city feed's stop_times COPY took a third less time
+    (feeds list their trips in their own order, "1", "2", ..., "10", not the key's). Python
+    compares text by code point, as the C and C.UTF-8 collations do; under another, the
+    rows are merely less in order.
+    """
+    keys = []
+    for column in reversed(key):  # lexsort: the last key is the first
+        if _KINDS.get(column) == "int":
+            number = pd.to_numeric(df[column], errors="coerce").astype("Float64")
+            keys.append(number.to_numpy(dtype=np.float64, na_value=np.nan))
+            continue
+        codes, uniques = pd.factorize(df[column])
+        rank = np.empty(len(uniques), dtype=np.int64)
+        rank[np.argsort(np.asarray(uniques, dtype=object), kind="stable")] = np.arange(len(uniques))
+        keys.append(np.where(codes >= 0, rank[codes], -1))
+    return np.lexsort(keys)
 
 
 def _csv_cells(series: pd.Series, kind: str) -> list[str]:
