@@ -33,10 +33,10 @@ from pgcount import counting_proxy  # bench/pgcount.py, run as a script
 from support import percentile_ms, running_gateway, running_gateways, scratch_database
 
 from gateway import credentials
+from gateway.dbcodecs import init_connection
 from gateway.demo.kuopio import read_demo_fare_files
 from gateway.demo.run import DEMO_DAY_TICKET
 from gateway.migrate import migrate
-from gateway.resources import init_connection
 from sales.conditions import set_conditions
 from sales.fares import store_fares, zip_files
 

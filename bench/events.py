@@ -34,9 +34,9 @@ import orjson
 from aiohttp import web
 from support import scratch_database
 
+from gateway.dbcodecs import init_connection
 from gateway.listener import WakingListener
 from gateway.migrate import migrate
-from gateway.resources import init_connection
 from gateway.webhooks import http_sender
 from webhooks import endpoints, signing
 from webhooks.dispatch import CHANNEL, Schedule, run

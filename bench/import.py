@@ -4,9 +4,16 @@ Runs against a real PostgreSQL (`MAAS_TEST_DATABASE_URL`, default
 postgresql://postgres@127.0.0.1:5432/test) in a scratch database it creates and
 drops. Prints medians of a few runs next to references measured in the same
 run: a raw `COPY` of the stop_times CSV bytes into a bare table, and a plain
-pandas `read_csv` of the same file. Never asserts a time.
+pandas `read_csv` of the same file. Each run times the reference COPY and then
+validate + store (`prepare_feed` and `store_feed`, the real path), so the ratio
+of each pair is taken under the same load; `validate_and_store_per_copy` is the
+median of those ratios. Never asserts a time.
 
-    .venv/bin/python bench/import.py [--runs 3] [--feed PATH]
+Then the peak memory of the real import paths, each in a fresh process:
+`maas import-gtfs` (as `/usr/bin/time` reports it) and the publishing child of a
+`maas serve` that the feed is uploaded to (the child's own VmHWM, from its log line).
+
+    .venv/bin/python bench/import.py [--runs 3] [--feed PATH] [--memory-runs 2]
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import multiprocessing
 import os
 import resource
 import statistics
+import sys
 import time
 import tracemalloc
 import uuid
@@ -29,6 +37,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from import_paths import cli_peaks_kib, upload_peaks_kib
 
 from gateway.migrate import migrate
 from gateway.timetable import compile_timetable
@@ -119,7 +130,7 @@ def _rss_of_one_import(database_url: str, feed: Path) -> dict[str, float]:
     return found
 
 
-async def bench(database_url: str, feed: Path, runs: int) -> dict[str, float]:
+async def bench(database_url: str, feed: Path, runs: int, memory_runs: int) -> dict[str, float]:
     """Measure every phase `runs` times; return medians (seconds) and peaks (MiB)."""
     out: dict[str, list[float]] = {}
 
@@ -131,13 +142,16 @@ async def bench(database_url: str, feed: Path, runs: int) -> dict[str, float]:
             await migrate(conn)
         await pool.execute("INSERT INTO operators (id, name) VALUES ('vilnius', 'Vilnius')")
         for _ in range(runs):
-            note("validate_s", (await _timed(lambda: asyncio.to_thread(validate_zip, feed)))[0])
+            reference = await _reference_copy(pool, feed)
+            note("reference_copy_csv_s", reference)
             seconds, prepared = await _timed(
                 lambda: asyncio.to_thread(prepare_feed, feed, "vilnius")
             )
             note("validate_read_interpolate_s", seconds)
-            note("store_copy_s", await _store_once(pool, prepared))
-            note("reference_copy_csv_s", await _reference_copy(pool, feed))
+            store_s = await _store_once(pool, prepared)
+            note("store_copy_s", store_s)
+            note("validate_and_store_per_copy", (seconds + store_s) / reference)
+            note("validate_s", (await _timed(lambda: asyncio.to_thread(validate_zip, feed)))[0])
             start = time.perf_counter()
             with zipfile.ZipFile(feed) as zf, zf.open("stop_times.txt") as f:
                 pd.read_csv(f, dtype=str)
@@ -154,6 +168,12 @@ async def bench(database_url: str, feed: Path, runs: int) -> dict[str, float]:
             note("snapshot_and_index_s", time.perf_counter() - start)
         note("peak_prepare_mib", _peak_mib(lambda: prepare_feed(feed, "vilnius")))
         note("peak_snapshot_mib", _peak_mib(lambda: build_snapshot(tables)))
+        if memory_runs:
+            cli = await cli_peaks_kib(pool, database_url, feed, memory_runs)
+            upload = await upload_peaks_kib(pool, database_url, feed, memory_runs)
+            for name, peaks in (("maas_import_gtfs", cli), ("upload_child", upload)):
+                out[f"{name}_peak_kib"] = [float(k) for k in peaks]
+                note(f"{name}_peak_kib_max", max(peaks))
     for key, value in (await asyncio.to_thread(_rss_of_one_import, database_url, feed)).items():
         note(key, value)
     result = {k: statistics.median(v) for k, v in out.items()}
@@ -165,19 +185,24 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--feed", type=Path, default=DEFAULT_FEED)
+    parser.add_argument(
+        "--memory-runs", type=int, default=2, help="runs of each real import path (0: none)"
+    )
     args = parser.parse_args()
     base = os.environ.get("MAAS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
     name = f"bench_import_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(base)
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        result = await bench(_url(base, name), args.feed, args.runs)
+        result = await bench(_url(base, name), args.feed, args.runs, args.memory_runs)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-    print(f"feed: {args.feed.name}, medians of {args.runs} runs")
+    print(f"feed: {args.feed.name}, medians of {args.runs} runs ({args.memory_runs} of each")
+    print(f"real import path), {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC,")
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()}")
     for key, value in result.items():
-        print(f"  {key:<30} {value:9.2f}")
+        print(f"  {key:<34} {value:11.2f}")
 
 
 if __name__ == "__main__":

@@ -40,9 +40,9 @@ from google.transit import gtfs_realtime_pb2
 from support import percentile_ms, running_gateways, scratch_database
 
 from gateway import credentials
+from gateway.dbcodecs import init_connection
 from gateway.demo.kuopio import KUOPIO_OPERATORS
 from gateway.demo.run import DEMO_TENANT
-from gateway.resources import init_connection
 from gtfs.tables import original_id
 
 OPERATOR = KUOPIO_OPERATORS[0].operator_id

@@ -26,9 +26,9 @@ from aiohttp import web
 from support import free_port, running_gateway, scratch_database
 
 from gateway import credentials
+from gateway.dbcodecs import init_connection
 from gateway.demo.kuopio import read_demo_fare_files
 from gateway.migrate import migrate
-from gateway.resources import init_connection
 from sales.fares import store_fares, zip_files
 
 SLOW_S = float(os.environ.get("BENCH_SLOW_S", "4.5"))

@@ -54,11 +54,16 @@ async def scratch_database() -> AsyncIterator[str]:
 
 
 def start_gateway(
-    url: str, port: int, env: dict[str, str] | None = None, stdout: bool = False
+    url: str,
+    port: int,
+    env: dict[str, str] | None = None,
+    stdout: bool = False,
+    stderr: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Start `maas serve` on a database and port; BENCH_PROFILE=<file> runs it under py-spy.
 
-    With `stdout` its output is a pipe the caller reads (`running_gateways` does).
+    With `stdout` its output is a pipe the caller reads (`running_gateways` does); with
+    `stderr` its log lines are (`bench/import.py` reads the publishing child's peak there).
     """
     workdir = tempfile.mkdtemp(prefix="maas_bench_")
     settings = {
@@ -78,7 +83,8 @@ def start_gateway(
         command = [str(spy), "record", "-f", "raw", "-o", profile, "--", *command]
     full_env = os.environ | settings | (env or {})
     out = subprocess.PIPE if stdout else subprocess.DEVNULL
-    return subprocess.Popen(command, env=full_env, stdout=out)  # noqa: S603
+    err = subprocess.PIPE if stderr else None
+    return subprocess.Popen(command, env=full_env, stdout=out, stderr=err)  # noqa: S603
 
 
 def stop_gateway(process: subprocess.Popen[bytes]) -> None:

@@ -48,9 +48,9 @@ from flows.exports import export
 from flows.ledger import load_release
 from flows.periods import ensure_period, parse_period
 from flows.releases import ReleaseRequest, create_release
+from gateway.dbcodecs import init_connection
 from gateway.demo.run import demo_feed_path, import_demo
 from gateway.migrate import migrate
-from gateway.resources import init_connection
 
 ROOT = Path(__file__).resolve().parent.parent
 PERIOD = "2025-03"

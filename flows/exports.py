@@ -16,8 +16,6 @@ import zipfile
 from typing import Any
 
 import orjson
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from flows.errors import UnsupportedExport
 from flows.ledger import ReleaseData
@@ -48,6 +46,11 @@ def to_csv(release: ReleaseData) -> bytes:
 
 def to_parquet(release: ReleaseData) -> bytes:
     """Return every cell as a Parquet table (count null when suppressed)."""
+    # Imported here, where a download is served: pyarrow is about 34 MiB in every process
+    # that loads it, and processes that only import feeds never need it (`gtfs/__init__.py`).
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     cells = release.every_cell()
     columns: dict[str, Any] = {
         name: pa.array([c[i] for c, _ in cells], pa.string())

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import asyncpg
 
+from gateway.dbcodecs import init_connection
 from gateway.logs import request_id_var
-from gateway.resources import init_connection
 from gtfs.feed.prepare import PreparedFeed, prepare_feed
 from gtfs.feed.store import StoredFeed, StoreProgress, store_feed
 from gtfs.feed.validate.archive import ZipLimits
 from gtfs.feed.validate.issues import FeedIssue
-from gtfs.snapshot.child import child_pool, run_in_child
+from gtfs.snapshot.child import child_pool, peak_rss_kib, run_in_child
 from operators.fares.model import FareIssue
 from sales.fares import (
     check_fares,
@@ -49,6 +49,8 @@ class Published:
     service_dates: tuple[dt.date, ...]
     warnings: list[FeedIssue]
     warning_total: int
+    #: The child's peak resident memory (its own VmHWM, not inherited over the fork), KiB.
+    peak_rss_kib: int = 0
 
 
 async def publish_in_child(
@@ -60,9 +62,10 @@ async def publish_in_child(
 ) -> Published:
     """Publish a GTFS zip as `publish_feed` does, in a child process (raises as it does).
 
-    Its progress lines come out of this process's logging, with the request's id.
+    Its progress lines come out of this process's logging, with the request's id, and
+    so does its peak memory once it is done.
     """
-    return await run_in_child(
+    published: Published = await run_in_child(
         _publish_child,
         database_url,
         path,
@@ -71,6 +74,11 @@ async def publish_in_child(
         limits,
         log_fields={"request_id": request_id_var.get()},
     )
+    log.info(
+        "feed published in a child process",
+        extra={"operator_id": operator_id, "peak_rss_kib": published.peak_rss_kib},
+    )
+    return published
 
 
 def _publish_child(
@@ -92,6 +100,7 @@ def _publish_child(
             service_dates=prepared.service_dates,
             warnings=prepared.warnings,
             warning_total=prepared.warning_total,
+            peak_rss_kib=peak_rss_kib(),
         )
 
     return asyncio.run(publish())

@@ -13,7 +13,6 @@ from datetime import timedelta
 
 import aiohttp
 import asyncpg
-import orjson
 import redis.asyncio as aioredis
 from aiohttp import web
 
@@ -33,6 +32,7 @@ from gateway.appkeys import (
 )
 from gateway.background import raise_if_cancelling, stop
 from gateway.cache_listen import cache_context
+from gateway.dbcodecs import init_connection
 from gateway.flows_job import flows_context
 from gateway.migrate import migrate
 from gateway.operator_store import check_tomp_tokens
@@ -71,17 +71,6 @@ async def embedded_servers(app: web.Application) -> AsyncIterator[None]:
     yield
     if redis_server is not None:
         await asyncio.to_thread(redis_server.stop)
-
-
-async def init_connection(conn: asyncpg.Connection) -> None:
-    """Decode json/jsonb columns to Python objects (and encode them back) with orjson."""
-    for type_name in ("json", "jsonb"):
-        await conn.set_type_codec(
-            type_name,
-            encoder=lambda v: orjson.dumps(v).decode(),
-            decoder=orjson.loads,
-            schema="pg_catalog",
-        )
 
 
 async def keep_session(conn: asyncpg.Connection) -> None:

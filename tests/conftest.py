@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from gateway import credentials
 from gateway.app import create_app
-from gateway.resources import init_connection
+from gateway.dbcodecs import init_connection
 from gateway.settings import Settings
 from tests.servers import fresh_database, redis_server
 

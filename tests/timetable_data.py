@@ -11,8 +11,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from gateway.dbcodecs import init_connection
 from gateway.demo.run import import_demo
-from gateway.resources import init_connection
 
 
 def gtfs_path(shared_data: Path, name: str) -> Path:

@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from gateway import embedded
+from gateway.dbcodecs import init_connection
 from gateway.migrate import migrate
-from gateway.resources import init_connection
 from gateway.settings import Settings
 
 

@@ -13,6 +13,7 @@ import asyncpg
 from aiohttp import web
 
 from gateway import credentials
+from gateway.access_log import AccessLogger
 from gateway.app import create_app
 from gateway.appkeys import demo_banner_key
 from gateway.cli import conditions as cli_conditions
@@ -20,7 +21,7 @@ from gateway.cli import sales as cli_sales
 from gateway.cli import settlements as cli_settlements
 from gateway.cli import timetable as cli_timetable
 from gateway.cli.db import database, database_url
-from gateway.logs import AccessLogger, configure_logging
+from gateway.logs import configure_logging
 from gateway.migrate import migrate
 from gateway.settings import Settings, SettingsError, load_settings
 

@@ -1,4 +1,4 @@
-"""`maas operators create`, `maas import-gtfs` and `maas demo`."""
+"""`maas operators create`, `maas import-gtfs` (its own module) and `maas demo`."""
 
 from __future__ import annotations
 
@@ -9,17 +9,12 @@ import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from tqdm import tqdm
-
 from gateway import operator_store
+from gateway.cli import import_gtfs
 from gateway.cli.db import database
 from gateway.demo.kuopio import KUOPIO_TIMEZONE
 from gateway.demo.run import demo_feed_path, import_demo, live_feed
 from gateway.settings import Settings
-from gtfs.feed.prepare import prepare_feed
-from gtfs.feed.service_period import service_warnings
-from gtfs.feed.store import store_feed
-from gtfs.feed.validate.archive import FeedInvalid
 from sales.errors import OperatorInvalid
 from sales.signing import ensure_signing_key
 
@@ -67,60 +62,6 @@ def _read_token(path: str | None) -> str | None:
     return text.strip() or None
 
 
-async def cmd_import_gtfs(settings: Settings, args: argparse.Namespace) -> int:
-    """Validate and import a GTFS zip as an operator's current feed."""
-    async with database(settings) as pool:
-        operator = await operator_store.find_operator(pool, args.operator)
-        if operator is None:
-            sys.stderr.write(f"no operator {args.operator!r}: create it first\n")
-            return 1
-        with tqdm(total=4, unit="step", file=sys.stderr) as bar:
-
-            def step(name: str) -> None:
-                bar.update(0 if bar.desc == "" else 1)
-                bar.set_description(name)
-
-            try:
-                prepared = await asyncio.to_thread(
-                    prepare_feed, Path(args.file), args.operator, args.agency, progress=step
-                )
-            except FeedInvalid as exc:
-                bar.close()
-                _print_errors(exc)
-                return 1
-            step("store")
-
-            def stored_rows(table: str, rows: int, total: int) -> None:
-                bar.set_postfix_str(f"{table} {rows}/{total}")
-
-            stored = await store_feed(pool, prepared, stored_rows)
-            bar.update()
-    counts = ", ".join(f"{k} {v}" for k, v in prepared.counts().items() if v)
-    state = "imported as version" if stored.changed else "unchanged: already current as version"
-    _say(f"{args.operator}: {state} {stored.version_id} ({counts})")
-    _say(
-        f"{prepared.interpolated_rows} stop times interpolated; {prepared.warning_total} warning(s)"
-    )
-    _say_service(list(prepared.service_dates), operator.timezone)
-    return 0
-
-
-def _say_service(dates: list[dt.date], timezone: str) -> None:
-    """Print a feed's service period and what is wrong with it as of today."""
-    if dates:
-        _say(f"service from {dates[0].isoformat()} to {dates[-1].isoformat()}")
-    today = dt.datetime.now(ZoneInfo(timezone)).date()
-    for warning in service_warnings(dates, today):
-        _say(f"warning: {warning.message}")
-
-
-def _print_errors(exc: FeedInvalid) -> None:
-    """List a feed's errors on stderr, one per line."""
-    sys.stderr.write(f"the feed is not valid: {exc.total} error(s)\n")
-    for e in exc.errors:
-        sys.stderr.write(f"  {e.file}:{e.row or '-'} {e.field or '-'}: {e.message}\n")
-
-
 async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     """Create the five Kuopio operators and import their feeds (idempotent)."""
     feed = Path(args.feed) if args.feed else demo_feed_path()
@@ -158,11 +99,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         help="file holding the back-end's bearer token ('-': stdin); stored encrypted",
     )
     create.set_defaults(run=cmd_operators_create)
-    imp = sub.add_parser("import-gtfs", help="import a GTFS zip as an operator's feed")
-    imp.add_argument("--operator", required=True)
-    imp.add_argument("--agency", help="import only this agency_id of the feed")
-    imp.add_argument("file")
-    imp.set_defaults(run=cmd_import_gtfs)
+    import_gtfs.add_command(sub)
     demo = sub.add_parser("demo", help="load the Kuopio demo (five operators)")
     demo.add_argument("--feed", help="path of kuopio.zip (default: MAAS_DEMO_FEED or ../shared)")
     demo.add_argument(

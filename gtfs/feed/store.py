@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 import asyncpg
+import numpy as np
 import orjson
 import pandas as pd
 
@@ -71,6 +72,14 @@ _KINDS: dict[str, str] = {
     )
 }
 _READ_DTYPES = {"int": "Int32", "float": "Float64", "date": "string"}
+#: The primary key after the feed version, of the tables large enough for its order to
+#: matter to the COPY (`key_order`).
+_KEY_ORDER = {
+    "stop_times": ("trip_id", "stop_sequence"),
+    "shapes": ("shape_id", "shape_pt_sequence"),
+}
+#: Characters that make a CSV cell quoted (as Python's csv module, which `to_csv` uses).
+_CSV_SPECIAL = (",", '"', "\n", "\r")
 
 
 class UnknownOperator(LookupError):
@@ -123,16 +132,66 @@ def csv_chunks(
 ) -> Iterator[bytes]:
     """Yield a table's rows as CSV for COPY, the feed version first (blocking: in a thread).
 
-    A blank text cell is stored as NULL, as gtfs-kit reads it anyway.
+    A blank text cell is stored as NULL, as gtfs-kit reads it anyway. The rows of
+    stop_times and shapes go in the order of their primary key (`key_order`).
     """
     columns = COLUMNS[table]
+    prefix = f"{version_id},"
+    order = key_order(df, _KEY_ORDER[table]) if table in _KEY_ORDER else None
     for start in range(0, len(df), chunk_rows):
-        part = df.iloc[start : start + chunk_rows]
-        frame = pd.DataFrame({c: _csv_column(part[c], _KINDS.get(c, "text")) for c in columns})
-        frame.insert(0, "feed_version_id", version_id)
-        yield frame.to_csv(header=False, index=False, lineterminator="\n").encode()
+        rows = slice(start, start + chunk_rows)
+        part = df.iloc[rows] if order is None else df.take(order[rows])
+        cells = [_csv_cells(part[c], _KINDS.get(c, "text")) for c in columns]
+        yield "".join([prefix + ",".join(row) + "\n" for row in zip(*cells, strict=True)]).encode()
         if progress is not None:
             progress(table, min(start + chunk_rows, len(df)), len(df))
+
+
+def key_order(df: pd.DataFrame, key: tuple[str, ...]) -> np.ndarray:
+    """Return the row order that sorts a table by `key` (text as PostgreSQL's C collation).
+
+    COPYed in that order, each row's primary-key entry goes to the right end of the index
+    instead of anywhere in it: a city feed's stop_times COPY took a third less time
+    (feeds list their trips in their own order, "1", "2", ..., "10", not the key's). Python
+    compares text by code point, as the C and C.UTF-8 collations do; under another, the
+    rows are merely less in order.
+    """
+    keys = []
+    for column in reversed(key):  # lexsort: the last key is the first
+        if _KINDS.get(column) == "int":
+            number = pd.to_numeric(df[column], errors="coerce").astype("Float64")
+            keys.append(number.to_numpy(dtype=np.float64, na_value=np.nan))
+            continue
+        codes, uniques = pd.factorize(df[column])
+        rank = np.empty(len(uniques), dtype=np.int64)
+        rank[np.argsort(np.asarray(uniques, dtype=object), kind="stable")] = np.arange(len(uniques))
+        keys.append(np.where(codes >= 0, rank[codes], -1))
+    return np.lexsort(keys)
+
+
+def _csv_cells(series: pd.Series, kind: str) -> list[str]:
+    """Return a column's CSV cells, each distinct value converted and formatted once.
+
+    A column holds few distinct values (vilnius.zip: 1,371 times for 890,000 cells), and
+    pandas' `to_csv` formatted every cell again: this is a third of its time. The cells
+    are as `to_csv` writes them (quoted where they hold a comma, a quote or a line break;
+    NA empty, which COPY reads as NULL).
+    """
+    codes, uniques = pd.factorize(series)
+    values = _csv_column(pd.Series(uniques), kind)
+    texts = [
+        "" if missing else _csv_cell(v)
+        for v, missing in zip(values.astype(object).tolist(), values.isna().tolist(), strict=True)
+    ]
+    return np.array([*texts, ""], dtype=object)[codes].tolist()  # type: ignore[no-any-return]
+
+
+def _csv_cell(value: object) -> str:
+    """Return one value (not NA) as a CSV cell."""
+    text = str(value)
+    if any(c in text for c in _CSV_SPECIAL):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 async def _in_thread(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:

@@ -20,6 +20,7 @@ import multiprocessing
 import multiprocessing.connection
 import multiprocessing.queues
 import os
+import resource
 import shutil
 import tempfile
 import threading
@@ -29,6 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from logging.handlers import QueueHandler
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import asyncpg
@@ -127,6 +129,19 @@ async def read_versions(pool: asyncpg.Pool, version_ids: Sequence[int]) -> GtfsT
     if not parts:
         return GtfsTables.empty()
     return parts[0] if len(parts) == 1 else concat(parts)
+
+
+def peak_rss_kib() -> int:
+    """Return this process's peak resident memory, KiB (VmHWM: a forked child's own peak).
+
+    `getrusage`'s ru_maxrss (the fallback where there is no /proc) of a forked child
+    starts from its parent's at the fork.
+    """
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return next((int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmHWM:")), 0)
 
 
 def _context() -> multiprocessing.context.ForkServerContext | multiprocessing.context.SpawnContext:

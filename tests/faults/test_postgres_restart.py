@@ -24,7 +24,7 @@ import asyncpg
 import pytest
 
 from gateway import credentials
-from gateway.resources import init_connection
+from gateway.dbcodecs import init_connection
 from gateway.timetable import LISTEN_APPLICATION_NAME
 from tests.faults.processes import Serve, call, pause, serving, unknown
 from tests.faults.support import until

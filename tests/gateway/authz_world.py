@@ -25,7 +25,7 @@ from flows.records import Place
 from gateway import credentials
 from gateway.app import create_app
 from gateway.credentials import Role
-from gateway.resources import init_connection
+from gateway.dbcodecs import init_connection
 from gateway.settings import Settings
 from tests.conftest import bearer
 from tests.flows.support import at, crowd, record_all, unique_period

@@ -17,9 +17,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from flows.audit import principal_of
 from flows.schemas import ConsentReceipt
+from gateway.access_log import AccessLogger
 from gateway.api import api
 from gateway.app import create_app
-from gateway.logs import AccessLogger
 from gateway.settings import Settings
 from tests.conftest import ClientFactory, bearer
 from tests.flows.support import at, crowd, places_by_zone, record_all, unique_period

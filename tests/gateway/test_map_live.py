@@ -18,9 +18,9 @@ from aiohttp.test_utils import TestClient
 
 from gateway.app import create_app
 from gateway.appkeys import timetable_key
+from gateway.dbcodecs import init_connection
 from gateway.demo.kuopio import KUOPIO_OPERATORS
 from gateway.demo.run import import_demo, live_feed, next_weekday_morning
-from gateway.resources import init_connection
 from gateway.settings import Settings
 from tests.conftest import ClientFactory
 from tests.gateway.browser import dump_dom, find_chromium, screenshot

@@ -5,8 +5,9 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from gateway.access_log import AccessLogger
 from gateway.app import create_app
-from gateway.logs import AccessLogger, JsonFormatter, request_id_var
+from gateway.logs import JsonFormatter, request_id_var
 from gateway.settings import Settings
 
 

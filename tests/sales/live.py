@@ -22,9 +22,9 @@ from aiohttp.test_utils import TestClient
 from gateway import credentials
 from gateway.app import create_app
 from gateway.appkeys import timetable_key
+from gateway.dbcodecs import init_connection
 from gateway.demo.kuopio import KUOPIO_OPERATORS
 from gateway.demo.run import import_demo, live_feed
-from gateway.resources import init_connection
 from gateway.settings import Settings
 from tests.conftest import ClientFactory, bearer
 from tests.servers import fresh_database

@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway import credentials
 from gateway.app import create_app
-from gateway.resources import init_connection
+from gateway.dbcodecs import init_connection
 from gateway.settings import Settings
 from tests.conftest import ClientFactory, bearer
 from tests.operators.fake_tomp import FakeTomp

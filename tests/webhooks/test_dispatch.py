@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
-from gateway.resources import init_connection
+from gateway.dbcodecs import init_connection
 from gateway.webhooks import http_sender
 from tests.webhooks.receiver import Receiver, now
 from webhooks import endpoints

@@ -19,7 +19,7 @@ CHANGE = """
 import asyncio, sys, uuid
 import asyncpg
 import pytest
-from gateway.resources import init_connection
+from gateway.dbcodecs import init_connection
 from sales import booking_store as store
 
 async def main(url, booking, mode):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,3 +73,25 @@ def test_demo_is_idempotent(kuopio_zip: Path, capsys: pytest.CaptureFixture[str]
             "pohjolan-liikenne",
         )
     ]
+
+
+#: Modules a process that only imports a feed must not load: pyarrow (about 34 MiB, which
+#: pandas imports whenever it is installed) and the serving gateway (about 30 MiB more).
+HEAVY = ("pyarrow", "gateway.resources", "gateway.app", "aiohttp.web")
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_import_gtfs_runs_without_pyarrow_or_the_serving_gateway(shared_data: Path) -> None:
+    # vilnius.zip peaked above 300 MB with them loaded (issue 17).
+    assert cli.main(["operators", "create", "--id", "cli-light", "--name", "Light"]) == 0
+    feed = str(gtfs_path(shared_data, "hsl-minimal.zip"))
+    code = (
+        "import sys; from gateway.cli.entry import main;"
+        f" rc = main(['import-gtfs', '--operator', 'cli-light', {feed!r}]);"
+        f" print(rc, [m for m in {HEAVY!r} if m in sys.modules])"
+    )
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
+    )
+    assert done.stdout.splitlines()[-1] == "0 []", done.stderr
+    assert "cli-light: imported as version" in done.stdout

@@ -18,7 +18,7 @@ import asyncpg
 from aiohttp import web
 
 from gateway.app import create_app
-from gateway.resources import init_connection
+from gateway.dbcodecs import init_connection
 from gateway.settings import Settings
 
 T = TypeVar("T")

@@ -12,10 +12,10 @@ import pytest
 
 from gateway.app import create_app
 from gateway.appkeys import timetable_key
+from gateway.dbcodecs import init_connection
 from gateway.demo.kuopio import KUOPIO_OPERATORS
 from gateway.demo.run import import_demo, live_feed, next_weekday_morning
 from gateway.demo.shift import first_service_date
-from gateway.resources import init_connection
 from gateway.settings import Settings
 from tests.conftest import ClientFactory, bearer
 from tests.sales.support import book

@@ -15,7 +15,13 @@ from gateway import operator_store
 from gateway.demo.kuopio import KUOPIO_OPERATORS
 from gtfs.feed.export import gtfs_zip_bytes
 from gtfs.feed.prepare import PreparedFeed, prepare_feed
-from gtfs.feed.store import list_feed_versions, load_current, load_current_tables, store_feed
+from gtfs.feed.store import (
+    csv_chunks,
+    list_feed_versions,
+    load_current,
+    load_current_tables,
+    store_feed,
+)
 from gtfs.feed.validate.archive import FeedInvalid
 from gtfs.tables import COLUMNS, GtfsTables, operator_of
 from tests.timetable_data import gtfs_path, rewrite_zip
@@ -176,3 +182,44 @@ async def test_a_copy_longer_than_the_pools_command_timeout_still_stores(
     versions = await list_feed_versions(db, "store-slow")
     assert [(v.id, v.is_current) for v in versions] == [(stored.version_id, True)]
     assert versions[0].counts["calendar"] == len(prepared.tables.calendar) > 0
+
+
+async def test_text_with_commas_quotes_and_line_breaks_is_stored_as_it_was_read(
+    shared_data: Path, db: asyncpg.Pool, tmp_path: Path
+) -> None:
+    # The COPY's CSV is written cell by cell (gtfs/feed/store.py): these must be quoted.
+    name = 'Matinkylä, "M"\nlaituri'
+    edit = {"stops.txt": lambda t: t.replace('"Matinkylä (M)","', '"Matinkylä, ""M""\nlaituri","')}
+    feed = rewrite_zip(gtfs_path(shared_data, "hsl-minimal.zip"), tmp_path / "q.zip", edit)
+    await _new_operator(db, "quoted")
+    prepared = prepare_feed(feed, "quoted")
+    assert name in set(prepared.tables.stops["stop_name"])
+    await store_feed(db, prepared)
+    stops = (await load_current_tables(db)).stops
+    stored = stops[stops["operator_id"] == "quoted"].sort_values("stop_id")
+    expected = prepared.tables.stops.sort_values("stop_id")
+    assert stored["stop_name"].tolist() == expected["stop_name"].tolist()
+    assert stored["zone_id"].tolist() == expected["zone_id"].tolist()
+
+
+def test_stop_times_are_copied_in_the_order_of_their_primary_key() -> None:
+    # In key order each row's index entry goes to the index's right end (C collation:
+    # "10" before "9"); the COPY of a city feed's stop_times took a third less time.
+    stop_times = pd.DataFrame(
+        {
+            "trip_id": pd.array(["op:9", "op:9", "op:10", "op:10", "op:1"], dtype="string"),
+            "stop_sequence": pd.array([2, 1, 7, 3, 1], dtype="Int32"),
+            "stop_id": pd.array(["op:a", "op:b", "op:c", "op:d", "op:e"], dtype="string"),
+        }
+    )
+    for column in COLUMNS["stop_times"]:
+        if column not in stop_times:
+            stop_times[column] = pd.NA
+    rows = b"".join(csv_chunks(5, "stop_times", stop_times, chunk_rows=2)).decode().splitlines()
+    assert [r.split(",")[:4] for r in rows] == [
+        ["5", "op:1", "1", "op:e"],
+        ["5", "op:10", "3", "op:d"],
+        ["5", "op:10", "7", "op:c"],
+        ["5", "op:9", "1", "op:b"],
+        ["5", "op:9", "2", "op:a"],
+    ]
