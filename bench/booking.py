@@ -60,7 +60,8 @@ COUNTED = 30
 #: Background jobs stay out of the counted round trips; a pool of 16 per process.
 QUIET = {"MAAS_EXPIRY_INTERVAL_S": "3600", "MAAS_WEBHOOK_INTERVAL_S": "3600"}
 POOL_MAX = 16
-POOL = {"MAAS_DB_POOL_MAX": str(POOL_MAX)}
+#: Opened in full at start-up, so that a part needs no new connection once it runs.
+POOL = {"MAAS_DB_POOL_MAX": str(POOL_MAX), "MAAS_DB_POOL_MIN": str(POOL_MAX)}
 #: A gateway's connections: its pool and its three listeners (cache, timetable, webhooks).
 PER_GATEWAY = POOL_MAX + 3
 #: Connections left free for other sessions that connect while the bench runs.
@@ -171,24 +172,32 @@ async def _reference_connections(url: str) -> int:
     return int(connections)
 
 
-async def _reference(url: str, connections: int) -> tuple[int, float]:
-    """Commit single-row INSERTs on `connections` for REFERENCE_S; return (count, seconds)."""
-    async with asyncpg.create_pool(url, min_size=connections, max_size=connections) as pool:
-        await pool.execute(
-            "CREATE TABLE IF NOT EXISTS bench_ref (id bigserial PRIMARY KEY, body jsonb)"
-        )
-        done = 0
-        deadline = time.perf_counter() + REFERENCE_S
+def reference_pool(url: str, connections: int) -> asyncpg.Pool:
+    """Return the reference's pool, all its connections opened at once and kept for the run.
 
-        async def one() -> None:
-            nonlocal done
-            while time.perf_counter() < deadline:
-                await pool.execute("INSERT INTO bench_ref (body) VALUES ('{\"a\": 1}')")
-                done += 1
+    Opened before the gateways start and kept: on a shared server whose connections come
+    and go, a part never fails half-way for want of one.
+    """
+    return asyncpg.create_pool(url, min_size=connections, max_size=connections)
 
-        started = time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(connections)))
-        return done, time.perf_counter() - started
+
+async def _reference(pool: asyncpg.Pool) -> tuple[int, float]:
+    """Commit single-row INSERTs on every connection for REFERENCE_S; return (count, seconds)."""
+    await pool.execute(
+        "CREATE TABLE IF NOT EXISTS bench_ref (id bigserial PRIMARY KEY, body jsonb)"
+    )
+    done = 0
+    deadline = time.perf_counter() + REFERENCE_S
+
+    async def one() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            await pool.execute("INSERT INTO bench_ref (body) VALUES ('{\"a\": 1}')")
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(pool.get_max_size())))
+    return done, time.perf_counter() - started
 
 
 async def _statements(url: str, key: str) -> list[list[str]]:
@@ -232,7 +241,7 @@ async def _interleaved(
             purchases = args.purchases // args.rounds
             took, more = await asyncio.wait_for(_load(gateways.base, key, purchases), 600)
         elapsed, latencies = elapsed + took, latencies + more
-        done, s = await _reference(url, args.reference_connections)
+        done, s = await _reference(args.reference_pool)
         ref_done, ref_s = ref_done + done, ref_s + s
     return len(latencies) / elapsed, sorted(latencies), ref_done / ref_s, use
 
@@ -287,13 +296,15 @@ async def main(args: argparse.Namespace) -> None:
             f"{statistics.median(total):g} (min {min(total)}, max {max(total)})",
             flush=True,
         )
-        args.reference_connections = await _reference_connections(url)
-        one = await _processes(args, url, key, 1)
-        _report(
-            f"one process, {CLIENTS} clients, {args.purchases} purchases in {args.rounds} rounds",
-            *one,
-        )
-        two = await _processes(args, url, key, 2)
+        connections = await _reference_connections(url)
+        async with reference_pool(url, connections) as args.reference_pool:
+            one = await _processes(args, url, key, 1)
+            _report(
+                f"one process, {CLIENTS} clients, {args.purchases} purchases in {args.rounds} "
+                "rounds",
+                *one,
+            )
+            two = await _processes(args, url, key, 2)
     _report(f"two processes on one port, {CLIENTS} clients", *two)
     print(
         f"  scaling   {two[0] / one[0]:8.2f} x one process "

@@ -21,7 +21,17 @@ import os
 import time
 from pathlib import Path
 
-from booking import CLIENTS, POOL, _load, _prepare, _reference, _reference_connections, _report
+import asyncpg
+from booking import (
+    CLIENTS,
+    POOL,
+    _load,
+    _prepare,
+    _reference,
+    _reference_connections,
+    _report,
+    reference_pool,
+)
 from cpu import CpuUse, Stretch
 from support import running_gateways, scratch_database
 
@@ -35,12 +45,12 @@ class Side:
         self.ref_done, self.ref_s = 0, 0.0
 
 
-async def _round(side: Side, url: str, key: str, purchases: int, connections: int) -> None:
+async def _round(side: Side, url: str, key: str, purchases: int, ref: asyncpg.Pool) -> None:
     async with Stretch(side.use, side.pids, url):
         took, more = await asyncio.wait_for(_load(side.base, key, purchases), 600)
     side.elapsed += took
     side.latencies += more
-    done, s = await _reference(url, connections)
+    done, s = await _reference(ref)
     side.ref_done, side.ref_s = side.ref_done + done, side.ref_s + s
 
 
@@ -51,6 +61,7 @@ async def main(args: argparse.Namespace) -> None:
         key = await _prepare(url)
         connections = await _reference_connections(url)
         async with contextlib.AsyncExitStack() as stack:
+            ref = await stack.enter_async_context(reference_pool(url, connections))
             other = await stack.enter_async_context(
                 running_gateways(url, [POOL], source=args.other)
             )
@@ -63,7 +74,7 @@ async def main(args: argparse.Namespace) -> None:
                 await asyncio.wait_for(_load(side.base, key, 200), 120)
             for _ in range(args.rounds):
                 for side in sides.values():
-                    await _round(side, url, key, args.purchases // args.rounds, connections)
+                    await _round(side, url, key, args.purchases // args.rounds, ref)
     print(f"started {started}, {CLIENTS} clients, one process each")
     rates = []
     for name, side in sides.items():
