@@ -87,7 +87,9 @@ def start_gateway(
         command = [str(spy), "record", "-f", "raw", "-o", profile, "--", *command]
     full_env = os.environ | settings | (env or {})
     out = subprocess.PIPE if stdout else subprocess.DEVNULL
-    return subprocess.Popen(command, env=full_env, stdout=out)  # noqa: S603
+    # From its own directory: `python -m` puts the working directory first on the path.
+    cwd = None if source is None else source.resolve()
+    return subprocess.Popen(command, env=full_env, stdout=out, cwd=cwd)  # noqa: S603
 
 
 def stop_gateway(process: subprocess.Popen[bytes]) -> None:
