@@ -4,7 +4,8 @@ A round: read the legs that are owed an operator call (`RESERVING`, `CONFIRMING`
 `RELEASING`, `CANCELLING`, and when recovering `CONDITIONAL_CONFIRMED`), call their
 operators with no connection held, record each answer in its own short
 transaction, then settle the booking in one short transaction under its row lock
-(the plain outcomes, every reservation made or every leg confirmed, in one statement).
+(the plain outcomes, every reservation made or every leg confirmed, in one statement;
+for a one-leg booking the answer and that settle are one statement: `sales.plain`).
 The first round's legs come from the statement that made them owed. An answer
 that never came (a timeout, a 5xx) leaves the leg owed: the booking keeps its lease
 and the recovery task asks again with the same idempotency key. A leg whose outcome
