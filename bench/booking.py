@@ -7,9 +7,16 @@ drives them over HTTP, in three parts:
 1. round trips: one gateway talks to PostgreSQL through a counting proxy
    (bench/pgcount.py); purchases one at a time, the median count of each step;
 2. one process, 64 clients: rounds of purchases interleaved with rounds of the
-   reference (64 connections committing single-row INSERT transactions, the
-   floor any purchase sits on), so both see the same machine;
+   reference (connections committing single-row INSERT transactions, the floor
+   any purchase sits on), so both see the same machine;
 3. two processes sharing one port (MAAS_REUSE_PORT), interleaved the same way.
+
+The reference opens as many connections as the server has room for next to two
+gateways (at most 64; `max_connections` and the connections already open are read
+from the server, and the figure is printed), the same number in both parts. Each
+part prints the CPU milliseconds per purchase of this client, the gateway(s) and the
+PostgreSQL backends of the bench's database (bench/cpu.py), and how busy each kept a
+core, so it shows whether the client is what limits.
 
 Usage: python bench/booking.py [--purchases N] [--rounds R] [--statements]
 (`--statements` prints the SQL of one purchase, step by step, and stops).
@@ -29,8 +36,15 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+from cpu import CpuUse, Stretch
 from pgcount import counting_proxy  # bench/pgcount.py, run as a script
-from support import percentile_ms, running_gateway, running_gateways, scratch_database
+from support import (
+    Gateways,
+    percentile_ms,
+    running_gateway,
+    running_gateways,
+    scratch_database,
+)
 
 from gateway import credentials
 from gateway.dbcodecs import init_connection
@@ -43,9 +57,16 @@ from sales.fares import store_fares, zip_files
 CLIENTS = 64
 REFERENCE_S = 2.0
 COUNTED = 30
-#: Background jobs stay out of the counted round trips; a pool of 16 per process.
+#: Background jobs stay out of the counted round trips; a pool of 8 per process (at 9
+#: statements a purchase, 8 connections carry far more than these rates: never the limit).
 QUIET = {"MAAS_EXPIRY_INTERVAL_S": "3600", "MAAS_WEBHOOK_INTERVAL_S": "3600"}
-POOL = {"MAAS_DB_POOL_MAX": "16"}
+POOL_MAX = 8
+#: Opened in full at start-up, so that a part needs no new connection once it runs.
+POOL = {"MAAS_DB_POOL_MAX": str(POOL_MAX), "MAAS_DB_POOL_MIN": str(POOL_MAX)}
+#: A gateway's connections: its pool and its three listeners (cache, timetable, webhooks).
+PER_GATEWAY = POOL_MAX + 3
+#: Connections left free for other sessions that connect while the bench runs.
+SPARE = 10
 
 
 async def _prepare(url: str) -> str:
@@ -130,24 +151,54 @@ async def _round_trips(url: str, key: str) -> list[list[int]]:
         return steps
 
 
-async def _reference(url: str) -> tuple[int, float]:
-    """Commit single-row INSERTs on 64 connections for REFERENCE_S; return (count, seconds)."""
-    async with asyncpg.create_pool(url, min_size=CLIENTS, max_size=CLIENTS) as pool:
-        await pool.execute(
-            "CREATE TABLE IF NOT EXISTS bench_ref (id bigserial PRIMARY KEY, body jsonb)"
+async def _reference_connections(url: str) -> int:
+    """Return how many connections the reference may open next to two gateways (at most 64)."""
+    conn = await asyncpg.connect(url)
+    try:
+        room = await conn.fetchval(
+            "SELECT current_setting('max_connections')::int"
+            " - current_setting('superuser_reserved_connections')::int"
+            " - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')"
         )
-        done = 0
-        deadline = time.perf_counter() + REFERENCE_S
+    finally:
+        await conn.close()
+    connections = min(CLIENTS, room - 2 * PER_GATEWAY - SPARE)
+    print(
+        f"reference: {connections} connections (server room {room}, "
+        f"2 gateways x {PER_GATEWAY}, {SPARE} spare)",
+        flush=True,
+    )
+    if connections < 8:
+        raise RuntimeError("the server has no room for the reference next to two gateways")
+    return int(connections)
 
-        async def one() -> None:
-            nonlocal done
-            while time.perf_counter() < deadline:
-                await pool.execute("INSERT INTO bench_ref (body) VALUES ('{\"a\": 1}')")
-                done += 1
 
-        started = time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(CLIENTS)))
-        return done, time.perf_counter() - started
+def reference_pool(url: str, connections: int) -> asyncpg.Pool:
+    """Return the reference's pool, all its connections opened at once and kept for the run.
+
+    Opened before the gateways start and kept: on a shared server whose connections come
+    and go, a part never fails half-way for want of one.
+    """
+    return asyncpg.create_pool(url, min_size=connections, max_size=connections)
+
+
+async def _reference(pool: asyncpg.Pool) -> tuple[int, float]:
+    """Commit single-row INSERTs on every connection for REFERENCE_S; return (count, seconds)."""
+    await pool.execute(
+        "CREATE TABLE IF NOT EXISTS bench_ref (id bigserial PRIMARY KEY, body jsonb)"
+    )
+    done = 0
+    deadline = time.perf_counter() + REFERENCE_S
+
+    async def one() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            await pool.execute("INSERT INTO bench_ref (body) VALUES ('{\"a\": 1}')")
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(pool.get_max_size())))
+    return done, time.perf_counter() - started
 
 
 async def _statements(url: str, key: str) -> list[list[str]]:
@@ -174,35 +225,44 @@ async def _statements(url: str, key: str) -> list[list[str]]:
         return steps
 
 
+Measured = tuple[float, list[float], float, CpuUse]
+
+
 async def _interleaved(
-    args: argparse.Namespace, url: str, base: str, key: str
-) -> tuple[float, list[float], float]:
-    """Alternate rounds of purchases and of the reference; return rate, latencies, reference."""
-    await asyncio.wait_for(_load(base, key, 200), 120)  # warm-up: connections, caches
+    args: argparse.Namespace, url: str, gateways: Gateways, key: str
+) -> Measured:
+    """Alternate purchase rounds with reference rounds; return rate, latencies, reference, CPU."""
+    await asyncio.wait_for(_load(gateways.base, key, 200), 120)  # warm-up: connections, caches
     latencies: list[float] = []
     elapsed, ref_done, ref_s = 0.0, 0, 0.0
+    use = CpuUse()
+    pids = [p.pid for p in gateways.processes]
     for _ in range(args.rounds):
-        took, more = await asyncio.wait_for(_load(base, key, args.purchases // args.rounds), 600)
+        async with Stretch(use, pids, url):
+            purchases = args.purchases // args.rounds
+            took, more = await asyncio.wait_for(_load(gateways.base, key, purchases), 600)
         elapsed, latencies = elapsed + took, latencies + more
-        done, s = await _reference(url)
+        done, s = await _reference(args.reference_pool)
         ref_done, ref_s = ref_done + done, ref_s + s
-    return len(latencies) / elapsed, sorted(latencies), ref_done / ref_s
+    return len(latencies) / elapsed, sorted(latencies), ref_done / ref_s, use
 
 
-async def _two_processes(
-    args: argparse.Namespace, url: str, key: str
-) -> tuple[float, list[float], float]:
-    async with running_gateways(url, [POOL, POOL]) as gateways:
-        return await _interleaved(args, url, gateways.base, key)
+async def _processes(args: argparse.Namespace, url: str, key: str, n: int) -> Measured:
+    async with running_gateways(url, [POOL] * n) as gateways:
+        return await _interleaved(args, url, gateways, key)
 
 
-def _report(title: str, rate: float, latencies: list[float], reference: float) -> None:
+def _report(title: str, rate: float, latencies: list[float], reference: float, use: CpuUse) -> None:
     print(title)
     print(f"  rate      {rate:8.1f} purchases/s")
     for q in (50, 95, 99):
         print(f"  p{q}       {percentile_ms(latencies, q):8.1f} ms")
     print(f"  reference {reference:8.1f} single-row INSERT tx/s (interleaved, same server)")
-    print(f"  ratio     {rate / reference:8.3f} purchases per reference transaction", flush=True)
+    print(f"  ratio     {rate / reference:8.3f} purchases per reference transaction")
+    per = use.per_unit_ms(len(latencies))
+    print("  CPU ms per purchase: " + ", ".join(f"{k} {v:.2f}" for k, v in per.items()))
+    busy = ", ".join(f"{k} {v:.2f}" for k, v in use.busy().items())
+    print(f"  cores kept busy:     {busy}", flush=True)
 
 
 def _arguments() -> argparse.Namespace:
@@ -237,13 +297,15 @@ async def main(args: argparse.Namespace) -> None:
             f"{statistics.median(total):g} (min {min(total)}, max {max(total)})",
             flush=True,
         )
-        async with running_gateway(url, POOL) as base:
-            one = await _interleaved(args, url, base, key)
-        _report(
-            f"one process, {CLIENTS} clients, {args.purchases} purchases in {args.rounds} rounds",
-            *one,
-        )
-        two = await _two_processes(args, url, key)
+        connections = await _reference_connections(url)
+        async with reference_pool(url, connections) as args.reference_pool:
+            one = await _processes(args, url, key, 1)
+            _report(
+                f"one process, {CLIENTS} clients, {args.purchases} purchases in {args.rounds} "
+                "rounds",
+                *one,
+            )
+            two = await _processes(args, url, key, 2)
     _report(f"two processes on one port, {CLIENTS} clients", *two)
     print(
         f"  scaling   {two[0] / one[0]:8.2f} x one process "

@@ -59,11 +59,14 @@ def start_gateway(
     env: dict[str, str] | None = None,
     stdout: bool = False,
     stderr: bool = False,
+    source: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start `maas serve` on a database and port; BENCH_PROFILE=<file> runs it under py-spy.
 
     With `stdout` its output is a pipe the caller reads (`running_gateways` does); with
     `stderr` its log lines are (`bench/import.py` reads the publishing child's peak there).
+    With `source`, the gateway's code comes from that tree (e.g. a `git archive` of another
+    commit), run by this interpreter with the same installed dependencies.
     """
     workdir = tempfile.mkdtemp(prefix="maas_bench_")
     settings = {
@@ -77,6 +80,9 @@ def start_gateway(
         "MAAS_RATE_LIMIT_ANONYMOUS_REQUESTS": "10000000",
     }
     command = [str(Path(sys.executable).with_name("maas")), "serve"]
+    if source is not None:
+        settings["PYTHONPATH"] = str(source.resolve())
+        command = [sys.executable, "-m", "gateway.cli.entry", "serve"]
     if os.environ.get("BENCH_PROFILE"):  # a flame graph of the gateway under this load
         spy = Path(sys.executable).with_name("py-spy")
         profile = os.environ["BENCH_PROFILE"]
@@ -84,7 +90,9 @@ def start_gateway(
     full_env = os.environ | settings | (env or {})
     out = subprocess.PIPE if stdout else subprocess.DEVNULL
     err = subprocess.PIPE if stderr else None
-    return subprocess.Popen(command, env=full_env, stdout=out, stderr=err)  # noqa: S603
+    # From its own directory: `python -m` puts the working directory first on the path.
+    cwd = None if source is None else source.resolve()
+    return subprocess.Popen(command, env=full_env, stdout=out, stderr=err, cwd=cwd)  # noqa: S603
 
 
 def stop_gateway(process: subprocess.Popen[bytes]) -> None:
@@ -166,7 +174,10 @@ def _await_line(process: subprocess.Popen[bytes], marker: bytes, timeout_s: floa
 
 @asynccontextmanager
 async def running_gateways(
-    url: str, envs: Sequence[dict[str, str]], timeout_s: float = 300.0
+    url: str,
+    envs: Sequence[dict[str, str]],
+    timeout_s: float = 300.0,
+    source: Path | None = None,
 ) -> AsyncIterator[Gateways]:
     """Start one gateway per env on one port, each once the previous listens; stop them all.
 
@@ -179,7 +190,8 @@ async def running_gateways(
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for env in envs:
-            process = start_gateway(url, port, {"MAAS_REUSE_PORT": "true"} | env, stdout=True)
+            reuse = {"MAAS_REUSE_PORT": "true"} | env
+            process = start_gateway(url, port, reuse, stdout=True, source=source)
             processes.append(process)
             await asyncio.to_thread(_await_line, process, b"MaaS Gateway ready", timeout_s)
         await _all_built(base, timeout_s)

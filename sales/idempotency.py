@@ -59,14 +59,48 @@ async def run_once(
 
     A replayed error is raised with `replayed` set, so the edge can say so.
     """
-    if not await _claim(pool, tenant_id, key, fingerprint, lease):
+
+    async def act(_: list[asyncpg.Record]) -> Any:
+        return await action()
+
+    return await run_once_reading(pool, tenant_id, key, fingerprint, None, act, lease)
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """A SELECT run in the claim's statement: its text uses $5, $6... for its `args`.
+
+    It runs whether or not the claim is won, in the claim's snapshot, so it must be one
+    the action would make anyway and be harmless to repeat.
+    """
+
+    select: str
+    args: tuple[Any, ...]
+
+
+async def run_once_reading(
+    pool: asyncpg.Pool,
+    tenant_id: str,
+    key: str,
+    fingerprint: str,
+    read: Read | None,
+    action: Callable[[list[asyncpg.Record]], Awaitable[Any]],
+    lease: timedelta = timedelta(minutes=1),
+) -> Outcome:
+    """Run `action` as `run_once` does, given the rows of `read`, read with the claim.
+
+    One round trip fewer than reading after the claim. The rows carry a `claimed` column
+    too, and a row of NULLs stands for none.
+    """
+    claimed, rows = await _claim(pool, tenant_id, key, fingerprint, lease, read)
+    if not claimed:
         try:
             return Outcome(await _replay(pool, tenant_id, key, fingerprint), replayed=True)
         except SalesError as error:
             error.replayed = error.code not in _NOT_REPLAYS
             raise
     try:
-        result = await action()
+        result = await action(rows)
     except SalesError as error:
         if not error.final:
             await _let_go(pool, tenant_id, key)
@@ -84,24 +118,39 @@ async def run_once(
 _NOT_REPLAYS = frozenset({"idempotency_key_in_progress", "idempotency_key_reused"})
 
 
-async def _claim(
-    pool: asyncpg.Pool, tenant_id: str, key: str, fingerprint: str, lease: timedelta
-) -> bool:
-    """Claim the key, or take over a claim whose lease has passed with no outcome recorded."""
-    claimed = await pool.fetchval(
-        """INSERT INTO idempotency_keys (tenant_id, key, request_hash, locked_until)
+#: Claim the key, or take over a claim whose lease has passed with no outcome recorded.
+_CLAIM = """INSERT INTO idempotency_keys (tenant_id, key, request_hash, locked_until)
            VALUES ($1, $2, $3, now() + $4::interval)
            ON CONFLICT (tenant_id, key) DO UPDATE SET locked_until = EXCLUDED.locked_until
            WHERE idempotency_keys.outcome IS NULL
              AND idempotency_keys.locked_until <= now()
              AND idempotency_keys.request_hash = EXCLUDED.request_hash
-           RETURNING true""",
+           RETURNING true"""
+
+
+async def _claim(
+    pool: asyncpg.Pool,
+    tenant_id: str,
+    key: str,
+    fingerprint: str,
+    lease: timedelta,
+    read: Read | None = None,
+) -> tuple[bool, list[asyncpg.Record]]:
+    """Claim the key (see `_CLAIM`); return whether it is ours, and the rows of `read`."""
+    if read is None:
+        claimed = await pool.fetchval(_CLAIM, tenant_id, key, fingerprint, lease)
+        return bool(claimed), []
+    rows: list[asyncpg.Record] = await pool.fetch(
+        f"""WITH claim AS ({_CLAIM})
+            SELECT EXISTS (SELECT FROM claim) AS claimed, r.*
+            FROM (SELECT) AS one LEFT JOIN LATERAL ({read.select}) AS r ON true""",
         tenant_id,
         key,
         fingerprint,
         lease,
+        *read.args,
     )
-    return bool(claimed)
+    return bool(rows[0]["claimed"]), rows
 
 
 async def _replay(pool: asyncpg.Pool, tenant_id: str, key: str, fingerprint: str) -> Any:

@@ -4,7 +4,8 @@ A round: read the legs that are owed an operator call (`RESERVING`, `CONFIRMING`
 `RELEASING`, `CANCELLING`, and when recovering `CONDITIONAL_CONFIRMED`), call their
 operators with no connection held, record each answer in its own short
 transaction, then settle the booking in one short transaction under its row lock
-(the plain outcomes, every reservation made or every leg confirmed, in one statement).
+(the plain outcomes, every reservation made or every leg confirmed, in one statement;
+for a one-leg booking the answer and that settle are one statement: `sales.plain`).
 The first round's legs come from the statement that made them owed. An answer
 that never came (a timeout, a 5xx) leaves the leg owed: the booking keeps its lease
 and the recovery task asks again with the same idempotency key. A leg whose outcome
@@ -26,6 +27,7 @@ from operators.resilience import NotSent
 from sales import booking_store as store
 from sales import refunds, revocation, tickets
 from sales.legs import Answer, Sales, each_leg, owed_call
+from sales.plain import one_leg_settled, settled_plainly
 
 log = logging.getLogger(__name__)
 
@@ -97,31 +99,59 @@ async def call_round(
     legs = await _owed(sales, booking_id, recovering) if owed is None else owed
     if not legs:
         return 0
-    tenant_id = legs[0]["booking_tenant_id"]
     moved = 0
 
     async def record(leg: asyncpg.Record, answer: Answer) -> None:
         nonlocal moved
-        state = next_state(leg["status"], answer, give_up)
-        if isinstance(answer, OperatorError):
-            log.warning(
-                "operator call failed",
-                extra={"leg": str(leg["id"]), "status": leg["status"], "error": str(answer)},
-            )
-        if state is None or state == leg["status"]:
-            return
-        ref = answer.operator_ref if isinstance(answer, OperatorResult) else None
-        moved += await store.record_leg(sales.pool, leg, state, ref, tenant_id)
-        if isinstance(answer, OperatorError):
-            # The first failure says why (its reason code; never the operator's own words).
-            await sales.pool.execute(
-                "UPDATE bookings SET reason = coalesce(reason, $2) WHERE id = $1",
-                booking_id,
-                str(answer),
-            )
+        moved += await _record(sales, booking_id, leg, answer, give_up)
 
     await each_leg(sales, legs, owed_call, record)
     return moved
+
+
+async def _record(
+    sales: Sales, booking_id: uuid.UUID, leg: asyncpg.Record, answer: Answer, give_up: bool
+) -> int:
+    """Record one leg's answer; return 1 if the leg moved, else 0."""
+    state = next_state(leg["status"], answer, give_up)
+    if isinstance(answer, OperatorError):
+        log.warning(
+            "operator call failed",
+            extra={"leg": str(leg["id"]), "status": leg["status"], "error": str(answer)},
+        )
+    if state is None or state == leg["status"]:
+        return 0
+    ref = answer.operator_ref if isinstance(answer, OperatorResult) else None
+    moved = await store.record_leg(sales.pool, leg, state, ref, leg["booking_tenant_id"])
+    if isinstance(answer, OperatorError):
+        # The first failure says why (its reason code; never the operator's own words).
+        await sales.pool.execute(
+            "UPDATE bookings SET reason = coalesce(reason, $2) WHERE id = $1",
+            booking_id,
+            str(answer),
+        )
+    return int(moved)
+
+
+#: The answer that, for a leg in the first state, is the second (a one-leg booking's plain step).
+_PLAIN = {"RESERVING": "PENDING", "CONFIRMING": "CONFIRMED"}
+
+
+async def _one_leg_round(
+    sales: Sales, booking_id: uuid.UUID, leg: asyncpg.Record, give_up: bool
+) -> tuple[int, bool]:
+    """Call a one-leg booking's operator; a plain answer is recorded and settled at once.
+
+    Returns (how many legs moved, whether the booking is settled with nothing owed).
+    """
+    [answer] = await each_leg(sales, [leg], owed_call)
+    if (
+        isinstance(answer, OperatorResult)
+        and next_state(leg["status"], answer, give_up) == _PLAIN.get(leg["status"])
+        and await one_leg_settled(sales, booking_id, leg, answer.operator_ref)
+    ):
+        return 1, True
+    return await _record(sales, booking_id, leg, answer, give_up), False
 
 
 async def drive(
@@ -138,7 +168,12 @@ async def drive(
     """
     first = owed
     for _ in range(4):  # reserve or confirm, then compensation, then its settling
-        moved = await call_round(sales, booking_id, give_up, recovering, first)
+        if first is not None and len(first) == 1:
+            moved, settled = await _one_leg_round(sales, booking_id, first[0], give_up)
+            if settled:
+                return
+        else:
+            moved = await call_round(sales, booking_id, give_up, recovering, first)
         changed, still_owed = await settle_owed(sales, booking_id, first)
         first = None
         if not still_owed and not recovering:
@@ -183,18 +218,6 @@ async def settle(sales: Sales, booking_id: uuid.UUID) -> bool:
     return (await settle_owed(sales, booking_id))[0]
 
 
-#: The settling of a reservation every operator made, in one statement: a PENDING booking
-#: whose legs are all PENDING has nothing to move, owes nothing and frees nothing, so all
-#: that is left is to clear the lease. Only the lease holder moves the legs of a PENDING
-#: booking, and every other change of it moves its row (whose WHERE is checked again on
-#: the newest row after waiting for its lock), so what this reads is what the lock sees.
-_RESERVED = """
-UPDATE bookings SET settle_after = NULL
-WHERE id = $1 AND status = 'PENDING'
-  AND NOT EXISTS (SELECT 1 FROM booking_legs WHERE booking_id = $1 AND status <> 'PENDING')
-RETURNING true"""
-
-
 async def settle_owed(
     sales: Sales, booking_id: uuid.UUID, called: list[asyncpg.Record] | None = None
 ) -> tuple[bool, bool]:
@@ -203,7 +226,7 @@ async def settle_owed(
     The lease is updated in the same transaction: a booking seen settled owes nothing.
     `called`: the legs just called, as they were before (the plain outcome is tried first).
     """
-    plainly = await _settled_plainly(sales, booking_id, called)
+    plainly = await settled_plainly(sales, booking_id, called)
     if plainly is not None:
         return plainly
     async with sales.pool.acquire() as conn, conn.transaction():
@@ -224,76 +247,6 @@ async def settle_owed(
             list(store.SETTLED_FREE),
         )
         return changed, owed
-
-
-#: The settling of a confirmation every operator made, in one statement, as the settling
-#: transaction would do it: the tickets (signed beforehand) stored, the booking CONFIRMED
-#: with its lease cleared and its event written. It applies only to a CONFIRMING booking
-#: whose legs are exactly the ones signed, all CONFIRMED, none with a ticket yet; only the
-#: lease holder moves such legs, and anyone else who settles the booking moves its row.
-_CONFIRMED = """
-WITH done AS (
-       UPDATE bookings SET status = 'CONFIRMED', updated_at = now(), settle_after = NULL
-       WHERE id = $1 AND status = 'CONFIRMING'
-         AND (SELECT count(*) FILTER (WHERE status = 'CONFIRMED' AND id = ANY($3))
-                     = cardinality($3) AND count(*) = cardinality($3)
-              FROM booking_legs WHERE booking_id = $1)
-         AND NOT EXISTS (SELECT 1 FROM tickets WHERE booking_id = $1)
-       RETURNING id, tenant_id),
-     issued AS (
-       INSERT INTO tickets (id, booking_leg_id, booking_id, operator_id, kid, token,
-                            valid_from, valid_until, status_idx)
-       SELECT t.id, t.leg_id, d.id, t.operator_id, t.kid, t.token, t.valid_from,
-              t.valid_until, t.status_idx
-       FROM done d,
-            unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[],
-                   $7::timestamptz[], $8::timestamptz[], $9::bigint[])
-            AS t(id, leg_id, operator_id, kid, token, valid_from, valid_until, status_idx)),
-     logged AS (INSERT INTO booking_events (booking_id, tenant_id, type, payload)
-                SELECT id, tenant_id, 'booking.confirmed', '{}'::jsonb FROM done)
-SELECT count(*) > 0 FROM done"""
-
-
-async def _settled_plainly(
-    sales: Sales, booking_id: uuid.UUID, called: list[asyncpg.Record] | None
-) -> tuple[bool, bool] | None:
-    """Settle the plain outcome of a reservation or a confirmation in one statement, if it is.
-
-    Returns what `settle_owed` does; None when it is not that outcome (or nothing was
-    called): the settling transaction decides.
-    """
-    states = {leg["status"] for leg in called or ()}
-    if states == {"RESERVING"}:
-        if await sales.pool.fetchval(_RESERVED, booking_id):
-            return False, False
-    elif states == {"CONFIRMING"} and called:
-        return await _confirmed_plainly(sales, booking_id, called)
-    return None
-
-
-async def _confirmed_plainly(
-    sales: Sales, booking_id: uuid.UUID, called: list[asyncpg.Record]
-) -> tuple[bool, bool] | None:
-    try:
-        issued = await tickets.sign_all(
-            sales.pool, called, sales.signing_secret, sales.public_url, sales.cache
-        )
-        done = await sales.pool.fetchval(
-            _CONFIRMED,
-            booking_id,
-            [t.id for t in issued],
-            [t.leg_id for t in issued],
-            [t.operator_id for t in issued],
-            [t.kid for t in issued],
-            [t.token for t in issued],
-            [t.valid_from for t in issued],
-            [t.valid_until for t in issued],
-            [t.status_idx for t in issued],
-        )
-    except Exception:  # a failure to sign or store: the settling transaction tries, and says
-        log.debug("tickets not issued in one statement", extra={"booking": str(booking_id)})
-        return None
-    return (True, False) if done else None
 
 
 async def _settle_locked(sales: Sales, conn: asyncpg.Connection, booking: asyncpg.Record) -> bool:

@@ -8,6 +8,7 @@ accepted on verification).
 
 from __future__ import annotations
 
+import functools
 import io
 import secrets
 from dataclasses import dataclass
@@ -164,11 +165,17 @@ def open_private_pem(stored_pem: bytes, secret: bytes | None) -> bytes:
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def private_key(kid: str, private_pem: bytes) -> OKPKey:
+    """Return a private key parsed from its PEM, once per key rather than once per signature."""
+    return OKPKey.import_key(private_pem, parameters={"kid": kid})
+
+
 def sign_ticket(claims: TicketClaims, key: SigningKey, issued_at: datetime) -> str:
     """Return the compact JWS of a ticket; a key signs only its own operator's tickets."""
     if key.operator_id != claims.operator_id:
         raise ValueError(f"key {key.kid} of {key.operator_id} cannot sign {claims.operator_id}'s")
-    private = OKPKey.import_key(key.private_pem, parameters={"kid": key.kid})
+    private = private_key(key.kid, key.private_pem)
     header = {"alg": ALGORITHM, "kid": key.kid, "typ": TICKET_TYPE}
     return jwt.encode(header, claims.to_jwt(issued_at), private, algorithms=[ALGORITHM])
 

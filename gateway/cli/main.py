@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import asyncpg
+import uvloop
 from aiohttp import web
 
 from gateway import credentials
@@ -53,8 +54,14 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         shutdown_timeout=settings.shutdown_timeout_s,
         access_log_class=AccessLogger,
         print=announce,
+        loop=new_event_loop(),
     )
     return 0
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """Return the loop `maas serve` runs on: uvloop's, which spends less CPU per request."""
+    return uvloop.new_event_loop()
 
 
 async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:

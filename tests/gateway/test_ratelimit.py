@@ -8,6 +8,7 @@ import pytest
 
 from gateway import embedded
 from gateway.app import create_app
+from gateway.appkeys import redis_key
 from gateway.clientaddr import forwarded_client
 from gateway.ratelimit import LocalCounts
 from gateway.settings import Settings, SettingsError, load_settings
@@ -46,6 +47,26 @@ async def test_limits_are_per_key(
         assert (await client.get("/v1/me", headers=first)).status == 200
     assert (await client.get("/v1/me", headers=first)).status == 429
     assert (await client.get("/v1/me", headers=second)).status == 200
+
+
+async def test_a_window_counter_expires_as_set_by_its_first_request(
+    aiohttp_client: ClientFactory, settings: Settings, make_key: MakeKey
+) -> None:
+    # An hour's window: the two requests fall in the same one but for 1 s in 3,600.
+    limited = settings.model_copy(update={"rate_limit_window_s": 3600})
+    app = create_app(limited)
+    client = await aiohttp_client(app)
+    headers = bearer(await make_key("planner"))
+    assert (await client.get("/v1/me", headers=headers)).status == 200
+    redis = app[redis_key].client
+    [counter] = [k async for k in redis.scan_iter(match=limited.redis_prefix + "rl:key:*")]
+    first_ttl_ms = await redis.pttl(counter)
+    assert 3_599_000 < first_ttl_ms <= 3_601_000
+    await asyncio.sleep(1.1)
+    assert (await client.get("/v1/me", headers=headers)).status == 200
+    assert await redis.get(counter) == b"2"
+    # Counted again, not pushed back: the window's counter still ends when the first set it.
+    assert await redis.pttl(counter) <= first_ttl_ms - 1000
 
 
 async def test_probes_are_never_limited(aiohttp_client: ClientFactory, settings: Settings) -> None:

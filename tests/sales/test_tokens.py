@@ -11,6 +11,7 @@ from sales.tokens import (
     is_sealed,
     new_signing_key,
     open_private_pem,
+    private_key,
     qr_png,
     qr_svg,
     seal_private_pem,
@@ -41,6 +42,17 @@ def test_signed_ticket_verifies_offline_with_the_public_key() -> None:
     claims = verify_ticket(token, {"keys": [key.public_jwk]}, NOW + timedelta(minutes=5))
     assert claims == _claims()
     assert "d" not in key.public_jwk  # the private half is never published
+
+
+def test_a_key_is_parsed_once_however_many_tickets_it_signs() -> None:
+    key = new_signing_key("kuopion-liikenne")
+    before = private_key.cache_info()
+    tokens = [sign_ticket(_claims(ticket_id=f"t-{i}"), key, NOW) for i in range(3)]
+    after = private_key.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 2)
+    for i, token in enumerate(tokens):
+        claims = verify_ticket(token, {"keys": [key.public_jwk]}, NOW)
+        assert claims.ticket_id == f"t-{i}"
 
 
 def test_tampered_ticket_fails_with_bad_signature() -> None:
