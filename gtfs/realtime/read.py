@@ -138,7 +138,7 @@ def read_trip_updates(
 ) -> TripUpdatesFeed:
     """Decode a TripUpdates feed and apply it to the snapshot's schedules (overlay + entities)."""
     message = parse_feed_message(data)
-    overlay, counts = overlay_from_feed(message, operator_id, schedules)
+    overlay, counts = overlay_from_feed(data, operator_id, schedules)
     entities = (
         trip_update_entities_from_feed(message, operator_id, schedules.trip_index)
         if with_entities

@@ -17,13 +17,15 @@ For each updated trip, every stop gets expected arrival and departure seconds
 * departure is never before arrival at a stop (the delay that propagates from
   a stop is the departure delay after that correction).
 
-The message is walked once in Python to pull numbers out; matching and
-propagation are vectorised over all updates of the message at once.
+The numbers come out of the bytes through a compiled reader of the wire format
+(`wire`), after the bindings have accepted them; matching and propagation are
+vectorised over all updates of the message at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 from google.transit import gtfs_realtime_pb2
@@ -34,107 +36,117 @@ from gtfs.realtime.schedule import BoolArray, Int64Array, TripSchedules
 
 _TripSR = gtfs_realtime_pb2.TripDescriptor.ScheduleRelationship
 _StopSR = gtfs_realtime_pb2.TripUpdate.StopTimeUpdate.ScheduleRelationship
-_CANCELLED = frozenset({_TripSR.CANCELED, _TripSR.DELETED})
-_APPLIED = frozenset({_TripSR.SCHEDULED, _TripSR.REPLACEMENT}) | _CANCELLED
+_CANCELLED = frozenset({int(_TripSR.CANCELED), int(_TripSR.DELETED)})
+_APPLIED_CODES = np.array(
+    sorted({int(_TripSR.SCHEDULED), int(_TripSR.REPLACEMENT)} | _CANCELLED), dtype=np.int64
+)
 _SKIPPED = int(_StopSR.SKIPPED)
 _NO_DATA = int(_StopSR.NO_DATA)
 
-#: Event kinds in the extracted arrays.
+#: Event kinds in the extracted arrays (`wire.KIND_NONE`, `KIND_DELAY`, `KIND_TIME`).
 _NONE, _DELAY, _TIME = 0, 1, 2
-_FIELDS = 8
 _UNKNOWN_STOP = -2
 
 
 @dataclass(slots=True)
 class _Extracted:
-    """The numbers pulled out of one message: one row per updated trip and per update."""
+    """The numbers pulled out of one message: one entry per updated trip and per update."""
 
     slot_trip: list[int]
     slot_start_date: list[str]
     slot_delay_s: list[int]
     slot_cancelled: list[bool]
-    updates: list[int]
     unknown_trips: IdTally
     unknown_stop_samples: list[str]
-    unsupported_count: int = 0
+    unsupported_count: int
+    slots: Int64Array  # per update from here on
+    sequence: Int64Array
+    code: Int64Array
+    relationship: Int64Array
+    arrival_kind: Int64Array
+    arrival: Int64Array
+    departure_kind: Int64Array
+    departure: Int64Array
 
 
-def _extract_updates(
-    out: _Extracted,
-    slot: int,
-    trip_update: gtfs_realtime_pb2.TripUpdate,
-    prefix: str,
-    stop_codes: dict[str, int],
-) -> None:
-    """Append the stop-time updates of one trip, _FIELDS numbers each (the hot loop)."""
-    extend = out.updates.extend
-    for update in trip_update.stop_time_update:
-        has = update.HasField
-        sequence = update.stop_sequence if has("stop_sequence") else -1
-        # stop_sequence decides when given; the stop_id is looked up only without it.
-        code = -1
-        if sequence < 0 and update.stop_id:
-            code = stop_codes.get(prefix + update.stop_id, _UNKNOWN_STOP)
-            if code == _UNKNOWN_STOP and len(out.unknown_stop_samples) < SAMPLE_SIZE:
-                out.unknown_stop_samples.append(prefix + update.stop_id)
-        arrival_kind = departure_kind = _NONE
-        arrival = departure = 0
-        if has("arrival"):
-            event = update.arrival
-            if event.HasField("time"):
-                arrival_kind, arrival = _TIME, event.time
-            elif event.HasField("delay"):
-                arrival_kind, arrival = _DELAY, event.delay
-        if has("departure"):
-            event = update.departure
-            if event.HasField("time"):
-                departure_kind, departure = _TIME, event.time
-            elif event.HasField("delay"):
-                departure_kind, departure = _DELAY, event.delay
-        extend(
-            (
-                slot,
-                sequence,
-                code,
-                update.schedule_relationship,
-                arrival_kind,
-                arrival,
-                departure_kind,
-                departure,
-            )
-        )
+def _text(data: bytes, start: int, length: int, name: str) -> str:
+    """Return a string field of the feed (a clear `FeedDecodeError` when it is not UTF-8)."""
+    try:
+        return data[start : start + length].decode()
+    except UnicodeDecodeError as exc:
+        raise FeedDecodeError(f"{name} at byte {start} is not UTF-8 text: {exc.reason}") from exc
 
 
-def _extract(
-    message: gtfs_realtime_pb2.FeedMessage, operator_id: str, schedules: TripSchedules
-) -> _Extracted:
-    """Walk the message once: resolve trips, pull every stop-time update's numbers out."""
-    out = _Extracted([], [], [], [], [], IdTally(), [])
-    prefix = operator_id + ":"
-    trip_index, stop_codes = schedules.trip_index, schedules.stop_codes
-    for entity in message.entity:
-        if entity.is_deleted or not entity.HasField("trip_update"):
-            continue
-        trip_update = entity.trip_update
-        descriptor = trip_update.trip
-        relationship = descriptor.schedule_relationship
-        if relationship not in _APPLIED:
-            out.unsupported_count += 1
-            continue
-        trip = trip_index.get(prefix + descriptor.trip_id, -1) if descriptor.trip_id else -1
+def _scan(data: bytes) -> tuple[Int64Array, Int64Array, ModuleType]:
+    """Return the entity and StopTimeUpdate rows of bytes the bindings have accepted."""
+    from gtfs.realtime import wire  # numba: loaded by the first TripUpdates applied, not at import
+
+    status, entities, updates = wire.scan_trip_updates(data)
+    if status != wire.OK:  # the bindings accepted these bytes: a defence, not a path
+        raise FeedDecodeError(f"{len(data)} bytes are not a well-formed GTFS-Realtime message")
+    return entities, updates, wire
+
+
+def _slots(
+    data: bytes, entities: Int64Array, wire: ModuleType, prefix: str, schedules: TripSchedules
+) -> tuple[Int64Array, _Extracted]:
+    """Resolve the trips of the entities to apply; return each entity's slot (-1: none)."""
+    with_update = (entities[:, wire.E_TRIP_UPDATE] != 0) & (entities[:, wire.E_DELETED] == 0)
+    applied = with_update & np.isin(entities[:, wire.E_TRIP_RELATIONSHIP], _APPLIED_CODES)
+    empty = np.zeros(0, dtype=np.int64)
+    out = _Extracted(
+        [], [], [], [], IdTally(), [], int((with_update & ~applied).sum()), *[empty] * 8
+    )
+    slot_of_entity = np.full(len(entities), -1, dtype=np.int64)
+    trip_index = schedules.trip_index
+    chosen = np.flatnonzero(applied)
+    for entity, row in zip(chosen.tolist(), entities[chosen].tolist(), strict=True):
+        trip_id = _text(data, row[wire.E_TRIP_ID], row[wire.E_TRIP_ID_LEN], "trip_id")
+        trip = trip_index.get(prefix + trip_id, -1) if trip_id else -1
         if trip < 0:
+            route_id = _text(data, row[wire.E_ROUTE_ID], row[wire.E_ROUTE_ID_LEN], "route_id")
+            start_time = _text(
+                data, row[wire.E_START_TIME], row[wire.E_START_TIME_LEN], "start_time"
+            )
             out.unknown_trips.add(
-                prefix + descriptor.trip_id
-                if descriptor.trip_id
-                else f"(no trip_id: route {prefix}{descriptor.route_id} {descriptor.start_time})"
+                prefix + trip_id
+                if trip_id
+                else f"(no trip_id: route {prefix}{route_id} {start_time})"
             )
             continue
-        slot = len(out.slot_trip)
+        slot_of_entity[entity] = len(out.slot_trip)
         out.slot_trip.append(trip)
-        out.slot_start_date.append(descriptor.start_date)
-        out.slot_delay_s.append(trip_update.delay)
-        out.slot_cancelled.append(relationship in _CANCELLED)
-        _extract_updates(out, slot, trip_update, prefix, stop_codes)
+        out.slot_start_date.append(
+            _text(data, row[wire.E_START_DATE], row[wire.E_START_DATE_LEN], "start_date")
+        )
+        out.slot_delay_s.append(row[wire.E_DELAY])
+        out.slot_cancelled.append(row[wire.E_TRIP_RELATIONSHIP] in _CANCELLED)
+    return slot_of_entity, out
+
+
+def _extract(data: bytes, operator_id: str, schedules: TripSchedules) -> _Extracted:
+    """Read the message's trips and every stop-time update's numbers out of its bytes."""
+    entities, updates, wire = _scan(data)
+    prefix = operator_id + ":"
+    slot_of_entity, out = _slots(data, entities, wire, prefix, schedules)
+    update_slot = slot_of_entity[updates[:, wire.U_ENTITY]]
+    kept = updates[update_slot >= 0]
+    out.slots = update_slot[update_slot >= 0]
+    out.sequence = kept[:, wire.U_SEQUENCE]
+    out.relationship = kept[:, wire.U_RELATIONSHIP]
+    out.arrival_kind, out.arrival = kept[:, wire.U_ARRIVAL_KIND], kept[:, wire.U_ARRIVAL]
+    out.departure_kind = kept[:, wire.U_DEPARTURE_KIND]
+    out.departure = kept[:, wire.U_DEPARTURE]
+    # stop_sequence decides when given; the stop_id is looked up only without it.
+    out.code = np.full(len(kept), -1, dtype=np.int64)
+    by_id = np.flatnonzero((out.sequence < 0) & (kept[:, wire.U_STOP_ID_LEN] > 0))
+    spans = kept[by_id][:, [wire.U_STOP_ID, wire.U_STOP_ID_LEN]].tolist()
+    stop_codes = schedules.stop_codes
+    for i, (start, length) in zip(by_id.tolist(), spans, strict=True):
+        stop_id = prefix + _text(data, start, length, "stop_id")
+        out.code[i] = code = stop_codes.get(stop_id, _UNKNOWN_STOP)
+        if code == _UNKNOWN_STOP and len(out.unknown_stop_samples) < SAMPLE_SIZE:
+            out.unknown_stop_samples.append(stop_id)
     return out
 
 
@@ -225,9 +237,13 @@ def _check_times(
 
 def _update_delays(s: TripSchedules, x: _Extracted) -> _Updates:
     """Match every update to its stop and turn its arrival and departure into delays."""
-    table = np.fromiter(x.updates, dtype=np.int64, count=len(x.updates)).reshape(-1, _FIELDS)
-    slots, sequence, code, relationship = table[:, 0], table[:, 1], table[:, 2], table[:, 3]
-    arrival_kind, arrival, departure_kind, departure = table[:, 4:8].T
+    slots, sequence, code, relationship = x.slots, x.sequence, x.code, x.relationship
+    arrival_kind, arrival, departure_kind, departure = (
+        x.arrival_kind,
+        x.arrival,
+        x.departure_kind,
+        x.departure,
+    )
     rows = _match_rows(s, slots, np.array(x.slot_trip, dtype=np.int64)[slots], sequence, code)
     safe_rows = np.maximum(rows, 0)
     absolute_s = np.where(
@@ -320,10 +336,13 @@ _INT32_MIN, _INT32_MAX = np.iinfo(np.int32).min, np.iinfo(np.int32).max
 
 
 def overlay_from_feed(
-    message: gtfs_realtime_pb2.FeedMessage, operator_id: str, schedules: TripSchedules
+    data: bytes, operator_id: str, schedules: TripSchedules
 ) -> tuple[dict[str, TripRealtime], ReportCounts]:
-    """Apply a TripUpdates message to the snapshot's schedules; count what did not match."""
-    x = _extract(message, operator_id, schedules)
+    """Apply TripUpdates bytes (that `parse_feed_message` accepted) to the snapshot's schedules.
+
+    Counts what did not match.
+    """
+    x = _extract(data, operator_id, schedules)
     slot_trip = np.array(x.slot_trip, dtype=np.int64)
     updates = _update_delays(schedules, x)
     stops = _stops_of(schedules, slot_trip)
@@ -356,7 +375,7 @@ def _unknown_stops(s: TripSchedules, x: _Extracted, u: _Updates) -> IdTally:
     unmatched = np.flatnonzero(u.rows < 0)
     tally = IdTally(count=len(unmatched), samples=list(x.unknown_stop_samples))
     for i in unmatched[: SAMPLE_SIZE - len(tally.samples)].tolist():
-        slot, sequence = x.updates[i * _FIELDS], x.updates[i * _FIELDS + 1]
+        slot, sequence = int(x.slots[i]), int(x.sequence[i])
         if sequence >= 0:
             tally.samples.append(f"{s.trip_ids[x.slot_trip[slot]]}@stop_sequence={sequence}")
     return tally
