@@ -65,6 +65,14 @@ def parse_feed_message(data: bytes) -> gtfs_realtime_pb2.FeedMessage:
     return message
 
 
+def feed_text(data: bytes, start: int, length: int, name: str) -> str:
+    """Return a string field of a feed's bytes (a `FeedDecodeError` when it is not UTF-8)."""
+    try:
+        return data[start : start + length].decode()
+    except UnicodeDecodeError as exc:
+        raise FeedDecodeError(f"{name} at byte {start} is not UTF-8 text: {exc.reason}") from exc
+
+
 def feed_age_s(message: gtfs_realtime_pb2.FeedMessage, now_s: int) -> int | None:
     """Return how old the feed header is at `now_s`, or None when it carries no timestamp."""
     timestamp_s = int(message.header.timestamp)

@@ -30,7 +30,7 @@ from types import ModuleType
 import numpy as np
 from google.transit import gtfs_realtime_pb2
 
-from gtfs.realtime.feed import SAMPLE_SIZE, FeedDecodeError, IdTally, ReportCounts
+from gtfs.realtime.feed import SAMPLE_SIZE, FeedDecodeError, IdTally, ReportCounts, feed_text
 from gtfs.realtime.overlay import TripRealtime
 from gtfs.realtime.schedule import BoolArray, Int64Array, TripSchedules
 
@@ -69,22 +69,22 @@ class _Extracted:
     departure: Int64Array
 
 
-def _text(data: bytes, start: int, length: int, name: str) -> str:
-    """Return a string field of the feed (a clear `FeedDecodeError` when it is not UTF-8)."""
-    try:
-        return data[start : start + length].decode()
-    except UnicodeDecodeError as exc:
-        raise FeedDecodeError(f"{name} at byte {start} is not UTF-8 text: {exc.reason}") from exc
+@dataclass(frozen=True, slots=True)
+class WireRows:
+    """The entity and StopTimeUpdate rows `wire.scan_trip_updates` read from a message's bytes."""
+
+    entities: Int64Array
+    updates: Int64Array
 
 
-def _scan(data: bytes) -> tuple[Int64Array, Int64Array, ModuleType]:
-    """Return the entity and StopTimeUpdate rows of bytes the bindings have accepted."""
+def scan_feed(data: bytes) -> WireRows:
+    """Read the rows of bytes the bindings have accepted (`parse_feed_message`)."""
     from gtfs.realtime import wire  # numba: loaded by the first TripUpdates applied, not at import
 
     status, entities, updates = wire.scan_trip_updates(data)
     if status != wire.OK:  # the bindings accepted these bytes: a defence, not a path
         raise FeedDecodeError(f"{len(data)} bytes are not a well-formed GTFS-Realtime message")
-    return entities, updates, wire
+    return WireRows(entities, updates)
 
 
 def _slots(
@@ -101,11 +101,11 @@ def _slots(
     trip_index = schedules.trip_index
     chosen = np.flatnonzero(applied)
     for entity, row in zip(chosen.tolist(), entities[chosen].tolist(), strict=True):
-        trip_id = _text(data, row[wire.E_TRIP_ID], row[wire.E_TRIP_ID_LEN], "trip_id")
+        trip_id = feed_text(data, row[wire.E_TRIP_ID], row[wire.E_TRIP_ID_LEN], "trip_id")
         trip = trip_index.get(prefix + trip_id, -1) if trip_id else -1
         if trip < 0:
-            route_id = _text(data, row[wire.E_ROUTE_ID], row[wire.E_ROUTE_ID_LEN], "route_id")
-            start_time = _text(
+            route_id = feed_text(data, row[wire.E_ROUTE_ID], row[wire.E_ROUTE_ID_LEN], "route_id")
+            start_time = feed_text(
                 data, row[wire.E_START_TIME], row[wire.E_START_TIME_LEN], "start_time"
             )
             out.unknown_trips.add(
@@ -117,16 +117,18 @@ def _slots(
         slot_of_entity[entity] = len(out.slot_trip)
         out.slot_trip.append(trip)
         out.slot_start_date.append(
-            _text(data, row[wire.E_START_DATE], row[wire.E_START_DATE_LEN], "start_date")
+            feed_text(data, row[wire.E_START_DATE], row[wire.E_START_DATE_LEN], "start_date")
         )
         out.slot_delay_s.append(row[wire.E_DELAY])
         out.slot_cancelled.append(row[wire.E_TRIP_RELATIONSHIP] in _CANCELLED)
     return slot_of_entity, out
 
 
-def _extract(data: bytes, operator_id: str, schedules: TripSchedules) -> _Extracted:
-    """Read the message's trips and every stop-time update's numbers out of its bytes."""
-    entities, updates, wire = _scan(data)
+def _extract(data: bytes, rows: WireRows, operator_id: str, schedules: TripSchedules) -> _Extracted:
+    """Resolve the message's trips and every stop-time update's stop."""
+    from gtfs.realtime import wire
+
+    entities, updates = rows.entities, rows.updates
     prefix = operator_id + ":"
     slot_of_entity, out = _slots(data, entities, wire, prefix, schedules)
     update_slot = slot_of_entity[updates[:, wire.U_ENTITY]]
@@ -143,7 +145,7 @@ def _extract(data: bytes, operator_id: str, schedules: TripSchedules) -> _Extrac
     spans = kept[by_id][:, [wire.U_STOP_ID, wire.U_STOP_ID_LEN]].tolist()
     stop_codes = schedules.stop_codes
     for i, (start, length) in zip(by_id.tolist(), spans, strict=True):
-        stop_id = prefix + _text(data, start, length, "stop_id")
+        stop_id = prefix + feed_text(data, start, length, "stop_id")
         out.code[i] = code = stop_codes.get(stop_id, _UNKNOWN_STOP)
         if code == _UNKNOWN_STOP and len(out.unknown_stop_samples) < SAMPLE_SIZE:
             out.unknown_stop_samples.append(stop_id)
@@ -336,13 +338,13 @@ _INT32_MIN, _INT32_MAX = np.iinfo(np.int32).min, np.iinfo(np.int32).max
 
 
 def overlay_from_feed(
-    data: bytes, operator_id: str, schedules: TripSchedules
+    data: bytes, rows: WireRows, operator_id: str, schedules: TripSchedules
 ) -> tuple[dict[str, TripRealtime], ReportCounts]:
-    """Apply TripUpdates bytes (that `parse_feed_message` accepted) to the snapshot's schedules.
+    """Apply a TripUpdates message (its bytes and `scan_feed` rows) to the snapshot's schedules.
 
     Counts what did not match.
     """
-    x = _extract(data, operator_id, schedules)
+    x = _extract(data, rows, operator_id, schedules)
     slot_trip = np.array(x.slot_trip, dtype=np.int64)
     updates = _update_delays(schedules, x)
     stops = _stops_of(schedules, slot_trip)

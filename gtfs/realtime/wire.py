@@ -27,7 +27,8 @@ Table = npt.NDArray[np.int64]
 
 OK, MALFORMED = 0, 1
 
-#: Columns of the entity rows. Spans are (offset, length) into the bytes; length 0 when absent.
+#: Columns of the entity rows. Spans are (offset, length) into the bytes; length 0 when absent;
+#: the entity's own bytes are [E_START, E_END).
 (
     E_TRIP_UPDATE,
     E_DELETED,
@@ -41,8 +42,10 @@ OK, MALFORMED = 0, 1
     E_START_TIME,
     E_START_TIME_LEN,
     E_DELAY,
-) = range(12)
-ENTITY_COLUMNS = 12
+    E_START,
+    E_END,
+) = range(14)
+ENTITY_COLUMNS = 14
 
 #: Columns of the StopTimeUpdate rows; a sequence of -1 means none was given.
 (
@@ -319,6 +322,7 @@ def _feed_message(data: Bytes) -> tuple[int, Table, Table]:
                 break
             if n_entities == entities.shape[0]:
                 entities = _grow(entities)
+            entities[n_entities, E_START], entities[n_entities, E_END] = start, pos
             ok, updates, n_updates = _entity(
                 data, start, pos, n_entities, entities, updates, n_updates
             )
