@@ -9,6 +9,15 @@ County sample to `POST /v1/operators/{id}/realtime/vehicle-positions`.
 The static feed (default `../shared/data/gtfs/vilnius.zip`, relative to the
 repository) is imported the real way (`prepare_feed`: validation, namespaced
 ids, interpolated times), and the TripUpdates are synthesised for its trips.
+What each TripUpdates step includes:
+  raw protobuf parse      `FeedMessage().ParseFromString` of the bytes, nothing else;
+  parse + apply           `read_trip_updates(..., with_entities=False)`: the bindings' parse
+                          (what validates; the header for the report), the compiled read of
+                          the wire format, trips and stops resolved, matching, delay
+                          propagation, the overlay of `TripRealtime`s and the report;
+  + stored entities       the same plus each trip's namespaced FeedEntity bytes for the
+                          merged feed (`read_trip_updates` as the gateway calls it).
+The first call (outside the timings) compiles the readers or loads them from numba's cache.
 Run: .venv/bin/python bench/realtime.py [FEED.zip] [--vehicles FILE.pb]
 """
 

@@ -36,6 +36,7 @@ from gateway.background import stop, wait_set
 from gateway.listener import CHECK_S, RETRY_S, Listener
 from gateway.problems import Problem
 from gtfs.feed.store import TIMETABLE_CHANNEL, current_version_ids
+from gtfs.realtime.read import warm_up as realtime_warm_up
 from gtfs.realtime.schedule import TripSchedules, build_trip_schedules
 from gtfs.snapshot.build import Snapshot, build_snapshot
 from gtfs.snapshot.child import Compiled, FeedVersionGone, compile_in_child, export_in_child
@@ -188,6 +189,7 @@ class TimetableStore:
     async def _rebuild(self, generation: int) -> None:
         """Compile the current feeds in a child process, swap the result in."""
         await asyncio.to_thread(warm_up)  # the planner's compiled rounds, once per process
+        await asyncio.to_thread(realtime_warm_up)  # the TripUpdates readers, likewise
         versions = await current_version_ids(self._pool)
         compiled = await compile_in_child(self._database_url, versions)
         timetable = assemble_timetable(generation, versions, compiled)

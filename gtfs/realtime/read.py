@@ -57,6 +57,7 @@ __all__ = [
     "read_vehicle_positions",
     "vehicle_position_from_json",
     "vehicle_position_to_json",
+    "warm_up",
 ]
 
 
@@ -149,6 +150,12 @@ def read_trip_updates(
         message, operator_id, "trip-updates", counts, now_s=now_s, max_age_s=max_age_s
     )
     return TripUpdatesFeed(overlay, entities, report)
+
+
+def warm_up() -> None:
+    """Compile the TripUpdates wire readers, or load them from the disk cache, before use."""
+    rows = scan_feed(b"")
+    trip_update_entities_from_feed(b"", rows.entities, "-", ())
 
 
 def merged_overlay(overlays: Iterable[Mapping[str, TripRealtime]]) -> dict[str, TripRealtime]:

@@ -19,8 +19,8 @@ from google.transit import gtfs_realtime_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gtfs.realtime import trip_updates, wire
-from gtfs.realtime.read import FeedDecodeError, build_trip_schedules, read_trip_updates
+from gtfs.realtime import trip_updates, wire, wire_ids
+from gtfs.realtime.read import FeedDecodeError, build_trip_schedules, read_trip_updates, warm_up
 from gtfs.tables import GtfsTables
 from tests.gtfs.realtime.wire_messages import (
     HEADER,
@@ -277,3 +277,9 @@ def test_event_kinds_are_the_readers() -> None:
     kinds = (trip_updates._NONE, trip_updates._DELAY, trip_updates._TIME)
     assert kinds == (wire.KIND_NONE, wire.KIND_DELAY, wire.KIND_TIME)
     assert np.array_equal(trip_updates._APPLIED_CODES, sorted(int(v) for v in (0, 3, 5, 7)))
+
+
+def test_warm_up_compiles_the_readers() -> None:
+    warm_up()
+    assert wire._feed_message.signatures  # type: ignore[attr-defined]
+    assert wire_ids._namespace.signatures  # type: ignore[attr-defined]
