@@ -8,11 +8,12 @@ operator's namespace, rather than as dataclasses. The rewrite works on the bytes
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection
 
 import numpy as np
 
-from gtfs.realtime.feed import FeedDecodeError, feed_text
+from gtfs.realtime.feed import FeedDecodeError, feed_texts
 from gtfs.realtime.schedule import Int64Array
 
 
@@ -29,14 +30,13 @@ def trip_update_entities_from_feed(
     chosen = np.flatnonzero(
         (entities[:, wire.E_TRIP_UPDATE] != 0) & (entities[:, wire.E_DELETED] == 0)
     )
-    trip_ids: list[str] = []
-    picked: list[int] = []
-    spans = entities[chosen][:, [wire.E_TRIP_ID, wire.E_TRIP_ID_LEN]].tolist()
-    for entity, (start, length) in zip(chosen.tolist(), spans, strict=True):
-        trip_id = prefix + feed_text(data, start, length, "trip_id")
-        if trip_id in known_trip_ids:
-            trip_ids.append(trip_id)
-            picked.append(entity)
+    rows = entities[chosen].T
+    trip_ids = [
+        prefix + trip_id
+        for trip_id in feed_texts(data, rows[wire.E_TRIP_ID], rows[wire.E_TRIP_ID_LEN], "trip_id")
+    ]
+    known = np.array([trip_id in known_trip_ids for trip_id in trip_ids], dtype=np.bool_)
+    picked = chosen[known]
     status, blobs = wire_ids.namespace_entities(
         data, entities[picked][:, [wire.E_START, wire.E_END]], prefix
     )
@@ -46,4 +46,4 @@ def trip_update_entities_from_feed(
         )
     if status != wire_ids.OK:  # the bindings accepted these bytes: a defence, not a path
         raise FeedDecodeError(f"{len(data)} bytes are not a well-formed GTFS-Realtime message")
-    return dict(zip(trip_ids, blobs, strict=True))
+    return dict(zip(itertools.compress(trip_ids, known.tolist()), blobs, strict=True))

@@ -30,13 +30,27 @@ from types import ModuleType
 import numpy as np
 from google.transit import gtfs_realtime_pb2
 
-from gtfs.realtime.feed import SAMPLE_SIZE, FeedDecodeError, IdTally, ReportCounts, feed_text
+from gtfs.realtime.feed import (
+    SAMPLE_SIZE,
+    FeedDecodeError,
+    IdTally,
+    ReportCounts,
+    feed_text,
+    feed_texts,
+)
 from gtfs.realtime.overlay import TripRealtime
-from gtfs.realtime.schedule import BoolArray, Int64Array, TripSchedules
+from gtfs.realtime.schedule import (
+    BoolArray,
+    Int64Array,
+    TripSchedules,
+    parse_service_date,
+    service_day_start_s,
+)
 
 _TripSR = gtfs_realtime_pb2.TripDescriptor.ScheduleRelationship
 _StopSR = gtfs_realtime_pb2.TripUpdate.StopTimeUpdate.ScheduleRelationship
 _CANCELLED = frozenset({int(_TripSR.CANCELED), int(_TripSR.DELETED)})
+_CANCELLED_CODES = np.array(sorted(_CANCELLED), dtype=np.int64)
 _APPLIED_CODES = np.array(
     sorted({int(_TripSR.SCHEDULED), int(_TripSR.REPLACEMENT)} | _CANCELLED), dtype=np.int64
 )
@@ -87,6 +101,15 @@ def scan_feed(data: bytes) -> WireRows:
     return WireRows(entities, updates)
 
 
+def _no_trip_id(data: bytes, row: Int64Array, wire: ModuleType, prefix: str) -> str:
+    """Name a trip update that gives no trip_id, for the report."""
+    route_id = feed_text(data, int(row[wire.E_ROUTE_ID]), int(row[wire.E_ROUTE_ID_LEN]), "route_id")
+    start_time = feed_text(
+        data, int(row[wire.E_START_TIME]), int(row[wire.E_START_TIME_LEN]), "start_time"
+    )
+    return f"(no trip_id: route {prefix}{route_id} {start_time})"
+
+
 def _slots(
     data: bytes, entities: Int64Array, wire: ModuleType, prefix: str, schedules: TripSchedules
 ) -> tuple[Int64Array, _Extracted]:
@@ -97,30 +120,28 @@ def _slots(
     out = _Extracted(
         [], [], [], [], IdTally(), [], int((with_update & ~applied).sum()), *[empty] * 8
     )
-    slot_of_entity = np.full(len(entities), -1, dtype=np.int64)
-    trip_index = schedules.trip_index
     chosen = np.flatnonzero(applied)
-    for entity, row in zip(chosen.tolist(), entities[chosen].tolist(), strict=True):
-        trip_id = feed_text(data, row[wire.E_TRIP_ID], row[wire.E_TRIP_ID_LEN], "trip_id")
-        trip = trip_index.get(prefix + trip_id, -1) if trip_id else -1
-        if trip < 0:
-            route_id = feed_text(data, row[wire.E_ROUTE_ID], row[wire.E_ROUTE_ID_LEN], "route_id")
-            start_time = feed_text(
-                data, row[wire.E_START_TIME], row[wire.E_START_TIME_LEN], "start_time"
-            )
-            out.unknown_trips.add(
-                prefix + trip_id
-                if trip_id
-                else f"(no trip_id: route {prefix}{route_id} {start_time})"
-            )
-            continue
-        slot_of_entity[entity] = len(out.slot_trip)
-        out.slot_trip.append(trip)
-        out.slot_start_date.append(
-            feed_text(data, row[wire.E_START_DATE], row[wire.E_START_DATE_LEN], "start_date")
+    rows = entities[chosen].T
+    trip_ids = feed_texts(data, rows[wire.E_TRIP_ID], rows[wire.E_TRIP_ID_LEN], "trip_id")
+    trip_index = schedules.trip_index
+    trips = np.array(
+        [trip_index.get(prefix + trip_id, -1) if trip_id else -1 for trip_id in trip_ids],
+        dtype=np.int64,
+    )
+    for i in np.flatnonzero(trips < 0).tolist():
+        out.unknown_trips.add(
+            prefix + trip_ids[i] if trip_ids[i] else _no_trip_id(data, rows[:, i], wire, prefix)
         )
-        out.slot_delay_s.append(row[wire.E_DELAY])
-        out.slot_cancelled.append(row[wire.E_TRIP_RELATIONSHIP] in _CANCELLED)
+    known = trips >= 0
+    slot_of_entity = np.full(len(entities), -1, dtype=np.int64)
+    slot_of_entity[chosen[known]] = np.arange(int(known.sum()), dtype=np.int64)
+    rows = rows[:, known]
+    out.slot_trip = trips[known].tolist()
+    out.slot_start_date = feed_texts(
+        data, rows[wire.E_START_DATE], rows[wire.E_START_DATE_LEN], "start_date"
+    )
+    out.slot_delay_s = rows[wire.E_DELAY].tolist()
+    out.slot_cancelled = np.isin(rows[wire.E_TRIP_RELATIONSHIP], _CANCELLED_CODES).tolist()
     return slot_of_entity, out
 
 
@@ -132,17 +153,19 @@ def _extract(data: bytes, rows: WireRows, operator_id: str, schedules: TripSched
     prefix = operator_id + ":"
     slot_of_entity, out = _slots(data, entities, wire, prefix, schedules)
     update_slot = slot_of_entity[updates[:, wire.U_ENTITY]]
-    kept = updates[update_slot >= 0]
+    # One contiguous row per field: numpy over strided columns of the row table is slower.
+    kept = np.ascontiguousarray(updates[update_slot >= 0].T)
     out.slots = update_slot[update_slot >= 0]
-    out.sequence = kept[:, wire.U_SEQUENCE]
-    out.relationship = kept[:, wire.U_RELATIONSHIP]
-    out.arrival_kind, out.arrival = kept[:, wire.U_ARRIVAL_KIND], kept[:, wire.U_ARRIVAL]
-    out.departure_kind = kept[:, wire.U_DEPARTURE_KIND]
-    out.departure = kept[:, wire.U_DEPARTURE]
+    out.sequence = kept[wire.U_SEQUENCE]
+    out.relationship = kept[wire.U_RELATIONSHIP]
+    out.arrival_kind, out.arrival = kept[wire.U_ARRIVAL_KIND], kept[wire.U_ARRIVAL]
+    out.departure_kind, out.departure = kept[wire.U_DEPARTURE_KIND], kept[wire.U_DEPARTURE]
     # stop_sequence decides when given; the stop_id is looked up only without it.
-    out.code = np.full(len(kept), -1, dtype=np.int64)
-    by_id = np.flatnonzero((out.sequence < 0) & (kept[:, wire.U_STOP_ID_LEN] > 0))
-    spans = kept[by_id][:, [wire.U_STOP_ID, wire.U_STOP_ID_LEN]].tolist()
+    out.code = np.full(len(out.slots), -1, dtype=np.int64)
+    by_id = np.flatnonzero((out.sequence < 0) & (kept[wire.U_STOP_ID_LEN] > 0))
+    spans = zip(
+        kept[wire.U_STOP_ID, by_id].tolist(), kept[wire.U_STOP_ID_LEN, by_id].tolist(), strict=True
+    )
     stop_codes = schedules.stop_codes
     for i, (start, length) in zip(by_id.tolist(), spans, strict=True):
         stop_id = prefix + feed_text(data, start, length, "stop_id")
@@ -196,11 +219,16 @@ def _day_starts(
     day_start_s = np.zeros(len(x.slot_trip), dtype=np.int64)
     with_time = np.flatnonzero(absolute_s)
     slot_list, first = np.unique(slots[with_time], return_index=True)
+    days = {text: parse_service_date(text) for text in set(x.slot_start_date)}
     for slot, reference_s in zip(
         slot_list.tolist(), absolute_s[with_time[first]].tolist(), strict=True
     ):
-        day_start_s[slot] = s.service_day_start_s(
-            x.slot_trip[slot], x.slot_start_date[slot], reference_s
+        trip, start_date = x.slot_trip[slot], x.slot_start_date[slot]
+        day = days[start_date]
+        day_start_s[slot] = (
+            s.service_day_start_s(trip, start_date, reference_s)
+            if day is None
+            else service_day_start_s(day, s.zones[int(s.trip_zone[trip])])
         )
     return day_start_s
 
@@ -353,16 +381,18 @@ def overlay_from_feed(
     departure32 = np.clip(departure, _INT32_MIN, _INT32_MAX).astype(np.int32)
     overlay: dict[str, TripRealtime] = {}
     trip_ids = schedules.trip_ids
+    day_starts = updates.slot_day_start_s.tolist()
+    days = {text: parse_service_date(text) for text in set(x.slot_start_date)}
     bounds = zip(stops.segment_offset.tolist(), stops.segment_end.tolist(), strict=True)
     for slot, (start, end) in enumerate(bounds):
-        overlay[trip_ids[x.slot_trip[slot]]] = TripRealtime(
+        trip, start_date = x.slot_trip[slot], x.slot_start_date[slot]
+        overlay[trip_ids[trip]] = TripRealtime(
             arrival_s=arrival32[start:end],
             departure_s=departure32[start:end],
             skipped=skipped[start:end],
             cancelled=x.slot_cancelled[slot],
-            service_date=schedules.service_date(
-                x.slot_trip[slot], x.slot_start_date[slot], int(updates.slot_day_start_s[slot])
-            ),
+            service_date=days[start_date]
+            or schedules.service_date(trip, start_date, day_starts[slot]),
         )
     return overlay, ReportCounts(
         accepted_count=len(overlay),

@@ -82,8 +82,10 @@ def _put_varint(out: Bytes, o: int, n: int) -> int:
 
 @compiled
 def _copy(out: Bytes, o: int, data: Bytes, start: int, stop: int) -> int:
-    out[o : o + stop - start] = data[start:stop]
-    return o + stop - start
+    for i in range(start, stop):  # a loop: a slice is an array object, too dear per field
+        out[o] = data[i]
+        o += 1
+    return o
 
 
 @compiled
