@@ -148,30 +148,41 @@ def _strings_of(field: int) -> tuple[int, int]:
 
 
 @compiled
-def _trip_update_growth(data: Bytes, pos: int, end: int, grow: int) -> int:
+def _trip_update_growth(
+    data: Bytes, pos: int, end: int, grow: int, growths: Table, k: int
+) -> tuple[int, int]:
+    """Return how much a TripUpdate grows and the next free slot of `growths`.
+
+    Each of its trip, stop-time updates and vehicle notes its own growth in `growths`, in
+    order, for the writer.
+    """
     growth = 0
     while pos < end:
         field, wire, pos = _tag(data, pos, end)
         if pos < 0:
-            return _BAD
+            return _BAD, k
         if wire == _LENGTH and 1 <= field <= 3:
             start, pos = _length(data, pos, end)
             if start < 0:
-                return _BAD
+                return _BAD, k
             first, second = _strings_of(field)
             inner = _leaf_growth(data, start, pos, first, second, grow)
             if inner < 0:
-                return inner
+                return inner, k
+            growths[k] = inner
+            k += 1
             growth += inner + _vlen(pos - start + inner) - _vlen(pos - start)
         else:
             pos = _skip(data, pos, end, wire, field)
             if pos < 0:
-                return _BAD
-    return growth
+                return _BAD, k
+    return growth, k
 
 
 @compiled
-def _write_trip_update(data: Bytes, pos: int, end: int, prefix: Bytes, out: Bytes, o: int) -> int:
+def _write_trip_update(
+    data: Bytes, pos: int, end: int, prefix: Bytes, growths: Table, k: int, out: Bytes, o: int
+) -> tuple[int, int]:
     while pos < end:
         field_start = pos
         field, wire, pos = _tag(data, pos, end)
@@ -179,44 +190,51 @@ def _write_trip_update(data: Bytes, pos: int, end: int, prefix: Bytes, out: Byte
             o = _copy(out, o, data, field_start, pos)
             start, pos = _length(data, pos, end)
             first, second = _strings_of(field)
-            inner = _leaf_growth(data, start, pos, first, second, len(prefix))
-            o = _put_varint(out, o, pos - start + inner)
+            o = _put_varint(out, o, pos - start + growths[k])
+            k += 1
             o = _write_leaf(data, start, pos, first, second, prefix, out, o)
         else:
             pos = _skip(data, pos, end, wire, field)
             o = _copy(out, o, data, field_start, pos)
-    return o
+    return o, k
 
 
 @compiled
-def _entity_growth(data: Bytes, pos: int, end: int, grow: int) -> int:
+def _entity_growth(
+    data: Bytes, pos: int, end: int, grow: int, growths: Table, k: int
+) -> tuple[int, int]:
+    """Return how much an entity grows and the next free slot of `growths` (see above)."""
     growth = 0
     has_id = False
     while pos < end:
         field, wire, pos = _tag(data, pos, end)
         if pos < 0:
-            return _BAD
+            return _BAD, k
         if wire == _LENGTH and (field == 1 or field == 3):
             start, pos = _length(data, pos, end)
             if start < 0:
-                return _BAD
+                return _BAD, k
             if field == 1:
                 has_id = True
                 inner = grow if _utf8(data, start, pos) else _NOT_TEXT
             else:
-                inner = _trip_update_growth(data, start, pos, grow)
+                slot = k  # the TripUpdate's own growth goes before its parts'
+                inner, k = _trip_update_growth(data, start, pos, grow, growths, k + 1)
+                growths[slot] = inner
             if inner < 0:
-                return inner
+                return inner, k
             growth += inner + _vlen(pos - start + inner) - _vlen(pos - start)
         else:
             pos = _skip(data, pos, end, wire, field)
             if pos < 0:
-                return _BAD
-    return growth if has_id else growth + 1 + _vlen(grow) + grow
+                return _BAD, k
+    return (growth if has_id else growth + 1 + _vlen(grow) + grow), k
 
 
 @compiled
-def _write_entity(data: Bytes, pos: int, end: int, prefix: Bytes, out: Bytes, o: int) -> int:
+def _write_entity(
+    data: Bytes, pos: int, end: int, prefix: Bytes, growths: Table, k: int, out: Bytes, o: int
+) -> int:
     has_id = False
     while pos < end:
         field_start = pos
@@ -230,9 +248,8 @@ def _write_entity(data: Bytes, pos: int, end: int, prefix: Bytes, out: Bytes, o:
                 o = _copy(out, o, prefix, 0, len(prefix))
                 o = _copy(out, o, data, start, pos)
             else:
-                inner = _trip_update_growth(data, start, pos, len(prefix))
-                o = _put_varint(out, o, pos - start + inner)
-                o = _write_trip_update(data, start, pos, prefix, out, o)
+                o = _put_varint(out, o, pos - start + growths[k])
+                o, k = _write_trip_update(data, start, pos, prefix, growths, k + 1, out, o)
         else:
             pos = _skip(data, pos, end, wire, field)
             o = _copy(out, o, data, field_start, pos)
@@ -240,7 +257,7 @@ def _write_entity(data: Bytes, pos: int, end: int, prefix: Bytes, out: Bytes, o:
         out[o] = _ID_TAG
         o = _put_varint(out, o + 1, len(prefix))
         o = _copy(out, o, prefix, 0, len(prefix))
-    return o
+    return k
 
 
 @compiled
@@ -248,14 +265,18 @@ def _namespace(data: Bytes, spans: Table, prefix: Bytes) -> tuple[int, Bytes, Ta
     """Return a status, the rewritten entities end to end and where each starts."""
     n = spans.shape[0]
     offsets = np.zeros(n + 1, dtype=np.int64)
+    # One slot per rewritten message at most: each takes two bytes or more.
+    growths = np.empty(len(data) // 2 + 1, dtype=np.int64)
+    k = 0
     for i in range(n):
-        growth = _entity_growth(data, spans[i, 0], spans[i, 1], len(prefix))
+        growth, k = _entity_growth(data, spans[i, 0], spans[i, 1], len(prefix), growths, k)
         if growth < 0:
             return (BAD_TEXT if growth == _NOT_TEXT else MALFORMED), data[:0].copy(), offsets
         offsets[i + 1] = offsets[i] + spans[i, 1] - spans[i, 0] + growth
     out = np.empty(offsets[n], dtype=np.uint8)
+    k = 0
     for i in range(n):
-        _write_entity(data, spans[i, 0], spans[i, 1], prefix, out, offsets[i])
+        k = _write_entity(data, spans[i, 0], spans[i, 1], prefix, growths, k, out, offsets[i])
     return OK, out, offsets
 
 
