@@ -18,7 +18,7 @@ What each TripUpdates step includes:
   + stored entities       the same plus each trip's namespaced FeedEntity bytes for the
                           merged feed (`read_trip_updates` as the gateway calls it).
 The first call (outside the timings) compiles the readers or loads them from numba's cache.
-Run: .venv/bin/python bench/realtime.py [FEED.zip] [--vehicles FILE.pb]
+Run: .venv/bin/python bench/realtime.py [FEED.zip] [--vehicles FILE.pb] [--runs N]
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from gtfs.tables import original_id
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 UPDATES = 60_000
-RUNS = 9
+RUNS = 21
 HTTP_CLIENTS = 8
 PUSHES = int(os.environ.get("BENCH_PUSHES", "400"))
 OPERATOR = "bench-bus"
@@ -135,7 +135,7 @@ def first_monday(calendar: pd.DataFrame) -> dt.date:
     return day + dt.timedelta(days=-day.weekday() % 7)
 
 
-def bench_trip_updates(feed_path: Path) -> None:
+def bench_trip_updates(feed_path: Path, runs: int) -> None:
     operator = "bench"
     tables = prepare_feed(feed_path, operator).tables
     start = time.perf_counter()
@@ -144,11 +144,15 @@ def bench_trip_updates(feed_path: Path) -> None:
     data = synthesise_trip_updates(schedules, first_monday(tables.calendar), UPDATES)
     now_s = int(time.time())
     feed = read_trip_updates(data, operator, schedules, now_s=now_s, with_entities=False)
-    print(f"TripUpdates: {UPDATES} stop-time updates, {len(feed.overlay)} trips, {len(data)} bytes")
+    print(
+        f"TripUpdates: {UPDATES} stop-time updates, {len(feed.overlay)} trips, {len(data)} bytes,"
+        f" {runs} interleaved pairs"
+    )
     print(f"  schedules index (per snapshot):  {build_ms:.0f} ms")
     raw, times = interleaved_ms(
         lambda: raw_parse(data),
         lambda: read_trip_updates(data, operator, schedules, now_s=now_s, with_entities=False),
+        runs,
     )
     print(f"  raw protobuf parse (reference):  {statistics.median(raw):.1f} ms")
     print(
@@ -156,7 +160,9 @@ def bench_trip_updates(feed_path: Path) -> None:
         f" ({ratio(raw, times):.1f}x raw, interleaved), p95 {p95_ms(times):.1f} ms"
     )
     raw, full = interleaved_ms(
-        lambda: raw_parse(data), lambda: read_trip_updates(data, operator, schedules, now_s=now_s)
+        lambda: raw_parse(data),
+        lambda: read_trip_updates(data, operator, schedules, now_s=now_s),
+        runs,
     )
     print(
         f"  parse + apply + stored entities: {statistics.median(full):.1f} ms"
@@ -249,8 +255,10 @@ def main() -> None:
     parser.add_argument(
         "--vehicles", type=Path, default=DATA / "gtfs-rt" / "king-county-vehicle-positions.pb"
     )
+    parser.add_argument("--runs", type=int, default=RUNS, help="TripUpdates pairs per step")
     args = parser.parse_args()
-    bench_trip_updates(args.feed)
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    bench_trip_updates(args.feed, args.runs)
     bench_vehicle_positions(args.vehicles)
     asyncio.run(bench_http_ingest(args.vehicles.read_bytes()))
 
