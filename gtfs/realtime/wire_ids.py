@@ -118,23 +118,24 @@ def _leaf_growth(data: Bytes, pos: int, end: int, first: int, second: int, grow:
 def _write_leaf(
     data: Bytes, pos: int, end: int, first: int, second: int, prefix: Bytes, out: Bytes, o: int
 ) -> int:
-    """Copy a message with its non-empty `first`/`second` strings prefixed; return where it ends."""
+    """Copy a message with its non-empty `first`/`second` strings prefixed; return where it ends.
+
+    What lies between two such strings is copied in one run.
+    """
+    run = pos
     while pos < end:
-        field_start = pos
         field, wire, pos = _tag(data, pos, end)
         if wire == _LENGTH and field in (first, second):
             tag_end = pos
             start, pos = _length(data, pos, end)
             if pos > start:
-                o = _copy(out, o, data, field_start, tag_end)
+                o = _copy(out, o, data, run, tag_end)
                 o = _put_varint(out, o, pos - start + len(prefix))
                 o = _copy(out, o, prefix, 0, len(prefix))
-                o = _copy(out, o, data, start, pos)
-                continue
+                run = start
         else:
             pos = _skip(data, pos, end, wire, field)
-        o = _copy(out, o, data, field_start, pos)
-    return o
+    return _copy(out, o, data, run, end)
 
 
 @compiled
