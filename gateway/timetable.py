@@ -189,7 +189,6 @@ class TimetableStore:
     async def _rebuild(self, generation: int) -> None:
         """Compile the current feeds in a child process, swap the result in."""
         await asyncio.to_thread(warm_up)  # the planner's compiled rounds, once per process
-        await asyncio.to_thread(realtime_warm_up)  # the TripUpdates readers, likewise
         versions = await current_version_ids(self._pool)
         compiled = await compile_in_child(self._database_url, versions)
         timetable = assemble_timetable(generation, versions, compiled)
@@ -207,6 +206,9 @@ class TimetableStore:
                 "compiled_by": compiled.pid,
             },
         )
+        # The TripUpdates readers, once per process; after the swap, so that their first
+        # compile (tens of seconds on a fresh install) never holds the timetable back.
+        await asyncio.to_thread(realtime_warm_up)
 
     async def merged_zip(self) -> tuple[Timetable, bytes]:
         """Return the current timetable and its merged GTFS zip (built once per timetable).
