@@ -36,6 +36,7 @@ from gateway.background import stop, wait_set
 from gateway.listener import CHECK_S, RETRY_S, Listener
 from gateway.problems import Problem
 from gtfs.feed.store import TIMETABLE_CHANNEL, current_version_ids
+from gtfs.realtime.read import warm_up as realtime_warm_up
 from gtfs.realtime.schedule import TripSchedules, build_trip_schedules
 from gtfs.snapshot.build import Snapshot, build_snapshot
 from gtfs.snapshot.child import Compiled, FeedVersionGone, compile_in_child, export_in_child
@@ -205,6 +206,9 @@ class TimetableStore:
                 "compiled_by": compiled.pid,
             },
         )
+        # The TripUpdates readers, once per process; after the swap, so that their first
+        # compile (tens of seconds on a fresh install) never holds the timetable back.
+        await asyncio.to_thread(realtime_warm_up)
 
     async def merged_zip(self) -> tuple[Timetable, bytes]:
         """Return the current timetable and its merged GTFS zip (built once per timetable).

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
 from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2
 
 FeedMessage = gtfs_realtime_pb2.FeedMessage
+Int64Array = npt.NDArray[np.int64]
 
 #: A feed whose header is older than this is stale unless the caller configures otherwise.
 DEFAULT_MAX_AGE_S = 300
@@ -63,6 +66,27 @@ def parse_feed_message(data: bytes) -> gtfs_realtime_pb2.FeedMessage:
             f" {MAX_TIMESTAMP_S}, 2100-01-01)"
         )
     return message
+
+
+def feed_text(data: bytes, start: int, length: int, name: str) -> str:
+    """Return a string field of a feed's bytes (a `FeedDecodeError` when it is not UTF-8)."""
+    try:
+        return data[start : start + length].decode()
+    except UnicodeDecodeError as exc:
+        raise FeedDecodeError(f"{name} at byte {start} is not UTF-8 text: {exc.reason}") from exc
+
+
+def feed_texts(data: bytes, starts: Int64Array, lengths: Int64Array, name: str) -> list[str]:
+    """Return string fields of a feed's bytes (a `FeedDecodeError` at the first not UTF-8)."""
+    try:
+        return [
+            data[start : start + length].decode()
+            for start, length in zip(starts.tolist(), lengths.tolist(), strict=True)
+        ]
+    except UnicodeDecodeError:
+        for start, length in zip(starts.tolist(), lengths.tolist(), strict=True):
+            feed_text(data, start, length, name)
+        raise
 
 
 def feed_age_s(message: gtfs_realtime_pb2.FeedMessage, now_s: int) -> int | None:

@@ -26,7 +26,7 @@ from gtfs.realtime.out import feed_message_json, merged_feed_message
 from gtfs.realtime.overlay import TripRealtime
 from gtfs.realtime.records import trip_update_entities_from_feed
 from gtfs.realtime.schedule import TripSchedules, build_trip_schedules
-from gtfs.realtime.trip_updates import overlay_from_feed
+from gtfs.realtime.trip_updates import overlay_from_feed, scan_feed
 from gtfs.realtime.vehicles import (
     VehiclePosition,
     vehicle_position_from_json,
@@ -57,6 +57,7 @@ __all__ = [
     "read_vehicle_positions",
     "vehicle_position_from_json",
     "vehicle_position_to_json",
+    "warm_up",
 ]
 
 
@@ -137,10 +138,11 @@ def read_trip_updates(
     with_entities: bool = True,
 ) -> TripUpdatesFeed:
     """Decode a TripUpdates feed and apply it to the snapshot's schedules (overlay + entities)."""
-    message = parse_feed_message(data)
-    overlay, counts = overlay_from_feed(message, operator_id, schedules)
+    message = parse_feed_message(data)  # what validates: the reader below reads what it accepted
+    rows = scan_feed(data)
+    overlay, counts = overlay_from_feed(data, rows, operator_id, schedules)
     entities = (
-        trip_update_entities_from_feed(message, operator_id, schedules.trip_index)
+        trip_update_entities_from_feed(data, rows.entities, operator_id, schedules.trip_index)
         if with_entities
         else {}
     )
@@ -148,6 +150,12 @@ def read_trip_updates(
         message, operator_id, "trip-updates", counts, now_s=now_s, max_age_s=max_age_s
     )
     return TripUpdatesFeed(overlay, entities, report)
+
+
+def warm_up() -> None:
+    """Compile the TripUpdates wire readers, or load them from the disk cache, before use."""
+    rows = scan_feed(b"")
+    trip_update_entities_from_feed(b"", rows.entities, "-", ())
 
 
 def merged_overlay(overlays: Iterable[Mapping[str, TripRealtime]]) -> dict[str, TripRealtime]:

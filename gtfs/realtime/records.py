@@ -1,49 +1,49 @@
 """TripUpdates kept for the merged feed: one namespaced FeedEntity (protobuf bytes) per trip.
 
 Trip updates are stored as the operator sent them, ids rewritten into the
-operator's namespace, rather than as dataclasses: a feed of 60,000 stop-time
-updates is rewritten and serialised in a few tens of milliseconds, where
-building and JSON-encoding that many objects would take several hundred.
+operator's namespace, rather than as dataclasses. The rewrite works on the bytes
+(`wire_ids`): 60,000 stop-time updates take a few milliseconds, where setting
+60,000 stop ids through the bindings and serialising again took tens.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection
 
-from google.transit import gtfs_realtime_pb2
+import numpy as np
 
-
-def _namespace_trip_update(entity: gtfs_realtime_pb2.FeedEntity, prefix: str) -> None:
-    """Rewrite the ids of one TripUpdate entity in place (trip, route, vehicle, stops)."""
-    entity.id = prefix + entity.id
-    trip_update = entity.trip_update
-    trip = trip_update.trip
-    if trip.trip_id:
-        trip.trip_id = prefix + trip.trip_id
-    if trip.route_id:
-        trip.route_id = prefix + trip.route_id
-    if trip_update.HasField("vehicle") and trip_update.vehicle.id:
-        trip_update.vehicle.id = prefix + trip_update.vehicle.id
-    for update in trip_update.stop_time_update:
-        if update.stop_id:
-            update.stop_id = prefix + update.stop_id
+from gtfs.realtime.feed import FeedDecodeError, feed_texts
+from gtfs.realtime.schedule import Int64Array
 
 
 def trip_update_entities_from_feed(
-    message: gtfs_realtime_pb2.FeedMessage, operator_id: str, known_trip_ids: Collection[str]
+    data: bytes, entities: Int64Array, operator_id: str, known_trip_ids: Collection[str]
 ) -> dict[str, bytes]:
     """Return each known trip's update as namespaced FeedEntity bytes, keyed by trip id.
 
-    Rewrites the ids of `message` in place: call it after the overlay has been built.
+    `entities` are the entity rows `wire.scan_trip_updates` read from `data`.
     """
+    from gtfs.realtime import wire, wire_ids  # numba: loaded by the first feed applied
+
     prefix = operator_id + ":"
-    entities: dict[str, bytes] = {}
-    for entity in message.entity:
-        if entity.is_deleted or not entity.HasField("trip_update"):
-            continue
-        trip_id = prefix + entity.trip_update.trip.trip_id
-        if trip_id not in known_trip_ids:
-            continue
-        _namespace_trip_update(entity, prefix)
-        entities[trip_id] = entity.SerializeToString()
-    return entities
+    chosen = np.flatnonzero(
+        (entities[:, wire.E_TRIP_UPDATE] != 0) & (entities[:, wire.E_DELETED] == 0)
+    )
+    rows = entities[chosen].T
+    trip_ids = [
+        prefix + trip_id
+        for trip_id in feed_texts(data, rows[wire.E_TRIP_ID], rows[wire.E_TRIP_ID_LEN], "trip_id")
+    ]
+    known = np.array([trip_id in known_trip_ids for trip_id in trip_ids], dtype=np.bool_)
+    picked = chosen[known]
+    status, blobs = wire_ids.namespace_entities(
+        data, entities[picked][:, [wire.E_START, wire.E_END]], prefix
+    )
+    if status == wire_ids.BAD_TEXT:
+        raise FeedDecodeError(
+            "an id of a trip update (entity, trip, route, vehicle, stop) is not UTF-8 text"
+        )
+    if status != wire_ids.OK:  # the bindings accepted these bytes: a defence, not a path
+        raise FeedDecodeError(f"{len(data)} bytes are not a well-formed GTFS-Realtime message")
+    return dict(zip(itertools.compress(trip_ids, known.tolist()), blobs, strict=True))

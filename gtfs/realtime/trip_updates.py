@@ -17,124 +17,161 @@ For each updated trip, every stop gets expected arrival and departure seconds
 * departure is never before arrival at a stop (the delay that propagates from
   a stop is the departure delay after that correction).
 
-The message is walked once in Python to pull numbers out; matching and
-propagation are vectorised over all updates of the message at once.
+The numbers come out of the bytes through a compiled reader of the wire format
+(`wire`), after the bindings have accepted them; matching and propagation are
+vectorised over all updates of the message at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 from google.transit import gtfs_realtime_pb2
 
-from gtfs.realtime.feed import SAMPLE_SIZE, FeedDecodeError, IdTally, ReportCounts
+from gtfs.realtime.feed import (
+    SAMPLE_SIZE,
+    FeedDecodeError,
+    IdTally,
+    ReportCounts,
+    feed_text,
+    feed_texts,
+)
 from gtfs.realtime.overlay import TripRealtime
-from gtfs.realtime.schedule import BoolArray, Int64Array, TripSchedules
+from gtfs.realtime.schedule import (
+    BoolArray,
+    Int64Array,
+    TripSchedules,
+    parse_service_date,
+    service_day_start_s,
+)
 
 _TripSR = gtfs_realtime_pb2.TripDescriptor.ScheduleRelationship
 _StopSR = gtfs_realtime_pb2.TripUpdate.StopTimeUpdate.ScheduleRelationship
-_CANCELLED = frozenset({_TripSR.CANCELED, _TripSR.DELETED})
-_APPLIED = frozenset({_TripSR.SCHEDULED, _TripSR.REPLACEMENT}) | _CANCELLED
+_CANCELLED = frozenset({int(_TripSR.CANCELED), int(_TripSR.DELETED)})
+_CANCELLED_CODES = np.array(sorted(_CANCELLED), dtype=np.int64)
+_APPLIED_CODES = np.array(
+    sorted({int(_TripSR.SCHEDULED), int(_TripSR.REPLACEMENT)} | _CANCELLED), dtype=np.int64
+)
 _SKIPPED = int(_StopSR.SKIPPED)
 _NO_DATA = int(_StopSR.NO_DATA)
 
-#: Event kinds in the extracted arrays.
+#: Event kinds in the extracted arrays (`wire.KIND_NONE`, `KIND_DELAY`, `KIND_TIME`).
 _NONE, _DELAY, _TIME = 0, 1, 2
-_FIELDS = 8
 _UNKNOWN_STOP = -2
 
 
 @dataclass(slots=True)
 class _Extracted:
-    """The numbers pulled out of one message: one row per updated trip and per update."""
+    """The numbers pulled out of one message: one entry per updated trip and per update."""
 
     slot_trip: list[int]
     slot_start_date: list[str]
     slot_delay_s: list[int]
     slot_cancelled: list[bool]
-    updates: list[int]
     unknown_trips: IdTally
     unknown_stop_samples: list[str]
-    unsupported_count: int = 0
+    unsupported_count: int
+    slots: Int64Array  # per update from here on
+    sequence: Int64Array
+    code: Int64Array
+    relationship: Int64Array
+    arrival_kind: Int64Array
+    arrival: Int64Array
+    departure_kind: Int64Array
+    departure: Int64Array
 
 
-def _extract_updates(
-    out: _Extracted,
-    slot: int,
-    trip_update: gtfs_realtime_pb2.TripUpdate,
-    prefix: str,
-    stop_codes: dict[str, int],
-) -> None:
-    """Append the stop-time updates of one trip, _FIELDS numbers each (the hot loop)."""
-    extend = out.updates.extend
-    for update in trip_update.stop_time_update:
-        has = update.HasField
-        sequence = update.stop_sequence if has("stop_sequence") else -1
-        # stop_sequence decides when given; the stop_id is looked up only without it.
-        code = -1
-        if sequence < 0 and update.stop_id:
-            code = stop_codes.get(prefix + update.stop_id, _UNKNOWN_STOP)
-            if code == _UNKNOWN_STOP and len(out.unknown_stop_samples) < SAMPLE_SIZE:
-                out.unknown_stop_samples.append(prefix + update.stop_id)
-        arrival_kind = departure_kind = _NONE
-        arrival = departure = 0
-        if has("arrival"):
-            event = update.arrival
-            if event.HasField("time"):
-                arrival_kind, arrival = _TIME, event.time
-            elif event.HasField("delay"):
-                arrival_kind, arrival = _DELAY, event.delay
-        if has("departure"):
-            event = update.departure
-            if event.HasField("time"):
-                departure_kind, departure = _TIME, event.time
-            elif event.HasField("delay"):
-                departure_kind, departure = _DELAY, event.delay
-        extend(
-            (
-                slot,
-                sequence,
-                code,
-                update.schedule_relationship,
-                arrival_kind,
-                arrival,
-                departure_kind,
-                departure,
-            )
+@dataclass(frozen=True, slots=True)
+class WireRows:
+    """The entity and StopTimeUpdate rows `wire.scan_trip_updates` read from a message's bytes."""
+
+    entities: Int64Array
+    updates: Int64Array
+
+
+def scan_feed(data: bytes) -> WireRows:
+    """Read the rows of bytes the bindings have accepted (`parse_feed_message`)."""
+    from gtfs.realtime import wire  # numba: loaded by the first TripUpdates applied, not at import
+
+    status, entities, updates = wire.scan_trip_updates(data)
+    if status != wire.OK:  # the bindings accepted these bytes: a defence, not a path
+        raise FeedDecodeError(f"{len(data)} bytes are not a well-formed GTFS-Realtime message")
+    return WireRows(entities, updates)
+
+
+def _no_trip_id(data: bytes, row: Int64Array, wire: ModuleType, prefix: str) -> str:
+    """Name a trip update that gives no trip_id, for the report."""
+    route_id = feed_text(data, int(row[wire.E_ROUTE_ID]), int(row[wire.E_ROUTE_ID_LEN]), "route_id")
+    start_time = feed_text(
+        data, int(row[wire.E_START_TIME]), int(row[wire.E_START_TIME_LEN]), "start_time"
+    )
+    return f"(no trip_id: route {prefix}{route_id} {start_time})"
+
+
+def _slots(
+    data: bytes, entities: Int64Array, wire: ModuleType, prefix: str, schedules: TripSchedules
+) -> tuple[Int64Array, _Extracted]:
+    """Resolve the trips of the entities to apply; return each entity's slot (-1: none)."""
+    with_update = (entities[:, wire.E_TRIP_UPDATE] != 0) & (entities[:, wire.E_DELETED] == 0)
+    applied = with_update & np.isin(entities[:, wire.E_TRIP_RELATIONSHIP], _APPLIED_CODES)
+    empty = np.zeros(0, dtype=np.int64)
+    out = _Extracted(
+        [], [], [], [], IdTally(), [], int((with_update & ~applied).sum()), *[empty] * 8
+    )
+    chosen = np.flatnonzero(applied)
+    rows = entities[chosen].T
+    trip_ids = feed_texts(data, rows[wire.E_TRIP_ID], rows[wire.E_TRIP_ID_LEN], "trip_id")
+    trip_index = schedules.trip_index
+    trips = np.array(
+        [trip_index.get(prefix + trip_id, -1) if trip_id else -1 for trip_id in trip_ids],
+        dtype=np.int64,
+    )
+    for i in np.flatnonzero(trips < 0).tolist():
+        out.unknown_trips.add(
+            prefix + trip_ids[i] if trip_ids[i] else _no_trip_id(data, rows[:, i], wire, prefix)
         )
+    known = trips >= 0
+    slot_of_entity = np.full(len(entities), -1, dtype=np.int64)
+    slot_of_entity[chosen[known]] = np.arange(int(known.sum()), dtype=np.int64)
+    rows = rows[:, known]
+    out.slot_trip = trips[known].tolist()
+    out.slot_start_date = feed_texts(
+        data, rows[wire.E_START_DATE], rows[wire.E_START_DATE_LEN], "start_date"
+    )
+    out.slot_delay_s = rows[wire.E_DELAY].tolist()
+    out.slot_cancelled = np.isin(rows[wire.E_TRIP_RELATIONSHIP], _CANCELLED_CODES).tolist()
+    return slot_of_entity, out
 
 
-def _extract(
-    message: gtfs_realtime_pb2.FeedMessage, operator_id: str, schedules: TripSchedules
-) -> _Extracted:
-    """Walk the message once: resolve trips, pull every stop-time update's numbers out."""
-    out = _Extracted([], [], [], [], [], IdTally(), [])
+def _extract(data: bytes, rows: WireRows, operator_id: str, schedules: TripSchedules) -> _Extracted:
+    """Resolve the message's trips and every stop-time update's stop."""
+    from gtfs.realtime import wire
+
+    entities, updates = rows.entities, rows.updates
     prefix = operator_id + ":"
-    trip_index, stop_codes = schedules.trip_index, schedules.stop_codes
-    for entity in message.entity:
-        if entity.is_deleted or not entity.HasField("trip_update"):
-            continue
-        trip_update = entity.trip_update
-        descriptor = trip_update.trip
-        relationship = descriptor.schedule_relationship
-        if relationship not in _APPLIED:
-            out.unsupported_count += 1
-            continue
-        trip = trip_index.get(prefix + descriptor.trip_id, -1) if descriptor.trip_id else -1
-        if trip < 0:
-            out.unknown_trips.add(
-                prefix + descriptor.trip_id
-                if descriptor.trip_id
-                else f"(no trip_id: route {prefix}{descriptor.route_id} {descriptor.start_time})"
-            )
-            continue
-        slot = len(out.slot_trip)
-        out.slot_trip.append(trip)
-        out.slot_start_date.append(descriptor.start_date)
-        out.slot_delay_s.append(trip_update.delay)
-        out.slot_cancelled.append(relationship in _CANCELLED)
-        _extract_updates(out, slot, trip_update, prefix, stop_codes)
+    slot_of_entity, out = _slots(data, entities, wire, prefix, schedules)
+    update_slot = slot_of_entity[updates[:, wire.U_ENTITY]]
+    # One contiguous row per field: numpy over strided columns of the row table is slower.
+    kept = np.ascontiguousarray(updates[update_slot >= 0].T)
+    out.slots = update_slot[update_slot >= 0]
+    out.sequence = kept[wire.U_SEQUENCE]
+    out.relationship = kept[wire.U_RELATIONSHIP]
+    out.arrival_kind, out.arrival = kept[wire.U_ARRIVAL_KIND], kept[wire.U_ARRIVAL]
+    out.departure_kind, out.departure = kept[wire.U_DEPARTURE_KIND], kept[wire.U_DEPARTURE]
+    # stop_sequence decides when given; the stop_id is looked up only without it.
+    out.code = np.full(len(out.slots), -1, dtype=np.int64)
+    by_id = np.flatnonzero((out.sequence < 0) & (kept[wire.U_STOP_ID_LEN] > 0))
+    spans = zip(
+        kept[wire.U_STOP_ID, by_id].tolist(), kept[wire.U_STOP_ID_LEN, by_id].tolist(), strict=True
+    )
+    stop_codes = schedules.stop_codes
+    for i, (start, length) in zip(by_id.tolist(), spans, strict=True):
+        stop_id = prefix + feed_text(data, start, length, "stop_id")
+        out.code[i] = code = stop_codes.get(stop_id, _UNKNOWN_STOP)
+        if code == _UNKNOWN_STOP and len(out.unknown_stop_samples) < SAMPLE_SIZE:
+            out.unknown_stop_samples.append(stop_id)
     return out
 
 
@@ -182,11 +219,16 @@ def _day_starts(
     day_start_s = np.zeros(len(x.slot_trip), dtype=np.int64)
     with_time = np.flatnonzero(absolute_s)
     slot_list, first = np.unique(slots[with_time], return_index=True)
+    days = {text: parse_service_date(text) for text in set(x.slot_start_date)}
     for slot, reference_s in zip(
         slot_list.tolist(), absolute_s[with_time[first]].tolist(), strict=True
     ):
-        day_start_s[slot] = s.service_day_start_s(
-            x.slot_trip[slot], x.slot_start_date[slot], reference_s
+        trip, start_date = x.slot_trip[slot], x.slot_start_date[slot]
+        day = days[start_date]
+        day_start_s[slot] = (
+            s.service_day_start_s(trip, start_date, reference_s)
+            if day is None
+            else service_day_start_s(day, s.zones[int(s.trip_zone[trip])])
         )
     return day_start_s
 
@@ -225,9 +267,13 @@ def _check_times(
 
 def _update_delays(s: TripSchedules, x: _Extracted) -> _Updates:
     """Match every update to its stop and turn its arrival and departure into delays."""
-    table = np.fromiter(x.updates, dtype=np.int64, count=len(x.updates)).reshape(-1, _FIELDS)
-    slots, sequence, code, relationship = table[:, 0], table[:, 1], table[:, 2], table[:, 3]
-    arrival_kind, arrival, departure_kind, departure = table[:, 4:8].T
+    slots, sequence, code, relationship = x.slots, x.sequence, x.code, x.relationship
+    arrival_kind, arrival, departure_kind, departure = (
+        x.arrival_kind,
+        x.arrival,
+        x.departure_kind,
+        x.departure,
+    )
     rows = _match_rows(s, slots, np.array(x.slot_trip, dtype=np.int64)[slots], sequence, code)
     safe_rows = np.maximum(rows, 0)
     absolute_s = np.where(
@@ -320,10 +366,13 @@ _INT32_MIN, _INT32_MAX = np.iinfo(np.int32).min, np.iinfo(np.int32).max
 
 
 def overlay_from_feed(
-    message: gtfs_realtime_pb2.FeedMessage, operator_id: str, schedules: TripSchedules
+    data: bytes, rows: WireRows, operator_id: str, schedules: TripSchedules
 ) -> tuple[dict[str, TripRealtime], ReportCounts]:
-    """Apply a TripUpdates message to the snapshot's schedules; count what did not match."""
-    x = _extract(message, operator_id, schedules)
+    """Apply a TripUpdates message (its bytes and `scan_feed` rows) to the snapshot's schedules.
+
+    Counts what did not match.
+    """
+    x = _extract(data, rows, operator_id, schedules)
     slot_trip = np.array(x.slot_trip, dtype=np.int64)
     updates = _update_delays(schedules, x)
     stops = _stops_of(schedules, slot_trip)
@@ -332,16 +381,18 @@ def overlay_from_feed(
     departure32 = np.clip(departure, _INT32_MIN, _INT32_MAX).astype(np.int32)
     overlay: dict[str, TripRealtime] = {}
     trip_ids = schedules.trip_ids
+    day_starts = updates.slot_day_start_s.tolist()
+    days = {text: parse_service_date(text) for text in set(x.slot_start_date)}
     bounds = zip(stops.segment_offset.tolist(), stops.segment_end.tolist(), strict=True)
     for slot, (start, end) in enumerate(bounds):
-        overlay[trip_ids[x.slot_trip[slot]]] = TripRealtime(
+        trip, start_date = x.slot_trip[slot], x.slot_start_date[slot]
+        overlay[trip_ids[trip]] = TripRealtime(
             arrival_s=arrival32[start:end],
             departure_s=departure32[start:end],
             skipped=skipped[start:end],
             cancelled=x.slot_cancelled[slot],
-            service_date=schedules.service_date(
-                x.slot_trip[slot], x.slot_start_date[slot], int(updates.slot_day_start_s[slot])
-            ),
+            service_date=days[start_date]
+            or schedules.service_date(trip, start_date, day_starts[slot]),
         )
     return overlay, ReportCounts(
         accepted_count=len(overlay),
@@ -356,7 +407,7 @@ def _unknown_stops(s: TripSchedules, x: _Extracted, u: _Updates) -> IdTally:
     unmatched = np.flatnonzero(u.rows < 0)
     tally = IdTally(count=len(unmatched), samples=list(x.unknown_stop_samples))
     for i in unmatched[: SAMPLE_SIZE - len(tally.samples)].tolist():
-        slot, sequence = x.updates[i * _FIELDS], x.updates[i * _FIELDS + 1]
+        slot, sequence = int(x.slots[i]), int(x.sequence[i])
         if sequence >= 0:
             tally.samples.append(f"{s.trip_ids[x.slot_trip[slot]]}@stop_sequence={sequence}")
     return tally

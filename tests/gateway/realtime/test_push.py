@@ -23,6 +23,7 @@ from tests.gateway.realtime.support import (
     push,
     vehicle_feed,
 )
+from tests.gtfs.realtime.wire_messages import HEADER, key, length_delimited, varint
 
 KUOPIO_CENTRE = (62.8925, 27.6780)
 
@@ -231,3 +232,23 @@ async def test_a_header_timestamp_past_the_calendar_is_refused_and_not_applied(
     assert (await status.json())["feeds"]["vehicle-positions"]["entity_count"] == 1
     body = await (await kuopio.get("/v1/vehicles")).json()
     assert [v["vehicle_id"] for v in body["items"]] == [f"{KL}:bus-1"]
+
+
+@pytest.mark.parametrize("where", ["trip_id", "stop_id"])
+async def test_trip_updates_with_an_id_that_is_not_utf8_are_a_clear_problem(
+    kuopio: Client, admin: str, where: str
+) -> None:
+    # The bindings hand such a proto2 string over as bytes: it ended in a TypeError, a 500.
+    schedules = (await kuopio_timetable(kuopio)).schedules
+    known = next(t for t in schedules.trip_ids if t.startswith(f"{KL}:"))
+    known_trip = known.removeprefix(f"{KL}:").encode()
+    trip_id = b"\xfe" if where == "trip_id" else known_trip
+    stop_id = b"\xff" if where == "stop_id" else b"201588"
+    update = key(1, 0) + varint(3) + length_delimited(4, stop_id)  # with a stop_sequence
+    trip_update = length_delimited(1, length_delimited(1, trip_id)) + length_delimited(2, update)
+    entity = length_delimited(1, b"e") + length_delimited(3, trip_update)
+    resp = await push(kuopio, admin, "trip-updates", HEADER + length_delimited(2, entity))
+    assert resp.status == 422, await resp.text()
+    problem = await resp.json()
+    assert problem["code"] == "feed_undecodable"
+    assert "not UTF-8" in problem["detail"]
