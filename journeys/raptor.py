@@ -142,6 +142,9 @@ class Network(NamedTuple):
     foot_to: I32
     foot_s: I32
     transfer_s: I32
+    #: Per route: no trip arrives anywhere earlier than at a stop before (times may run
+    #: backwards in a feed or under realtime): a scan may stop once a ride is too late.
+    route_forward: B
 
 
 def network(view: DayView, foot: Footpaths) -> Network:
@@ -165,7 +168,19 @@ def network(view: DayView, foot: Footpaths) -> Network:
         foot.to_stop,
         foot.duration_s,
         foot.transfer_s,
+        _forward_routes(view),
     )
+
+
+def _forward_routes(view: DayView) -> B:
+    """Return, per route, whether every trip's arrivals never go back from stop to stop."""
+    col_pp = np.repeat(np.arange(len(view.pp_col), dtype=np.int64), view.pp_rows)
+    inner = np.flatnonzero(~view.pp_last[col_pp])  # columns of positions with a next one
+    after = inner + view.pp_rows[col_pp[inner]]  # the same trip at the next position
+    back = view.col_arrival_s[after] < view.col_arrival_s[inner]
+    forward = np.ones(len(view.route_pp_start) - 1, dtype=np.bool_)
+    forward[view.pp_route[col_pp[inner[back]]]] = False
+    return forward
 
 
 #: The kernels, in the order they must be compiled (a kernel calls only those before it).
@@ -238,7 +253,7 @@ def warm_up() -> None:
     z = np.zeros(2, dtype=np.int64)
     no = np.zeros(2, dtype=np.bool_)
     i32 = np.zeros(2, dtype=np.int32)
-    net = Network(z, z, z, z, z, z, no, no, z, z, z, z, z, z, z, i32, i32, i32)
+    net = Network(z, z, z, z, z, z, no, no, z, z, z, z, z, z, z, i32, i32, i32, no)
     labels = Labels.empty(1, 1)
     run_rounds(net, labels, Targets(z[:0], z[:0]), Bounds(z, z), (z[:0], z[:0], 0), None, 0)
     _catchable(z, z, z, z[:0], z[:0], z[:0])
@@ -275,6 +290,7 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
         foot_to,
         foot_s,
         transfer_s,
+        route_forward,
     ) = net
     arrival, walk, ready, row_of, board_pp_of, board_row_of, alight_pp_of, walk_from = labels[:8]
     target, target_stop = labels[8], labels[9]
@@ -347,8 +363,13 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
                 first, held = route_pp_start[r] + 1, row - route_row_start[r]
                 last_board = -1
             row0, end = route_row_start[r], route_pp_start[r + 1]
+            forward = route_forward[r]
             for p in range(first, end):
-                if held < 0 and p > last_board:  # no trip held and none to board further on
+                # Past the last boarding position, with no trip held or the one held too
+                # late to beat the destination's best from here on, nothing can improve.
+                if p > last_board and (
+                    held < 0 or (forward and col_arrival_s[pp_col[p] + held] >= best)
+                ):
                     break
                 s = pp_stop[p]
                 if held >= 0 and pp_alight[p]:
