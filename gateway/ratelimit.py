@@ -23,6 +23,9 @@ from gateway.credentials import Principal
 _EXEMPT = frozenset({"/health", "/ready", "/metrics"})
 #: Subjects one process counts per window while Redis is down; more are served uncounted.
 LOCAL_SUBJECTS = 100_000
+#: Count a request and (re)arm the window's expiry, atomically: one command where a
+#: MULTI/INCR/EXPIRE/EXEC pipeline took four, which was most of a request's Redis cost.
+_COUNT = "local n = redis.call('INCR', KEYS[1]) redis.call('EXPIRE', KEYS[1], ARGV[1]) return n"
 
 
 class LocalCounts:
@@ -72,11 +75,7 @@ async def check(request: web.Request) -> Verdict | None:
     key = guard.key("rl", subject, str(window))
 
     async def incr(client: aioredis.Redis) -> int:
-        async with client.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, window_s + 1)
-            count, _ = await pipe.execute()
-        return int(count)
+        return int(await client.eval(_COUNT, 1, key, window_s + 1))
 
     count = await guard.call(incr, fallback=-1)
     if count < 0:

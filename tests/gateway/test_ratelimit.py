@@ -5,6 +5,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 
 from gateway import embedded
 from gateway.app import create_app
@@ -162,3 +163,22 @@ def test_local_counts_start_again_each_window_and_serve_uncounted_past_their_tab
     assert counts.incr("key:c", 7, 60) == 0  # full: served, not counted (and not remembered)
     assert counts.incr("key:a", 7, 60) == 4
     assert counts.incr("key:a", 8, 60) == 1
+
+
+async def test_a_window_count_lives_in_redis_and_expires_after_its_window(
+    aiohttp_client: ClientFactory, settings: Settings, make_key: MakeKey
+) -> None:
+    limited = settings.model_copy(update={"rate_limit_requests": 5, "rate_limit_window_s": 30})
+    client = await aiohttp_client(create_app(limited))
+    headers = bearer(await make_key("planner"))
+    for _ in range(2):
+        assert (await client.get("/v1/me", headers=headers)).status == 200
+    assert settings.redis_url is not None
+    redis = aioredis.Redis.from_url(settings.redis_url)
+    try:
+        keys = [k async for k in redis.scan_iter(f"{settings.redis_prefix}rl:*")]
+        assert len(keys) == 1
+        assert await redis.get(keys[0]) == b"2"
+        assert 0 < await redis.ttl(keys[0]) <= 31
+    finally:
+        await redis.aclose()
