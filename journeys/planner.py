@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -371,8 +372,7 @@ def _query_time(query: JourneyQuery, max_walk_s: int) -> dt.datetime:
     return when
 
 
-@dataclass(frozen=True, slots=True)
-class _Journey:
+class _Journey(NamedTuple):
     """A journey found, ranked by its summary; the itinerary is built only if it is kept."""
 
     departure_s: int

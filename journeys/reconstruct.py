@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
 import numpy as np
@@ -47,8 +46,7 @@ Stamps = tuple[str, str]
 Calls = list[StopCall | None]
 
 
-@dataclass(frozen=True, slots=True)
-class Trace:
+class Trace(NamedTuple):
     """What reconstruction needs besides the labels (lent for the search: legs never read them)."""
 
     snap: Snapshot
