@@ -12,7 +12,7 @@ import numpy.typing as npt
 from gtfs.compiled import compiled
 from gtfs.snapshot.build import Snapshot
 from gtfs.snapshot.footpaths import great_circle_m
-from journeys import raptor
+from journeys import bounds, raptor
 from journeys.dayview import DayView
 from journeys.itinerary import Itinerary, Leg, Place, StopCall, TransitLeg, WalkLeg, make_itinerary
 from journeys.patterns import Clock, Places, Rides
@@ -112,6 +112,7 @@ def kernel() -> None:
 def warm_up() -> None:
     """Compile the rounds, the footpaths and the tracer, or load them from the disk cache."""
     raptor.warm_up()
+    bounds.warm_up()
     kernel()
     z = np.zeros(2, dtype=np.int64)
     labels = Labels.empty(1, 1)
