@@ -109,27 +109,31 @@ class Itinerary:
         return tuple(leg for leg in self.legs if isinstance(leg, TransitLeg))
 
 
-def make_itinerary(legs: tuple[Leg, ...]) -> Itinerary:
-    """Assemble an itinerary from its legs, counting transfers and deriving its stable id."""
+def make_itinerary(legs: tuple[Leg, ...], stamps: list[tuple[str, str]] | None = None) -> Itinerary:
+    """Assemble an itinerary from its legs, counting transfers and deriving its stable id.
+
+    `stamps` are each leg's departure and arrival in ISO 8601, when the caller has them
+    made already (the planner keeps them per moment): the id is a digest of that text.
+    """
+    if stamps is None:
+        stamps = [(leg.departure.isoformat(), leg.arrival.isoformat()) for leg in legs]
     rides = 0
     parts: list[str] = []
-    for leg in legs:
+    for leg, (departure, arrival) in zip(legs, stamps, strict=True):
         if isinstance(leg, TransitLeg):
             key = leg.trip_id
             rides += not leg.stay_seated
         else:
             key = "walk"
         parts.append(
-            f"{key}|{leg.from_place.stop_id}|{leg.departure.isoformat()}|"
-            f"{leg.to_place.stop_id}|{leg.arrival.isoformat()};"
+            f"{key}|{leg.from_place.stop_id}|{departure}|{leg.to_place.stop_id}|{arrival};"
         )
     # One digest of the whole text: the same bytes as hashing it leg by leg, fewer calls.
     digest = hashlib.sha256("".join(parts).encode())
-    transfers = max(0, rides - 1)
     return Itinerary(
         id=digest.hexdigest()[:24],
         legs=legs,
         departure=legs[0].departure,
         arrival=legs[-1].arrival,
-        transfers=transfers,
+        transfers=max(0, rides - 1),
     )

@@ -56,6 +56,7 @@ class Clock:
         """Bind to the epoch second of the axis' zero and the network's zone."""
         self.base_epoch_s, self.tz = base_epoch_s, tz
         self._made: dict[int, dt.datetime] = {}
+        self._iso: dict[int, str] = {}
 
     def at(self, seconds: int) -> dt.datetime:
         """Return the moment `seconds` after the axis' zero."""
@@ -64,6 +65,13 @@ class Clock:
             moment = dt.datetime.fromtimestamp(self.base_epoch_s + seconds, self.tz)
             self._made[seconds] = moment
         return moment
+
+    def iso(self, seconds: int) -> str:
+        """Return `at(seconds)` in ISO 8601 (an itinerary's id is a digest of such text)."""
+        text = self._iso.get(seconds)
+        if text is None:
+            text = self._iso[seconds] = self.at(seconds).isoformat()
+        return text
 
 
 class Trip(NamedTuple):

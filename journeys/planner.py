@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -306,16 +307,16 @@ class Planner:
     def _day_and_time(self, when: dt.datetime) -> tuple[dt.date, int]:
         """Return the service date of a moment and its seconds on that date's axis."""
         snap = self.snapshot
-        local = when.astimezone(self._zone)
-        day = local.date()
+        day = when.astimezone(self._zone).date()
+        start = self._day_starts.get(day)
+        if start is not None:  # a date planned on before: within the service period
+            return day, int(when.timestamp()) - start
         n_days = snap.service_active.shape[1]
         first = dt.date.fromordinal(snap.first_day) if n_days else day
         last = first + dt.timedelta(days=max(n_days - 1, 0))
         if n_days == 0 or not first - dt.timedelta(days=1) <= day <= last + dt.timedelta(days=1):
             raise OutsideServiceError(day.isoformat(), first.isoformat(), last.isoformat())
-        start = self._day_starts.get(day)
-        if start is None:
-            start = self._day_starts[day] = service_day_start(day, snap.timezone)
+        start = self._day_starts[day] = service_day_start(day, snap.timezone)
         return day, int(when.timestamp()) - start
 
     def _stops(self, stop_id: str) -> tuple[np.ndarray, Place]:
@@ -371,8 +372,7 @@ def _query_time(query: JourneyQuery, max_walk_s: int) -> dt.datetime:
     return when
 
 
-@dataclass(frozen=True, slots=True)
-class _Journey:
+class _Journey(NamedTuple):
     """A journey found, ranked by its summary; the itinerary is built only if it is kept."""
 
     departure_s: int

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import threading
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -82,34 +82,28 @@ class LabelPool:
 
     def __init__(self) -> None:
         """Start with no spare labels."""
-        self._spare: dict[tuple[int, int], list[tuple[I64, I64, I64]]] = {}
+        self._spare: dict[tuple[int, int], list[Labels]] = {}
         self._lock = threading.Lock()
 
     def take(self, rounds: int, n_stops: int) -> Labels:
         """Return labels for up to `rounds` rides, every time unreached: give them back after."""
         with self._lock:
             spare = self._spare.get((rounds, n_stops))
-            blocks = spare.pop() if spare else None
-        if blocks is None:
-            blocks = (
-                np.empty((3, rounds + 1, n_stops), dtype=np.int64),
-                np.empty((5, rounds + 1, n_stops), dtype=np.int64),
-                np.empty((2, rounds + 1), dtype=np.int64),
-            )
-        times, indexes, target = blocks
-        times.fill(INF)
-        target[0].fill(INF)
-        target[1].fill(-1)
-        return Labels(*times, *indexes, *target)
+            labels = spare.pop() if spare else None
+        if labels is None:
+            return Labels.empty(rounds, n_stops)
+        cast("I64", labels.arrival.base).fill(INF)  # the three time labels are one block
+        labels.target.fill(INF)
+        labels.target_stop.fill(-1)
+        return labels
 
     def give_back(self, labels: Labels) -> None:
-        """Keep a search's labels for the next one (its blocks are the labels' bases)."""
-        blocks = (labels.arrival.base, labels.row.base, labels.target.base)
-        rounds, n_stops = labels.arrival.shape
+        """Keep a search's labels for the next one."""
+        key = (labels.rounds, labels.arrival.shape[1])
         with self._lock:
-            spare = self._spare.setdefault((rounds - 1, n_stops), [])
+            spare = self._spare.setdefault(key, [])
             if len(spare) < self.KEEP:
-                spare.append(blocks)  # type: ignore[arg-type]
+                spare.append(labels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +142,9 @@ class Network(NamedTuple):
     foot_to: I32
     foot_s: I32
     transfer_s: I32
+    #: Per route: no trip arrives anywhere earlier than at a stop before (times may run
+    #: backwards in a feed or under realtime): a scan may stop once a ride is too late.
+    route_forward: B
 
 
 def network(view: DayView, foot: Footpaths) -> Network:
@@ -171,7 +168,19 @@ def network(view: DayView, foot: Footpaths) -> Network:
         foot.to_stop,
         foot.duration_s,
         foot.transfer_s,
+        _forward_routes(view),
     )
+
+
+def _forward_routes(view: DayView) -> B:
+    """Return, per route, whether every trip's arrivals never go back from stop to stop."""
+    col_pp = np.repeat(np.arange(len(view.pp_col), dtype=np.int64), view.pp_rows)
+    inner = np.flatnonzero(~view.pp_last[col_pp])  # columns of positions with a next one
+    after = inner + view.pp_rows[col_pp[inner]]  # the same trip at the next position
+    back = view.col_arrival_s[after] < view.col_arrival_s[inner]
+    forward = np.ones(len(view.route_pp_start) - 1, dtype=np.bool_)
+    forward[view.pp_route[col_pp[inner[back]]]] = False
+    return forward
 
 
 #: The kernels, in the order they must be compiled (a kernel calls only those before it).
@@ -244,7 +253,7 @@ def warm_up() -> None:
     z = np.zeros(2, dtype=np.int64)
     no = np.zeros(2, dtype=np.bool_)
     i32 = np.zeros(2, dtype=np.int32)
-    net = Network(z, z, z, z, z, z, no, no, z, z, z, z, z, z, z, i32, i32, i32)
+    net = Network(z, z, z, z, z, z, no, no, z, z, z, z, z, z, z, i32, i32, i32, no)
     labels = Labels.empty(1, 1)
     run_rounds(net, labels, Targets(z[:0], z[:0]), Bounds(z, z), (z[:0], z[:0], 0), None, 0)
     _catchable(z, z, z, z[:0], z[:0], z[:0])
@@ -281,6 +290,7 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
         foot_to,
         foot_s,
         transfer_s,
+        route_forward,
     ) = net
     arrival, walk, ready, row_of, board_pp_of, board_row_of, alight_pp_of, walk_from = labels[:8]
     target, target_stop = labels[8], labels[9]
@@ -304,6 +314,7 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
     # Scratch of one round, cleared as it is used.
     boards = np.zeros(len(pp_stop), dtype=np.bool_)  # boarding may help at this position
     route_first = np.full(n_routes, -1, dtype=np.int64)  # first position to scan, -1: none
+    route_last = np.empty(n_routes, dtype=np.int64)  # last position to board at
     routes = np.empty(n_routes, dtype=np.int64)
     ends = np.empty((n_routes, 3), dtype=np.int64)  # next row of a block, boarded where, which
     won = np.zeros(n_stops, dtype=np.bool_)  # arrival improved this round
@@ -329,9 +340,10 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
                 if route_first[r] < 0:
                     routes[n_scan] = r
                     n_scan += 1
-                    route_first[r] = p
+                    route_first[r] = route_last[r] = p
                 else:
                     route_first[r] = min(route_first[r], p)
+                    route_last[r] = max(route_last[r], p)
         if n_scan == 0:
             break
         routes[:n_scan].sort()
@@ -343,14 +355,22 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
         while i < n_scan + n_ends:
             if i < n_scan:
                 r = routes[i]
-                first = route_first[r]
+                first, last_board = route_first[r], route_last[r]
                 route_first[r] = held = board_pp = board_row = -1
             else:
                 row, board_pp, board_row = ends[i - n_scan]
                 r = row_route[row]
                 first, held = route_pp_start[r] + 1, row - route_row_start[r]
+                last_board = -1
             row0, end = route_row_start[r], route_pp_start[r + 1]
+            forward = route_forward[r]
             for p in range(first, end):
+                # Past the last boarding position, with no trip held or the one held too
+                # late to beat the destination's best from here on, nothing can improve.
+                if p > last_board and (
+                    held < 0 or (forward and col_arrival_s[pp_col[p] + held] >= best)
+                ):
+                    break
                 s = pp_stop[p]
                 if held >= 0 and pp_alight[p]:
                     t = col_arrival_s[pp_col[p] + held]
@@ -365,17 +385,16 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
                         board_pp_of[k, s], board_row_of[k, s] = board_pp, board_row
                 if boards[p]:  # only on the routes: all flags are cleared before the blocks
                     boards[p] = False
-                    lo, hi = pp_col[p], pp_col[p] + pp_rows[p]
-                    col = _first_at_or_after(col_departure_s, lo, hi, ready_best[s])
-                    # A trip one could catch before the stop's boarding time improved was
-                    # scanned then; nothing can be alighted after the last stop.
-                    if (
-                        p < end - 1
-                        and col < hi
-                        and col_departure_s[col] < before[s]
-                        and (held < 0 or col - lo < held)
-                    ):
-                        held, board_pp, board_row = col - lo, p, row0 + col - lo
+                    # Only a trip before the one held can be better: none if the one just
+                    # before it leaves too soon (departures are sorted).
+                    lo = pp_col[p]
+                    hi = lo + (pp_rows[p] if held < 0 else held)
+                    if hi > lo and col_departure_s[hi - 1] >= ready_best[s]:
+                        col = _first_at_or_after(col_departure_s, lo, hi, ready_best[s])
+                        # A trip one could catch before the stop's boarding time improved
+                        # was scanned then; nothing can be alighted after the last stop.
+                        if p < end - 1 and col_departure_s[col] < before[s]:
+                            held, board_pp, board_row = col - lo, p, row0 + col - lo
             if i < n_scan and held >= 0 and row_next[row0 + held] >= 0:
                 ends[n_ends] = row_next[row0 + held], board_pp, board_row
                 n_ends += 1
@@ -391,11 +410,17 @@ def _rounds(  # noqa: C901 - one compiled loop: numba keeps arrays in locals onl
                 touched[s] = True
                 reached[n_reached] = s
                 n_reached += 1
+            # Each stop's footpaths come shortest first. A walk reaching the destination's
+            # best or later, or no sooner than one can already board there (in a round with
+            # fewer rides, which the tracer prefers), is no label anyone reads.
+            arrived = arrival[k, s]
             for e in range(foot_ptr[s], foot_ptr[s + 1]):
-                if foot_s[e] > max_walk_s:  # each stop's footpaths come shortest first
+                t = arrived + foot_s[e]
+                if foot_s[e] > max_walk_s or t >= best:
                     break
                 u = foot_to[e]
-                t = arrival[k, s] + foot_s[e]
+                if t >= ready_best[u]:
+                    continue
                 if t < walk[k, u] or (walked[u] and t == walk[k, u]):
                     walk[k, u], walk_from[k, u], walked[u] = t, s, True
                     if not touched[u]:

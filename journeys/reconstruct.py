@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -13,7 +12,7 @@ import numpy.typing as npt
 from gtfs.compiled import compiled
 from gtfs.snapshot.build import Snapshot
 from gtfs.snapshot.footpaths import great_circle_m
-from journeys import raptor
+from journeys import bounds, raptor
 from journeys.dayview import DayView
 from journeys.itinerary import Itinerary, Leg, Place, StopCall, TransitLeg, WalkLeg, make_itinerary
 from journeys.patterns import Clock, Places, Rides
@@ -22,8 +21,7 @@ from journeys.raptor import Labels, Targets
 I64 = npt.NDArray[np.int64]
 
 
-@dataclass(frozen=True, slots=True)
-class Ride:
+class Ride(NamedTuple):
     """A stretch of one row (trip run) from one position to a later one."""
 
     row: int
@@ -32,8 +30,7 @@ class Ride:
     stay_seated: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Walk:
+class Walk(NamedTuple):
     """A walk between stops (-1: the query's origin or destination place), times on the day axis."""
 
     from_stop: int
@@ -43,12 +40,13 @@ class Walk:
 
 
 Step = Ride | Walk
+#: A leg's departure and arrival in ISO 8601 (what its itinerary's id digests).
+Stamps = tuple[str, str]
 #: Per column of a day view (a trip's call at a stop): its `StopCall`, made on first use.
 Calls = list[StopCall | None]
 
 
-@dataclass(frozen=True, slots=True)
-class Trace:
+class Trace(NamedTuple):
     """What reconstruction needs besides the labels (lent for the search: legs never read them)."""
 
     snap: Snapshot
@@ -114,6 +112,7 @@ def kernel() -> None:
 def warm_up() -> None:
     """Compile the rounds, the footpaths and the tracer, or load them from the disk cache."""
     raptor.warm_up()
+    bounds.warm_up()
     kernel()
     z = np.zeros(2, dtype=np.int64)
     labels = Labels.empty(1, 1)
@@ -252,7 +251,7 @@ def _trace(  # noqa: C901 - one compiled body, as the rounds
     return steps
 
 
-def _transit_leg(t: Trace, ride: Ride, transfer_s: int | None) -> TransitLeg:
+def _transit_leg(t: Trace, ride: Ride, transfer_s: int | None) -> tuple[TransitLeg, Stamps]:
     """Build the leg of one ride, its pattern's stops and line sliced, in its trip's zone."""
     view = t.view
     row, from_pp, to_pp = ride.row, ride.from_pp, ride.to_pp
@@ -275,7 +274,8 @@ def _transit_leg(t: Trace, ride: Ride, transfer_s: int | None) -> TransitLeg:
                     made[cols[i]] = StopCall(stops[i], clock.at(arrival[i]), clock.at(departure[i]))
             break
     calls = cast("tuple[StopCall, ...]", tuple([made[col] for col in inner]))
-    return TransitLeg(
+    leave_s, reach_s = int(view.col_departure_s[cols[0]]), int(view.col_arrival_s[cols[-1]])
+    leg = TransitLeg(
         trip.operator_id,
         trip.route_id,
         trip.route_short_name,
@@ -285,8 +285,8 @@ def _transit_leg(t: Trace, ride: Ride, transfer_s: int | None) -> TransitLeg:
         trip.headsign,
         stops[0],
         stops[-1],
-        clock.at(int(view.col_departure_s[cols[0]])),
-        clock.at(int(view.col_arrival_s[cols[-1]])),
+        clock.at(leave_s),
+        clock.at(reach_s),
         calls,
         t.rides.line(trip.pattern, trip.shape, first, last),
         ride.stay_seated,
@@ -294,6 +294,7 @@ def _transit_leg(t: Trace, ride: Ride, transfer_s: int | None) -> TransitLeg:
         None if ride.stay_seated else transfer_s,
         t.rides.service_date(view.day, int(view.row_day[row])),
     )
+    return leg, (clock.iso(leave_s), clock.iso(reach_s))
 
 
 def _walk_clock(t: Trace, walk: Walk) -> Clock:
@@ -342,12 +343,15 @@ def to_itinerary(t: Trace, steps: list[Step]) -> Itinerary:
     no leg: the next ride says it is a change there, and how long the change needs.
     """
     legs: list[Leg] = []
+    stamps: list[Stamps] = []
     transfer_s: int | None = None
     for step in steps:
         if isinstance(step, Ride):
             if transfer_s is None and legs and isinstance(legs[-1], TransitLeg):
                 transfer_s = int(t.snap.footpaths.transfer_s[t.view.pp_stop[step.from_pp]])
-            legs.append(_transit_leg(t, step, transfer_s))
+            leg, stamp = _transit_leg(t, step, transfer_s)
+            legs.append(leg)
+            stamps.append(stamp)
             transfer_s = None
             continue
         if _in_place(t, step):
@@ -358,7 +362,8 @@ def to_itinerary(t: Trace, steps: list[Step]) -> Itinerary:
         clock = _walk_clock(t, step)
         when = clock.at(step.departure_s), clock.at(step.arrival_s)
         legs.append(WalkLeg(a, b, *when, distance_m=round(distance_between_m(a, b), 1)))
-    return make_itinerary(tuple(legs))
+        stamps.append((clock.iso(step.departure_s), clock.iso(step.arrival_s)))
+    return make_itinerary(tuple(legs), stamps)
 
 
 def distance_between_m(a: Place, b: Place) -> float:

@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from gtfs.realtime.overlay import RealtimeOverlay, TripRealtime
 from gtfs.snapshot.build import Snapshot
 from gtfs.snapshot.service import service_day_start
@@ -79,16 +81,18 @@ def _positions(
     """Return the positions of the first boarding at one stop and the next alighting after it."""
     a, b = int(snap.trips.time_ptr[trip]), int(snap.trips.time_ptr[trip + 1])
     p = int(snap.patterns.stop_ptr[int(snap.trips.pattern[trip])])
-    stops = [snap.stops.ids[s] for s in snap.trips.stop[a:b].tolist()]
-    skipped = [False] * len(stops) if rt is None else rt.skipped.tolist()
-    board = [snap.patterns.can_board[p + i] and not skipped[i] for i in range(len(stops))]
-    alight = [snap.patterns.can_alight[p + i] and not skipped[i] for i in range(len(stops))]
-    for i, stop in enumerate(stops):
-        if stop != from_stop or not board[i]:
-            continue
-        for j in range(i + 1, len(stops)):
-            if stops[j] == to_stop and alight[j]:
-                return i, j
+    stops = snap.trips.stop[a:b]
+    running = np.ones(b - a, dtype=np.bool_) if rt is None else ~rt.skipped
+    board = snap.patterns.can_board[p : p + b - a] & running
+    alight = snap.patterns.can_alight[p : p + b - a] & running
+    # A later boarding at the same stop has no alighting the first one lacks.
+    starts = np.flatnonzero((stops == snap.stops.index.get(from_stop, -1)) & board)
+    if len(starts):
+        i = int(starts[0])
+        later = stops[i + 1 :] == snap.stops.index.get(to_stop, -1)
+        ends = np.flatnonzero(later & alight[i + 1 :])
+        if len(ends):
+            return i, i + 1 + int(ends[0])
     raise StopsNotOnTrip(
         f"{where}: trip {snap.trips.ids[trip]!r} does not take on passengers at {from_stop!r} "
         f"and set them down later at {to_stop!r}"

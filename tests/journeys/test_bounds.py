@@ -7,10 +7,11 @@ import random
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
 from journeys import planner as planner_module
-from journeys.bounds import UNREACHABLE_S, no_bounds, to_destination
+from journeys.bounds import UNREACHABLE_S, no_bounds, reference_bounds, to_destination
 from journeys.planner import JourneyQuery, Planner
 from journeys.raptor import Targets
 from tests.journeys.conftest import KUOPIO_DAY
@@ -62,3 +63,18 @@ def test_range_answers_are_the_same_without_bounds(
     monkeypatch.setattr(planner_module, "to_destination", lambda view, *_: no_bounds(view))
     assert [kuopio_planner.plan(q) for q in queries] == pruned
     assert sum(len(found) for found in pruned) > 40
+
+
+def test_compiled_bounds_equal_the_numpy_relaxations(kuopio_planner: Planner) -> None:
+    snap = kuopio_planner.snapshot
+    view = kuopio_planner.day_view(KUOPIO_DAY)
+    rng = random.Random(3)
+    served = sorted(set(snap.trips.stop.tolist()))
+    for rides, max_walk_s in ((0, 600), (1, 600), (4, 300), (12, 600), (12, 1800)):
+        stops = np.asarray(rng.sample(served, 3), dtype=np.int64)
+        targets = Targets(stops, np.asarray([0, 60, 300], dtype=np.int64))
+        made = to_destination(view, snap.footpaths, targets, rides, max_walk_s)
+        expected = reference_bounds(view, snap.footpaths, targets, rides, max_walk_s)
+        assert np.array_equal(made.arrive_s, expected.arrive_s)
+        assert np.array_equal(made.board_s, expected.board_s)
+        assert (made.arrive_s < UNREACHABLE_S).any()

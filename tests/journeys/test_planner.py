@@ -305,3 +305,24 @@ def test_every_kind_of_query_runs_the_one_compiled_kernel(kuopio_planner: Planne
         kuopio_planner.plan(query)
     assert len(raptor._rounds.signatures) == len(raptor._catchable.signatures) == 1  # type: ignore[attr-defined]
     assert len(reconstruct._trace.signatures) == 1  # type: ignore[attr-defined]
+
+
+def test_a_ride_whose_realtime_times_run_backwards_is_scanned_to_its_end() -> None:
+    # Round 1 reaches E at 08:40 directly and B by the feeder; round 2 boards "back" at B.
+    # Its realtime times arrive at C after 08:40 but at E before: the scan may not stop
+    # at C for being too late already (it does on routes whose times only go forward).
+    direct = Trip("direct", (("A", "08:00"), ("E", "08:40")))
+    feeder = Trip("feeder", (("A", "08:00"), ("B", "08:05")))
+    back = Trip("back", (("B", "08:10"), ("C", "08:20"), ("E", "08:30")))
+    times = np.asarray([hms("08:10"), hms("08:50"), hms("08:25")], dtype=np.int32)
+    overlay = {"t:back": TripRealtime(times, times, np.zeros(3, np.bool_), False, TUESDAY)}
+    planner = planner_for(direct, feeder, back)
+    query = JourneyQuery("t:A", "t:E", depart_at=at("07:55"))
+    found = planner.plan(query, overlay=overlay)
+    assert [(rides(found, i), found[i].arrival) for i in range(len(found))] == [
+        (["feeder", "back"], at("08:25")),
+        (["direct"], at("08:40")),
+    ]
+    routes = raptor.network(planner.day_view(TUESDAY, overlay=overlay), planner.snapshot.footpaths)
+    assert not routes.route_forward.all()
+    assert raptor.network(planner.day_view(TUESDAY), planner.snapshot.footpaths).route_forward.all()
