@@ -1,8 +1,9 @@
 """The HTTP part of bench/planner.py: `maas import-gtfs`, then `GET /v1/journeys` on `maas serve`.
 
 Each request is timed right after the same query in process (by the stops'
-coordinates, five journeys, as the API answers by default), so both see the
-same load on a shared machine.
+coordinates, five journeys, as the API answers by default), so all see the
+same load on a shared machine: once with `prices=false` (the HTTP layer over
+the same planning) and once priced, as the API answers by default.
 """
 
 from __future__ import annotations
@@ -70,12 +71,27 @@ def _coordinates(planner: Planner, stop_id: str) -> Coordinates:
 
 async def _interleaved(
     base: str, planner: Planner, queries: list[Query]
-) -> tuple[list[float], list[float]]:
-    """Return (in-process, HTTP) seconds of the same coordinate queries, one after the other."""
+) -> tuple[list[float], list[float], list[float]]:
+    """Return (in-process, HTTP priced, HTTP unpriced) seconds of the same coordinate queries.
+
+    One after the other for each query. Unpriced (`prices=false`) the endpoint does what
+    the in-process call does (plan and build the itineraries) plus JSON: what the HTTP
+    layer adds. Priced (the default) it also prices each journey with the operators' fares.
+    """
     tz = ZoneInfo(planner.snapshot.timezone)
     local: list[float] = []
-    remote: list[float] = []
+    priced: list[float] = []
+    unpriced: list[float] = []
     async with aiohttp.ClientSession() as session:
+
+        async def timed(params: dict[str, str]) -> float:
+            start = time.perf_counter()
+            async with session.get(f"{base}/v1/journeys", params=params) as resp:
+                body = await resp.read()
+                if resp.status != 200:
+                    raise RuntimeError(f"/v1/journeys answered {resp.status}: {body[:300]!r}")
+            return time.perf_counter() - start
+
         for i, (a, b, epoch) in enumerate(queries[:20] + queries):
             origin, destination = _coordinates(planner, a), _coordinates(planner, b)
             when = dt.datetime.fromtimestamp(epoch, tz)
@@ -92,15 +108,13 @@ async def _interleaved(
                 "max_transfers": str(MAX_TRANSFERS),
                 "limit": str(LIMIT),
             }
-            start = time.perf_counter()
-            async with session.get(f"{base}/v1/journeys", params=params) as resp:
-                body = await resp.read()
-                if resp.status != 200:
-                    raise RuntimeError(f"/v1/journeys answered {resp.status}: {body[:300]!r}")
+            priced_s = await timed(params)
+            unpriced_s = await timed(params | {"prices": "false"})
             if i >= 20:  # the first 20 warm up the day view and the connection
                 local.append(in_process_s)
-                remote.append(time.perf_counter() - start)
-    return local, remote
+                priced.append(priced_s)
+                unpriced.append(unpriced_s)
+    return local, priced, unpriced
 
 
 async def _http(path: Path, operator: str, planner: Planner, queries: list[Query]) -> None:
@@ -109,13 +123,18 @@ async def _http(path: Path, operator: str, planner: Planner, queries: list[Query
         print(f"maas import-gtfs {path.name}: {import_s:.1f} s, peak RSS {peak_mib:.0f} MiB")
         async with running_gateway(url) as base:
             await wait_ready(base, timetable=True, timeout_s=600)
-            local, remote = await _interleaved(base, planner, queries)
-    l95, r95 = percentile_ms(local, 95), percentile_ms(remote, 95)
+            local, priced, unpriced = await _interleaved(base, planner, queries)
+    l95 = percentile_ms(local, 95)
     print(
-        f"coordinates, {LIMIT} journeys: in process median {percentile_ms(local, 50):.2f} ms,"
-        f" p95 {l95:.2f} ms; HTTP median {percentile_ms(remote, 50):.2f} ms, p95 {r95:.2f} ms;"
-        f" HTTP adds {100 * (r95 / l95 - 1):.0f} % to the p95"
+        f"coordinates, {LIMIT} journeys: in process (plan) median"
+        f" {percentile_ms(local, 50):.2f} ms, p95 {l95:.2f} ms"
     )
+    for name, remote in (("prices=false", unpriced), ("priced (the default)", priced)):
+        r95 = percentile_ms(remote, 95)
+        print(
+            f"  HTTP {name}: median {percentile_ms(remote, 50):.2f} ms, p95 {r95:.2f} ms;"
+            f" adds {100 * (r95 / l95 - 1):.0f} % to the in-process p95"
+        )
 
 
 def report_http(path: Path, operator: str, planner: Planner, queries: list[Query]) -> None:

@@ -50,6 +50,7 @@ from gtfs.feed.prepare import prepare_feed  # noqa: E402
 from gtfs.feed.validate.issues import FeedInvalid  # noqa: E402
 from gtfs.snapshot.build import Snapshot, build_snapshot  # noqa: E402
 from journeys.planner import JourneyQuery, Planner  # noqa: E402
+from journeys.reconstruct import warm_up  # noqa: E402
 from journeys.walking import from_stops  # noqa: E402
 from tests.journeys.oracle import INFINITY, ConnectionScan, Walks, day_start  # noqa: E402
 
@@ -218,6 +219,7 @@ def report_feed(path: Path, args: argparse.Namespace) -> None:
         print("no connected stop pairs in the morning: skipped")
         return
     nigiri = Nigiri(prepared.tables, snap, day, Walks().transfer_s)
+    warm_up()  # the compiled kernels, as a gateway loads them when it swaps a timetable in
     for q in queries[:10]:  # warm-up of both
         planner.plan(our_query(snap, q))
     # The Connection Scan holds millions of Python objects: without this, a full garbage
