@@ -23,7 +23,6 @@ import asyncio
 import io
 import multiprocessing
 import os
-import resource
 import statistics
 import sys
 import time
@@ -47,6 +46,7 @@ from gtfs.feed.prepare import PreparedFeed, prepare_feed
 from gtfs.feed.store import load_current, load_current_tables, store_feed
 from gtfs.feed.validate.archive import validate_zip
 from gtfs.snapshot.build import build_snapshot
+from gtfs.snapshot.child import peak_rss_kib
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FEED = ROOT.parent / "shared" / "data" / "gtfs" / "vilnius.zip"
@@ -97,11 +97,8 @@ async def _store_once(pool: asyncpg.Pool, prepared: PreparedFeed) -> float:
 
 
 def _rss_mib() -> float:
-    """Return this process's peak RSS (VmHWM: unlike ru_maxrss, not inherited over fork)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Return this process's peak RSS, MiB (VmHWM: unlike ru_maxrss, not inherited over fork)."""
+    return peak_rss_kib() / 1024
 
 
 def _one_import(database_url: str, feed: Path, queue: Any) -> None:
