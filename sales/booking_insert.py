@@ -28,11 +28,13 @@ from sales.travellers import travellers_of
 
 #: The offers of a booking request ($1 the tenant, $2 the offer ids).
 _OFFERS = "SELECT * FROM offers WHERE id = ANY($2) AND tenant_id = $1"
+#: The same, in the statement of an Idempotency-Key's claim ($1 the tenant, $5 the ids).
+_OFFERS_WITH_CLAIM = "SELECT * FROM offers WHERE id = ANY($5) AND tenant_id = $1"
 
 
 def offers_read(body: BookingCreate) -> Read:
     """Return the read of a booking's offers, to run with its Idempotency-Key's claim."""
-    return Read(_OFFERS.replace("$2", "$5"), (body.offer_ids,))
+    return Read(_OFFERS_WITH_CLAIM, (body.offer_ids,))
 
 
 async def read_offers(
