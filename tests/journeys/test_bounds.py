@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from journeys import planner as planner_module
-from journeys.bounds import UNREACHABLE_S, no_bounds, reference_bounds, to_destination
+from journeys.bounds import UNREACHABLE_S, no_bounds, to_destination
 from journeys.planner import JourneyQuery, Planner
 from journeys.raptor import Targets
+from tests.journeys.bounds_reference import reference_bounds
 from tests.journeys.conftest import KUOPIO_DAY
 
 
